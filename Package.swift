@@ -1,0 +1,119 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "algoqueue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "algoqueue", targets: ["algoqueue"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // librdkafka from the system (Debian: librdkafka-dev).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // Small helpers every module shares (durations).
+        .target(name: "AlgoqueueSupport"),
+        // Consumer, producer, configuration and the development broker over librdkafka.
+        .target(
+            name: "AlgoqueueKafka",
+            dependencies: [
+                "CRdKafka",
+                "AlgoqueueSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The SQLite results store: migrations, rows, offsets.
+        .target(
+            name: "AlgoqueueStore",
+            dependencies: [
+                "AlgoqueueSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Target algorithms: what one call to a model looks like.
+        .target(
+            name: "AlgoqueueAlgorithms",
+            dependencies: [
+                "AlgoqueueSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A small loopback HTTP server and the built-in demo algorithm it serves.
+        .target(
+            name: "AlgoqueueDemo",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The configuration file, its defaults and its validation.
+        .target(
+            name: "AlgoqueueConfig",
+            dependencies: [
+                "AlgoqueueSupport",
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueAlgorithms",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The service: consume, call, store, commit.
+        .target(
+            name: "AlgoqueuePipeline",
+            dependencies: [
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueAlgorithms",
+                "AlgoqueueConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command line: parses options and wires services together.
+        .executableTarget(
+            name: "algoqueue",
+            dependencies: [
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueAlgorithms",
+                "AlgoqueueDemo",
+                "AlgoqueueConfig",
+                "AlgoqueuePipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "AlgoqueueTests",
+            dependencies: [
+                "AlgoqueueSupport",
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueAlgorithms",
+                "AlgoqueueDemo",
+                "AlgoqueueConfig",
+                "AlgoqueuePipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+    ]
+)

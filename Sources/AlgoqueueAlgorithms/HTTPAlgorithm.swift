@@ -1,0 +1,153 @@
+import AlgoqueueSupport
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// How to call a plain HTTP JSON endpoint.
+public struct HTTPAlgorithmConfiguration: Sendable {
+    /// The name rows are stored under. Default: `http`.
+    public var name: String = "http"
+    /// An optional version stored with each row. Default: none.
+    public var version: String?
+    /// The endpoint; each input is POSTed to it as `application/json`.
+    public var url: String
+    /// Extra request headers (authorization, routing). Their values never reach logs or rows.
+    public var headers: [String: String] = [:]
+    /// How long one call may take, connect to last byte. Default: 300 seconds.
+    public var timeout: Duration = .seconds(300)
+    /// The largest answer accepted. Default: 16 MiB.
+    public var maxAnswerBytes: Int = 16 << 20
+    /// How many connections to keep to the endpoint. Default: 8.
+    public var maxConnections: Int = 8
+
+    /// A configuration for `url`, other settings default.
+    public init(url: String) {
+        self.url = url
+    }
+}
+
+/// An algorithm behind an HTTP endpoint: POST the input as JSON, a 2xx JSON answer is the result.
+public final class HTTPAlgorithm: Algorithm {
+    public let name: String
+    public let version: String?
+    let configuration: HTTPAlgorithmConfiguration
+    let client: HTTPClient
+    /// The URL without credentials or query, safe to put in an error row.
+    let displayURL: String
+
+    /// Checks the URL and creates the connection pool.
+    public init(_ configuration: HTTPAlgorithmConfiguration) throws(AlgorithmConfigurationError) {
+        guard let url = URL(string: configuration.url), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+        else {
+            throw AlgorithmConfigurationError(
+                "algorithm \(configuration.name): \"\(configuration.url)\" is not an http:// or https:// URL")
+        }
+        name = configuration.name
+        version = configuration.version
+        self.configuration = configuration
+        displayURL = "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")\(url.path)"
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
+        clientConfiguration.timeout.connect = .seconds(10)
+        clientConfiguration.decompression = .enabled(limit: .none)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
+        var request = HTTPClientRequest(url: configuration.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if !input.source.isEmpty { request.headers.add(name: "X-Algoqueue-Source", value: input.source) }
+        for (header, value) in configuration.headers { request.headers.replaceOrAdd(name: header, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: input.json))
+        let timeout = TimeAmount.milliseconds(configuration.timeout.milliseconds)
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: timeout)
+            body = try await response.body.collect(upTo: configuration.maxAnswerBytes)
+        } catch is NIOTooManyBytesError {
+            return .failure(
+                AlgorithmFailure(
+                    .invalidAnswer, "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes"))
+        } catch {
+            return .failure(classify(error))
+        }
+        let bytes = Array(body.readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            return .failure(
+                AlgorithmFailure(
+                    .status,
+                    "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(displayURL)"
+                        + Self.excerpt(bytes).map { ": \($0)" }.orEmpty,
+                    statusCode: Int(response.status.code)))
+        }
+        do {
+            try JSONSyntax.validate(bytes)
+        } catch {
+            let type = response.headers.first(name: "Content-Type") ?? "no content type"
+            return .failure(
+                AlgorithmFailure(
+                    .invalidAnswer,
+                    "answer from \(displayURL) is not JSON (HTTP \(response.status.code), \(type)): \(error)"
+                        + Self.excerpt(bytes).map { "; it began: \($0)" }.orEmpty))
+        }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return .success(AlgorithmAnswer(output: text))
+    }
+
+    func classify(_ error: any Error) -> AlgorithmFailure {
+        if Task.isCancelled || error is CancellationError {
+            return AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled")
+        }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return AlgorithmFailure(.timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
+            case .connectTimeout:
+                return AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
+            case .cancelled:
+                return AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled")
+            case .remoteConnectionClosed:
+                return AlgorithmFailure(.transport, "\(displayURL) closed the connection before answering")
+            default:
+                return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(error)")
+            }
+        }
+        let text = "\(error)"
+        if text.contains("connection refused") || text.contains("Connection refused") {
+            return AlgorithmFailure(.transport, "could not connect to \(displayURL): connection refused (is the endpoint running?)")
+        }
+        return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(text)")
+    }
+
+    /// At most 300 characters of a body, on one line, for an error message.
+    static func excerpt(_ bytes: [UInt8]) -> String? {
+        guard !bytes.isEmpty else { return nil }
+        let text = String(decoding: bytes.prefix(1200), as: UTF8.self)
+            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+            .trimmingCharacters(in: .whitespaces)
+        return text.count > 300 ? String(text.prefix(300)) + "…" : text
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+}
+
+/// An algorithm definition that cannot work (bad URL, missing command, …).
+public struct AlgorithmConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong and how to fix it.
+    public var message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Optional where Wrapped == String {
+    var orEmpty: String { self ?? "" }
+}

@@ -1,0 +1,92 @@
+import CRdKafka
+import Logging
+
+/// What librdkafka's callbacks need to reach: set as the handle's opaque, owned by `RdKafkaClient`.
+///
+/// `@unchecked Sendable`: the logger is immutable; `rebalance` and `delivery` are set once before the handle
+/// exists and only read by callbacks afterwards.
+final class RdKafkaCallbackContext: @unchecked Sendable {
+    let logger: Logger
+    /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
+    var rebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    /// Called on the polling thread for a client-level error.
+    var error: ((KafkaError) -> Void)?
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+}
+
+/// The single owner of one `rd_kafka_t`: creates it with the callbacks wired, destroys it in `deinit`.
+///
+/// `@unchecked Sendable`: librdkafka handles are thread-safe; the pointer itself never changes.
+final class RdKafkaClient: @unchecked Sendable {
+    enum Kind {
+        case consumer
+        case producer
+    }
+
+    let handle: OpaquePointer
+    let context: RdKafkaCallbackContext
+
+    /// Creates a client. `configure` may set more callbacks on the configuration before the handle is made.
+    init(
+        kind: Kind, properties: [(String, String)], context: RdKafkaCallbackContext,
+        configure: (OpaquePointer) -> Void = { _ in }
+    ) throws(KafkaError) {
+        let conf = try RdKafkaConfig.make(properties)
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
+        rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
+        rd_kafka_conf_set_error_cb(conf, rdKafkaErrorCallback)
+        configure(conf)
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        let type = kind == .consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER
+        // rd_kafka_new takes ownership of conf on success only.
+        guard let handle = rd_kafka_new(type, conf, &errorBuffer, errorBuffer.count) else {
+            rd_kafka_conf_destroy(conf)
+            let reason = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw KafkaError(.clientCreation, "could not create the Kafka client: \(reason)")
+        }
+        self.handle = handle
+        self.context = context
+    }
+
+    deinit {
+        rd_kafka_destroy(handle)
+    }
+
+    static func context(of handle: OpaquePointer?) -> RdKafkaCallbackContext? {
+        guard let handle, let opaque = rd_kafka_opaque(handle) else { return nil }
+        return Unmanaged<RdKafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()
+    }
+}
+
+/// librdkafka's log lines go to swift-log at the matching level (syslog levels 0–7).
+private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+    handle, level, facility, line in
+    guard let context = RdKafkaClient.context(of: handle), let line else { return }
+    let swiftLevel: Logger.Level
+    switch level {
+    case ...2: swiftLevel = .critical
+    case 3: swiftLevel = .error
+    case 4: swiftLevel = .warning
+    case 5: swiftLevel = .notice
+    case 6: swiftLevel = .info
+    default: swiftLevel = .debug
+    }
+    let facilityText = facility.map { String(cString: $0) } ?? "-"
+    context.logger.log(level: swiftLevel, "\(String(cString: line))", metadata: ["rdkafka": "\(facilityText)"])
+}
+
+private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    handle, code, reason, _ in
+    guard let context = RdKafkaClient.context(of: handle) else { return }
+    let text = reason.map { String(cString: $0) } ?? RdKafkaConfig.describe(rd_kafka_resp_err_t(code))
+    let isFatal = rd_kafka_resp_err_t(code) == RD_KAFKA_RESP_ERR__FATAL
+    let error = KafkaError(isFatal ? .fatal : .consumer, text, rdkafkaCode: Int(code))
+    if let report = context.error {
+        report(error)
+    } else {
+        context.logger.warning("Kafka client error: \(error)")
+    }
+}

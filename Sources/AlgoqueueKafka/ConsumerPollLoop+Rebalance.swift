@@ -1,0 +1,81 @@
+import CRdKafka
+import Logging
+
+extension ConsumerPollLoop {
+    /// Handles an assignment change inside `rd_kafka_consumer_poll`, for both eager and cooperative protocols.
+    func rebalance(handle: OpaquePointer, code: rd_kafka_resp_err_t, list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        let partitions = TopicPartitionList.entries(list).map(\.partition)
+        switch code {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            let starts = startOffsets(for: partitions)
+            if let elements = list.pointee.elems {
+                for index in 0..<Int(list.pointee.cnt) {
+                    let partition = TopicPartition(String(cString: elements[index].topic), elements[index].partition)
+                    elements[index].offset = starts[partition] ?? Int64(RD_KAFKA_OFFSET_INVALID)
+                }
+            }
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(handle, list) {
+                    logger.error("Kafka incremental assign failed: \(String(cString: rd_kafka_error_string(error)))")
+                    rd_kafka_error_destroy(error)
+                }
+            } else {
+                rd_kafka_assign(handle, list)
+            }
+            assignment.formUnion(partitions)
+            paused = false
+            logger.info(
+                "assigned \(partitions.count) partition(s)",
+                metadata: ["partitions": "\(partitions.sorted().map { "\($0)@\(starts[$0].map(String.init) ?? "committed")" })"])
+            var event: [TopicPartition: Int64?] = [:]
+            for partition in partitions { event[partition] = starts[partition] }
+            consumer.continuation.yield(.assigned(event))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let pending = consumer.shared.withLock { state in
+                let revoked = state.pendingCommits.filter { partitions.contains($0.key) }
+                for partition in partitions { state.pendingCommits[partition] = nil }
+                return revoked
+            }
+            commit(pending, synchronously: true)
+            consumer.continuation.yield(.revoked(partitions))
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(handle, list) {
+                    rd_kafka_error_destroy(error)
+                }
+            } else {
+                rd_kafka_assign(handle, nil)
+            }
+            assignment.subtract(partitions)
+            logger.info("revoked \(partitions.count) partition(s)")
+        default:
+            logger.error("Kafka rebalance failed: \(RdKafkaConfig.describe(code)); dropping the assignment")
+            consumer.continuation.yield(.revoked(Array(assignment)))
+            rd_kafka_assign(handle, nil)
+            assignment = []
+        }
+    }
+
+    /// Where each newly assigned partition resumes: the larger of the offset stored with the results and the
+    /// group's committed offset. Partitions with no stored offset are left to librdkafka (committed, else reset).
+    func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        let stored = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
+        guard !stored.isEmpty else { return [:] }
+        var result = stored
+        let list = TopicPartitionList.make(Array(stored.keys))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let status = rd_kafka_committed(handle, list, 10_000)
+        if status == RD_KAFKA_RESP_ERR_NO_ERROR {
+            for entry in TopicPartitionList.entries(list) where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                if entry.offset >= 0, entry.offset > (result[entry.partition] ?? -1) {
+                    result[entry.partition] = entry.offset
+                }
+            }
+        } else {
+            logger.warning(
+                "could not read the group's committed offsets; resuming from the results store",
+                metadata: ["error": "\(RdKafkaConfig.describe(status))"])
+        }
+        return result
+    }
+}

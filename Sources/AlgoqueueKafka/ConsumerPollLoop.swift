@@ -1,0 +1,139 @@
+import CRdKafka
+import Logging
+
+/// The consumer's poll thread: the only place that polls, assigns, pauses, commits and closes.
+///
+/// `@unchecked Sendable`: every stored property is touched only on the poll thread (the rebalance callback
+/// runs inside `rd_kafka_consumer_poll` on that same thread).
+final class ConsumerPollLoop: @unchecked Sendable {
+    let consumer: KafkaConsumer
+    var assignment: Set<TopicPartition> = []
+    var paused = false
+
+    init(consumer: KafkaConsumer) {
+        self.consumer = consumer
+    }
+
+    var handle: OpaquePointer { consumer.client.handle }
+    var logger: Logger { consumer.logger }
+
+    func run() {
+        while true {
+            let (closing, commits, messages, bytes) = consumer.shared.withLock { state in
+                defer { state.pendingCommits = [:] }
+                return (state.closeRequested, state.pendingCommits, state.unreleasedMessages, state.unreleasedBytes)
+            }
+            if closing {
+                commit(commits, synchronously: true)
+                break
+            }
+            commit(commits, synchronously: false)
+            applyFlowControl(messages: messages, bytes: bytes)
+            guard let message = rd_kafka_consumer_poll(handle, 50) else { continue }
+            deliver(message)
+            rd_kafka_message_destroy(message)
+        }
+        let result = rd_kafka_consumer_close(handle)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("Kafka consumer did not leave the group cleanly: \(RdKafkaConfig.describe(result))")
+        }
+        consumer.client.context.rebalance = nil
+        consumer.continuation.finish()
+        let waiters = consumer.shared.withLock { state in
+            state.closed = true
+            defer { state.closeWaiters = [] }
+            return state.closeWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Copies one polled message (or partition end, or error) out of librdkafka into an event.
+    func deliver(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let raw = pointer.pointee
+        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        switch raw.err {
+        case RD_KAFKA_RESP_ERR_NO_ERROR:
+            let message = KafkaMessage(
+                topic: topic, partition: raw.partition, offset: raw.offset,
+                key: raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) },
+                value: raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) },
+                headers: headers(of: pointer), timestampMilliseconds: timestamp(of: pointer))
+            let size = message.byteCount
+            consumer.shared.withLock { state in
+                state.unreleasedMessages += 1
+                state.unreleasedBytes += size
+            }
+            consumer.continuation.yield(.message(message))
+        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+            consumer.continuation.yield(.endOfPartition(TopicPartition(topic, raw.partition), nextOffset: raw.offset))
+        default:
+            let text = String(cString: rd_kafka_message_errstr(pointer))
+            let code: KafkaError.Code = raw.err == RD_KAFKA_RESP_ERR__FATAL ? .fatal : .consumer
+            let where_ = topic.isEmpty ? "" : " (\(topic)[\(raw.partition)])"
+            let error = KafkaError(code, "consumer: \(text)\(where_)", rdkafkaCode: Int(raw.err.rawValue))
+            logger.warning("Kafka: \(error)")
+            consumer.continuation.yield(.error(error))
+        }
+    }
+
+    func headers(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
+        var result: [KafkaHeader] = []
+        var index = 0
+        while true {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                let name
+            else { break }
+            result.append(
+                KafkaHeader(name: String(cString: name), value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+            index += 1
+        }
+        return result
+    }
+
+    func timestamp(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let value = rd_kafka_message_timestamp(pointer, &type)
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || value < 0 ? nil : value
+    }
+
+    /// Pauses every assigned partition while too much is unreleased; resumes once half of it is released.
+    func applyFlowControl(messages: Int, bytes: Int) {
+        let limits = consumer.configuration
+        if !paused, !assignment.isEmpty, messages >= limits.maxBufferedMessages || bytes >= limits.maxBufferedBytes {
+            setPaused(true)
+        } else if paused, messages <= limits.maxBufferedMessages / 2, bytes <= limits.maxBufferedBytes / 2 {
+            setPaused(false)
+        }
+    }
+
+    func setPaused(_ pause: Bool) {
+        let list = TopicPartitionList.make(Array(assignment))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = pause ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
+        if result == RD_KAFKA_RESP_ERR_NO_ERROR {
+            paused = pause
+            logger.debug("\(pause ? "paused" : "resumed") \(assignment.count) partition(s)")
+        } else {
+            logger.warning("could not \(pause ? "pause" : "resume") partitions: \(RdKafkaConfig.describe(result))")
+        }
+    }
+
+    /// Commits offsets of assigned partitions; an asynchronous commit's failure is logged by the commit callback.
+    func commit(_ offsets: [TopicPartition: Int64], synchronously: Bool) {
+        let owned = offsets.filter { assignment.contains($0.key) }
+        guard !owned.isEmpty else { return }
+        let list = TopicPartitionList.make(Array(owned.keys), offsets: owned)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = rd_kafka_commit(handle, list, synchronously ? 0 : 1)
+        if synchronously, result != RD_KAFKA_RESP_ERR_NO_ERROR, result != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            logger.warning(
+                "Kafka offset commit failed; the offsets stay safe in the results store",
+                metadata: ["error": "\(RdKafkaConfig.describe(result))"])
+        }
+    }
+}

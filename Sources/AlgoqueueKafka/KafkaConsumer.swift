@@ -1,0 +1,160 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// What the consumer reports, in the order it happened on the poll thread.
+public enum KafkaConsumerEvent: Sendable {
+    /// Partitions were assigned; each starts at the given offset (`nil`: the group's committed offset or the
+    /// configured start position).
+    case assigned([TopicPartition: Int64?])
+    /// Partitions were taken away (rebalance or close). Work in flight for them may still finish.
+    case revoked([TopicPartition])
+    /// A message.
+    case message(KafkaMessage)
+    /// The consumer has read a partition to its current end; `nextOffset` is the offset the next message will have.
+    case endOfPartition(TopicPartition, nextOffset: Int64)
+    /// The client reported a problem. `.fatal` errors end consumption; others are transient.
+    case error(KafkaError)
+}
+
+/// A consumer-group consumer over librdkafka with explicit offset commits.
+///
+/// A dedicated thread owns every blocking call (poll, rebalance, commit, close) and hands events to Swift
+/// concurrency through ``events``. Messages count against a buffer limit until they are ``release(messages:bytes:)``d;
+/// above the limit the assigned partitions are paused, so memory stays bounded however fast the topic fills.
+public final class KafkaConsumer: Sendable {
+    /// Gives the offsets stored beside the results for newly assigned partitions (called on the poll thread).
+    public typealias StoredOffsets = @Sendable ([TopicPartition]) -> [TopicPartition: Int64]
+
+    struct Shared {
+        var started = false
+        var closeRequested = false
+        var closed = false
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        var pendingCommits: [TopicPartition: Int64] = [:]
+        var unreleasedMessages = 0
+        var unreleasedBytes = 0
+    }
+
+    let configuration: KafkaConsumerConfiguration
+    let logger: Logger
+    let client: RdKafkaClient
+    let storedOffsets: StoredOffsets
+    let shared = Mutex(Shared())
+    let continuation: AsyncStream<KafkaConsumerEvent>.Continuation
+
+    /// Events in order: assignments, messages, partition ends, errors. Ends after ``close()``.
+    public let events: AsyncStream<KafkaConsumerEvent>
+
+    /// Creates the client; nothing is fetched until ``start()``.
+    public init(
+        configuration: KafkaConsumerConfiguration, storedOffsets: @escaping StoredOffsets = { _ in [:] },
+        logger: Logger
+    ) throws(KafkaError) {
+        guard !configuration.topics.isEmpty else {
+            throw KafkaError(.subscription, "no topic to consume: name at least one topic")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.storedOffsets = storedOffsets
+        (events, continuation) = AsyncStream.makeStream(of: KafkaConsumerEvent.self)
+        let context = RdKafkaCallbackContext(logger: logger)
+        client = try RdKafkaClient(
+            kind: .consumer, properties: configuration.librdkafkaProperties(), context: context
+        ) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, rdKafkaRebalanceCallback)
+            rd_kafka_conf_set_offset_commit_cb(conf, rdKafkaOffsetCommitCallback)
+        }
+        let continuation = self.continuation
+        context.error = { error in
+            logger.warning("Kafka: \(error)")
+            continuation.yield(.error(error))
+        }
+    }
+
+    /// Subscribes and starts the poll thread. Call once.
+    public func start() throws(KafkaError) {
+        let alreadyStarted = shared.withLock { state in
+            defer { state.started = true }
+            return state.started
+        }
+        guard !alreadyStarted else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in configuration.topics {
+            rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
+        }
+        rd_kafka_poll_set_consumer(client.handle)
+        let result = rd_kafka_subscribe(client.handle, list)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(
+                .subscription, "could not subscribe to \(configuration.topics.joined(separator: ", ")): "
+                    + RdKafkaConfig.describe(result), rdkafkaCode: Int(result.rawValue))
+        }
+        let loop = ConsumerPollLoop(consumer: self)
+        client.context.rebalance = { handle, code, list in loop.rebalance(handle: handle, code: code, list: list) }
+        let thread = Thread { loop.run() }
+        thread.name = "algoqueue-kafka-consumer"
+        thread.start()
+    }
+
+    /// Asks for `offsets` (the next offset to read, per partition) to be committed to Kafka. Offsets only move forward;
+    /// partitions no longer assigned are skipped.
+    public func commit(_ offsets: [TopicPartition: Int64]) {
+        shared.withLock { state in
+            for (partition, offset) in offsets where offset > (state.pendingCommits[partition] ?? -1) {
+                state.pendingCommits[partition] = offset
+            }
+        }
+    }
+
+    /// Hands back buffer room for messages whose work is finished (or abandoned).
+    public func release(messages: Int, bytes: Int) {
+        shared.withLock { state in
+            state.unreleasedMessages -= messages
+            state.unreleasedBytes -= bytes
+        }
+    }
+
+    /// Commits what is pending, leaves the group and ends ``events``. Safe to call more than once.
+    public func close() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let resumeNow = shared.withLock { state -> Bool in
+                if state.closed || !state.started {
+                    state.closed = true
+                    return true
+                }
+                state.closeRequested = true
+                state.closeWaiters.append(waiter)
+                return false
+            }
+            if resumeNow {
+                continuation.finish()
+                waiter.resume()
+            }
+        }
+    }
+}
+
+private let rdKafkaRebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { handle, code, list, _ in
+        guard let handle, let list, let context = RdKafkaClient.context(of: handle) else { return }
+        context.rebalance?(handle, code, list)
+    }
+
+private let rdKafkaOffsetCommitCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { handle, code, _, _ in
+        guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__NO_OFFSET,
+            let context = RdKafkaClient.context(of: handle)
+        else { return }
+        context.logger.warning(
+            "Kafka offset commit failed; the offsets stay safe in the results store and are committed again later",
+            metadata: ["error": "\(RdKafkaConfig.describe(code))"])
+    }

@@ -1,0 +1,94 @@
+import AlgoqueueSupport
+
+/// Where a consumer group starts on a partition it has never committed.
+public enum KafkaStartPosition: String, Sendable, CaseIterable {
+    /// The oldest message still kept by the broker.
+    case earliest
+    /// Only messages produced after the consumer joined.
+    case latest
+}
+
+/// How the consumer connects, which group it joins and what it reads.
+public struct KafkaConsumerConfiguration: Sendable {
+    /// Bootstrap brokers as `host:port`. Default: `["127.0.0.1:9092"]`.
+    public var brokers: [String] = ["127.0.0.1:9092"]
+    /// The consumer group; instances with the same group share the partitions. Default: `algoqueue`.
+    public var groupID: String = "algoqueue"
+    /// Topics to subscribe to. Default: `["inputs"]`.
+    public var topics: [String] = ["inputs"]
+    /// The client id shown in broker logs. Default: `algoqueue`.
+    public var clientID: String = "algoqueue"
+    /// Where to start on a partition with no stored offset. Default: `.earliest`.
+    public var startPosition: KafkaStartPosition = .earliest
+    /// How long the broker waits for a heartbeat before it reassigns this instance's partitions.
+    /// Default: 10 seconds.
+    public var sessionTimeout: Duration = .seconds(10)
+    /// How many consumed messages may wait for their rows before partitions are paused. Default: 10 000.
+    public var maxBufferedMessages: Int = 10_000
+    /// How many bytes of consumed messages may wait for their rows before partitions are paused.
+    /// Default: 64 MiB.
+    public var maxBufferedBytes: Int = 64 << 20
+    /// Any librdkafka property, passed through as is; these override the settings above.
+    public var properties: [String: String] = [:]
+
+    /// A configuration with every default.
+    public init() {}
+
+    /// The librdkafka properties this configuration stands for, in the order they are applied.
+    ///
+    /// The consumer always commits explicitly (auto-commit off) and reports partition ends, because
+    /// algoqueue commits only offsets whose rows are durable and `--until-idle` needs to know the end.
+    public func librdkafkaProperties() -> [(String, String)] {
+        var result: [(String, String)] = [
+            ("bootstrap.servers", brokers.joined(separator: ",")),
+            ("group.id", groupID),
+            ("client.id", clientID),
+            ("auto.offset.reset", startPosition.rawValue),
+            ("session.timeout.ms", String(sessionTimeout.milliseconds)),
+            ("heartbeat.interval.ms", String(max(100, sessionTimeout.milliseconds / 5))),
+            ("queued.max.messages.kbytes", String(max(1024, min(maxBufferedBytes / 1024 / 2, 65536)))),
+        ]
+        for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
+            result.append((name, value))
+        }
+        // What algoqueue's guarantees depend on comes last, so no pass-through property can undo it.
+        result += [
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "true"),
+        ]
+        return result
+    }
+}
+
+/// How the producer connects and how hard it tries to deliver.
+public struct KafkaProducerConfiguration: Sendable {
+    /// Bootstrap brokers as `host:port`. Default: `["127.0.0.1:9092"]`.
+    public var brokers: [String] = ["127.0.0.1:9092"]
+    /// The client id shown in broker logs. Default: `algoqueue`.
+    public var clientID: String = "algoqueue"
+    /// How long librdkafka keeps trying to deliver one message before reporting failure. Default: 30 seconds.
+    public var deliveryTimeout: Duration = .seconds(30)
+    /// How long messages may wait to be sent together in one request. Default: 5 ms.
+    public var linger: Duration = .milliseconds(5)
+    /// Any librdkafka property, passed through as is; these override the settings above.
+    public var properties: [String: String] = [:]
+
+    /// A configuration with every default.
+    public init() {}
+
+    /// The librdkafka properties this configuration stands for, in the order they are applied.
+    public func librdkafkaProperties() -> [(String, String)] {
+        var result: [(String, String)] = [
+            ("bootstrap.servers", brokers.joined(separator: ",")),
+            ("client.id", clientID),
+            ("acks", "all"),
+            ("message.timeout.ms", String(deliveryTimeout.milliseconds)),
+            ("linger.ms", String(linger.milliseconds)),
+        ]
+        for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
+            result.append((name, value))
+        }
+        return result
+    }
+}

@@ -1,0 +1,172 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// A message to produce.
+public struct KafkaRecord: Sendable {
+    /// The destination topic.
+    public var topic: String
+    /// A fixed partition, or `nil` to let the partitioner choose (by key hash when there is a key).
+    public var partition: Int32?
+    /// The key bytes.
+    public var key: [UInt8]?
+    /// The value bytes.
+    public var value: [UInt8]
+    /// Headers, in order.
+    public var headers: [KafkaHeader]
+
+    /// Creates a record.
+    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8], headers: [KafkaHeader] = []) {
+        self.topic = topic
+        self.partition = partition
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// Where a produced message landed.
+public struct KafkaDelivery: Sendable, Hashable {
+    /// The topic.
+    public var topic: String
+    /// The partition it was written to.
+    public var partition: Int32
+    /// Its offset there.
+    public var offset: Int64
+}
+
+/// A producer over librdkafka: ``send(_:)`` suspends until the broker acknowledged the message.
+///
+/// A dedicated thread serves delivery reports; many sends can be in flight at once.
+public final class KafkaProducer: Sendable {
+    let client: RdKafkaClient
+    let logger: Logger
+    let state = Mutex((started: false, stopping: false, stopped: [CheckedContinuation<Void, Never>]()))
+
+    /// Creates the client; the delivery thread starts with the first send.
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+        self.logger = logger
+        client = try RdKafkaClient(
+            kind: .producer, properties: configuration.librdkafkaProperties(),
+            context: RdKafkaCallbackContext(logger: logger)
+        ) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf, rdKafkaDeliveryCallback)
+        }
+    }
+
+    /// Produces one message and returns once the broker has it (or throws why it could not be delivered).
+    public func send(_ record: KafkaRecord) async throws -> KafkaDelivery {
+        startIfNeeded()
+        while true {
+            let outcome = await withCheckedContinuation { (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>) in
+                let opaque = Unmanaged.passRetained(DeliveryWaiter(waiter)).toOpaque()
+                let code = enqueue(record, opaque: opaque)
+                guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+                Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+                if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                    waiter.resume(returning: nil)
+                } else {
+                    waiter.resume(
+                        returning: .failure(
+                            KafkaError(
+                                .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))",
+                                rdkafkaCode: Int(code.rawValue))))
+                }
+            }
+            if let outcome { return try outcome.get() }
+            // The local queue is full: give the delivery thread a moment to drain it.
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    private func enqueue(_ record: KafkaRecord, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        var headers: OpaquePointer?
+        if !record.headers.isEmpty {
+            headers = rd_kafka_headers_new(record.headers.count)
+            for header in record.headers {
+                if let value = header.value {
+                    value.withUnsafeBytes { bytes in
+                        _ = rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress, bytes.count)
+                    }
+                } else {
+                    rd_kafka_header_add(headers, header.name, -1, nil, 0)
+                }
+            }
+        }
+        let partition = record.partition ?? RD_KAFKA_PARTITION_UA
+        let code = record.value.withUnsafeBytes { value in
+            if let key = record.key {
+                return key.withUnsafeBytes { key in
+                    CRdKafka_produce(
+                        client.handle, record.topic, partition, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                        key.count, value.baseAddress, value.count, headers, opaque)
+                }
+            }
+            return CRdKafka_produce(
+                client.handle, record.topic, partition, nil, 0, value.baseAddress, value.count, headers, opaque)
+        }
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
+            rd_kafka_headers_destroy(headers)
+        }
+        return code
+    }
+
+    private func startIfNeeded() {
+        let start = state.withLock { state in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard start else { return }
+        let thread = Thread { [self] in
+            while !state.withLock({ $0.stopping }) {
+                rd_kafka_poll(client.handle, 50)
+            }
+        }
+        thread.name = "algoqueue-kafka-producer"
+        thread.start()
+    }
+
+    /// Waits up to `timeout` for queued messages to be delivered, fails the rest, and stops the delivery thread.
+    public func close(timeout: Duration = .seconds(10)) async {
+        let client = client
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            state.withLock { $0.stopping = true }
+            let thread = Thread {
+                if rd_kafka_flush(client.handle, Int32(clamping: timeout.milliseconds)) != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+                    rd_kafka_poll(client.handle, 100)
+                }
+                done.resume()
+            }
+            thread.name = "algoqueue-kafka-flush"
+            thread.start()
+        }
+    }
+}
+
+/// Carries one send's continuation through librdkafka as the message opaque.
+private final class DeliveryWaiter {
+    let waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>
+    init(_ waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>) {
+        self.waiter = waiter
+    }
+}
+
+private let rdKafkaDeliveryCallback:
+    @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+        _, message, _ in
+        guard let message, let opaque = message.pointee._private else { return }
+        let waiter = Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue().waiter
+        let raw = message.pointee
+        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            waiter.resume(returning: .success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
+        } else {
+            waiter.resume(
+                returning: .failure(
+                    KafkaError(
+                        .delivery, "message to \(topic) was not delivered: \(RdKafkaConfig.describe(raw.err))",
+                        rdkafkaCode: Int(raw.err.rawValue))))
+        }
+    }

@@ -1,0 +1,89 @@
+/// Whether a call produced a result.
+public enum ResultStatus: String, Sendable, Codable, CaseIterable {
+    /// The algorithm answered; `output` holds its JSON.
+    case ok
+    /// No usable answer; `error` says why.
+    case error
+}
+
+/// One row of the `results` table: one answer for one input from one algorithm.
+public struct ResultRow: Sendable, Equatable {
+    /// Source topic.
+    public var topic: String
+    /// Source partition.
+    public var partition: Int32
+    /// Source offset.
+    public var offset: Int64
+    /// Index of the item in a batch message; -1 for a whole message.
+    public var item: Int
+    /// The algorithm's configured name.
+    public var algorithm: String
+    /// The algorithm's version, where known.
+    public var algorithmVersion: String?
+    /// The message key as text (UTF-8, or `0x`-prefixed hex when it is not UTF-8).
+    public var key: String?
+    /// `ok` or `error`.
+    public var status: ResultStatus
+    /// The input as text, when inputs are kept and the input is UTF-8.
+    public var input: String?
+    /// The input's size in bytes.
+    public var inputBytes: Int
+    /// The answer as JSON text (`ok` rows).
+    public var output: String?
+    /// What went wrong (`error` rows).
+    public var error: String?
+    /// How many calls were made for this row.
+    public var attempts: Int
+    /// Time spent on the call(s), in milliseconds.
+    public var durationMilliseconds: Double
+    /// The Kafka message timestamp (ISO 8601, UTC), where the broker gave one.
+    public var messageTimestamp: String?
+    /// When the row was first written (ISO 8601, UTC). Set by the store when empty.
+    public var createdAt: String?
+    /// When the row was last written (ISO 8601, UTC). Set by the store when empty.
+    public var updatedAt: String?
+
+    /// Creates a row.
+    public init(
+        topic: String, partition: Int32, offset: Int64, item: Int = -1, algorithm: String,
+        algorithmVersion: String? = nil, key: String? = nil, status: ResultStatus, input: String? = nil,
+        inputBytes: Int = 0, output: String? = nil, error: String? = nil, attempts: Int = 1,
+        durationMilliseconds: Double = 0, messageTimestamp: String? = nil, createdAt: String? = nil,
+        updatedAt: String? = nil
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.item = item
+        self.algorithm = algorithm
+        self.algorithmVersion = algorithmVersion
+        self.key = key
+        self.status = status
+        self.input = input
+        self.inputBytes = inputBytes
+        self.output = output
+        self.error = error
+        self.attempts = attempts
+        self.durationMilliseconds = durationMilliseconds
+        self.messageTimestamp = messageTimestamp
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The next offset to read on one partition for one consumer group.
+public struct StoredOffset: Sendable, Hashable {
+    /// The topic.
+    public var topic: String
+    /// The partition.
+    public var partition: Int32
+    /// The offset of the first message not yet durable in the store.
+    public var nextOffset: Int64
+
+    /// Creates an offset record.
+    public init(topic: String, partition: Int32, nextOffset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.nextOffset = nextOffset
+    }
+}

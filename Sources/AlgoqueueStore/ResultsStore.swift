@@ -1,0 +1,174 @@
+import AlgoqueueSupport
+import Foundation
+import GRDB
+import Logging
+
+/// The SQLite results store: one writer, WAL so `sqlite3` can read while algoqueue writes.
+///
+/// Opening applies the migrations carried in the binary. ``write(rows:offsets:group:)`` puts rows and the
+/// consumer's next offsets in one transaction, so offsets never run ahead of durable rows.
+public final class ResultsStore: Sendable {
+    let pool: DatabasePool
+    let logger: Logger
+    /// The configuration the store was opened with.
+    public let configuration: StoreConfiguration
+
+    private init(pool: DatabasePool, configuration: StoreConfiguration, logger: Logger) {
+        self.pool = pool
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed, mode 0640) the store and brings its schema up to date.
+    public static func open(_ configuration: StoreConfiguration, logger: Logger) throws(StoreError) -> ResultsStore {
+        let path = configuration.path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            throw StoreError(.open, "cannot create the results store \(path): directory \(directory) does not exist")
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            let descriptor = Foundation.open(path, O_CREAT | O_WRONLY, 0o640)
+            guard descriptor >= 0 else {
+                throw StoreError(.open, "cannot create the results store \(path): \(String(cString: strerror(errno)))")
+            }
+            fchmod(descriptor, 0o640)
+            close(descriptor)
+        }
+        var grdb = Configuration()
+        grdb.busyMode = .timeout(TimeInterval(configuration.busyTimeout.milliseconds) / 1000)
+        let synchronous = configuration.synchronous.rawValue.uppercased()
+        grdb.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: grdb)
+        } catch {
+            throw StoreError(.open, "cannot open the results store \(path): \(Self.describe(error))")
+        }
+        let store = ResultsStore(pool: pool, configuration: configuration, logger: logger)
+        try store.migrate()
+        return store
+    }
+
+    /// The schema version the file is at.
+    public func schemaVersion() throws(StoreError) -> Int {
+        do {
+            return try pool.read { db in
+                guard try db.tableExists("schema_migrations") else { return 0 }
+                return try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
+            }
+        } catch {
+            throw StoreError(.read, "cannot read the schema version of \(configuration.path): \(Self.describe(error))")
+        }
+    }
+
+    /// Applies the migrations the file does not have yet, each in its own transaction. Returns the names applied.
+    @discardableResult
+    public func migrate() throws(StoreError) -> [String] {
+        let current = try schemaVersion()
+        if current > Migrations.latestVersion {
+            throw StoreError(
+                .newerSchema,
+                "\(configuration.path) has schema version \(current), newer than this algoqueue knows "
+                    + "(\(Migrations.latestVersion)); upgrade algoqueue to use it")
+        }
+        var applied: [String] = []
+        for migration in Migrations.all where migration.version > current {
+            do {
+                try pool.write { db in
+                    try db.execute(
+                        sql: """
+                            CREATE TABLE IF NOT EXISTS schema_migrations (
+                                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
+                            """)
+                    try db.execute(sql: migration.sql)
+                    try db.execute(
+                        sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        arguments: [migration.version, migration.name, Timestamp.now()])
+                }
+            } catch {
+                throw StoreError(
+                    .migration, "migration \(migration.name) failed on \(configuration.path): \(Self.describe(error))")
+            }
+            logger.info("applied migration \(migration.name)", metadata: ["database": "\(configuration.path)"])
+            applied.append(migration.name)
+        }
+        return applied
+    }
+
+    /// Writes `rows` and the group's next `offsets` in one transaction. A row with the same
+    /// (topic, partition, offset, item, algorithm) is replaced in place, keeping its `created_at`.
+    public func write(rows: [ResultRow], offsets: [StoredOffset], group: String) async throws(StoreError) {
+        guard !rows.isEmpty || !offsets.isEmpty else { return }
+        let keepInputs = configuration.keepInputs
+        do {
+            try await pool.write { db in
+                let now = Timestamp.now()
+                let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
+                for row in rows {
+                    try insert.execute(arguments: [
+                        row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
+                        row.status.rawValue, keepInputs ? row.input : nil, row.inputBytes, row.output, row.error,
+                        row.attempts, row.durationMilliseconds, row.messageTimestamp, row.createdAt ?? now,
+                        row.updatedAt ?? now,
+                    ])
+                }
+                let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
+                for stored in offsets {
+                    try offset.execute(arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])
+                }
+            }
+        } catch {
+            throw StoreError(
+                .write,
+                "cannot write \(rows.count) result row(s) to \(configuration.path): \(Self.describe(error))")
+        }
+    }
+
+    /// The next offsets stored for `group`, for the given partitions (all of the group's when `partitions` is nil).
+    public func offsets(group: String) throws(StoreError) -> [StoredOffset] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT topic, \"partition\", next_offset FROM consumer_offsets WHERE group_id = ?",
+                    arguments: [group]
+                ).map { StoredOffset(topic: $0[0], partition: $0[1], nextOffset: $0[2]) }
+            }
+        } catch {
+            throw StoreError(.read, "cannot read stored offsets from \(configuration.path): \(Self.describe(error))")
+        }
+    }
+
+    static let upsertRowSQL = """
+        INSERT INTO results (topic, "partition", "offset", item, algorithm, algorithm_version, "key", status, input,
+            input_bytes, output, error, attempts, duration_ms, message_timestamp, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (topic, "partition", "offset", item, algorithm) DO UPDATE SET
+            algorithm_version = excluded.algorithm_version, "key" = excluded."key", status = excluded.status,
+            input = excluded.input, input_bytes = excluded.input_bytes, output = excluded.output,
+            error = excluded.error, attempts = excluded.attempts, duration_ms = excluded.duration_ms,
+            message_timestamp = excluded.message_timestamp, updated_at = excluded.updated_at
+        """
+
+    static let upsertOffsetSQL = """
+        INSERT INTO consumer_offsets (group_id, topic, "partition", next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (group_id, topic, "partition") DO UPDATE SET
+            next_offset = MAX(next_offset, excluded.next_offset), updated_at = excluded.updated_at
+        """
+
+    /// A person-readable cause: SQLite's message without the SQL text or arguments.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            let message = error.message ?? "\(error.resultCode)"
+            switch error.resultCode.primaryResultCode {
+            case .SQLITE_READONLY: return "\(message) (the file or its directory is read-only: fix its permissions)"
+            case .SQLITE_FULL: return "\(message) (the disk is full: free space)"
+            case .SQLITE_CANTOPEN: return "\(message) (check that the directory exists and is writable)"
+            case .SQLITE_BUSY: return "\(message) (another process holds a write lock too long)"
+            default: return message
+            }
+        }
+        return "\(error)"
+    }
+}

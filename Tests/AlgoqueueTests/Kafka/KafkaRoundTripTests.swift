@@ -1,0 +1,44 @@
+import AlgoqueueKafka
+import Foundation
+import Testing
+
+@Suite("Kafka layer against the development broker")
+struct KafkaRoundTripTests {
+    @Test("produce, then consume every message in a group, with partition ends")
+    func roundTrip() async throws {
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("round-trip", partitions: 3)
+        let values = (0..<30).map { Array("{\"n\": \($0)}".utf8) }
+        let deliveries = try await produce(values, to: "round-trip", brokers: broker.bootstrapServers, keys: (0..<30).map { "k\($0)" })
+        #expect(deliveries.count == 30)
+        #expect(Set(deliveries.map(\.partition)).count == 3)
+
+        var configuration = KafkaConsumerConfiguration()
+        configuration.brokers = [broker.bootstrapServers]
+        configuration.groupID = "round-trip-group"
+        configuration.topics = ["round-trip"]
+        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger())
+        try consumer.start()
+        let events = await collect(consumer.events, within: .seconds(30)) { seen in
+            let messages = seen.filter { if case .message = $0 { true } else { false } }.count
+            let ends = seen.filter { if case .endOfPartition = $0 { true } else { false } }.count
+            return messages == 30 && ends >= 3
+        }
+        await consumer.close()
+        let messages = events.compactMap { if case .message(let message) = $0 { message } else { nil } }
+        #expect(messages.count == 30)
+        #expect(Set(messages.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == Set(values.map { String(decoding: $0, as: UTF8.self) }))
+        #expect(messages.allSatisfy { $0.key != nil && $0.timestampMilliseconds != nil })
+        let assigned = events.compactMap { if case .assigned(let partitions) = $0 { partitions } else { nil } }
+        #expect(assigned.first?.count == 3)
+    }
+
+    @Test("a new topic used before creation gets the broker's default partitions")
+    func autoCreate() async throws {
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        let deliveries = try await produce([Array("1".utf8)], to: "auto-created", brokers: broker.bootstrapServers)
+        #expect(deliveries.count == 1)
+    }
+}

@@ -1,0 +1,94 @@
+import AlgoqueueKafka
+import Foundation
+import Logging
+import Testing
+
+/// A logger for tests: warnings and above to stderr, so failures explain themselves.
+func testLogger(_ label: String = "test") -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["ALGOQUEUE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}
+
+/// A fresh temporary directory, removed by the caller with `cleanUp`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        let path = NSTemporaryDirectory() + "algoqueue-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        self.path = path
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func cleanUp() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Collects events from a consumer until `done` says so or the time runs out.
+func collect(
+    _ events: AsyncStream<KafkaConsumerEvent>, within timeout: Duration,
+    until done: @escaping @Sendable ([KafkaConsumerEvent]) -> Bool
+) async -> [KafkaConsumerEvent] {
+    await withTaskGroup(of: [KafkaConsumerEvent]?.self) { group in
+        group.addTask {
+            var seen: [KafkaConsumerEvent] = []
+            for await event in events {
+                seen.append(event)
+                if done(seen) { return seen }
+            }
+            return seen
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next()!
+        group.cancelAll()
+        return first ?? []
+    }
+}
+
+/// Produces `values` to `topic`, one message each, and waits for every delivery.
+func produce(_ values: [[UInt8]], to topic: String, brokers: String, keys: [String?]? = nil) async throws -> [KafkaDelivery] {
+    var configuration = KafkaProducerConfiguration()
+    configuration.brokers = [brokers]
+    let producer = try KafkaProducer(configuration: configuration, logger: testLogger())
+    var deliveries: [KafkaDelivery] = []
+    for (index, value) in values.enumerated() {
+        let key = keys?[index].map { Array($0.utf8) }
+        deliveries.append(try await producer.send(KafkaRecord(topic: topic, key: key, value: value)))
+    }
+    await producer.close()
+    return deliveries
+}
+
+/// Runs a command line program and returns its exit status and standard output.
+@discardableResult
+func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    let inputPipe = Pipe()
+    process.standardInput = inputPipe
+    try process.run()
+    if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    try inputPipe.fileHandleForWriting.close()
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs `sqlite3` on a database file, as a user would, and returns its output lines.
+func sqlite3(_ database: String, _ sql: String) throws -> [String] {
+    let result = try runProgram("/usr/bin/sqlite3", [database, sql])
+    #expect(result.status == 0, "sqlite3 failed: \(result.error)")
+    return result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+}

@@ -71,6 +71,7 @@ let package = Package(
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
+                "AlgoqueuePipeline",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -81,7 +82,7 @@ let package = Package(
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
-                "AlgoqueueConfig",
+                "AlgoqueueSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

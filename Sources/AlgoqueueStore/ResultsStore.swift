@@ -19,8 +19,10 @@ public final class ResultsStore: Sendable {
         self.logger = logger
     }
 
-    /// Opens (creating if needed, mode 0640) the store and brings its schema up to date.
-    public static func open(_ configuration: StoreConfiguration, logger: Logger) throws(StoreError) -> ResultsStore {
+    /// Opens (creating if needed, mode 0640) the store and, unless `migrate` is false, brings its schema up to date.
+    public static func open(
+        _ configuration: StoreConfiguration, logger: Logger, migrate: Bool = true
+    ) throws(StoreError) -> ResultsStore {
         let path = configuration.path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
@@ -47,7 +49,7 @@ public final class ResultsStore: Sendable {
             throw StoreError(.open, "cannot open the results store \(path): \(Self.describe(error))")
         }
         let store = ResultsStore(pool: pool, configuration: configuration, logger: logger)
-        try store.migrate()
+        if migrate { try store.migrate() }
         return store
     }
 
@@ -126,7 +128,7 @@ public final class ResultsStore: Sendable {
         }
     }
 
-    /// The next offsets stored for `group`, for the given partitions (all of the group's when `partitions` is nil).
+    /// The next offsets stored for `group`.
     public func offsets(group: String) throws(StoreError) -> [StoredOffset] {
         do {
             return try pool.read { db in

@@ -1,0 +1,174 @@
+import Foundation
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Yams
+
+extension ConfigFile {
+    /// Applies one key at a time, collecting problems instead of stopping at the first.
+    struct Reader {
+        var settings: Settings
+        let environment: [String: String]
+        var problems: [ConfigProblem] = []
+
+        init(settings: Settings, environment: [String: String]) {
+            self.settings = settings
+            self.environment = environment
+        }
+
+        mutating func unknown(_ key: String, among known: Set<String>) {
+            let suggestion = known.min { Self.distance($0, key) < Self.distance($1, key) }
+            var message = "unknown key"
+            if let suggestion, Self.distance(suggestion, key) <= max(2, key.count / 3) {
+                message += "; did you mean \(suggestion)?"
+            }
+            problems.append(ConfigProblem(key, message))
+        }
+
+        mutating func apply(_ key: String, _ node: Node) {
+            switch key {
+            case "kafka.brokers": if let value = list(key, node) { settings.kafka.brokers = value }
+            case "kafka.group": if let value = string(key, node) { settings.kafka.groupID = value }
+            case "kafka.topics": if let value = list(key, node) { settings.kafka.topics = value }
+            case "kafka.client_id": if let value = string(key, node) { settings.kafka.clientID = value }
+            case "kafka.start_from": if let value = choice(key, node, KafkaStartPosition.self) { settings.kafka.startPosition = value }
+            case "kafka.session_timeout": if let value = duration(key, node) { settings.kafka.sessionTimeout = value }
+            case "kafka.max_buffered_messages": if let value = integer(key, node) { settings.kafka.maxBufferedMessages = value }
+            case "kafka.max_buffered_bytes": if let value = integer(key, node) { settings.kafka.maxBufferedBytes = value }
+            case "kafka.properties": if let value = dictionary(key, node) { settings.kafka.properties = value }
+            case "algorithm.kind": if let value = choice(key, node, AlgorithmSettings.Kind.self) { settings.algorithm.kind = value }
+            case "algorithm.name": if let value = string(key, node) { settings.algorithm.name = value }
+            case "algorithm.version": if let value = string(key, node) { settings.algorithm.version = value }
+            case "algorithm.url": if let value = string(key, node) { settings.algorithm.url = value }
+            case "algorithm.headers": if let value = dictionary(key, node) { settings.algorithm.headers = value }
+            case "algorithm.timeout": if let value = duration(key, node) { settings.algorithm.timeout = value }
+            case "algorithm.max_answer_bytes": if let value = integer(key, node) { settings.algorithm.maxAnswerBytes = value }
+            case "store.path": if let value = string(key, node) { settings.store.path = value }
+            case "store.synchronous": if let value = choice(key, node, StoreConfiguration.Synchronous.self) { settings.store.synchronous = value }
+            case "store.keep_inputs": if let value = boolean(key, node) { settings.store.keepInputs = value }
+            case "store.busy_timeout": if let value = duration(key, node) { settings.store.busyTimeout = value }
+            case "pipeline.concurrency": if let value = integer(key, node) { settings.pipeline.concurrency = value }
+            case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
+            case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }
+            case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }
+            case "pipeline.progress_interval": if let value = duration(key, node) { settings.pipeline.progressInterval = value }
+            case "log.level": if let value = string(key, node) { settings.logLevel = value }
+            default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
+            }
+        }
+
+        mutating func string(_ key: String, _ node: Node) -> String? {
+            guard let scalar = node.scalar else {
+                problems.append(ConfigProblem(key, "must be a single value"))
+                return nil
+            }
+            return expand(key, scalar.string)
+        }
+
+        mutating func integer(_ key: String, _ node: Node) -> Int? {
+            guard let text = string(key, node) else { return nil }
+            guard let value = Int(text.replacingOccurrences(of: "_", with: "")) else {
+                problems.append(ConfigProblem(key, "must be a whole number (got \"\(text)\")"))
+                return nil
+            }
+            return value
+        }
+
+        mutating func boolean(_ key: String, _ node: Node) -> Bool? {
+            guard let text = string(key, node) else { return nil }
+            switch text.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default:
+                problems.append(ConfigProblem(key, "must be true or false (got \"\(text)\")"))
+                return nil
+            }
+        }
+
+        mutating func duration(_ key: String, _ node: Node) -> Duration? {
+            guard let text = string(key, node) else { return nil }
+            guard let value = Duration(text: text) else {
+                problems.append(ConfigProblem(key, "must be a duration such as 500ms, 30s, 5m (got \"\(text)\")"))
+                return nil
+            }
+            return value
+        }
+
+        mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ node: Node, _: T.Type) -> T?
+        where T.RawValue == String {
+            guard let text = string(key, node) else { return nil }
+            guard let value = T(rawValue: text.lowercased()) else {
+                let options = T.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append(ConfigProblem(key, "must be one of \(options) (got \"\(text)\")"))
+                return nil
+            }
+            return value
+        }
+
+        /// A list, or one comma-separated string.
+        mutating func list(_ key: String, _ node: Node) -> [String]? {
+            if let sequence = node.sequence {
+                var values: [String] = []
+                for item in sequence {
+                    guard let value = string(key, item) else { return nil }
+                    values.append(value)
+                }
+                return values
+            }
+            return string(key, node).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        }
+
+        mutating func dictionary(_ key: String, _ node: Node) -> [String: String]? {
+            guard let mapping = node.mapping else {
+                problems.append(ConfigProblem(key, "must be a mapping of names to values"))
+                return nil
+            }
+            var values: [String: String] = [:]
+            for (name, value) in mapping {
+                guard let name = name.string, let text = string("\(key).\(name)", value) else { continue }
+                values[name] = text
+            }
+            return values
+        }
+
+        /// Replaces `${NAME}` with the environment variable NAME; a missing variable is a problem.
+        mutating func expand(_ key: String, _ text: String) -> String {
+            guard text.contains("${") else { return text }
+            var result = ""
+            var rest = Substring(text)
+            while let start = rest.range(of: "${") {
+                result += rest[..<start.lowerBound]
+                guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                    problems.append(ConfigProblem(key, "has an unclosed ${"))
+                    return text
+                }
+                let name = String(rest[start.upperBound..<end])
+                if let value = environment[name] {
+                    result += value
+                } else {
+                    problems.append(ConfigProblem(key, "uses ${\(name)}, but the environment variable \(name) is not set"))
+                }
+                rest = rest[rest.index(after: end)...]
+            }
+            return result + rest
+        }
+
+        /// Edit distance, for "did you mean".
+        static func distance(_ a: String, _ b: String) -> Int {
+            let a = Array(a)
+            let b = Array(b)
+            guard !a.isEmpty else { return b.count }
+            guard !b.isEmpty else { return a.count }
+            var previous = Array(0...b.count)
+            for i in 1...a.count {
+                var current = [i] + Array(repeating: 0, count: b.count)
+                for j in 1...b.count {
+                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                }
+                previous = current
+            }
+            return previous[b.count]
+        }
+    }
+}

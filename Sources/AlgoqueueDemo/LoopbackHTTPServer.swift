@@ -1,0 +1,139 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request as the handler sees it: method, path (with query), headers and the whole body.
+public struct LoopbackHTTPRequest: Sendable {
+    /// `GET`, `POST`, …
+    public var method: String
+    /// The request target, such as `/predict?x=1`.
+    public var uri: String
+    /// Headers as sent.
+    public var headers: [(name: String, value: String)]
+    /// The body bytes.
+    public var body: [UInt8]
+
+    /// The first header named `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// A reply: status, headers and body.
+public struct LoopbackHTTPReply: Sendable {
+    /// The status code.
+    public var status: Int
+    /// Extra headers (Content-Length is added).
+    public var headers: [(name: String, value: String)]
+    /// The body bytes.
+    public var body: [UInt8]
+
+    /// Creates a reply.
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON reply.
+    public static func json(_ status: Int, _ text: String) -> LoopbackHTTPReply {
+        LoopbackHTTPReply(status: status, headers: [("Content-Type", "application/json")], body: Array(text.utf8))
+    }
+}
+
+/// A small HTTP/1.1 server on 127.0.0.1 that answers every request with an async handler: it serves the
+/// built-in demo algorithm and stands in for real model endpoints in tests.
+public final class LoopbackHTTPServer: Sendable {
+    /// Handles one request.
+    public typealias Handler = @Sendable (LoopbackHTTPRequest) async -> LoopbackHTTPReply
+
+    let channel: any Channel
+    /// The port it listens on.
+    public let port: Int
+
+    private init(channel: any Channel, port: Int) {
+        self.channel = channel
+        self.port = port
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts listening on 127.0.0.1 (`port` 0 picks a free one).
+    public static func start(port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(handler: handler))
+                }
+            }
+        let channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+        return LoopbackHTTPServer(channel: channel, port: channel.localAddress?.port ?? port)
+    }
+
+    /// Stops listening and closes the listening socket.
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+/// Collects one request at a time and writes the handler's reply on the channel's event loop.
+private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let handler: LoopbackHTTPServer.Handler
+    var head: HTTPRequestHead?
+    var body: [UInt8] = []
+
+    init(handler: @escaping LoopbackHTTPServer.Handler) {
+        self.handler = handler
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(let buffer):
+            body.append(contentsOf: buffer.readableBytesView)
+        case .end:
+            guard let head else { return }
+            let request = LoopbackHTTPRequest(
+                method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
+                body: body)
+            let keepAlive = head.isKeepAlive
+            let version = head.version
+            let handler = self.handler
+            let promise = context.eventLoop.makePromise(of: LoopbackHTTPReply.self)
+            promise.completeWithTask { await handler(request) }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            promise.futureResult.whenSuccess { reply in
+                let (this, context) = bound.value
+                this.write(reply, version: version, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    func write(_ reply: LoopbackHTTPReply, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(reply.headers.map { ($0.name, $0.value) })
+        headers.replaceOrAdd(name: "Content-Length", value: String(reply.body.count))
+        headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        let status = HTTPResponseStatus(statusCode: reply.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,71 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+
+/// Turns a message value into an algorithm input, or into the reason it cannot be one.
+///
+/// Every reason is a sentence a person can act on; none of them copies the payload.
+struct InputDecoder {
+    let maxInputBytes: Int
+
+    enum Decoded {
+        case input(AlgorithmInput)
+        case invalid(String)
+    }
+
+    func decode(_ message: KafkaMessage) -> Decoded {
+        let source = "\(message.topic)/\(message.partition)/\(message.offset)"
+        guard let value = message.value else {
+            return .invalid("the message has no value (null); publish a JSON document as the value")
+        }
+        guard !value.isEmpty else {
+            return .invalid("the message value is empty; publish a JSON document as the value")
+        }
+        guard value.count <= maxInputBytes else {
+            return .invalid(
+                "the input is \(value.count) bytes, above the limit of \(maxInputBytes) bytes "
+                    + "(pipeline.max_input_bytes); send a smaller input or raise the limit")
+        }
+        if let bad = Self.firstInvalidUTF8Offset(value) {
+            return .invalid("the message value is not valid UTF-8 (bad byte at offset \(bad)); publish UTF-8 JSON")
+        }
+        do {
+            try JSONSyntax.validate(value)
+        } catch {
+            return .invalid("the message value is not valid JSON: \(error)")
+        }
+        if JSONSyntax.topLevelKind(value) == "null" {
+            return .invalid("the message value is JSON null; publish a JSON document with the input")
+        }
+        return .input(AlgorithmInput(json: value, key: Self.keyText(message.key), source: source))
+    }
+
+    /// The message key as text: UTF-8 as is, anything else as `0x`-prefixed hex.
+    static func keyText(_ key: [UInt8]?) -> String? {
+        guard let key else { return nil }
+        if firstInvalidUTF8Offset(key) == nil { return String(decoding: key, as: UTF8.self) }
+        return "0x" + key.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// The value as text for the `input` column: nil when it is not UTF-8.
+    static func inputText(_ value: [UInt8]?) -> String? {
+        guard let value, firstInvalidUTF8Offset(value) == nil else { return nil }
+        return String(decoding: value, as: UTF8.self)
+    }
+
+    /// The offset of the first byte that breaks UTF-8, or nil when all of it is valid.
+    static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return nil
+            case .error:
+                return offset
+            }
+        }
+    }
+}

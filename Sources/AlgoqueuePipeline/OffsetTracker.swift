@@ -1,0 +1,78 @@
+import AlgoqueueKafka
+
+/// Per partition, which received offsets are still waiting for their rows, and so the durable watermark:
+/// the offset of the first message not yet written. Completion may come in any order and offsets may have
+/// gaps (compaction, transaction markers); the watermark only advances over a contiguous run of finished work.
+///
+/// Each assignment of a partition gets a new generation; completions from an older generation (work that
+/// was in flight when the partition was revoked) no longer move offsets.
+struct OffsetTracker {
+    struct PartitionState {
+        var generation: Int
+        /// Received offsets in ascending order; `head` is the first one still pending.
+        var received: [Int64] = []
+        var head = 0
+        var finished: Set<Int64> = []
+        var lastReceived: Int64?
+        var watermark: Int64?
+        var changed = false
+    }
+
+    private(set) var partitions: [TopicPartition: PartitionState] = [:]
+    private var nextGeneration = 1
+
+    /// Starts tracking a newly assigned partition; returns its generation.
+    mutating func assign(_ partition: TopicPartition) -> Int {
+        defer { nextGeneration += 1 }
+        partitions[partition] = PartitionState(generation: nextGeneration)
+        return nextGeneration
+    }
+
+    /// Stops tracking a revoked partition.
+    mutating func revoke(_ partition: TopicPartition) {
+        partitions[partition] = nil
+    }
+
+    /// Records a consumed offset. Returns the generation to complete it with, or nil when the partition is not
+    /// assigned or the offset was already received (a redelivery after pause/resume).
+    mutating func receive(_ partition: TopicPartition, offset: Int64) -> Int? {
+        guard var state = partitions[partition] else { return nil }
+        if let last = state.lastReceived, offset <= last { return nil }
+        state.received.append(offset)
+        state.lastReceived = offset
+        partitions[partition] = state
+        return state.generation
+    }
+
+    /// Records that the rows of `offset` are part of the write being prepared.
+    mutating func finish(_ partition: TopicPartition, generation: Int, offset: Int64) {
+        guard var state = partitions[partition], state.generation == generation else { return }
+        state.finished.insert(offset)
+        while state.head < state.received.count, state.finished.remove(state.received[state.head]) != nil {
+            state.watermark = state.received[state.head] + 1
+            state.changed = true
+            state.head += 1
+        }
+        if state.head > 1024, state.head * 2 > state.received.count {
+            state.received.removeFirst(state.head)
+            state.head = 0
+        }
+        partitions[partition] = state
+    }
+
+    /// The watermarks that moved since the last call.
+    mutating func takeChangedWatermarks() -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for (partition, state) in partitions where state.changed {
+            if let watermark = state.watermark { result[partition] = watermark }
+            partitions[partition]?.changed = false
+        }
+        return result
+    }
+
+    /// How many received offsets of `partition` still wait for their rows.
+    func pendingCount(_ partition: TopicPartition) -> Int {
+        guard let state = partitions[partition] else { return 0 }
+        return state.received.count - state.head
+    }
+}

@@ -1,0 +1,140 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import ServiceLifecycle
+import Synchronization
+
+/// What the dispatch loop knows about the assignment, for `untilIdle`.
+struct DispatchState {
+    var assignmentKnown = false
+    var assignment: Set<TopicPartition> = []
+    /// Partitions read to their end, with the end offset seen.
+    var atEnd: [TopicPartition: Int64] = [:]
+    /// Messages consumed whose rows are not durable yet.
+    var outstanding = 0
+
+    /// Every assigned partition is read to its end and everything consumed is written.
+    var isIdle: Bool {
+        assignmentKnown && outstanding == 0 && assignment.allSatisfy { atEnd[$0] != nil }
+    }
+}
+
+extension Pipeline {
+    /// The loop: hands each message to a call under the concurrency limit, follows the assignment, and stops on
+    /// graceful shutdown, idle or failure. Returns after every call has finished or been abandoned.
+    func dispatch(
+        signals: AsyncStream<Signal>, consumer: KafkaConsumer, writer: ResultWriter, tracker: Locked<OffsetTracker>
+    ) async -> PipelineError? {
+        let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
+        var state = DispatchState()
+        var failure: PipelineError?
+        await withDiscardingTaskGroup { calls in
+            loop: for await signal in signals.cancelOnGracefulShutdown() {
+                switch signal {
+                case .kafka(.message(let message)):
+                    let partition = message.topicPartition
+                    if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
+                    guard let generation = tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
+                        consumer.release(messages: 1, bytes: message.byteCount)
+                        continue loop
+                    }
+                    state.outstanding += 1
+                    statistics.update { $0.consumed += 1 }
+                    await limiter.acquire()
+                    calls.addTask {
+                        defer { limiter.release() }
+                        guard let rows = await self.process(message) else { return }
+                        writer.submit(
+                            CompletedMessage(
+                                partition: partition, generation: generation, offset: message.offset,
+                                byteCount: message.byteCount, rows: rows))
+                    }
+                case .kafka(.assigned(let partitions)):
+                    state.assignmentKnown = true
+                    for partition in partitions.keys {
+                        _ = tracker.withLock { $0.assign(partition) }
+                        state.assignment.insert(partition)
+                        state.atEnd[partition] = nil
+                    }
+                case .kafka(.revoked(let partitions)):
+                    for partition in partitions {
+                        tracker.withLock { $0.revoke(partition) }
+                        state.assignment.remove(partition)
+                        state.atEnd[partition] = nil
+                    }
+                case .kafka(.endOfPartition(let partition, let nextOffset)):
+                    if state.assignment.contains(partition) { state.atEnd[partition] = nextOffset }
+                case .kafka(.error(let error)):
+                    if error.code == .fatal {
+                        failure = PipelineError(.kafka, "Kafka client failed and cannot go on: \(error)")
+                        break loop
+                    }
+                case .durable(let messages):
+                    state.outstanding -= messages
+                case .writerFailed(let error):
+                    failure = PipelineError(
+                        .store,
+                        "\(error). Stopped consuming; offsets stay at the last durable row, so after fixing this "
+                            + "a restart resumes without losing anything")
+                    break loop
+                }
+                if configuration.untilIdle, state.isIdle {
+                    logger.info("idle: every assigned partition is consumed to its end and written")
+                    break loop
+                }
+            }
+            if failure != nil {
+                calls.cancelAll()
+                return
+            }
+            await finishInFlight(limiter: limiter, cancel: { calls.cancelAll() })
+        }
+        return failure
+    }
+
+    /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).
+    func finishInFlight(limiter: ConcurrencyLimiter, cancel: () -> Void) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + configuration.shutdownTimeout
+        if limiter.inFlight > 0 {
+            logger.info("waiting for \(limiter.inFlight) call(s) in flight", metadata: ["timeout": "\(configuration.shutdownTimeout.text)"])
+        }
+        while limiter.inFlight > 0, clock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if limiter.inFlight > 0 {
+            logger.warning("abandoning \(limiter.inFlight) call(s) still in flight; their inputs will be consumed again")
+            cancel()
+        }
+    }
+
+    /// One message to its rows. Returns nil when the call was cancelled by a stop: nothing is written and
+    /// the offset does not move, so the message is consumed again.
+    func process(_ message: KafkaMessage) async -> [ResultRow]? {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var row = ResultRow(
+            topic: message.topic, partition: message.partition, offset: message.offset, item: -1,
+            algorithm: algorithm.name, algorithmVersion: algorithm.version, key: InputDecoder.keyText(message.key),
+            status: .error, input: InputDecoder.inputText(message.value), inputBytes: message.value?.count ?? 0,
+            attempts: 0, messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
+        switch decoder.decode(message) {
+        case .invalid(let reason):
+            row.error = reason
+        case .input(let input):
+            let outcome = await algorithm.call(input)
+            row.attempts = 1
+            switch outcome {
+            case .success(let answer):
+                row.status = .ok
+                row.output = answer.output
+            case .failure(let failure):
+                if failure.kind == .cancelled { return nil }
+                row.error = failure.message
+            }
+        }
+        row.durationMilliseconds = (clock.now - start).seconds * 1000
+        return [row]
+    }
+}

@@ -1,0 +1,130 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The service: consume messages, call the algorithm, write one row per input, commit durable offsets.
+///
+/// Stops on graceful shutdown (SIGTERM/SIGINT through ServiceLifecycle), on idle with `untilIdle`, or with a
+/// ``PipelineError`` when the store cannot be written or Kafka fails for good. Work in flight at a stop
+/// gets `shutdownTimeout` to finish; what does not finish is not written and is consumed again next time.
+public final class Pipeline: Service {
+    let configuration: PipelineConfiguration
+    let kafka: KafkaConsumerConfiguration
+    let store: ResultsStore
+    let algorithm: any Algorithm
+    let logger: Logger
+    let decoder: InputDecoder
+    /// Totals for progress lines, summaries and tests.
+    public let statistics = PipelineStatistics()
+
+    /// Creates the pipeline; nothing connects until ``run()``.
+    public init(
+        configuration: PipelineConfiguration, kafka: KafkaConsumerConfiguration, store: ResultsStore,
+        algorithm: any Algorithm, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.kafka = kafka
+        self.store = store
+        self.algorithm = algorithm
+        self.logger = logger
+        decoder = InputDecoder(maxInputBytes: configuration.maxInputBytes)
+    }
+
+    enum Signal: Sendable {
+        case kafka(KafkaConsumerEvent)
+        case durable(messages: Int)
+        case writerFailed(StoreError)
+    }
+
+    public func run() async throws {
+        let store = self.store
+        let group = kafka.groupID
+        let logger = self.logger
+        let consumer = try KafkaConsumer(
+            configuration: kafka,
+            storedOffsets: { partitions in
+                do {
+                    let wanted = Set(partitions)
+                    var result: [TopicPartition: Int64] = [:]
+                    for stored in try store.offsets(group: group) {
+                        let partition = TopicPartition(stored.topic, stored.partition)
+                        if wanted.contains(partition) { result[partition] = stored.nextOffset }
+                    }
+                    return result
+                } catch {
+                    logger.error("cannot read stored offsets, resuming from Kafka's committed offsets: \(error)")
+                    return [:]
+                }
+            }, logger: logger)
+        let tracker = Locked(OffsetTracker())
+        let writer = ResultWriter(
+            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction, logger: logger)
+        let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
+        let statistics = self.statistics
+        try consumer.start()
+        logger.info(
+            "consuming", metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "algorithm": "\(algorithm.name)"])
+
+        let failure: PipelineError? = await withDiscardingTaskGroup { services in
+            services.addTask {
+                for await event in consumer.events { signal.yield(.kafka(event)) }
+            }
+            services.addTask {
+                do throws(StoreError) {
+                    try await writer.run { batch in
+                        consumer.commit(batch.offsets)
+                        consumer.release(messages: batch.messages, bytes: batch.bytes)
+                        statistics.update { totals in
+                            totals.durable += batch.messages
+                            for row in batch.rows {
+                                if row.status == .ok { totals.ok += 1 } else { totals.errors += 1 }
+                            }
+                        }
+                        signal.yield(.durable(messages: batch.messages))
+                    }
+                } catch {
+                    signal.yield(.writerFailed(error))
+                }
+            }
+            services.addTask { await self.reportProgress() }
+            let failure = await dispatch(signals: signals, consumer: consumer, writer: writer, tracker: tracker)
+            writer.close()
+            services.cancelAll()
+            return failure
+        }
+        // The writer has finished: commit what is durable and leave the group.
+        await consumer.close()
+        signal.finish()
+        await algorithm.shutdown()
+        let totals = statistics.snapshot
+        logger.info(
+            "stopped", metadata: ["consumed": "\(totals.consumed)", "ok": "\(totals.ok)", "errors": "\(totals.errors)"])
+        if let failure { throw failure }
+    }
+
+    /// Logs a progress line every `progressInterval` while messages flow.
+    func reportProgress() async {
+        var last = statistics.snapshot
+        let clock = ContinuousClock()
+        var lastTime = clock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.progressInterval)
+            let now = statistics.snapshot
+            guard now != last, !Task.isCancelled else { continue }
+            let elapsed = (clock.now - lastTime).seconds
+            let rate = elapsed > 0 ? Double(now.durable - last.durable) / elapsed : 0
+            logger.info(
+                "progress",
+                metadata: [
+                    "consumed": "\(now.consumed)", "written": "\(now.durable)", "ok": "\(now.ok)",
+                    "errors": "\(now.errors)", "per_second": "\(Int(rate.rounded()))",
+                ])
+            last = now
+            lastTime = clock.now
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// How the pipeline dispatches, limits and stops.
+public struct PipelineConfiguration: Sendable {
+    /// Calls in flight at once. Default: 8.
+    public var concurrency: Int = 8
+    /// The largest input accepted; a larger one gets an error row naming both sizes. Default: 10 MiB.
+    public var maxInputBytes: Int = 10 << 20
+    /// On SIGTERM, how long in-flight calls may take to finish before they are abandoned (and replayed
+    /// on the next start). Default: 30 seconds.
+    public var shutdownTimeout: Duration = .seconds(30)
+    /// Stop once every assigned partition is consumed to its end and everything is written. Default: false.
+    public var untilIdle: Bool = false
+    /// The most rows one SQLite transaction holds. Default: 5000.
+    public var maxRowsPerTransaction: Int = 5000
+    /// How often progress is logged on long runs. Default: 10 seconds.
+    public var progressInterval: Duration = .seconds(10)
+
+    /// A configuration with every default.
+    public init() {}
+}

@@ -1,0 +1,83 @@
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Logging
+import Synchronization
+
+/// The single writer of the results store, with group commit: whatever completed while the previous
+/// transaction was being written goes into the next one, together with the offsets it makes durable.
+final class ResultWriter: Sendable {
+    struct State {
+        var pending: [CompletedMessage] = []
+        var closed = false
+    }
+
+    let store: ResultsStore
+    let group: String
+    let tracker: Locked<OffsetTracker>
+    let maxRows: Int
+    let logger: Logger
+    let state = Mutex(State())
+    let wake: AsyncStream<Void>.Continuation
+    let wakes: AsyncStream<Void>
+
+    init(store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int, logger: Logger) {
+        self.store = store
+        self.group = group
+        self.tracker = tracker
+        self.maxRows = max(1, maxRows)
+        self.logger = logger
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues one message's rows for the next transaction.
+    func submit(_ message: CompletedMessage) {
+        state.withLock { $0.pending.append(message) }
+        wake.yield()
+    }
+
+    /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
+    /// Throws the first write failure; nothing after it is written and no offset moves past it.
+    func run(onDurable: @Sendable (DurableBatch) -> Void) async throws(StoreError) {
+        for await _ in wakes {
+            while let batch = takeBatch() {
+                let offsets = tracker.withLock { tracker in
+                    for message in batch { tracker.finish(message.partition, generation: message.generation, offset: message.offset) }
+                    return tracker.takeChangedWatermarks()
+                }
+                let rows = batch.flatMap(\.rows)
+                try await store.write(
+                    rows: rows,
+                    offsets: offsets.map { StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) },
+                    group: group)
+                onDurable(
+                    DurableBatch(
+                        messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows, offsets: offsets))
+            }
+            if state.withLock({ $0.closed && $0.pending.isEmpty }) { return }
+        }
+    }
+
+    /// Takes up to `maxRows` rows' worth of completed messages (at least one message).
+    private func takeBatch() -> [CompletedMessage]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else { return nil }
+            var rows = 0
+            var count = 0
+            while count < state.pending.count, count == 0 || rows + state.pending[count].rows.count <= maxRows {
+                rows += state.pending[count].rows.count
+                count += 1
+            }
+            let batch = Array(state.pending.prefix(count))
+            state.pending.removeFirst(count)
+            return batch
+        }
+    }
+
+    /// Lets ``run(onDurable:)`` return once everything queued is written.
+    func close() {
+        state.withLock { $0.closed = true }
+        wake.yield()
+        wake.finish()
+    }
+}

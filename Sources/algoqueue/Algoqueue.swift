@@ -1,0 +1,38 @@
+import ArgumentParser
+
+/// The `algoqueue` command.
+@main
+struct Algoqueue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "algoqueue",
+        abstract: "Turn any model endpoint into a Kafka batch-prediction worker.",
+        discussion: """
+            algoqueue consumes inputs from Kafka topics, hands each to an algorithm (an HTTP JSON endpoint),
+            and writes every answer, result or error, as a row in a SQLite results store. Offsets move only
+            after the rows are durable.
+
+            Try the whole flow on embedded defaults:
+              algoqueue demo
+
+            Run against your own Kafka and endpoint:
+              algoqueue run --brokers kafka:9092 --topic inputs --url http://127.0.0.1:8080/predict \\
+                            --database results.db
+              sqlite3 results.db "SELECT status, COUNT(*) FROM results GROUP BY status"
+
+            Exit codes: 0 success, 1 runtime failure (store not writable, Kafka failed),
+            64 bad command line, 65 bad input data (publish), 78 bad configuration.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self,
+            MigrateCommand.self,
+        ]
+    )
+}
+
+/// Exit codes shared by the subcommands (from sysexits.h where one fits).
+enum ExitCodes {
+    static let failure = ExitCode(1)
+    static let dataError = ExitCode(65)
+    static let configError = ExitCode(78)
+}

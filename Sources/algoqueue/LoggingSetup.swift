@@ -1,0 +1,22 @@
+import Foundation
+import Logging
+
+/// Logging for the command line: one line per event on standard error, at the chosen level.
+enum LoggingSetup {
+    static func bootstrap(level: String) -> Logger {
+        let level = Logger.Level(rawValue: level.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "algoqueue")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,119 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import ArgumentParser
+import Foundation
+
+/// `algoqueue publish`: JSON lines to a topic.
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish one message per JSON line of a file (or standard input) to a topic.",
+        discussion: """
+            Blank lines are skipped. A line that is not valid JSON is reported with its line number and not
+            published (exit code 65 at the end), unless --allow-invalid publishes it as is.
+
+            Examples:
+              algoqueue publish --brokers 127.0.0.1:9092 --topic inputs inputs.jsonl
+              cat inputs.jsonl | algoqueue publish --brokers 127.0.0.1:9092 --topic inputs --key-field id
+              kcat -P -b 127.0.0.1:9092 -t inputs inputs.jsonl      # the same with kcat
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Bootstrap brokers, comma-separated.", valueName: "host:port"))
+    var brokers: String
+
+    @Option(name: .long, help: "The topic to publish to.")
+    var topic: String
+
+    @Option(name: .customLong("key-field"), help: ArgumentHelp("Take each message's key from this top-level field.", valueName: "name"))
+    var keyField: String?
+
+    @Flag(name: .customLong("allow-invalid"), help: "Publish lines that are not valid JSON as they are.")
+    var allowInvalid = false
+
+    @Argument(help: ArgumentHelp("A JSON-lines file, or - for standard input.", valueName: "file"))
+    var file = "-"
+
+    func run() async throws {
+        let logger = LoggingSetup.bootstrap(level: "warning")
+        var configuration = KafkaProducerConfiguration()
+        configuration.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        var reader: LineReader
+        do {
+            reader = try LineReader(path: file)
+        } catch {
+            printError("algoqueue: error: \(error)")
+            throw ExitCodes.dataError
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lineNumber = 0
+        var invalid = 0
+        var failures: [String] = []
+        var partitions: Set<Int32> = []
+        var published = 0
+        try await withThrowingTaskGroup(of: Result<KafkaDelivery, any Error>.self) { group in
+            var inFlight = 0
+            func settle(_ result: Result<KafkaDelivery, any Error>) {
+                switch result {
+                case .success(let delivery):
+                    published += 1
+                    partitions.insert(delivery.partition)
+                case .failure(let error):
+                    if failures.count < 5 { failures.append("\(error)") }
+                }
+            }
+            while let line = reader.next() {
+                lineNumber += 1
+                guard line.contains(where: { !JSONSyntaxWhitespace.contains($0) }) else { continue }
+                do {
+                    try JSONSyntax.validate(line)
+                } catch {
+                    if !allowInvalid {
+                        invalid += 1
+                        printError("line \(lineNumber): not valid JSON (\(error)); not published")
+                        continue
+                    }
+                }
+                let key = keyField.flatMap { KeyField.value(named: $0, in: line) }
+                let record = KafkaRecord(topic: topic, key: key.map { Array($0.utf8) }, value: line)
+                if inFlight >= 1000, let result = try await group.next() {
+                    settle(result)
+                    inFlight -= 1
+                }
+                group.addTask {
+                    do { return .success(try await producer.send(record)) } catch { return .failure(error) }
+                }
+                inFlight += 1
+            }
+            for try await result in group { settle(result) }
+        }
+        await producer.close()
+        let seconds = (clock.now - started).seconds
+        print(
+            "published \(published) message(s) to \(topic) (\(partitions.count) partition(s)) in "
+                + String(format: "%.2f", seconds) + " s" + (invalid > 0 ? "; \(invalid) invalid line(s) skipped" : ""))
+        if !failures.isEmpty {
+            printError("algoqueue: error: some messages were not delivered, for example: \(failures[0])")
+            throw ExitCodes.failure
+        }
+        if invalid > 0 { throw ExitCodes.dataError }
+    }
+}
+
+private let JSONSyntaxWhitespace: Set<UInt8> = [0x20, 0x09, 0x0D, 0x0A]
+
+/// Reads one top-level field of a JSON object line as a key.
+enum KeyField {
+    static func value(named name: String, in line: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            let value = object[name]
+        else { return nil }
+        switch value {
+        case let text as String: return text
+        case let number as NSNumber: return number.stringValue
+        default: return nil
+        }
+    }
+}

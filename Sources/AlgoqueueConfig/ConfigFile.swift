@@ -21,17 +21,16 @@ public enum ConfigFile {
         "log": ["level"],
     ]
 
-    /// Loads `path` over `base`. Throws a ``ConfigError`` listing every problem when anything is wrong.
+    /// Loads `path` over `base`, returning the settings and every problem found in the file. Check
+    /// ``Settings/problems()`` too once flags are applied: flags may fix what the file leaves out.
     public static func load(
         _ path: String, over base: Settings = Settings(),
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ConfigError) -> Settings {
+    ) -> (Settings, [ConfigProblem]) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(source: path, problems: [ConfigProblem("file", "cannot read \(path): no such file or not readable")])
+            return (base, [ConfigProblem("file", "cannot read \(path): no such file or not readable")])
         }
-        let (settings, problems) = parse(String(decoding: data, as: UTF8.self), over: base, environment: environment)
-        guard problems.isEmpty else { throw ConfigError(source: path, problems: problems) }
-        return settings
+        return parse(String(decoding: data, as: UTF8.self), over: base, environment: environment)
     }
 
     /// Applies YAML `text` over `base`, returning the settings and every problem found.

@@ -11,13 +11,13 @@ public struct KafkaRecord: Sendable {
     public var partition: Int32?
     /// The key bytes.
     public var key: [UInt8]?
-    /// The value bytes.
-    public var value: [UInt8]
+    /// The value bytes; `nil` produces a message with a null value (a tombstone).
+    public var value: [UInt8]?
     /// Headers, in order.
     public var headers: [KafkaHeader]
 
     /// Creates a record.
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8], headers: [KafkaHeader] = []) {
+    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?, headers: [KafkaHeader] = []) {
         self.topic = topic
         self.partition = partition
         self.key = key
@@ -95,16 +95,27 @@ public final class KafkaProducer: Sendable {
             }
         }
         let partition = record.partition ?? RD_KAFKA_PARTITION_UA
-        let code = record.value.withUnsafeBytes { value in
-            if let key = record.key {
-                return key.withUnsafeBytes { key in
-                    CRdKafka_produce(
-                        client.handle, record.topic, partition, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
-                        key.count, value.baseAddress, value.count, headers, opaque)
-                }
+        let produce = { (value: UnsafeRawBufferPointer?) -> rd_kafka_resp_err_t in
+            guard let key = record.key else {
+                return CRdKafka_produce(
+                    self.client.handle, record.topic, partition, nil, 0, value?.baseAddress, value?.count ?? 0, headers,
+                    opaque)
             }
-            return CRdKafka_produce(
-                client.handle, record.topic, partition, nil, 0, value.baseAddress, value.count, headers, opaque)
+            return key.withUnsafeBytes { key in
+                // An empty key still needs a non-null pointer to be an empty key rather than no key.
+                CRdKafka_produce(
+                    self.client.handle, record.topic, partition, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                    key.count, value?.baseAddress, value?.count ?? 0, headers, opaque)
+            }
+        }
+        let code: rd_kafka_resp_err_t
+        if let value = record.value {
+            // An empty value likewise needs a non-null pointer, or it would be produced as null.
+            code = value.withUnsafeBytes { bytes in
+                produce(bytes.baseAddress == nil ? UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: 1), count: 0) : bytes)
+            }
+        } else {
+            code = produce(nil)
         }
         if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
             rd_kafka_headers_destroy(headers)

@@ -98,15 +98,10 @@ struct RunCommand: AsyncParsableCommand {
     /// Defaults, then the file, then flags; exits 78 listing every problem.
     func resolveSettings() throws -> Settings {
         var settings = Settings()
-        if let config {
-            do {
-                settings = try ConfigFile.load(config)
-            } catch {
-                printError("algoqueue: error: \(error)")
-                throw ExitCodes.configError
-            }
-        }
         var problems: [ConfigProblem] = []
+        if let config {
+            (settings, problems) = ConfigFile.load(config)
+        }
         if let brokers { settings.kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let group { settings.kafka.groupID = group }
         if !topic.isEmpty { settings.kafka.topics = topic }

@@ -52,7 +52,7 @@ func collect(
 }
 
 /// Produces `values` to `topic`, one message each, and waits for every delivery.
-func produce(_ values: [[UInt8]], to topic: String, brokers: String, keys: [String?]? = nil) async throws -> [KafkaDelivery] {
+func produce(_ values: [[UInt8]?], to topic: String, brokers: String, keys: [String?]? = nil) async throws -> [KafkaDelivery] {
     var configuration = KafkaProducerConfiguration()
     configuration.brokers = [brokers]
     let producer = try KafkaProducer(configuration: configuration, logger: testLogger())

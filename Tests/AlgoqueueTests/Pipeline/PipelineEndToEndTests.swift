@@ -1,0 +1,128 @@
+import AlgoqueueKafka
+import Foundation
+import Testing
+
+@Suite("Pipeline end to end: broker, HTTP endpoint, SQLite")
+struct PipelineEndToEndTests {
+    @Test("every input, good or bad, ends as exactly one row; a second run calls nothing and adds nothing")
+    func everyInputOneRow() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("e2e", partitions: 3)
+        let endpoint = try await TestEndpoint.start()
+        let good = (0..<40).map { numberInput($0) }
+        let bad: [[UInt8]?] = [
+            Array(#"{"n": 1"#.utf8),  // invalid JSON
+            [],  // empty
+            nil,  // null value
+            Array("null".utf8),  // JSON null
+            [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D],  // not UTF-8
+            Array(#"{"fail": true}"#.utf8),  // HTTP 500
+            Array(#"{"garbage": true}"#.utf8),  // 200 but not JSON
+            Array(#"{"m": 3}"#.utf8),  // 422
+        ]
+        let deliveries = try await produce(good + bad, to: "e2e", brokers: broker.bootstrapServers)
+        let total = good.count + bad.count
+        let database = directory.file("results.db")
+        let harness = PipelineHarness(
+            brokers: broker.bootstrapServers, topics: ["e2e"], group: "e2e", database: database, url: endpoint.url)
+
+        let first = try await harness.runUntilIdle()
+        #expect(first.consumed == total)
+        #expect(first.ok == 40)
+        #expect(first.errors == bad.count)
+        // Calls only for well-formed JSON: the 40 good inputs and the last three bad ones.
+        #expect(endpoint.callCount == 43)
+
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
+        #expect(try sqlite3(database, "SELECT COUNT(DISTINCT partition || '/' || offset) FROM results") == ["\(total)"])
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')"
+            ) == ["40"])
+        let errors = try sqlite3(database, "SELECT error FROM results WHERE status = 'error' ORDER BY error")
+        #expect(errors.count == 8)
+        let expectedFragments = [
+            "HTTP 422", "HTTP 500 Internal Server Error", "boom: the model crashed", "is not JSON (HTTP 200, text/html)",
+            "not valid JSON: unexpected end of input in an object at byte 7", "the message has no value (null)",
+            "the message value is JSON null", "the message value is empty", "not valid UTF-8 (bad byte at offset 2)",
+        ]
+        for fragment in expectedFragments {
+            #expect(errors.contains { $0.contains(fragment) }, "no error row mentions \"\(fragment)\": \(errors)")
+        }
+        // Bad inputs were never sent: their rows record zero attempts.
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE attempts = 0") == ["5"])
+        // The stored offsets are each partition's end.
+        var ends: [Int32: Int64] = [:]
+        for delivery in deliveries { ends[delivery.partition] = max(ends[delivery.partition] ?? 0, delivery.offset + 1) }
+        let stored = try sqlite3(database, "SELECT partition || '=' || next_offset FROM consumer_offsets WHERE group_id = 'e2e' ORDER BY partition")
+        #expect(stored == ends.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+
+        let second = try await harness.runUntilIdle()
+        #expect(second.consumed == 0)
+        #expect(endpoint.callCount == 43)
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
+        await endpoint.stop()
+    }
+
+    @Test("an endpoint answering 500 or not answering before the timeout gives error rows; nothing is lost")
+    func failuresBecomeRows() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("faults", partitions: 2)
+        let endpoint = try await TestEndpoint.start(hangFor: .seconds(3))
+        var values: [[UInt8]?] = []
+        for index in 0..<30 {
+            switch index % 3 {
+            case 0: values.append(Array(#"{"fail": true, "i": \#(index)}"#.utf8))
+            case 1: values.append(Array(#"{"hang": true, "i": \#(index)}"#.utf8))
+            default: values.append(numberInput(index))
+            }
+        }
+        _ = try await produce(values, to: "faults", brokers: broker.bootstrapServers)
+        let database = directory.file("results.db")
+        var harness = PipelineHarness(
+            brokers: broker.bootstrapServers, topics: ["faults"], group: "faults", database: database, url: endpoint.url)
+        harness.timeout = .milliseconds(300)
+        harness.concurrency = 10
+        let totals = try await harness.runUntilIdle()
+        #expect(totals.consumed == 30)
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["30"])
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'ok'") == ["10"])
+        #expect(
+            try sqlite3(database, "SELECT COUNT(*) FROM results WHERE error LIKE '%HTTP 500%boom%' AND json_extract(input, '$.fail')")
+                == ["10"])
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 300ms (timeout)' AND json_extract(input, '$.hang')"
+            ) == ["10"])
+        await endpoint.stop()
+    }
+
+    @Test("a small buffer pauses and resumes partitions without skipping or repeating a message")
+    func backpressure() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("pressure", partitions: 2)
+        let endpoint = try await TestEndpoint.start(delay: .milliseconds(2))
+        _ = try await produce((0..<120).map { numberInput($0) }, to: "pressure", brokers: broker.bootstrapServers)
+        let database = directory.file("results.db")
+        var harness = PipelineHarness(
+            brokers: broker.bootstrapServers, topics: ["pressure"], group: "pressure", database: database, url: endpoint.url)
+        harness.maxBufferedMessages = 8
+        harness.concurrency = 4
+        let totals = try await harness.runUntilIdle()
+        #expect(totals.consumed == 120)
+        #expect(endpoint.callCount == 120)
+        #expect(try sqlite3(database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')) FROM results WHERE status = 'ok'") == ["120|120"])
+        await endpoint.stop()
+    }
+}

@@ -1,0 +1,56 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueuePipeline
+import AlgoqueueStore
+import Foundation
+import Testing
+
+/// Runs the real pipeline in-process until idle, against a real broker, endpoint and SQLite file.
+struct PipelineHarness {
+    var brokers: String
+    var topics: [String]
+    var group: String
+    var database: String
+    var url: String
+    var timeout: Duration = .seconds(5)
+    var concurrency = 4
+    var maxInputBytes = 10 << 20
+    var maxBufferedMessages = 10_000
+
+    func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {
+        var kafka = KafkaConsumerConfiguration()
+        kafka.brokers = [brokers]
+        kafka.topics = topics
+        kafka.groupID = group
+        kafka.maxBufferedMessages = maxBufferedMessages
+        var configuration = PipelineConfiguration()
+        configuration.untilIdle = true
+        configuration.concurrency = concurrency
+        configuration.maxInputBytes = maxInputBytes
+        var http = HTTPAlgorithmConfiguration(url: url)
+        http.name = "doubler"
+        http.timeout = timeout
+        let store = try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger())
+        let pipeline = Pipeline(
+            configuration: configuration, kafka: kafka, store: store, algorithm: try HTTPAlgorithm(http),
+            logger: testLogger("pipeline"))
+        let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await pipeline.run()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(finished, "the pipeline did not become idle within \(limit)")
+        return pipeline.statistics.snapshot
+    }
+}
+
+/// `{"n": k}` as bytes.
+func numberInput(_ n: Int) -> [UInt8] { Array(#"{"n": \#(n)}"#.utf8) }

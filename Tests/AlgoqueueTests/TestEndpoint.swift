@@ -1,0 +1,85 @@
+import AlgoqueueDemo
+import AlgoqueueSupport
+import Foundation
+
+/// A real HTTP endpoint on loopback standing in for a model. For `{"n": k}` it answers `{"doubled": 2k}`.
+/// Inputs can ask for trouble: `{"fail": true}` gets HTTP 500, `{"hang": true}` answers only after
+/// `hangFor`, `{"garbage": true}` answers 200 with text that is not JSON. `delay` slows every call.
+final class TestEndpoint: Sendable {
+    let server: LoopbackHTTPServer
+    let calls: Locked<Int>
+    let sources: Locked<[String]>
+
+    var url: String { server.baseURL + "/predict" }
+    var callCount: Int { calls.withLock { $0 } }
+
+    static func start(delay: Duration = .zero, hangFor: Duration = .seconds(5)) async throws -> TestEndpoint {
+        let calls = Locked(0)
+        let sources = Locked([String]())
+        let server = try await LoopbackHTTPServer.start { request in
+            calls.withLock { $0 += 1 }
+            if let source = request.header("X-Algoqueue-Source") { sources.withLock { $0.append(source) } }
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
+            if object["fail"] as? Bool == true {
+                return .json(500, #"{"error": "boom: the model crashed"}"#)
+            }
+            if object["hang"] as? Bool == true {
+                try? await Task.sleep(for: hangFor)
+            }
+            if object["garbage"] as? Bool == true {
+                return LoopbackHTTPReply(status: 200, headers: [("Content-Type", "text/html")], body: Array("<html>oops</html>".utf8))
+            }
+            guard let n = object["n"] as? Int else {
+                return .json(422, #"{"error": "input needs an integer field n"}"#)
+            }
+            return .json(200, #"{"doubled": \#(n * 2)}"#)
+        }
+        return TestEndpoint(server: server, calls: calls, sources: sources)
+    }
+
+    private init(server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>) {
+        self.server = server
+        self.calls = calls
+        self.sources = sources
+    }
+
+    func stop() async {
+        await server.stop()
+    }
+}
+
+/// The built `algoqueue` executable, next to the test bundle.
+func algoqueueBinary() throws -> String {
+    var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    let candidates: [String] = {
+        var found: [String] = []
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        found.append(executable.appendingPathComponent("algoqueue").path)
+        while directory.path != "/" {
+            found.append(directory.appendingPathComponent(".build/debug/algoqueue").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        return found
+    }()
+    guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw ValidationFailure("the algoqueue binary is not built; run swift build first (looked in \(candidates.prefix(2)))")
+    }
+    return path
+}
+
+struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most `timeout`. Returns whether it held.
+func eventually(within timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try condition()
+}

@@ -64,6 +64,7 @@ SELECT topic, "partition", "offset", item, algorithm, "key", error, attempts, in
 FROM results
 WHERE status = 'error'
 ORDER BY updated_at DESC;
+
 """#)
     ]
 

@@ -1,0 +1,78 @@
+import AlgoqueueAlgorithms
+import Testing
+
+@Suite("HTTP algorithm against a real loopback endpoint")
+struct HTTPAlgorithmTests {
+    func algorithm(_ url: String, timeout: Duration = .seconds(5), headers: [String: String] = [:]) throws -> HTTPAlgorithm {
+        var configuration = HTTPAlgorithmConfiguration(url: url)
+        configuration.timeout = timeout
+        configuration.headers = headers
+        return try HTTPAlgorithm(configuration)
+    }
+
+    @Test("a 2xx JSON answer is the output; the source travels in a header")
+    func ok() async throws {
+        let endpoint = try await TestEndpoint.start()
+        let http = try algorithm(endpoint.url)
+        let result = await http.call(AlgorithmInput(json: numberInput(21), source: "t/0/7"))
+        #expect(result == .success(AlgorithmAnswer(output: #"{"doubled": 42}"#)))
+        #expect(endpoint.sources.withLock { $0 } == ["t/0/7"])
+        await http.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("failures say what happened: status with body excerpt, not JSON, timeout, refused")
+    func failures() async throws {
+        let endpoint = try await TestEndpoint.start(hangFor: .seconds(2))
+        let http = try algorithm(endpoint.url, timeout: .milliseconds(200))
+        let port = endpoint.server.port
+        #expect(
+            await http.call(AlgorithmInput(json: Array(#"{"fail": true}"#.utf8)))
+                == .failure(
+                    AlgorithmFailure(
+                        .status,
+                        #"HTTP 500 Internal Server Error from http://127.0.0.1:\#(port)/predict: {"error": "boom: the model crashed"}"#,
+                        statusCode: 500)))
+        if case .failure(let failure) = await http.call(AlgorithmInput(json: Array(#"{"garbage": true}"#.utf8))) {
+            #expect(failure.kind == .invalidAnswer)
+            #expect(failure.message.contains("is not JSON (HTTP 200, text/html)"))
+            #expect(failure.message.contains("it began: <html>oops</html>"))
+        } else {
+            Issue.record("a non-JSON answer must fail")
+        }
+        #expect(
+            await http.call(AlgorithmInput(json: Array(#"{"hang": true}"#.utf8)))
+                == .failure(AlgorithmFailure(.timeout, "no answer from http://127.0.0.1:\(port)/predict within 200ms (timeout)")))
+        await http.shutdown()
+        await endpoint.stop()
+
+        let refused = try algorithm("http://127.0.0.1:\(port)/predict")
+        if case .failure(let failure) = await refused.call(AlgorithmInput(json: numberInput(1))) {
+            #expect(failure.kind == .transport)
+            #expect(failure.message.contains("127.0.0.1:\(port)/predict"))
+        } else {
+            Issue.record("a stopped endpoint must fail")
+        }
+        await refused.shutdown()
+    }
+
+    @Test("a URL with credentials or a query never shows them in an error")
+    func displayURL() async throws {
+        let endpoint = try await TestEndpoint.start()
+        let http = try algorithm("http://user:secret@127.0.0.1:\(endpoint.server.port)/predict?api_key=hidden")
+        if case .failure(let failure) = await http.call(AlgorithmInput(json: Array(#"{"fail": true}"#.utf8))) {
+            #expect(!failure.message.contains("secret"))
+            #expect(!failure.message.contains("hidden"))
+        } else {
+            Issue.record("expected a failure")
+        }
+        await http.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("a URL that is not http(s) is refused up front")
+    func badURL() {
+        #expect(throws: AlgorithmConfigurationError.self) { try algorithm("ftp://example/x") }
+        #expect(throws: AlgorithmConfigurationError.self) { try algorithm("not a url") }
+    }
+}

@@ -1,0 +1,112 @@
+import AlgoqueueConfig
+import AlgoqueueKafka
+import Foundation
+import Testing
+
+@Suite("Configuration file")
+struct ConfigFileTests {
+    @Test("the example in deploy/ parses with no problem and states every default")
+    func exampleIsDefaults() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let (settings, problems) = ConfigFile.load(root.appendingPathComponent("deploy/algoqueue.example.yaml").path, environment: [:])
+        #expect(problems.isEmpty, "\(problems)")
+        let defaults = Settings()
+        #expect(settings.kafka.brokers == defaults.kafka.brokers)
+        #expect(settings.kafka.groupID == defaults.kafka.groupID)
+        #expect(settings.kafka.topics == defaults.kafka.topics)
+        #expect(settings.kafka.sessionTimeout == defaults.kafka.sessionTimeout)
+        #expect(settings.kafka.maxBufferedMessages == defaults.kafka.maxBufferedMessages)
+        #expect(settings.kafka.maxBufferedBytes == defaults.kafka.maxBufferedBytes)
+        #expect(settings.algorithm.timeout == defaults.algorithm.timeout)
+        #expect(settings.algorithm.maxAnswerBytes == defaults.algorithm.maxAnswerBytes)
+        #expect(settings.store.path == defaults.store.path)
+        #expect(settings.store.synchronous == defaults.store.synchronous)
+        #expect(settings.store.keepInputs == defaults.store.keepInputs)
+        #expect(settings.pipeline.concurrency == defaults.pipeline.concurrency)
+        #expect(settings.pipeline.maxInputBytes == defaults.pipeline.maxInputBytes)
+        #expect(settings.pipeline.shutdownTimeout == defaults.pipeline.shutdownTimeout)
+        #expect(settings.pipeline.maxRowsPerTransaction == defaults.pipeline.maxRowsPerTransaction)
+        #expect(settings.settingsProblemsIgnoringURL.isEmpty)
+    }
+
+    @Test("values are read in every form: lists or comma strings, durations, pass-through properties")
+    func values() {
+        let (settings, problems) = ConfigFile.parse(
+            """
+            kafka:
+              brokers: "a:1, b:2"
+              topics: [x, y]
+              start_from: LATEST
+              properties:
+                fetch.wait.max.ms: 100
+                sasl.password: ${SECRET}
+            algorithm:
+              url: http://h:1/p
+              timeout: 1.5s
+              headers:
+                Authorization: Bearer ${TOKEN}
+            store:
+              keep_inputs: no
+            pipeline:
+              shutdown_timeout: 2m
+            """, environment: ["SECRET": "s3", "TOKEN": "t0k"])
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(settings.kafka.brokers == ["a:1", "b:2"])
+        #expect(settings.kafka.topics == ["x", "y"])
+        #expect(settings.kafka.startPosition == .latest)
+        #expect(settings.kafka.properties == ["fetch.wait.max.ms": "100", "sasl.password": "s3"])
+        #expect(settings.algorithm.timeout == .milliseconds(1500))
+        #expect(settings.algorithm.headers == ["Authorization": "Bearer t0k"])
+        #expect(settings.store.keepInputs == false)
+        #expect(settings.pipeline.shutdownTimeout == .seconds(120))
+        #expect(settings.problems().isEmpty)
+    }
+
+    @Test("every problem is reported at once, with suggestions")
+    func problems() {
+        let (_, problems) = ConfigFile.parse(
+            """
+            kafak:
+              brokers: x
+            store:
+              synchronus: full
+              synchronous: sometimes
+            pipeline:
+              concurrency: lots
+            """)
+        #expect(problems.map(\.description) == [
+            "kafak: unknown key; did you mean kafka?",
+            "store.synchronus: unknown key; did you mean store.synchronous?",
+            "store.synchronous: must be one of full, normal (got \"sometimes\")",
+            "pipeline.concurrency: must be a whole number (got \"lots\")",
+        ])
+        #expect(ConfigFile.parse("- a\n- b").1.first?.message.contains("top level must be a mapping") == true)
+        #expect(ConfigFile.parse("a: [").1.first?.message.contains("not valid YAML") == true)
+    }
+
+    @Test("impossible settings are problems")
+    func impossible() {
+        var settings = Settings()
+        settings.algorithm.url = "http://127.0.0.1:1/x"
+        settings.algorithm.timeout = .seconds(3601)
+        settings.pipeline.concurrency = 0
+        settings.kafka.topics = []
+        let keys = settings.problems().map(\.key)
+        #expect(keys == ["kafka.topics", "algorithm.timeout", "pipeline.concurrency"])
+    }
+
+    @Test("the consumer always commits explicitly, whatever is passed through")
+    func guaranteesSurvivePassThrough() {
+        var kafka = KafkaConsumerConfiguration()
+        kafka.properties = ["enable.auto.commit": "true", "fetch.wait.max.ms": "50"]
+        let properties = kafka.librdkafkaProperties()
+        #expect(properties.last { $0.0 == "enable.auto.commit" }?.1 == "false")
+        #expect(properties.last { $0.0 == "fetch.wait.max.ms" }?.1 == "50")
+    }
+}
+
+extension Settings {
+    /// Problems other than the missing algorithm URL (the example leaves its URL as a placeholder).
+    var settingsProblemsIgnoringURL: [ConfigProblem] { problems().filter { $0.key != "algorithm.url" } }
+}

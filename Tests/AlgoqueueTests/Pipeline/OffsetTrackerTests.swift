@@ -1,0 +1,69 @@
+import AlgoqueueKafka
+import Testing
+
+@testable import AlgoqueuePipeline
+
+@Suite("Offset tracker: the durable watermark")
+struct OffsetTrackerTests {
+    let partition = TopicPartition("t", 0)
+
+    @Test("out-of-order completion moves the watermark only over a contiguous run")
+    func outOfOrder() {
+        var tracker = OffsetTracker()
+        let generation = tracker.assign(partition)
+        for offset in 10..<15 { #expect(tracker.receive(partition, offset: Int64(offset)) == generation) }
+        tracker.finish(partition, generation: generation, offset: 12)
+        tracker.finish(partition, generation: generation, offset: 11)
+        #expect(tracker.takeChangedWatermarks().isEmpty)
+        tracker.finish(partition, generation: generation, offset: 10)
+        #expect(tracker.takeChangedWatermarks() == [partition: 13])
+        #expect(tracker.takeChangedWatermarks().isEmpty)
+        tracker.finish(partition, generation: generation, offset: 14)
+        tracker.finish(partition, generation: generation, offset: 13)
+        #expect(tracker.takeChangedWatermarks() == [partition: 15])
+        #expect(tracker.pendingCount(partition) == 0)
+    }
+
+    @Test("gaps in offsets (compaction, transaction markers) do not stall the watermark")
+    func gaps() {
+        var tracker = OffsetTracker()
+        let generation = tracker.assign(partition)
+        for offset: Int64 in [3, 7, 20] { _ = tracker.receive(partition, offset: offset) }
+        tracker.finish(partition, generation: generation, offset: 7)
+        tracker.finish(partition, generation: generation, offset: 3)
+        #expect(tracker.takeChangedWatermarks() == [partition: 8])
+        tracker.finish(partition, generation: generation, offset: 20)
+        #expect(tracker.takeChangedWatermarks() == [partition: 21])
+    }
+
+    @Test("completions from before a revocation no longer move offsets; redeliveries are ignored")
+    func generations() {
+        var tracker = OffsetTracker()
+        let old = tracker.assign(partition)
+        _ = tracker.receive(partition, offset: 0)
+        tracker.revoke(partition)
+        #expect(tracker.receive(partition, offset: 1) == nil)
+        let new = tracker.assign(partition)
+        #expect(new != old)
+        _ = tracker.receive(partition, offset: 5)
+        #expect(tracker.receive(partition, offset: 5) == nil)
+        #expect(tracker.receive(partition, offset: 4) == nil)
+        tracker.finish(partition, generation: old, offset: 0)
+        #expect(tracker.takeChangedWatermarks().isEmpty)
+        tracker.finish(partition, generation: new, offset: 5)
+        #expect(tracker.takeChangedWatermarks() == [partition: 6])
+    }
+
+    @Test("a long run far ahead of a slow message keeps the watermark at the slow one, with no limit")
+    func farAhead() {
+        var tracker = OffsetTracker()
+        let generation = tracker.assign(partition)
+        for offset in 0..<20_000 { _ = tracker.receive(partition, offset: Int64(offset)) }
+        for offset in 1..<20_000 { tracker.finish(partition, generation: generation, offset: Int64(offset)) }
+        #expect(tracker.takeChangedWatermarks().isEmpty)
+        #expect(tracker.pendingCount(partition) == 20_000)
+        tracker.finish(partition, generation: generation, offset: 0)
+        #expect(tracker.takeChangedWatermarks() == [partition: 20_000])
+        #expect(tracker.pendingCount(partition) == 0)
+    }
+}

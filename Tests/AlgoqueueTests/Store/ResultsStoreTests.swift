@@ -1,0 +1,92 @@
+import AlgoqueueStore
+import Foundation
+import Testing
+
+@Suite("Results store")
+struct ResultsStoreTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("the migrations in the binary are the files in migrations/, in order")
+    func migrationsMatchFiles() throws {
+        let directory = Self.packageRoot.appendingPathComponent("migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == Migrations.all.map(\.name))
+        for migration in Migrations.all {
+            let text = try String(contentsOf: directory.appendingPathComponent(migration.name), encoding: .utf8)
+            #expect(text == migration.sql, "\(migration.name) differs from the copy carried in Migrations.swift")
+        }
+        #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
+    }
+
+    @Test("opening twice applies the migrations once; the file is created with mode 0640 in WAL mode")
+    func openTwice() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.file("r.db")
+        let first = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger(), migrate: false)
+        #expect(try first.migrate() == ["001_initial.sql"])
+        let second = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger(), migrate: false)
+        #expect(try second.migrate() == [])
+        #expect(try sqlite3(path, "SELECT version, name FROM schema_migrations") == ["1|001_initial.sql"])
+        #expect(try sqlite3(path, "PRAGMA journal_mode") == ["wal"])
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o640)
+    }
+
+    @Test("a database from a newer algoqueue is refused with a clear message")
+    func newerSchema() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.file("r.db")
+        _ = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
+        _ = try sqlite3(path, "INSERT INTO schema_migrations VALUES (99, '099_future.sql', 'x')")
+        #expect {
+            try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
+        } throws: { error in
+            (error as? StoreError)?.code == .newerSchema && "\(error)".contains("upgrade algoqueue")
+        }
+    }
+
+    @Test("writing the same row again replaces it, keeping created_at; offsets only move forward")
+    func upsert() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.file("r.db")
+        let store = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
+        var row = ResultRow(topic: "t", partition: 1, offset: 5, algorithm: "a", status: .error, error: "first", createdAt: "2026-01-01T00:00:00.000Z")
+        try await store.write(rows: [row], offsets: [StoredOffset(topic: "t", partition: 1, nextOffset: 6)], group: "g")
+        row.status = .ok
+        row.output = #"{"x": 1}"#
+        row.error = nil
+        row.createdAt = "2026-06-01T00:00:00.000Z"
+        try await store.write(rows: [row], offsets: [StoredOffset(topic: "t", partition: 1, nextOffset: 3)], group: "g")
+        #expect(try sqlite3(path, "SELECT status, output, error IS NULL, created_at FROM results") == [#"ok|{"x": 1}|1|2026-01-01T00:00:00.000Z"#])
+        #expect(try store.offsets(group: "g") == [StoredOffset(topic: "t", partition: 1, nextOffset: 6)])
+        #expect(try store.offsets(group: "other").isEmpty)
+    }
+
+    @Test("the results columns are the ones the README documents")
+    func schemaAsDocumented() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.file("r.db")
+        _ = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
+        let columns = try sqlite3(path, "SELECT name FROM pragma_table_info('results') ORDER BY cid")
+        let readme = try String(contentsOf: Self.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let section = readme.range(of: "<!-- results-columns -->"),
+            let end = readme.range(of: "<!-- /results-columns -->")
+        else {
+            Issue.record("README.md has no results-columns table")
+            return
+        }
+        let documented = readme[section.upperBound..<end.lowerBound].split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `") else { return nil }
+            return line.dropFirst(3).split(separator: "`").first.map(String.init)
+        }
+        #expect(documented == columns)
+        for required in ["topic", "partition", "offset", "item", "algorithm", "key", "status", "input", "output", "error", "attempts", "duration_ms", "created_at"] {
+            #expect(columns.contains(required))
+        }
+    }
+}

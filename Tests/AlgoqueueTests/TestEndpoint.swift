@@ -9,6 +9,7 @@ final class TestEndpoint: Sendable {
     let server: LoopbackHTTPServer
     let calls: Locked<Int>
     let sources: Locked<[String]>
+    let lastHeaders: Locked<[String: String]>
 
     var url: String { server.baseURL + "/predict" }
     var callCount: Int { calls.withLock { $0 } }
@@ -16,8 +17,13 @@ final class TestEndpoint: Sendable {
     static func start(delay: Duration = .zero, hangFor: Duration = .seconds(5)) async throws -> TestEndpoint {
         let calls = Locked(0)
         let sources = Locked([String]())
+        let lastHeaders = Locked([String: String]())
         let server = try await LoopbackHTTPServer.start { request in
             calls.withLock { $0 += 1 }
+            lastHeaders.withLock { headers in
+                headers = [:]
+                for (name, value) in request.headers { headers[name.lowercased()] = value }
+            }
             if let source = request.header("X-Algoqueue-Source") { sources.withLock { $0.append(source) } }
             if delay > .zero { try? await Task.sleep(for: delay) }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
@@ -35,13 +41,14 @@ final class TestEndpoint: Sendable {
             }
             return .json(200, #"{"doubled": \#(n * 2)}"#)
         }
-        return TestEndpoint(server: server, calls: calls, sources: sources)
+        return TestEndpoint(server: server, calls: calls, sources: sources, lastHeaders: lastHeaders)
     }
 
-    private init(server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>) {
+    private init(server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>, lastHeaders: Locked<[String: String]>) {
         self.server = server
         self.calls = calls
         self.sources = sources
+        self.lastHeaders = lastHeaders
     }
 
     func stop() async {

@@ -13,10 +13,14 @@ struct HTTPAlgorithmTests {
     @Test("a 2xx JSON answer is the output; the source travels in a header")
     func ok() async throws {
         let endpoint = try await TestEndpoint.start()
-        let http = try algorithm(endpoint.url)
+        let http = try algorithm(endpoint.url, headers: ["Authorization": "Bearer abc", "X-Model": "v2"])
         let result = await http.call(AlgorithmInput(json: numberInput(21), source: "t/0/7"))
         #expect(result == .success(AlgorithmAnswer(output: #"{"doubled": 42}"#)))
         #expect(endpoint.sources.withLock { $0 } == ["t/0/7"])
+        let headers = endpoint.lastHeaders.withLock { $0 }
+        #expect(headers["authorization"] == "Bearer abc")
+        #expect(headers["x-model"] == "v2")
+        #expect(headers["content-type"] == "application/json")
         await http.shutdown()
         await endpoint.stop()
     }

@@ -65,6 +65,13 @@ struct PipelineEndToEndTests {
         #expect(second.consumed == 0)
         #expect(endpoint.callCount == 43)
         #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
+
+        // The offsets reached Kafka too: a new instance with its own empty database resumes from them.
+        var elsewhere = harness
+        elsewhere.database = directory.file("other.db")
+        let third = try await elsewhere.runUntilIdle()
+        #expect(third.consumed == 0)
+        #expect(endpoint.callCount == 43)
         await endpoint.stop()
     }
 

@@ -50,12 +50,15 @@ public struct AlgorithmFailure: Error, Sendable, Equatable, CustomStringConverti
     public var message: String
     /// The HTTP status, for `.status`.
     public var statusCode: Int?
+    /// How long the endpoint asked callers to wait (`Retry-After`), if it did.
+    public var retryAfter: Duration?
 
     /// Creates a failure.
-    public init(_ kind: Kind, _ message: String, statusCode: Int? = nil) {
+    public init(_ kind: Kind, _ message: String, statusCode: Int? = nil, retryAfter: Duration? = nil) {
         self.kind = kind
         self.message = message
         self.statusCode = statusCode
+        self.retryAfter = retryAfter
     }
 
     public var description: String { message }

@@ -83,8 +83,9 @@ public final class HTTPAlgorithm: Algorithm {
                 AlgorithmFailure(
                     .status,
                     "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(displayURL)"
-                        + Self.excerpt(bytes).map { ": \($0)" }.orEmpty,
-                    statusCode: Int(response.status.code)))
+                        + excerpt(bytes).map { ": \($0)" }.orEmpty,
+                    statusCode: Int(response.status.code),
+                    retryAfter: response.headers.first(name: "Retry-After").flatMap(Self.retryAfter)))
         }
         do {
             try JSONSyntax.validate(bytes)
@@ -94,7 +95,7 @@ public final class HTTPAlgorithm: Algorithm {
                 AlgorithmFailure(
                     .invalidAnswer,
                     "answer from \(displayURL) is not JSON (HTTP \(response.status.code), \(type)): \(error)"
-                        + Self.excerpt(bytes).map { "; it began: \($0)" }.orEmpty))
+                        + excerpt(bytes).map { "; it began: \($0)" }.orEmpty))
         }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return .success(AlgorithmAnswer(output: text))
@@ -125,13 +126,35 @@ public final class HTTPAlgorithm: Algorithm {
         return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(text)")
     }
 
-    /// At most 300 characters of a body, on one line, for an error message.
-    static func excerpt(_ bytes: [UInt8]) -> String? {
+    /// At most 300 characters of a body, on one line, for an error message; any configured header value
+    /// (an API key an endpoint echoes back) is replaced by `[redacted]`.
+    func excerpt(_ bytes: [UInt8]) -> String? {
         guard !bytes.isEmpty else { return nil }
-        let text = String(decoding: bytes.prefix(1200), as: UTF8.self)
+        var text = String(decoding: bytes.prefix(4096), as: UTF8.self)
             .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
             .trimmingCharacters(in: .whitespaces)
+        for secret in secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
         return text.count > 300 ? String(text.prefix(300)) + "…" : text
+    }
+
+    /// Header values long enough to be credentials, and their last word (the key in `Bearer KEY`).
+    var secrets: [String] {
+        configuration.headers.values.flatMap { value -> [String] in
+            let last = value.split(separator: " ").last.map(String.init) ?? value
+            return [value, last].filter { $0.count >= 6 }
+        }
+    }
+
+    /// `Retry-After` as seconds (`120`) or an HTTP date.
+    static func retryAfter(_ value: String) -> Duration? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
     }
 
     public func shutdown() async {

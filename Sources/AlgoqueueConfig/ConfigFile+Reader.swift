@@ -37,6 +37,7 @@ extension ConfigFile {
             case "kafka.max_buffered_messages": if let value = integer(key, node) { settings.kafka.maxBufferedMessages = value }
             case "kafka.max_buffered_bytes": if let value = integer(key, node) { settings.kafka.maxBufferedBytes = value }
             case "kafka.properties": if let value = dictionary(key, node) { settings.kafka.properties = value }
+            case "kafka.dead_letter_topic": if let value = string(key, node) { settings.pipeline.deadLetterTopic = value.isEmpty ? nil : value }
             case "algorithm.kind": if let value = choice(key, node, AlgorithmSettings.Kind.self) { settings.algorithm.kind = value }
             case "algorithm.name": if let value = string(key, node) { settings.algorithm.name = value }
             case "algorithm.version": if let value = string(key, node) { settings.algorithm.version = value }
@@ -48,6 +49,13 @@ extension ConfigFile {
             case "store.synchronous": if let value = choice(key, node, StoreConfiguration.Synchronous.self) { settings.store.synchronous = value }
             case "store.keep_inputs": if let value = boolean(key, node) { settings.store.keepInputs = value }
             case "store.busy_timeout": if let value = duration(key, node) { settings.store.busyTimeout = value }
+            case "store.max_size": if let value = integer(key, node) { settings.store.maxSize = value }
+            case "retry.max_attempts": if let value = integer(key, node) { settings.pipeline.retry.maxAttempts = value }
+            case "retry.max_elapsed": if let value = duration(key, node) { settings.pipeline.retry.maxElapsed = value }
+            case "retry.initial_backoff": if let value = duration(key, node) { settings.pipeline.retry.initialBackoff = value }
+            case "retry.max_backoff": if let value = duration(key, node) { settings.pipeline.retry.maxBackoff = value }
+            case "circuit_breaker.failure_threshold": if let value = integer(key, node) { settings.pipeline.circuitBreaker.failureThreshold = value }
+            case "circuit_breaker.open_duration": if let value = duration(key, node) { settings.pipeline.circuitBreaker.openDuration = value }
             case "pipeline.concurrency": if let value = integer(key, node) { settings.pipeline.concurrency = value }
             case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
             case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }

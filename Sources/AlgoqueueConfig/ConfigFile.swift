@@ -11,10 +11,12 @@ public enum ConfigFile {
     static let sections: [String: Set<String>] = [
         "kafka": [
             "brokers", "group", "topics", "client_id", "start_from", "session_timeout", "max_buffered_messages",
-            "max_buffered_bytes", "properties",
+            "max_buffered_bytes", "properties", "dead_letter_topic",
         ],
         "algorithm": ["kind", "name", "version", "url", "headers", "timeout", "max_answer_bytes"],
-        "store": ["path", "synchronous", "keep_inputs", "busy_timeout"],
+        "store": ["path", "synchronous", "keep_inputs", "busy_timeout", "max_size"],
+        "retry": ["max_attempts", "max_elapsed", "initial_backoff", "max_backoff"],
+        "circuit_breaker": ["failure_threshold", "open_duration"],
         "pipeline": [
             "concurrency", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",
         ],

@@ -92,6 +92,20 @@ public struct Settings: Sendable {
                     "must be at least pipeline.concurrency (\(pipeline.concurrency)), or calls could never fill up"))
         }
         if store.path.isEmpty { problems.append(ConfigProblem("store.path", "give the SQLite file to write")) }
+        if store.maxSize < 0 { problems.append(ConfigProblem("store.max_size", "must be 0 (no limit) or a size in bytes")) }
+        if pipeline.retry.maxAttempts < 1 {
+            problems.append(ConfigProblem("retry.max_attempts", "must be at least 1 (1 means no retries)"))
+        }
+        if pipeline.retry.initialBackoff > pipeline.retry.maxBackoff {
+            problems.append(ConfigProblem("retry.initial_backoff", "must not be above retry.max_backoff"))
+        }
+        if pipeline.circuitBreaker.failureThreshold < 0 {
+            problems.append(ConfigProblem("circuit_breaker.failure_threshold", "must be 0 (off) or more"))
+        }
+        if let topic = pipeline.deadLetterTopic, kafka.topics.contains(topic) {
+            problems.append(
+                ConfigProblem("kafka.dead_letter_topic", "must not be a topic algoqueue consumes (\(topic)): failures would loop"))
+        }
         return problems
     }
 }

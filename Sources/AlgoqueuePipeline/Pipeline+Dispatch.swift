@@ -24,7 +24,8 @@ extension Pipeline {
     /// The loop: hands each message to a call under the concurrency limit, follows the assignment, and stops on
     /// graceful shutdown, idle or failure. Returns after every call has finished or been abandoned.
     func dispatch(
-        signals: AsyncStream<Signal>, consumer: KafkaConsumer, writer: ResultWriter, tracker: Locked<OffsetTracker>
+        signals: AsyncStream<Signal>, consumer: KafkaConsumer, writer: ResultWriter, tracker: Locked<OffsetTracker>,
+        processor: InputProcessor
     ) async -> PipelineError? {
         let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
         var state = DispatchState()
@@ -44,7 +45,7 @@ extension Pipeline {
                     await limiter.acquire()
                     calls.addTask {
                         defer { limiter.release() }
-                        guard let rows = await self.process(message) else { return }
+                        guard let rows = await processor.process(message) else { return }
                         writer.submit(
                             CompletedMessage(
                                 partition: partition, generation: generation, offset: message.offset,
@@ -107,34 +108,5 @@ extension Pipeline {
             logger.warning("abandoning \(limiter.inFlight) call(s) still in flight; their inputs will be consumed again")
             cancel()
         }
-    }
-
-    /// One message to its rows. Returns nil when the call was cancelled by a stop: nothing is written and
-    /// the offset does not move, so the message is consumed again.
-    func process(_ message: KafkaMessage) async -> [ResultRow]? {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var row = ResultRow(
-            topic: message.topic, partition: message.partition, offset: message.offset, item: -1,
-            algorithm: algorithm.name, algorithmVersion: algorithm.version, key: InputDecoder.keyText(message.key),
-            status: .error, input: InputDecoder.inputText(message.value), inputBytes: message.value?.count ?? 0,
-            attempts: 0, messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
-        switch decoder.decode(message) {
-        case .invalid(let reason):
-            row.error = reason
-        case .input(let input):
-            let outcome = await algorithm.call(input)
-            row.attempts = 1
-            switch outcome {
-            case .success(let answer):
-                row.status = .ok
-                row.output = answer.output
-            case .failure(let failure):
-                if failure.kind == .cancelled { return nil }
-                row.error = failure.message
-            }
-        }
-        row.durationMilliseconds = (clock.now - start).seconds * 1000
-        return [row]
     }
 }

@@ -17,7 +17,6 @@ public final class Pipeline: Service {
     let store: ResultsStore
     let algorithm: any Algorithm
     let logger: Logger
-    let decoder: InputDecoder
     /// Totals for progress lines, summaries and tests.
     public let statistics = PipelineStatistics()
 
@@ -31,7 +30,6 @@ public final class Pipeline: Service {
         self.store = store
         self.algorithm = algorithm
         self.logger = logger
-        decoder = InputDecoder(maxInputBytes: configuration.maxInputBytes)
     }
 
     enum Signal: Sendable {
@@ -65,6 +63,19 @@ public final class Pipeline: Service {
             store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction, logger: logger)
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
+        var deadLetters: DeadLetterPublisher?
+        if let topic = configuration.deadLetterTopic {
+            var producer = KafkaProducerConfiguration()
+            producer.brokers = kafka.brokers
+            producer.clientID = kafka.clientID
+            producer.properties = kafka.properties
+            deadLetters = DeadLetterPublisher(
+                producer: try KafkaProducer(configuration: producer, logger: logger), topic: topic,
+                statistics: statistics, logger: logger)
+        }
+        let processor = InputProcessor(
+            algorithm: algorithm, configuration: configuration, deadLetters: deadLetters, statistics: statistics,
+            logger: logger)
         try consumer.start()
         logger.info(
             "consuming", metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "algorithm": "\(algorithm.name)"])
@@ -91,7 +102,8 @@ public final class Pipeline: Service {
                 }
             }
             services.addTask { await self.reportProgress() }
-            let failure = await dispatch(signals: signals, consumer: consumer, writer: writer, tracker: tracker)
+            let failure = await dispatch(
+                signals: signals, consumer: consumer, writer: writer, tracker: tracker, processor: processor)
             writer.close()
             services.cancelAll()
             return failure
@@ -99,10 +111,15 @@ public final class Pipeline: Service {
         // The writer has finished: commit what is durable and leave the group.
         await consumer.close()
         signal.finish()
+        await deadLetters?.close()
         await algorithm.shutdown()
         let totals = statistics.snapshot
         logger.info(
-            "stopped", metadata: ["consumed": "\(totals.consumed)", "ok": "\(totals.ok)", "errors": "\(totals.errors)"])
+            "stopped",
+            metadata: [
+                "consumed": "\(totals.consumed)", "ok": "\(totals.ok)", "errors": "\(totals.errors)",
+                "retried": "\(totals.retried)", "dead_lettered": "\(totals.deadLettered)",
+            ])
         if let failure { throw failure }
     }
 
@@ -121,7 +138,7 @@ public final class Pipeline: Service {
                 "progress",
                 metadata: [
                     "consumed": "\(now.consumed)", "written": "\(now.durable)", "ok": "\(now.ok)",
-                    "errors": "\(now.errors)", "per_second": "\(Int(rate.rounded()))",
+                    "errors": "\(now.errors)", "retried": "\(now.retried)", "per_second": "\(Int(rate.rounded()))",
                 ])
             last = now
             lastTime = clock.now

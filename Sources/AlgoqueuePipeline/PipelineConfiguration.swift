@@ -13,6 +13,12 @@ public struct PipelineConfiguration: Sendable {
     public var maxRowsPerTransaction: Int = 5000
     /// How often progress is logged on long runs. Default: 10 seconds.
     public var progressInterval: Duration = .seconds(10)
+    /// Which failures are retried, how often and how patiently.
+    public var retry = RetryPolicy()
+    /// When calls pause because the endpoint keeps failing.
+    public var circuitBreaker = CircuitBreakerConfiguration()
+    /// Where messages that end as error rows are also published, with the error in headers. Default: none.
+    public var deadLetterTopic: String?
 
     /// A configuration with every default.
     public init() {}

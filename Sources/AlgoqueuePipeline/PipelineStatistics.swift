@@ -12,6 +12,12 @@ public final class PipelineStatistics: Sendable {
         public var errors = 0
         /// Messages whose rows are durable.
         public var durable = 0
+        /// Calls tried again after a retryable failure.
+        public var retried = 0
+        /// Times the circuit breaker opened.
+        public var circuitOpenings = 0
+        /// Messages published to the dead-letter topic.
+        public var deadLettered = 0
     }
 
     let totals = Mutex(Snapshot())

@@ -1,25 +1,62 @@
 import GRDB
 
-/// What `algoqueue results` asks for.
+/// Which rows `algoqueue results` and `algoqueue replay` work on.
 public struct ResultQuery: Sendable {
     /// Only `error` rows. Default: false.
     public var errorsOnly = false
-    /// At most this many rows, newest first. Default: 20.
-    public var limit = 20
+    /// Only rows of this algorithm. Default: any.
+    public var algorithm: String?
+    /// Only rows from this topic. Default: any.
+    public var topic: String?
+    /// Only rows whose error contains this text (case-insensitive). Default: any.
+    public var errorContains: String?
+    /// Only rows written at or after this ISO 8601 time (`updated_at`). Default: any.
+    public var since: String?
+    /// Only rows written before this ISO 8601 time. Default: any.
+    public var until: String?
+    /// At most this many rows, newest first; nil for all. Default: 20.
+    public var limit: Int? = 20
 
     /// A query with every default.
     public init() {}
+
+    var whereClause: (sql: String, arguments: [String]) {
+        var conditions: [String] = []
+        var arguments: [String] = []
+        if errorsOnly { conditions.append("status = 'error'") }
+        if let algorithm {
+            conditions.append("algorithm = ?")
+            arguments.append(algorithm)
+        }
+        if let topic {
+            conditions.append("topic = ?")
+            arguments.append(topic)
+        }
+        if let errorContains {
+            conditions.append("instr(lower(error), lower(?)) > 0")
+            arguments.append(errorContains)
+        }
+        if let since {
+            conditions.append("updated_at >= ?")
+            arguments.append(since)
+        }
+        if let until {
+            conditions.append("updated_at < ?")
+            arguments.append(until)
+        }
+        return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
 }
 
 extension ResultsStore {
     /// Rows matching `query`, newest first.
     public func results(_ query: ResultQuery) throws(StoreError) -> [ResultRow] {
-        var sql = "SELECT * FROM results"
-        if query.errorsOnly { sql += " WHERE status = 'error'" }
-        sql += " ORDER BY updated_at DESC, topic, \"partition\", \"offset\" DESC, item LIMIT ?"
+        let (condition, arguments) = query.whereClause
+        let sql = "SELECT * FROM results\(condition) ORDER BY updated_at DESC, topic, \"partition\", \"offset\" DESC, item"
+            + (query.limit.map { " LIMIT \(max(0, $0))" } ?? "")
         do {
             return try pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: [query.limit]).map(Self.resultRow)
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.resultRow)
             }
         } catch {
             throw StoreError(.read, "cannot read results from \(configuration.path): \(Self.describe(error))")

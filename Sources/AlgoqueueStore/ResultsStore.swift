@@ -39,8 +39,13 @@ public final class ResultsStore: Sendable {
         var grdb = Configuration()
         grdb.busyMode = .timeout(TimeInterval(configuration.busyTimeout.milliseconds) / 1000)
         let synchronous = configuration.synchronous.rawValue.uppercased()
+        let maxSize = configuration.maxSize
         grdb.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if maxSize > 0 {
+                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA max_page_count = \(max(1, maxSize / pageSize))")
+            }
         }
         let pool: DatabasePool
         do {
@@ -122,9 +127,12 @@ public final class ResultsStore: Sendable {
                 }
             }
         } catch {
-            throw StoreError(
-                .write,
-                "cannot write \(rows.count) result row(s) to \(configuration.path): \(Self.describe(error))")
+            var reason = Self.describe(error)
+            if configuration.maxSize > 0, let error = error as? DatabaseError, error.resultCode.primaryResultCode == .SQLITE_FULL {
+                reason = "the store reached store.max_size (\(configuration.maxSize) bytes) or the disk is full: "
+                    + "free space or raise store.max_size"
+            }
+            throw StoreError(.write, "cannot write \(rows.count) result row(s) to \(configuration.path): \(reason)")
         }
     }
 

@@ -16,6 +16,9 @@ public struct StoreConfiguration: Sendable {
     public var keepInputs: Bool = true
     /// How long a write waits for a reader's lock before failing. Default: 5 seconds.
     public var busyTimeout: Duration = .seconds(5)
+    /// The largest the file may grow, in bytes; 0 means no limit. Reaching it stops the service like a full
+    /// disk does (nothing is lost; raise it and restart). Default: 0.
+    public var maxSize: Int = 0
 
     /// A configuration with every default.
     public init() {}

@@ -24,7 +24,7 @@ struct Algoqueue: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self,
+            RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self, ReplayCommand.self,
             MigrateCommand.self,
         ]
     )

@@ -30,48 +30,23 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("YAML configuration file.", valueName: "file"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("Bootstrap brokers, comma-separated.", valueName: "host:port"))
-    var brokers: String?
-
-    @Option(name: .long, help: "Consumer group; instances in one group share the partitions.")
-    var group: String?
-
-    @Option(name: .long, help: ArgumentHelp("A topic to consume (repeat for several).", valueName: "topic"))
-    var topic: [String] = []
-
-    @Option(name: .long, help: "The HTTP endpoint each input is POSTed to as JSON.")
-    var url: String?
-
-    @Option(name: .customLong("algorithm-name"), help: "The name rows are stored under (default: http).")
-    var algorithmName: String?
-
-    @Option(name: .customLong("header"), help: ArgumentHelp("A request header (repeatable).", valueName: "Name: value"))
-    var headers: [String] = []
-
-    @Option(name: .long, help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
-    var timeout: String?
-
-    @Option(name: .long, help: "Calls in flight at once (default 8).")
-    var concurrency: Int?
-
-    @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
-    var database: String?
+    @OptionGroup(title: "Settings")
+    var options: SettingsOptions
 
     @Flag(name: .long, help: "Exit 0 once every assigned partition is consumed to its end and written.")
     var untilIdle = false
 
-    @Option(name: .customLong("kafka-property"), help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
-    var kafkaProperties: [String] = []
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String?
-
     func run() async throws {
-        let settings = try resolveSettings()
+        let settings = try options.resolve { settings in
+            if untilIdle { settings.pipeline.untilIdle = true }
+        }
         let logger = LoggingSetup.bootstrap(level: settings.logLevel)
+        logger.info(
+            "starting",
+            metadata: [
+                "brokers": "\(settings.kafka.brokers.joined(separator: ","))", "topics": "\(settings.kafka.topics)",
+                "database": "\(settings.store.path)", "algorithm": "\(settings.algorithm.effectiveName)",
+            ])
         let store: ResultsStore
         do {
             store = try ResultsStore.open(settings.store, logger: logger)
@@ -93,55 +68,6 @@ struct RunCommand: AsyncParsableCommand {
             printError("algoqueue: error: \(outcome)")
             throw ExitCodes.failure
         }
-    }
-
-    /// Defaults, then the file, then flags; exits 78 listing every problem.
-    func resolveSettings() throws -> Settings {
-        var settings = Settings()
-        var problems: [ConfigProblem] = []
-        if let config {
-            (settings, problems) = ConfigFile.load(config)
-        }
-        if let brokers { settings.kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        if let group { settings.kafka.groupID = group }
-        if !topic.isEmpty { settings.kafka.topics = topic }
-        if let url {
-            settings.algorithm.kind = .http
-            settings.algorithm.url = url
-        }
-        if let algorithmName { settings.algorithm.name = algorithmName }
-        for header in headers {
-            guard let colon = header.firstIndex(of: ":") else {
-                problems.append(ConfigProblem("--header", "\"\(header)\" is not of the form \"Name: value\""))
-                continue
-            }
-            settings.algorithm.headers[String(header[..<colon]).trimmingCharacters(in: .whitespaces)] =
-                String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-        }
-        if let timeout {
-            if let value = Duration(text: timeout) {
-                settings.algorithm.timeout = value
-            } else {
-                problems.append(ConfigProblem("--timeout", "\"\(timeout)\" is not a duration such as 30s or 5m"))
-            }
-        }
-        if let concurrency { settings.pipeline.concurrency = concurrency }
-        if let database { settings.store.path = database }
-        if untilIdle { settings.pipeline.untilIdle = true }
-        for property in kafkaProperties {
-            guard let equals = property.firstIndex(of: "=") else {
-                problems.append(ConfigProblem("--kafka-property", "\"\(property)\" is not of the form name=value"))
-                continue
-            }
-            settings.kafka.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
-        }
-        if let logLevel { settings.logLevel = logLevel }
-        problems += settings.problems()
-        if !problems.isEmpty {
-            printError("algoqueue: error: \(ConfigError(source: config ?? "the command line", problems: problems))")
-            throw ExitCodes.configError
-        }
-        return settings
     }
 }
 

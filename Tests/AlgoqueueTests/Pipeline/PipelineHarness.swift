@@ -16,6 +16,10 @@ struct PipelineHarness {
     var concurrency = 4
     var maxInputBytes = 10 << 20
     var maxBufferedMessages = 10_000
+    var retry = RetryPolicy()
+    var circuitBreaker = CircuitBreakerConfiguration()
+    var deadLetterTopic: String?
+    var sessionTimeout: Duration = .seconds(10)
 
     func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {
         var kafka = KafkaConsumerConfiguration()
@@ -23,10 +27,14 @@ struct PipelineHarness {
         kafka.topics = topics
         kafka.groupID = group
         kafka.maxBufferedMessages = maxBufferedMessages
+        kafka.sessionTimeout = sessionTimeout
         var configuration = PipelineConfiguration()
         configuration.untilIdle = true
         configuration.concurrency = concurrency
         configuration.maxInputBytes = maxInputBytes
+        configuration.retry = retry
+        configuration.circuitBreaker = circuitBreaker
+        configuration.deadLetterTopic = deadLetterTopic
         var http = HTTPAlgorithmConfiguration(url: url)
         http.name = "doubler"
         http.timeout = timeout

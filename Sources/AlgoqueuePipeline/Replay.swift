@@ -1,0 +1,92 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Logging
+
+/// What a replay did.
+public struct ReplaySummary: Sendable, Equatable {
+    /// Error rows that matched the filter.
+    public var selected = 0
+    /// Rows called again and rewritten.
+    public var replayed = 0
+    /// Of those, now `ok`.
+    public var nowOK = 0
+    /// Of those, still `error`.
+    public var stillFailing = 0
+    /// Rows that could not be replayed because their input was not kept (`store.keep_inputs: false`, or
+    /// an input that was not UTF-8).
+    public var withoutInput = 0
+}
+
+/// Re-runs failed inputs and replaces their rows in place (same topic, partition, offset, item, algorithm).
+/// Offsets are not touched, and nothing is published to the dead-letter topic again.
+public final class Replay: Sendable {
+    let store: ResultsStore
+    let processor: InputProcessor
+    let concurrency: Int
+    let logger: Logger
+
+    /// Creates a replay with the pipeline's retry, circuit-breaker, input-size and concurrency settings.
+    public init(configuration: PipelineConfiguration, store: ResultsStore, algorithm: any Algorithm, logger: Logger) {
+        self.store = store
+        self.concurrency = max(1, configuration.concurrency)
+        self.logger = logger
+        processor = InputProcessor(
+            algorithm: algorithm, configuration: configuration, deadLetters: nil, statistics: PipelineStatistics(),
+            logger: logger)
+    }
+
+    /// Replays the error rows of this algorithm matching `query` (`errorsOnly` is forced on). With `dryRun`, only counts them.
+    /// `progress` is called after each written batch with the summary so far.
+    public func run(
+        _ query: ResultQuery, dryRun: Bool = false, progress: @Sendable (ReplaySummary) -> Void = { _ in }
+    ) async throws -> ReplaySummary {
+        var query = query
+        query.errorsOnly = true
+        // Rows are keyed by algorithm name: only rows of this algorithm can be replaced in place.
+        query.algorithm = processor.algorithm.name
+        let rows = try store.results(query)
+        var summary = ReplaySummary(selected: rows.count)
+        let replayable = rows.filter { $0.input != nil }
+        summary.withoutInput = rows.count - replayable.count
+        guard !dryRun else { return summary }
+        let processor = self.processor
+        for start in stride(from: 0, to: replayable.count, by: 100) {
+            let chunk = Array(replayable[start..<min(start + 100, replayable.count)])
+            let replayed = await withTaskGroup(of: ResultRow?.self) { group in
+                var results: [ResultRow] = []
+                var running = 0
+                for row in chunk {
+                    if running >= concurrency, let next = await group.next() {
+                        if let next { results.append(next) }
+                        running -= 1
+                    }
+                    group.addTask { await Self.replay(row, processor: processor) }
+                    running += 1
+                }
+                for await next in group { if let next { results.append(next) } }
+                return results
+            }
+            try await store.write(rows: replayed, offsets: [], group: "")
+            summary.replayed += replayed.count
+            summary.nowOK += replayed.filter { $0.status == .ok }.count
+            summary.stillFailing += replayed.filter { $0.status == .error }.count
+            progress(summary)
+            if Task.isCancelled { break }
+        }
+        await processor.algorithm.shutdown()
+        return summary
+    }
+
+    static func replay(_ row: ResultRow, processor: InputProcessor) async -> ResultRow? {
+        let message = KafkaMessage(
+            topic: row.topic, partition: row.partition, offset: row.offset, key: row.key.map { Array($0.utf8) },
+            value: row.input.map { Array($0.utf8) })
+        guard var fresh = await processor.process(message)?.first else { return nil }
+        fresh.item = row.item
+        fresh.key = row.key
+        fresh.messageTimestamp = row.messageTimestamp
+        return fresh
+    }
+}

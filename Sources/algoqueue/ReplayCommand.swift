@@ -1,0 +1,99 @@
+import AlgoqueueConfig
+import AlgoqueuePipeline
+import AlgoqueueStore
+import AlgoqueueSupport
+import ArgumentParser
+import Foundation
+
+/// `algoqueue replay`: call the algorithm again for failed inputs and replace their rows.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-run failed inputs and replace their error rows in place.",
+        discussion: """
+            Selects the error rows of the configured algorithm (its name: --algorithm-name or algorithm.name),
+            narrowed by the filters, calls the algorithm again for each with the usual retries, and rewrites
+            the same rows: one row per input stays one row. Offsets are not touched. Rows whose input was not
+            kept (store.keep_inputs: false, or input that is not UTF-8) are counted and skipped.
+
+            Examples:
+              algoqueue replay --config /etc/algoqueue/algoqueue.yaml --dry-run
+              algoqueue replay --config job.yaml --error-contains "HTTP 503" --since 2h
+              algoqueue replay --url http://127.0.0.1:8080/predict --database results.db --since 2026-11-21T08:00
+
+            Exit codes: 0 done (even if some inputs still fail: see the summary), 1 store or algorithm
+            unusable, 78 bad configuration.
+            """
+    )
+
+    @OptionGroup(title: "Settings")
+    var options: SettingsOptions
+
+    @Option(name: .customLong("error-contains"), help: "Only rows whose error contains this text.")
+    var errorContains: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
+    var since: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only rows written before: an ISO time, or an age such as 30m.", valueName: "time"))
+    var until: String?
+
+    @Option(name: .long, help: "At most this many rows, newest first.")
+    var limit: Int?
+
+    @Flag(name: .customLong("dry-run"), help: "Only count the rows that would be replayed.")
+    var dryRun = false
+
+    func run() async throws {
+        let settings = try options.resolve()
+        let logger = LoggingSetup.bootstrap(level: options.logLevel ?? "warning")
+        var query = ResultQuery()
+        query.limit = limit
+        query.errorContains = errorContains
+        query.topic = options.topic.first
+        do {
+            query.since = try since.map(TimeFilter.parse)
+            query.until = try until.map(TimeFilter.parse)
+        } catch {
+            printError("algoqueue: error: \(error)")
+            throw ExitCodes.configError
+        }
+        guard FileManager.default.fileExists(atPath: settings.store.path) else {
+            printError("algoqueue: error: \(settings.store.path) does not exist; give the results file with --database")
+            throw ExitCodes.failure
+        }
+        let store = try ResultsStore.open(settings.store, logger: logger)
+        let wiring = try await AlgorithmWiring.make(settings)
+        let replay = Replay(configuration: settings.pipeline, store: store, algorithm: wiring.algorithm, logger: logger)
+        let summary = try await replay.run(query, dryRun: dryRun) { progress in
+            printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
+        }
+        await wiring.stop()
+        let name = settings.algorithm.effectiveName
+        if dryRun {
+            print("\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed")
+        } else {
+            print(
+                "replayed \(summary.replayed) of \(summary.selected) error row(s) of \(name): \(summary.nowOK) now ok, "
+                    + "\(summary.stillFailing) still failing")
+        }
+        if summary.withoutInput > 0 {
+            print("\(summary.withoutInput) row(s) skipped: their input was not kept")
+        }
+    }
+}
+
+/// Parses `--since`/`--until`: an age (`90s`, `2h`) or an ISO 8601 date or time (`2026-11-21`, `2026-11-21T08:00`).
+enum TimeFilter {
+    static func parse(_ text: String) throws -> String {
+        if let age = Duration(text: text) {
+            return Timestamp.iso8601(Date().addingTimeInterval(-age.seconds))
+        }
+        let normalized = text.replacingOccurrences(of: " ", with: "T")
+        let digits = normalized.prefix(10).filter(\.isNumber).count
+        guard normalized.count >= 10, digits == 8, normalized.dropFirst(4).first == "-" else {
+            throw ValidationErrorText("\"\(text)\" is neither an age such as 2h nor an ISO time such as 2026-11-21T08:00")
+        }
+        return normalized
+    }
+}

@@ -57,12 +57,11 @@ extension ConsumerPollLoop {
     }
 
     /// Where each newly assigned partition resumes: the larger of the offset stored with the results and the
-    /// group's committed offset. Partitions with no stored offset are left to librdkafka (committed, else reset).
+    /// group's committed offset; with neither, the start position (`earliest`/`latest`) read from the broker's
+    /// watermarks. A partition whose start cannot be resolved is left to librdkafka (nil).
     func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition: Int64] {
-        let stored = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
-        guard !stored.isEmpty else { return [:] }
-        var result = stored
-        let list = TopicPartitionList.make(Array(stored.keys))
+        var result = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
+        let list = TopicPartitionList.make(partitions)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let status = rd_kafka_committed(handle, list, 10_000)
         if status == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -75,6 +74,14 @@ extension ConsumerPollLoop {
             logger.warning(
                 "could not read the group's committed offsets; resuming from the results store",
                 metadata: ["error": "\(RdKafkaConfig.describe(status))"])
+        }
+        for partition in partitions where result[partition] == nil {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let query = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, 10_000)
+            if query == RD_KAFKA_RESP_ERR_NO_ERROR {
+                result[partition] = consumer.configuration.startPosition == .earliest ? low : high
+            }
         }
         return result
     }

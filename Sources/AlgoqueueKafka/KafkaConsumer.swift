@@ -5,14 +5,16 @@ import Synchronization
 
 /// What the consumer reports, in the order it happened on the poll thread.
 public enum KafkaConsumerEvent: Sendable {
-    /// Partitions were assigned; each starts at the given offset (`nil`: the group's committed offset or the
-    /// configured start position).
+    /// Partitions were assigned; each starts at the given offset (`nil` only when the broker could not say:
+    /// then librdkafka picks the committed offset or the configured start position).
     case assigned([TopicPartition: Int64?])
     /// Partitions were taken away (rebalance or close). Work in flight for them may still finish.
     case revoked([TopicPartition])
     /// A message.
     case message(KafkaMessage)
     /// The consumer has read a partition to its current end; `nextOffset` is the offset the next message will have.
+    /// After a pause this can arrive for an end reached before messages that will be fetched again: compare it
+    /// with the position reached.
     case endOfPartition(TopicPartition, nextOffset: Int64)
     /// The client reported a problem. `.fatal` errors end consumption; others are transient.
     case error(KafkaError)

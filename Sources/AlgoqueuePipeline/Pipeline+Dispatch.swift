@@ -11,6 +11,8 @@ struct DispatchState {
     var assignment: Set<TopicPartition> = []
     /// Partitions read to their end, with the end offset seen.
     var atEnd: [TopicPartition: Int64] = [:]
+    /// The offset after the last message received per partition (or its start offset).
+    var position: [TopicPartition: Int64] = [:]
     /// Messages consumed whose rows are not durable yet.
     var outstanding = 0
 
@@ -36,6 +38,7 @@ extension Pipeline {
                 case .kafka(.message(let message)):
                     let partition = message.topicPartition
                     if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
+                    state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
                     guard let generation = tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
                         consumer.release(messages: 1, bytes: message.byteCount)
                         continue loop
@@ -53,19 +56,24 @@ extension Pipeline {
                     }
                 case .kafka(.assigned(let partitions)):
                     state.assignmentKnown = true
-                    for partition in partitions.keys {
+                    for (partition, start) in partitions {
                         _ = tracker.withLock { $0.assign(partition) }
                         state.assignment.insert(partition)
                         state.atEnd[partition] = nil
+                        state.position[partition] = start
                     }
                 case .kafka(.revoked(let partitions)):
                     for partition in partitions {
                         tracker.withLock { $0.revoke(partition) }
                         state.assignment.remove(partition)
                         state.atEnd[partition] = nil
+                        state.position[partition] = nil
                     }
                 case .kafka(.endOfPartition(let partition, let nextOffset)):
-                    if state.assignment.contains(partition) { state.atEnd[partition] = nextOffset }
+                    // An end reported before a pause may lie beyond messages still to be fetched again.
+                    if state.assignment.contains(partition), (state.position[partition] ?? nextOffset) >= nextOffset {
+                        state.atEnd[partition] = nextOffset
+                    }
                 case .kafka(.error(let error)):
                     if error.code == .fatal {
                         failure = PipelineError(.kafka, "Kafka client failed and cannot go on: \(error)")

@@ -5,11 +5,15 @@ import Foundation
 /// A real HTTP endpoint on loopback standing in for a model. For `{"n": k}` it answers `{"doubled": 2k}`.
 /// Inputs can ask for trouble: `{"fail": true}` gets HTTP 500, `{"hang": true}` answers only after
 /// `hangFor`, `{"garbage": true}` answers 200 with text that is not JSON. `delay` slows every call.
+/// Per input `n`: `"failTimes": k` answers 500 to its first k calls, `"hangTimes": k` hangs on its first k
+/// calls, and `"retryAfter": s` turns those failures into 429 with `Retry-After: s`.
 final class TestEndpoint: Sendable {
     let server: LoopbackHTTPServer
     let calls: Locked<Int>
     let sources: Locked<[String]>
     let lastHeaders: Locked<[String: String]>
+    /// Calls per input `n`, with the time of each call.
+    let callTimes: Locked<[Int: [ContinuousClock.Instant]]>
 
     var url: String { server.baseURL + "/predict" }
     var callCount: Int { calls.withLock { $0 } }
@@ -18,6 +22,7 @@ final class TestEndpoint: Sendable {
         let calls = Locked(0)
         let sources = Locked([String]())
         let lastHeaders = Locked([String: String]())
+        let callTimes = Locked([Int: [ContinuousClock.Instant]]())
         let server = try await LoopbackHTTPServer.start { request in
             calls.withLock { $0 += 1 }
             lastHeaders.withLock { headers in
@@ -27,6 +32,23 @@ final class TestEndpoint: Sendable {
             if let source = request.header("X-Algoqueue-Source") { sources.withLock { $0.append(source) } }
             if delay > .zero { try? await Task.sleep(for: delay) }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
+            if let n = object["n"] as? Int {
+                let count = callTimes.withLock { times in
+                    times[n, default: []].append(ContinuousClock.now)
+                    return times[n]!.count
+                }
+                if let failTimes = object["failTimes"] as? Int, count <= failTimes {
+                    if let retryAfter = object["retryAfter"] as? Int {
+                        return LoopbackHTTPReply(
+                            status: 429, headers: [("Retry-After", String(retryAfter)), ("Content-Type", "application/json")],
+                            body: Array(#"{"error": "slow down"}"#.utf8))
+                    }
+                    return .json(500, #"{"error": "flaky failure \#(count) of \#(failTimes)"}"#)
+                }
+                if let hangTimes = object["hangTimes"] as? Int, count <= hangTimes {
+                    try? await Task.sleep(for: hangFor)
+                }
+            }
             if object["fail"] as? Bool == true {
                 return .json(500, #"{"error": "boom: the model crashed"}"#)
             }
@@ -41,11 +63,15 @@ final class TestEndpoint: Sendable {
             }
             return .json(200, #"{"doubled": \#(n * 2)}"#)
         }
-        return TestEndpoint(server: server, calls: calls, sources: sources, lastHeaders: lastHeaders)
+        return TestEndpoint(server: server, calls: calls, sources: sources, lastHeaders: lastHeaders, callTimes: callTimes)
     }
 
-    private init(server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>, lastHeaders: Locked<[String: String]>) {
+    private init(
+        server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>, lastHeaders: Locked<[String: String]>,
+        callTimes: Locked<[Int: [ContinuousClock.Instant]]>
+    ) {
         self.server = server
+        self.callTimes = callTimes
         self.calls = calls
         self.sources = sources
         self.lastHeaders = lastHeaders

@@ -21,7 +21,7 @@ struct PipelineHarness {
     var deadLetterTopic: String?
     var sessionTimeout: Duration = .seconds(10)
 
-    func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {
+    func makePipeline() throws -> Pipeline {
         var kafka = KafkaConsumerConfiguration()
         kafka.brokers = [brokers]
         kafka.topics = topics
@@ -39,9 +39,17 @@ struct PipelineHarness {
         http.name = "doubler"
         http.timeout = timeout
         let store = try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger())
-        let pipeline = Pipeline(
+        return Pipeline(
             configuration: configuration, kafka: kafka, store: store, algorithm: try HTTPAlgorithm(http),
             logger: testLogger("pipeline"))
+    }
+
+    func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {
+        try await run(makePipeline(), within: limit)
+    }
+
+    /// Runs `pipeline` (made with ``makePipeline()``) until idle, failing the test if that takes longer than `limit`.
+    func run(_ pipeline: Pipeline, within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {
         let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 try await pipeline.run()

@@ -1,0 +1,35 @@
+import AlgoqueueKafka
+import Foundation
+import Testing
+
+@Suite("Faults: the broker goes away")
+struct BrokerOutageTests {
+    @Test("the broker down for seconds mid-run: the service reconnects and finishes; nothing lost")
+    func outage() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("outage", partitions: 2)
+        let endpoint = try await TestEndpoint.start(delay: .milliseconds(10))
+        _ = try await produce((0..<400).map { numberInput($0) }, to: "outage", brokers: broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: broker.bootstrapServers, topics: ["outage"], group: "outage", database: directory.file("r.db"),
+            url: endpoint.url)
+        harness.concurrency = 2
+        harness.maxBufferedMessages = 50
+        let pipeline = try harness.makePipeline()
+        async let totals = harness.run(pipeline, within: .seconds(90))
+        let started = await eventually(within: .seconds(30)) { pipeline.statistics.snapshot.durable >= 40 }
+        #expect(started)
+        broker.setBrokerDown(1)
+        try await Task.sleep(for: .seconds(4))  // the outage itself, not a wait for an event
+        let duringOutage = pipeline.statistics.snapshot.durable
+        broker.setBrokerUp(1)
+        let result = try await totals
+        #expect(duringOutage < 400, "the outage should have happened mid-run")
+        #expect(result.consumed == 400)
+        #expect(try sqlite3(harness.database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results") == ["400|400|400"])
+        await endpoint.stop()
+    }
+}

@@ -52,14 +52,18 @@ func collect(
 }
 
 /// Produces `values` to `topic`, one message each, and waits for every delivery.
-func produce(_ values: [[UInt8]?], to topic: String, brokers: String, keys: [String?]? = nil) async throws -> [KafkaDelivery] {
+func produce(
+    _ values: [[UInt8]?], to topic: String, brokers: String, keys: [String?]? = nil, partition: Int32? = nil,
+    properties: [String: String] = [:]
+) async throws -> [KafkaDelivery] {
     var configuration = KafkaProducerConfiguration()
     configuration.brokers = [brokers]
+    configuration.properties = properties
     let producer = try KafkaProducer(configuration: configuration, logger: testLogger())
     var deliveries: [KafkaDelivery] = []
     for (index, value) in values.enumerated() {
         let key = keys?[index].map { Array($0.utf8) }
-        deliveries.append(try await producer.send(KafkaRecord(topic: topic, key: key, value: value)))
+        deliveries.append(try await producer.send(KafkaRecord(topic: topic, partition: partition, key: key, value: value)))
     }
     await producer.close()
     return deliveries

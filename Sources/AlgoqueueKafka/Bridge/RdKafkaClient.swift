@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// What librdkafka's callbacks need to reach: set as the handle's opaque, owned by `RdKafkaClient`.
@@ -7,6 +8,8 @@ import Logging
 /// exists and only read by callbacks afterwards.
 final class RdKafkaCallbackContext: @unchecked Sendable {
     let logger: Logger
+    /// Values of secret properties (passwords), scrubbed from every librdkafka log line.
+    var secrets: [String] = []
     /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
     var rebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     /// Called on the polling thread for a client-level error.
@@ -35,6 +38,7 @@ final class RdKafkaClient: @unchecked Sendable {
         configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) {
         let conf = try RdKafkaConfig.make(properties)
+        context.secrets = properties.filter { RdKafkaConfig.isSecret($0.0) && $0.1.count >= 4 }.map(\.1)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
         rd_kafka_conf_set_error_cb(conf, rdKafkaErrorCallback)
@@ -75,13 +79,16 @@ private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePoi
     default: swiftLevel = .debug
     }
     let facilityText = facility.map { String(cString: $0) } ?? "-"
-    context.logger.log(level: swiftLevel, "\(String(cString: line))", metadata: ["rdkafka": "\(facilityText)"])
+    var text = String(cString: line)
+    for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
+    context.logger.log(level: swiftLevel, "\(text)", metadata: ["rdkafka": "\(facilityText)"])
 }
 
 private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     handle, code, reason, _ in
     guard let context = RdKafkaClient.context(of: handle) else { return }
-    let text = reason.map { String(cString: $0) } ?? RdKafkaConfig.describe(rd_kafka_resp_err_t(code))
+    var text = reason.map { String(cString: $0) } ?? RdKafkaConfig.describe(rd_kafka_resp_err_t(code))
+    for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
     let isFatal = rd_kafka_resp_err_t(code) == RD_KAFKA_RESP_ERR__FATAL
     let error = KafkaError(isFatal ? .fatal : .consumer, text, rdkafkaCode: Int(code))
     if let report = context.error {

@@ -66,6 +66,7 @@ public struct Settings: Sendable {
             problems.append(ConfigProblem("kafka.topics", "name at least one topic to consume"))
         }
         if kafka.groupID.isEmpty { problems.append(ConfigProblem("kafka.group", "the consumer group must not be empty")) }
+        for message in kafka.propertyProblems() { problems.append(ConfigProblem("kafka.properties", message)) }
         switch algorithm.kind {
         case .http:
             if let url = algorithm.url {

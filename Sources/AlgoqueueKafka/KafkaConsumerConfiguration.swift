@@ -1,4 +1,5 @@
 import AlgoqueueSupport
+import CRdKafka
 
 /// Where a consumer group starts on a partition it has never committed.
 public enum KafkaStartPosition: String, Sendable, CaseIterable {
@@ -90,5 +91,21 @@ public struct KafkaProducerConfiguration: Sendable {
             result.append((name, value))
         }
         return result
+    }
+}
+
+extension KafkaConsumerConfiguration {
+    /// What librdkafka refuses among these settings and the pass-through properties, one message per property,
+    /// checked without connecting. Secret values are never echoed.
+    public func propertyProblems() -> [String] {
+        librdkafkaProperties().compactMap { property -> String? in
+            do throws(KafkaError) {
+                let conf = try RdKafkaConfig.make([property])
+                rd_kafka_conf_destroy(conf)
+                return nil
+            } catch {
+                return error.message
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ import Synchronization
 
 /// What the dispatch loop knows about the assignment, for `untilIdle`.
 struct DispatchState {
+    /// An assignment (possibly empty) has been received and not revoked since.
     var assignmentKnown = false
     var assignment: Set<TopicPartition> = []
     /// Partitions read to their end, with the end offset seen.
@@ -69,6 +70,9 @@ extension Pipeline {
                         state.atEnd[partition] = nil
                         state.position[partition] = nil
                     }
+                    // Nothing assigned after a revocation means a rebalance is under way (or the group was lost):
+                    // not idle until the next assignment says what this instance owns.
+                    if state.assignment.isEmpty { state.assignmentKnown = false }
                 case .kafka(.endOfPartition(let partition, let nextOffset)):
                     // An end reported before a pause may lie beyond messages still to be fetched again.
                     if state.assignment.contains(partition), (state.position[partition] ?? nextOffset) >= nextOffset {
@@ -82,10 +86,7 @@ extension Pipeline {
                 case .durable(let messages):
                     state.outstanding -= messages
                 case .writerFailed(let error):
-                    failure = PipelineError(
-                        .store,
-                        "\(error). Stopped consuming; offsets stay at the last durable row, so after fixing this "
-                            + "a restart resumes without losing anything")
+                    failure = Self.storeFailure(error)
                     break loop
                 }
                 if configuration.untilIdle, state.isIdle {

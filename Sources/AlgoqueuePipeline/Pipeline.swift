@@ -14,7 +14,8 @@ import Synchronization
 public final class Pipeline: Service {
     let configuration: PipelineConfiguration
     let kafka: KafkaConsumerConfiguration
-    let store: ResultsStore
+    /// The store rows are written to (the caller opened it and closes it).
+    public let store: ResultsStore
     let algorithm: any Algorithm
     let logger: Logger
     /// Totals for progress lines, summaries and tests.
@@ -38,7 +39,18 @@ public final class Pipeline: Service {
         case writerFailed(StoreError)
     }
 
+    /// Runs until stopped (see the type's documentation). The algorithm is shut down when it returns or throws.
     public func run() async throws {
+        do {
+            try await consumeUntilStopped()
+            await algorithm.shutdown()
+        } catch {
+            await algorithm.shutdown()
+            throw error
+        }
+    }
+
+    func consumeUntilStopped() async throws {
         let store = self.store
         let group = kafka.groupID
         let logger = self.logger
@@ -80,11 +92,10 @@ public final class Pipeline: Service {
         logger.info(
             "consuming", metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "algorithm": "\(algorithm.name)"])
 
-        let failure: PipelineError? = await withDiscardingTaskGroup { services in
-            services.addTask {
-                for await event in consumer.events { signal.yield(.kafka(event)) }
-            }
-            services.addTask {
+        let writeFailure = Locked<StoreError?>(nil)
+        var failure: PipelineError? = await withDiscardingTaskGroup { writing in
+            // The writer is never cancelled: after the dispatch loop ends it drains what is queued, then returns.
+            writing.addTask {
                 do throws(StoreError) {
                     try await writer.run { batch in
                         consumer.commit(batch.offsets)
@@ -98,21 +109,30 @@ public final class Pipeline: Service {
                         signal.yield(.durable(messages: batch.messages))
                     }
                 } catch {
+                    writeFailure.withLock { $0 = error }
                     signal.yield(.writerFailed(error))
                 }
             }
-            services.addTask { await self.reportProgress() }
-            let failure = await dispatch(
-                signals: signals, consumer: consumer, writer: writer, tracker: tracker, processor: processor)
+            let failure = await withDiscardingTaskGroup { helpers in
+                helpers.addTask {
+                    for await event in consumer.events { signal.yield(.kafka(event)) }
+                }
+                helpers.addTask { await self.reportProgress() }
+                let failure = await dispatch(
+                    signals: signals, consumer: consumer, writer: writer, tracker: tracker, processor: processor)
+                helpers.cancelAll()
+                return failure
+            }
             writer.close()
-            services.cancelAll()
             return failure
+        }
+        if failure == nil, let error = writeFailure.withLock({ $0 }) {
+            failure = Self.storeFailure(error)
         }
         // The writer has finished: commit what is durable and leave the group.
         await consumer.close()
         signal.finish()
         await deadLetters?.close()
-        await algorithm.shutdown()
         let totals = statistics.snapshot
         logger.info(
             "stopped",
@@ -121,6 +141,13 @@ public final class Pipeline: Service {
                 "retried": "\(totals.retried)", "dead_lettered": "\(totals.deadLettered)",
             ])
         if let failure { throw failure }
+    }
+
+    static func storeFailure(_ error: StoreError) -> PipelineError {
+        PipelineError(
+            .store,
+            "\(error). Stopped consuming; offsets stay at the last durable row, so after fixing this "
+                + "a restart resumes without losing anything")
     }
 
     /// Logs a progress line every `progressInterval` while messages flow.

@@ -42,6 +42,19 @@ public final class Replay: Sendable {
     public func run(
         _ query: ResultQuery, dryRun: Bool = false, progress: @Sendable (ReplaySummary) -> Void = { _ in }
     ) async throws -> ReplaySummary {
+        do {
+            let summary = try await replay(query, dryRun: dryRun, progress: progress)
+            await processor.algorithm.shutdown()
+            return summary
+        } catch {
+            await processor.algorithm.shutdown()
+            throw error
+        }
+    }
+
+    func replay(
+        _ query: ResultQuery, dryRun: Bool, progress: @Sendable (ReplaySummary) -> Void
+    ) async throws -> ReplaySummary {
         var query = query
         query.errorsOnly = true
         // Rows are keyed by algorithm name: only rows of this algorithm can be replaced in place.
@@ -75,7 +88,6 @@ public final class Replay: Sendable {
             progress(summary)
             if Task.isCancelled { break }
         }
-        await processor.algorithm.shutdown()
         return summary
     }
 

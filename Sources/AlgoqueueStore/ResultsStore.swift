@@ -34,7 +34,7 @@ public final class ResultsStore: Sendable {
                 throw StoreError(.open, "cannot create the results store \(path): \(String(cString: strerror(errno)))")
             }
             fchmod(descriptor, 0o640)
-            close(descriptor)
+            Foundation.close(descriptor)
         }
         var grdb = Configuration()
         grdb.busyMode = .timeout(TimeInterval(configuration.busyTimeout.milliseconds) / 1000)
@@ -56,6 +56,16 @@ public final class ResultsStore: Sendable {
         let store = ResultsStore(pool: pool, configuration: configuration, logger: logger)
         if migrate { try store.migrate() }
         return store
+    }
+
+    /// Closes the file (checkpointing the write-ahead log) so that the run is over when this returns: a reader
+    /// starting right after never meets the closing checkpoint. Safe to call more than once.
+    public func close() {
+        do {
+            try pool.close()
+        } catch {
+            logger.warning("closing the results store: \(Self.describe(error))")
+        }
     }
 
     /// The schema version the file is at.

@@ -72,6 +72,7 @@ struct DemoCommand: AsyncParsableCommand {
         var query = ResultQuery()
         query.limit = 8
         print(ResultsTable.render(try store.results(query)))
+        store.close()
         let path = URL(fileURLWithPath: database).standardizedFileURL.path
         print(
             """

@@ -23,6 +23,7 @@ struct MigrateCommand: ParsableCommand {
             let store = try ResultsStore.open(StoreConfiguration(path: database), logger: logger, migrate: false)
             for name in try store.migrate() { print("applied \(name)") }
             print("\(database) is at schema version \(try store.schemaVersion())")
+            store.close()
         } catch {
             printError("algoqueue: error: \(error)")
             throw ExitCodes.failure

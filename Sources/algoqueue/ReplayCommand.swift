@@ -69,6 +69,7 @@ struct ReplayCommand: AsyncParsableCommand {
             printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
         }
         await wiring.stop()
+        store.close()
         let name = settings.algorithm.effectiveName
         if dryRun {
             print("\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed")

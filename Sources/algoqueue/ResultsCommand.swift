@@ -38,6 +38,7 @@ struct ResultsCommand: ParsableCommand {
         let rows = try store.results(query)
         print(ResultsTable.render(rows))
         let counts = try store.statusCounts()
+        store.close()
         print("\(counts[.ok] ?? 0) ok, \(counts[.error] ?? 0) error row(s) in \(database)")
     }
 }

@@ -60,6 +60,7 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger)
         let outcome = await ServiceRunner.run(pipeline, logger: logger)
         await wiring.stop()
+        store.close()
         let totals = pipeline.statistics.snapshot
         if settings.pipeline.untilIdle {
             print("consumed \(totals.consumed) message(s): \(totals.ok) ok, \(totals.errors) error row(s) in \(settings.store.path)")

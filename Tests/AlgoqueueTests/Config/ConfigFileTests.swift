@@ -27,6 +27,14 @@ struct ConfigFileTests {
         #expect(settings.pipeline.maxInputBytes == defaults.pipeline.maxInputBytes)
         #expect(settings.pipeline.shutdownTimeout == defaults.pipeline.shutdownTimeout)
         #expect(settings.pipeline.maxRowsPerTransaction == defaults.pipeline.maxRowsPerTransaction)
+        #expect(settings.pipeline.retry.maxAttempts == defaults.pipeline.retry.maxAttempts)
+        #expect(settings.pipeline.retry.maxElapsed == defaults.pipeline.retry.maxElapsed)
+        #expect(settings.pipeline.retry.initialBackoff == defaults.pipeline.retry.initialBackoff)
+        #expect(settings.pipeline.retry.maxBackoff == defaults.pipeline.retry.maxBackoff)
+        #expect(settings.pipeline.circuitBreaker.failureThreshold == defaults.pipeline.circuitBreaker.failureThreshold)
+        #expect(settings.pipeline.circuitBreaker.openDuration == defaults.pipeline.circuitBreaker.openDuration)
+        #expect(settings.pipeline.deadLetterTopic == nil)
+        #expect(settings.store.maxSize == defaults.store.maxSize)
         #expect(settings.settingsProblemsIgnoringURL.isEmpty)
     }
 
@@ -91,9 +99,18 @@ struct ConfigFileTests {
         settings.algorithm.url = "http://127.0.0.1:1/x"
         settings.algorithm.timeout = .seconds(3601)
         settings.pipeline.concurrency = 0
-        settings.kafka.topics = []
-        let keys = settings.problems().map(\.key)
-        #expect(keys == ["kafka.topics", "algorithm.timeout", "pipeline.concurrency"])
+        settings.kafka.properties = ["no.such.property": "1", "sasl.password": "hunter2", "session.timeout.ms": "soon"]
+        settings.pipeline.deadLetterTopic = "inputs-dead"
+        settings.kafka.topics = ["inputs-dead"]
+        settings.pipeline.retry.maxAttempts = 0
+        let problems = settings.problems()
+        #expect(problems.map(\.key) == [
+            "kafka.properties", "kafka.properties", "algorithm.timeout", "pipeline.concurrency", "retry.max_attempts",
+            "kafka.dead_letter_topic",
+        ])
+        #expect(problems[0].message.contains("no.such.property"))
+        #expect(problems[1].message.contains("session.timeout.ms = \"soon\" was refused"))
+        #expect(!problems.description.contains("hunter2"))
     }
 
     @Test("the consumer always commits explicitly, whatever is passed through")

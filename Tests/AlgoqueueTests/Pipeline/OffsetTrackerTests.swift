@@ -67,3 +67,24 @@ struct OffsetTrackerTests {
         #expect(tracker.pendingCount(partition) == 0)
     }
 }
+
+@Suite("Idle detection")
+struct IdleDetectionTests {
+    @Test("not idle before an assignment, while a rebalance has revoked everything, or with a partition not at its end")
+    func idle() {
+        var state = DispatchState()
+        #expect(!state.isIdle)
+        let partition = TopicPartition("t", 0)
+        state.assignmentKnown = true
+        state.assignment = [partition]
+        #expect(!state.isIdle)
+        state.atEnd[partition] = 10
+        #expect(state.isIdle)
+        state.outstanding = 1
+        #expect(!state.isIdle)
+        state.outstanding = 0
+        state.assignment = []
+        state.assignmentKnown = true
+        #expect(state.isIdle, "an instance that owns no partition is idle")
+    }
+}

@@ -63,6 +63,7 @@ struct PipelineHarness {
             group.cancelAll()
             return first
         }
+        pipeline.store.close()
         #expect(finished, "the pipeline did not become idle within \(limit)")
         return pipeline.statistics.snapshot
     }

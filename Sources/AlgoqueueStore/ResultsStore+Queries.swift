@@ -21,28 +21,16 @@ public struct ResultQuery: Sendable {
     public init() {}
 
     var whereClause: (sql: String, arguments: [String]) {
-        var conditions: [String] = []
+        let filters: [(condition: String, value: String?)] = [
+            ("algorithm = ?", algorithm), ("topic = ?", topic), ("instr(lower(error), lower(?)) > 0", errorContains),
+            ("updated_at >= ?", since), ("updated_at < ?", until),
+        ]
+        var conditions = errorsOnly ? ["status = 'error'"] : []
         var arguments: [String] = []
-        if errorsOnly { conditions.append("status = 'error'") }
-        if let algorithm {
-            conditions.append("algorithm = ?")
-            arguments.append(algorithm)
-        }
-        if let topic {
-            conditions.append("topic = ?")
-            arguments.append(topic)
-        }
-        if let errorContains {
-            conditions.append("instr(lower(error), lower(?)) > 0")
-            arguments.append(errorContains)
-        }
-        if let since {
-            conditions.append("updated_at >= ?")
-            arguments.append(since)
-        }
-        if let until {
-            conditions.append("updated_at < ?")
-            arguments.append(until)
+        for filter in filters {
+            guard let value = filter.value else { continue }
+            conditions.append(filter.condition)
+            arguments.append(value)
         }
         return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), arguments)
     }

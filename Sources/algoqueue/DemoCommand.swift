@@ -48,13 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         settings.algorithm.kind = .builtin
         settings.store.path = database
         settings.pipeline.untilIdle = true
-        let store: ResultsStore
-        do {
-            store = try ResultsStore.open(settings.store, logger: logger)
-        } catch {
-            printError("algoqueue: error: \(error)")
-            throw ExitCodes.failure
-        }
+        let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings)
         print("3. built-in algorithm text-stats listening on \(wiring.server?.baseURL ?? "?")\(DemoAlgorithm.path)")
         let pipeline = Pipeline(

@@ -1,3 +1,5 @@
+import AlgoqueueStore
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -19,4 +21,14 @@ enum LoggingSetup {
 /// Writes a line to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Opens the results store, or says why not on standard error and exits 1.
+func openStore(_ configuration: StoreConfiguration, logger: Logger) throws -> ResultsStore {
+    do {
+        return try ResultsStore.open(configuration, logger: logger)
+    } catch {
+        printError("algoqueue: error: \(error)")
+        throw ExitCodes.failure
+    }
 }

@@ -62,7 +62,7 @@ struct ReplayCommand: AsyncParsableCommand {
             printError("algoqueue: error: \(settings.store.path) does not exist; give the results file with --database")
             throw ExitCodes.failure
         }
-        let store = try ResultsStore.open(settings.store, logger: logger)
+        let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings)
         let replay = Replay(configuration: settings.pipeline, store: store, algorithm: wiring.algorithm, logger: logger)
         let summary = try await replay.run(query, dryRun: dryRun) { progress in

@@ -31,7 +31,7 @@ struct ResultsCommand: ParsableCommand {
             printError("algoqueue: error: \(database) does not exist; give the results file with --database")
             throw ExitCodes.failure
         }
-        let store = try ResultsStore.open(StoreConfiguration(path: database), logger: LoggingSetup.bootstrap(level: "warning"))
+        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.bootstrap(level: "warning"))
         var query = ResultQuery()
         query.errorsOnly = errors
         query.limit = limit

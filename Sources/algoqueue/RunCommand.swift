@@ -47,13 +47,7 @@ struct RunCommand: AsyncParsableCommand {
                 "brokers": "\(settings.kafka.brokers.joined(separator: ","))", "topics": "\(settings.kafka.topics)",
                 "database": "\(settings.store.path)", "algorithm": "\(settings.algorithm.effectiveName)",
             ])
-        let store: ResultsStore
-        do {
-            store = try ResultsStore.open(settings.store, logger: logger)
-        } catch {
-            printError("algoqueue: error: \(error)")
-            throw ExitCodes.failure
-        }
+        let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings)
         let pipeline = Pipeline(
             configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithm: wiring.algorithm,

@@ -6,12 +6,9 @@ import Testing
 struct GracefulStopTests {
     @Test("SIGTERM mid-run finishes and writes every call in flight; a restart completes the rest, one row per input")
     func sigtermAndRestart() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("stop", partitions: 2)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(25))
+        let bed = try await TestBed(topic: "stop", partitions: 2, delay: .milliseconds(25))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         _ = try await produce((0..<200).map { numberInput($0) }, to: "stop", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         let arguments = [

@@ -6,12 +6,9 @@ import Testing
 struct ReplayTests {
     @Test("results --errors lists the failures; replay re-runs them and replaces the rows in place")
     func replay() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("again", partitions: 2)
-        let endpoint = try await TestEndpoint.start()
+        let bed = try await TestBed(topic: "again", partitions: 2)
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         // n < 6 fail their first 5 calls: 3 attempts in the run fail, the replay's 3rd attempt succeeds.
         let values: [[UInt8]?] = (0..<20).map { n in n < 6 ? Array(#"{"n": \#(n), "failTimes": 5}"#.utf8) : numberInput(n) }
         _ = try await produce(values, to: "again", brokers: broker.bootstrapServers)

@@ -6,12 +6,9 @@ import Testing
 struct BadInputCorpusTests {
     @Test("each bad input gets a clear error row or a valid result; the service never crashes")
     func corpus() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("corpus", partitions: 4)
-        let endpoint = try await TestEndpoint.start()
+        let bed = try await TestBed(topic: "corpus", partitions: 4)
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let hugeList = "[" + (0..<150_000).map(String.init).joined(separator: ",") + "]"
         let corpus: [(name: String, value: [UInt8]?)] = [
             ("invalid JSON", Array(#"{"n": 1,}"#.utf8)),

@@ -6,12 +6,9 @@ import Testing
 struct BrokerOutageTests {
     @Test("the broker down for seconds mid-run: the service reconnects and finishes; nothing lost")
     func outage() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("outage", partitions: 2)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(10))
+        let bed = try await TestBed(topic: "outage", partitions: 2, delay: .milliseconds(10))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         _ = try await produce((0..<400).map { numberInput($0) }, to: "outage", brokers: broker.bootstrapServers)
         var harness = PipelineHarness(
             brokers: broker.bootstrapServers, topics: ["outage"], group: "outage", database: directory.file("r.db"),

@@ -15,12 +15,9 @@ func runArguments(brokers: String, topic: String, group: String, url: String, da
 struct CrashTests {
     @Test("kill -9 at random moments, five times, then finish: exactly one row per input")
     func killNine() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("crash", partitions: 3)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(30))
+        let bed = try await TestBed(topic: "crash", partitions: 3, delay: .milliseconds(30))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let count = 300
         _ = try await produce((0..<count).map { numberInput($0) }, to: "crash", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
@@ -53,12 +50,9 @@ struct CrashTests {
 
     @Test("three instances in one group; one is killed mid-run and another joins: every input has a row")
     func group() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("shared", partitions: 6)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(20))
+        let bed = try await TestBed(topic: "shared", partitions: 6, delay: .milliseconds(20))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let count = 360
         _ = try await produce((0..<count).map { numberInput($0) }, to: "shared", brokers: broker.bootstrapServers)
         let binary = try algoqueueBinary()

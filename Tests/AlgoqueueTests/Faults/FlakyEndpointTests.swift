@@ -10,12 +10,9 @@ import Testing
 struct FlakyEndpointTests {
     @Test("500s and hangs are retried with the right attempts; Retry-After is honoured; nothing is lost")
     func flaky() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("flaky", partitions: 3)
-        let endpoint = try await TestEndpoint.start(hangFor: .seconds(2))
+        let bed = try await TestBed(topic: "flaky", partitions: 3, hangFor: .seconds(2))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let values: [[UInt8]?] = (0..<40).map { n in
             switch n % 10 {
             case 0, 1, 2: return Array(#"{"n": \#(n), "failTimes": 1}"#.utf8)  // ok on the 2nd attempt

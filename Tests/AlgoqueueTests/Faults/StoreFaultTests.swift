@@ -6,12 +6,9 @@ import Testing
 struct StoreFaultTests {
     @Test("sqlite3 reading in a loop while the service writes: no busy errors on either side")
     func concurrentReaders() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("readers", partitions: 2)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(5))
+        let bed = try await TestBed(topic: "readers", partitions: 2, delay: .milliseconds(5))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         _ = try await produce((0..<1000).map { numberInput($0) }, to: "readers", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         _ = try await algoqueue(["migrate", "--database", database], directory: directory)
@@ -43,12 +40,9 @@ struct StoreFaultTests {
 
     @Test("the store fills up mid-run: the service stops, exits 1 saying what to fix, commits nothing past durable rows, and resumes after the fix")
     func storeFull() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("full", partitions: 2)
-        let endpoint = try await TestEndpoint.start()
+        let bed = try await TestBed(topic: "full", partitions: 2)
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let padding = String(repeating: "x", count: 400)
         _ = try await produce((0..<400).map { Array(#"{"n": \#($0), "pad": "\#(padding)"}"#.utf8) }, to: "full", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")

@@ -6,12 +6,9 @@ import Testing
 struct PipelineEndToEndTests {
     @Test("every input, good or bad, ends as exactly one row; a second run calls nothing and adds nothing")
     func everyInputOneRow() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("e2e", partitions: 3)
-        let endpoint = try await TestEndpoint.start()
+        let bed = try await TestBed(topic: "e2e", partitions: 3)
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let good = (0..<40).map { numberInput($0) }
         let bad: [[UInt8]?] = [
             Array(#"{"n": 1"#.utf8),  // invalid JSON
@@ -81,12 +78,9 @@ struct PipelineEndToEndTests {
 
     @Test("an endpoint answering 500 or not answering before the timeout gives error rows; nothing is lost")
     func failuresBecomeRows() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("faults", partitions: 2)
-        let endpoint = try await TestEndpoint.start(hangFor: .seconds(3))
+        let bed = try await TestBed(topic: "faults", partitions: 2, hangFor: .seconds(3))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         var values: [[UInt8]?] = []
         for index in 0..<30 {
             switch index % 3 {
@@ -121,12 +115,9 @@ struct PipelineEndToEndTests {
 
     @Test("a small buffer pauses and resumes partitions without skipping or repeating a message")
     func backpressure() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("pressure", partitions: 2)
-        let endpoint = try await TestEndpoint.start(delay: .milliseconds(2))
+        let bed = try await TestBed(topic: "pressure", partitions: 2, delay: .milliseconds(2))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         _ = try await produce((0..<120).map { numberInput($0) }, to: "pressure", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         var harness = PipelineHarness(

@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // librdkafka from the system (Debian: librdkafka-dev).
@@ -54,13 +56,31 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A small loopback HTTP server and the built-in demo algorithm it serves.
+        // A small HTTP/1.1 server on loopback: serves the demo algorithm, metrics and health.
         .target(
-            name: "AlgoqueueDemo",
+            name: "AlgoqueueHTTPServer",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The built-in demo algorithm and its sample inputs.
+        .target(
+            name: "AlgoqueueDemo",
+            dependencies: ["AlgoqueueHTTPServer"]
+        ),
+        // Running as a service: systemd notifications, metrics and health endpoints.
+        .target(
+            name: "AlgoqueueOperations",
+            dependencies: [
+                "AlgoqueueHTTPServer",
+                "AlgoqueuePipeline",
+                "AlgoqueueSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The configuration file, its defaults and its validation.
@@ -72,6 +92,7 @@ let package = Package(
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
                 "AlgoqueuePipeline",
+                "AlgoqueueOperations",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -84,6 +105,7 @@ let package = Package(
                 "AlgoqueueAlgorithms",
                 "AlgoqueueSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -95,10 +117,14 @@ let package = Package(
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
                 "AlgoqueueDemo",
+                "AlgoqueueHTTPServer",
+                "AlgoqueueOperations",
                 "AlgoqueueConfig",
                 "AlgoqueuePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -110,6 +136,8 @@ let package = Package(
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
                 "AlgoqueueDemo",
+                "AlgoqueueHTTPServer",
+                "AlgoqueueOperations",
                 "AlgoqueueConfig",
                 "AlgoqueuePipeline",
                 .product(name: "Logging", package: "swift-log"),

@@ -62,6 +62,8 @@ extension ConfigFile {
             case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }
             case "pipeline.progress_interval": if let value = duration(key, node) { settings.pipeline.progressInterval = value }
             case "log.level": if let value = string(key, node) { settings.logLevel = value }
+            case "metrics.listen": if let value = string(key, node) { settings.operations.listen = value.isEmpty ? nil : value }
+            case "health.stall_timeout": if let value = duration(key, node) { settings.operations.stallTimeout = value }
             default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
             }
         }

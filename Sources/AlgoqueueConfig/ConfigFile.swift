@@ -21,6 +21,8 @@ public enum ConfigFile {
             "concurrency", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",
         ],
         "log": ["level"],
+        "metrics": ["listen"],
+        "health": ["stall_timeout"],
     ]
 
     /// Loads `path` over `base`, returning the settings and every problem found in the file. Check

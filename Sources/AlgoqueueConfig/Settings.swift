@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import AlgoqueueOperations
 import AlgoqueuePipeline
 import AlgoqueueStore
 
@@ -47,6 +48,8 @@ public struct Settings: Sendable {
     public var store = StoreConfiguration()
     /// Dispatch, limits and stopping.
     public var pipeline = PipelineConfiguration()
+    /// Metrics and health endpoints.
+    public var operations = OperationsConfiguration()
     /// Log level: trace, debug, info, notice, warning, error or critical. Default: `info`.
     public var logLevel = "info"
 
@@ -93,6 +96,9 @@ public struct Settings: Sendable {
                     "must be at least pipeline.concurrency (\(pipeline.concurrency)), or calls could never fill up"))
         }
         if store.path.isEmpty { problems.append(ConfigProblem("store.path", "give the SQLite file to write")) }
+        if let listen = operations.listen, (try? OperationsService.split(listen)) == nil {
+            problems.append(ConfigProblem("metrics.listen", "must be host:port, such as 127.0.0.1:9464 (got \(listen))"))
+        }
         if store.maxSize < 0 { problems.append(ConfigProblem("store.max_size", "must be 0 (no limit) or a size in bytes")) }
         if pipeline.retry.maxAttempts < 1 {
             problems.append(ConfigProblem("retry.max_attempts", "must be at least 1 (1 means no retries)"))

@@ -1,3 +1,4 @@
+import AlgoqueueHTTPServer
 import Foundation
 
 /// The built-in demo algorithm, `text-stats`: for `{"text": "..."}` it answers the word and character counts,

@@ -119,6 +119,15 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// The partition's high watermark (the offset the next produced message will get) as last seen by the
+    /// fetcher, or nil before the first fetch. Does not block.
+    public func highWatermark(_ partition: TopicPartition) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let result = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
+        return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+    }
+
     /// Commits what is pending, leaves the group and ends ``events``. Safe to call more than once.
     public func close() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in

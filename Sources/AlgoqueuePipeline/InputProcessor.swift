@@ -13,12 +13,17 @@ final class InputProcessor: Sendable {
     let breaker: CircuitBreaker
     let deadLetters: DeadLetterPublisher?
     let statistics: PipelineStatistics
+    let health: PipelineHealth
+    let metrics: PipelineMetrics
     let logger: Logger
 
     init(
         algorithm: any Algorithm, configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
-        statistics: PipelineStatistics, logger: Logger
+        statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(), metrics: PipelineMetrics = PipelineMetrics(),
+        logger: Logger
     ) {
+        self.health = health
+        self.metrics = metrics
         self.algorithm = algorithm
         decoder = InputDecoder(maxInputBytes: configuration.maxInputBytes)
         retry = configuration.retry
@@ -72,7 +77,11 @@ final class InputProcessor: Sendable {
                 return nil
             }
             attempt += 1
+            let call = health.callStarted()
+            let started = clock.now
             let result = await algorithm.call(input)
+            metrics.callDuration.recordNanoseconds((clock.now - started).nanoseconds)
+            health.callFinished(call)
             guard case .failure(let failure) = result else {
                 breaker.record(failed: false)
                 return (result, attempt)

@@ -21,11 +21,16 @@ struct OffsetTracker {
     private(set) var partitions: [TopicPartition: PartitionState] = [:]
     private var nextGeneration = 1
 
-    /// Starts tracking a newly assigned partition; returns its generation.
-    mutating func assign(_ partition: TopicPartition) -> Int {
+    /// Starts tracking a newly assigned partition that resumes at `start` (when known); returns its generation.
+    mutating func assign(_ partition: TopicPartition, start: Int64? = nil) -> Int {
         defer { nextGeneration += 1 }
-        partitions[partition] = PartitionState(generation: nextGeneration)
+        partitions[partition] = PartitionState(generation: nextGeneration, watermark: start)
         return nextGeneration
+    }
+
+    /// The first offset of `partition` not yet durable, when known.
+    func watermark(_ partition: TopicPartition) -> Int64? {
+        partitions[partition]?.watermark
     }
 
     /// Stops tracking a revoked partition.

@@ -57,8 +57,15 @@ extension Pipeline {
                     }
                 case .kafka(.assigned(let partitions)):
                     state.assignmentKnown = true
+                    if !health.joined {
+                        health.update {
+                            $0.joined = true
+                            $0.lastProgress = ContinuousClock.now
+                        }
+                        observer.onReady()
+                    }
                     for (partition, start) in partitions {
-                        _ = tracker.withLock { $0.assign(partition) }
+                        _ = tracker.withLock { $0.assign(partition, start: start) }
                         state.assignment.insert(partition)
                         state.atEnd[partition] = nil
                         state.position[partition] = start
@@ -85,6 +92,16 @@ extension Pipeline {
                     }
                 case .durable(let messages):
                     state.outstanding -= messages
+                case .tick:
+                    var lag: [TopicPartition: Int64] = [:]
+                    for partition in state.assignment {
+                        guard let high = consumer.highWatermark(partition) else { continue }
+                        let durable = tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
+                        lag[partition] = max(0, high - durable)
+                    }
+                    health.update { $0.lag = lag }
+                    metrics.setLag(lag)
+                    metrics.sync(statistics.snapshot, inFlight: limiter.inFlight)
                 case .writerFailed(let error):
                     failure = Self.storeFailure(error)
                     break loop

@@ -20,12 +20,17 @@ public final class Pipeline: Service {
     let logger: Logger
     /// Totals for progress lines, summaries and tests.
     public let statistics = PipelineStatistics()
+    /// Liveness and progress, for health endpoints and the watchdog.
+    public let health = PipelineHealth()
+    let metrics = PipelineMetrics()
+    let observer: PipelineObserver
 
     /// Creates the pipeline; nothing connects until ``run()``.
     public init(
         configuration: PipelineConfiguration, kafka: KafkaConsumerConfiguration, store: ResultsStore,
-        algorithm: any Algorithm, logger: Logger
+        algorithm: any Algorithm, logger: Logger, observer: PipelineObserver = PipelineObserver()
     ) {
+        self.observer = observer
         self.configuration = configuration
         self.kafka = kafka
         self.store = store
@@ -35,6 +40,7 @@ public final class Pipeline: Service {
 
     enum Signal: Sendable {
         case kafka(KafkaConsumerEvent)
+        case tick
         case durable(messages: Int)
         case writerFailed(StoreError)
     }
@@ -72,7 +78,9 @@ public final class Pipeline: Service {
             }, logger: logger)
         let tracker = Locked(OffsetTracker())
         let writer = ResultWriter(
-            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction, logger: logger)
+            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction, metrics: metrics,
+            logger: logger)
+        let health = self.health
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
         var deadLetters: DeadLetterPublisher?
@@ -87,7 +95,7 @@ public final class Pipeline: Service {
         }
         let processor = InputProcessor(
             algorithm: algorithm, configuration: configuration, deadLetters: deadLetters, statistics: statistics,
-            logger: logger)
+            health: health, metrics: metrics, logger: logger)
         try consumer.start()
         logger.info(
             "consuming", metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "algorithm": "\(algorithm.name)"])
@@ -106,6 +114,7 @@ public final class Pipeline: Service {
                                 if row.status == .ok { totals.ok += 1 } else { totals.errors += 1 }
                             }
                         }
+                        health.update { $0.lastProgress = ContinuousClock.now }
                         signal.yield(.durable(messages: batch.messages))
                     }
                 } catch {
@@ -117,10 +126,12 @@ public final class Pipeline: Service {
                 helpers.addTask {
                     for await event in consumer.events { signal.yield(.kafka(event)) }
                 }
-                helpers.addTask { await self.reportProgress() }
+                helpers.addTask { await self.tick(signal) }
                 let failure = await dispatch(
                     signals: signals, consumer: consumer, writer: writer, tracker: tracker, processor: processor)
                 helpers.cancelAll()
+                health.update { $0.stopping = true }
+                observer.onStopping()
                 return failure
             }
             writer.close()
@@ -150,25 +161,45 @@ public final class Pipeline: Service {
                 + "a restart resumes without losing anything")
     }
 
-    /// Logs a progress line every `progressInterval` while messages flow.
-    func reportProgress() async {
+    /// Ticks the dispatch loop every second (lag, metrics, watchdog) and logs progress every `progressInterval`.
+    func tick(_ signal: AsyncStream<Signal>.Continuation) async {
         var last = statistics.snapshot
         let clock = ContinuousClock()
         var lastTime = clock.now
         while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.progressInterval)
+            try? await Task.sleep(for: .seconds(1))
+            // The heartbeat proves the process schedules work; a loop waiting on slow calls is still alive
+            // (readiness reports that case).
+            health.update { $0.lastTick = ContinuousClock.now }
+            signal.yield(.tick)
+            guard clock.now - lastTime >= configuration.progressInterval else { continue }
             let now = statistics.snapshot
+            defer {
+                last = now
+                lastTime = clock.now
+            }
             guard now != last, !Task.isCancelled else { continue }
-            let elapsed = (clock.now - lastTime).seconds
-            let rate = elapsed > 0 ? Double(now.durable - last.durable) / elapsed : 0
+            let rate = Double(now.durable - last.durable) / (clock.now - lastTime).seconds
             logger.info(
                 "progress",
                 metadata: [
                     "consumed": "\(now.consumed)", "written": "\(now.durable)", "ok": "\(now.ok)",
                     "errors": "\(now.errors)", "retried": "\(now.retried)", "per_second": "\(Int(rate.rounded()))",
                 ])
-            last = now
-            lastTime = clock.now
         }
+    }
+}
+
+/// Hooks for what runs beside the pipeline (systemd notifications). Called from the dispatch loop: keep them short.
+public struct PipelineObserver: Sendable {
+    /// The first assignment arrived: the pipeline has joined its group and opened the store.
+    public var onReady: @Sendable () -> Void
+    /// The pipeline stopped fetching and is finishing in-flight work.
+    public var onStopping: @Sendable () -> Void
+
+    /// Creates an observer.
+    public init(onReady: @escaping @Sendable () -> Void = {}, onStopping: @escaping @Sendable () -> Void = {}) {
+        self.onReady = onReady
+        self.onStopping = onStopping
     }
 }

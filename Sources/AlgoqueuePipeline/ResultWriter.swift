@@ -16,12 +16,17 @@ final class ResultWriter: Sendable {
     let group: String
     let tracker: Locked<OffsetTracker>
     let maxRows: Int
+    let metrics: PipelineMetrics
     let logger: Logger
     let state = Mutex(State())
     let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
 
-    init(store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int, logger: Logger) {
+    init(
+        store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int, metrics: PipelineMetrics,
+        logger: Logger
+    ) {
+        self.metrics = metrics
         self.store = store
         self.group = group
         self.tracker = tracker
@@ -46,10 +51,12 @@ final class ResultWriter: Sendable {
                     return tracker.takeChangedWatermarks()
                 }
                 let rows = batch.flatMap(\.rows)
+                let started = ContinuousClock.now
                 try await store.write(
                     rows: rows,
                     offsets: offsets.map { StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) },
                     group: group)
+                metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(
                     DurableBatch(
                         messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows, offsets: offsets))

@@ -7,6 +7,12 @@ extension Duration {
         return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
     }
 
+    /// The duration in whole nanoseconds.
+    public var nanoseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+
     /// The duration in seconds as a floating-point number.
     public var seconds: Double {
         let parts = components

@@ -1,6 +1,7 @@
 import AlgoqueueAlgorithms
 import AlgoqueueConfig
 import AlgoqueueDemo
+import AlgoqueueHTTPServer
 
 /// Builds the configured algorithm; for `builtin`, also starts the loopback server that serves it.
 struct AlgorithmWiring {

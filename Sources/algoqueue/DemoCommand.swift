@@ -1,5 +1,6 @@
 import AlgoqueueConfig
 import AlgoqueueDemo
+import AlgoqueueHTTPServer
 import AlgoqueueKafka
 import AlgoqueuePipeline
 import AlgoqueueStore

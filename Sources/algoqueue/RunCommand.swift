@@ -1,11 +1,14 @@
 import AlgoqueueAlgorithms
 import AlgoqueueConfig
 import AlgoqueueKafka
+import AlgoqueueOperations
 import AlgoqueuePipeline
 import AlgoqueueStore
 import AlgoqueueSupport
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `algoqueue run`: the service.
@@ -49,10 +52,17 @@ struct RunCommand: AsyncParsableCommand {
             ])
         let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let notifier = SystemdNotifier()
         let pipeline = Pipeline(
             configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithm: wiring.algorithm,
-            logger: logger)
-        let outcome = await ServiceRunner.run(pipeline, logger: logger)
+            logger: logger,
+            observer: PipelineObserver(
+                onReady: { notifier?.send("READY=1") }, onStopping: { notifier?.send("STOPPING=1") }))
+        let operations = OperationsService(
+            configuration: settings.operations, pipeline: pipeline, registry: registry, notifier: notifier, logger: logger)
+        let outcome = await ServiceRunner.run([operations, pipeline], logger: logger)
         await wiring.stop()
         store.close()
         let totals = pipeline.statistics.snapshot
@@ -66,16 +76,21 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs a service until it finishes or SIGTERM/SIGINT stops it gracefully; returns the failure, if any.
+/// Runs services until the last one finishes or SIGTERM/SIGINT stops them gracefully (the last first);
+/// returns the failure, if any.
 enum ServiceRunner {
     static func run(_ service: any Service, logger: Logger) async -> (any Error)? {
+        await run([service], logger: logger)
+    }
+
+    static func run(_ services: [any Service], logger: Logger) async -> (any Error)? {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
+                services: services.map {
                     .init(
-                        service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                        service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
                         failureTerminationBehavior: .gracefullyShutdownGroup)
-                ],
+                },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

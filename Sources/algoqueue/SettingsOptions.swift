@@ -43,6 +43,9 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("kafka-property"), help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
     var kafkaProperties: [String] = []
 
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve /metrics, /healthz, /readyz here.", valueName: "host:port"))
+    var metricsListen: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
@@ -88,6 +91,7 @@ struct SettingsOptions: ParsableArguments {
             settings.kafka.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
         }
         if let logLevel { settings.logLevel = logLevel }
+        if let metricsListen { settings.operations.listen = metricsListen }
         adjust(&settings)
         problems += settings.problems()
         if !problems.isEmpty {

@@ -1,4 +1,5 @@
 import AlgoqueueDemo
+import AlgoqueueHTTPServer
 import AlgoqueueSupport
 import Foundation
 

@@ -9,13 +9,18 @@ final class RunningProgram: @unchecked Sendable {
     private let exited: AsyncStream<Int32>
     private let exitedContinuation: AsyncStream<Int32>.Continuation
 
-    init(_ path: String, _ arguments: [String], directory: TemporaryDirectory, name: String) throws {
+    init(
+        _ path: String, _ arguments: [String], directory: TemporaryDirectory, name: String, environment: [String: String] = [:]
+    ) throws {
         outputPath = directory.file("\(name).out")
         errorPath = directory.file("\(name).err")
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         process.standardInput = FileHandle.nullDevice

@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueDemo
+import AlgoqueueHTTPServer
 import AlgoqueueKafka
 import AlgoqueuePipeline
 import AlgoqueueSupport

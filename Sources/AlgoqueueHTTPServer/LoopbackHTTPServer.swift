@@ -59,8 +59,10 @@ public final class LoopbackHTTPServer: Sendable {
     /// The base URL, `http://127.0.0.1:PORT`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts listening on 127.0.0.1 (`port` 0 picks a free one).
-    public static func start(port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
+    /// Starts listening on `host` (default 127.0.0.1; `port` 0 picks a free one).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) async throws
+        -> LoopbackHTTPServer
+    {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -71,7 +73,7 @@ public final class LoopbackHTTPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RequestHandler(handler: handler))
                 }
             }
-        let channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+        let channel = try await bootstrap.bind(host: host, port: port).get()
         return LoopbackHTTPServer(channel: channel, port: channel.localAddress?.port ?? port)
     }
 

@@ -1,0 +1,97 @@
+import AlgoqueueHTTPServer
+import AlgoqueuePipeline
+import AlgoqueueSupport
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// Runs beside the pipeline: serves `/metrics`, `/healthz` and `/readyz`, and feeds systemd's watchdog and
+/// status line. Stops when the service group shuts down.
+public struct OperationsService: Service {
+    let configuration: OperationsConfiguration
+    let pipeline: Pipeline
+    let registry: PrometheusCollectorRegistry
+    let notifier: SystemdNotifier?
+    let logger: Logger
+
+    /// Creates the service; `registry` is the one the process's metrics were bootstrapped with.
+    public init(
+        configuration: OperationsConfiguration, pipeline: Pipeline, registry: PrometheusCollectorRegistry,
+        notifier: SystemdNotifier?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.pipeline = pipeline
+        self.registry = registry
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var server: LoopbackHTTPServer?
+        if let listen = configuration.listen {
+            let (host, port) = try Self.split(listen)
+            let pipeline = self.pipeline
+            let registry = self.registry
+            let stallTimeout = configuration.stallTimeout
+            server = try await LoopbackHTTPServer.start(host: host, port: port) { request in
+                Self.answer(request, pipeline: pipeline, registry: registry, stallTimeout: stallTimeout)
+            }
+            logger.info("metrics and health on http://\(listen)/metrics, /healthz, /readyz")
+        }
+        let interval = min(notifier?.watchdogInterval ?? .seconds(5), .seconds(5))
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if let notifier {
+                // Fed once ready, and only while the pipeline's own heartbeat is recent: a wedged process is restarted.
+                let joined = pipeline.health.joined
+                if joined, notifier.watchdogInterval != nil, pipeline.health.sinceLastTick < .seconds(5) {
+                    notifier.send("WATCHDOG=1")
+                }
+                notifier.send("STATUS=" + (joined ? Self.status(pipeline) : "joining the consumer group"))
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+        await server?.stop()
+    }
+
+    /// A one-line summary for `systemctl status`.
+    static func status(_ pipeline: Pipeline) -> String {
+        let totals = pipeline.statistics.snapshot
+        let report = pipeline.health.report(stallTimeout: .seconds(3600))
+        return "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag)"
+    }
+
+    static func answer(
+        _ request: LoopbackHTTPRequest, pipeline: Pipeline, registry: PrometheusCollectorRegistry, stallTimeout: Duration
+    ) -> LoopbackHTTPReply {
+        let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
+        switch path {
+        case "/metrics":
+            return LoopbackHTTPReply(
+                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                body: registry.emitToBuffer())
+        case "/healthz":
+            return LoopbackHTTPReply(status: 200, headers: [("Content-Type", "text/plain")], body: Array("ok\n".utf8))
+        case "/readyz":
+            let report = pipeline.health.report(stallTimeout: stallTimeout)
+            let text = report.ready ? "ready\n" : "not ready: " + report.reasons.joined(separator: "; ") + "\n"
+            return LoopbackHTTPReply(status: report.ready ? 200 : 503, headers: [("Content-Type", "text/plain")], body: Array(text.utf8))
+        default:
+            return LoopbackHTTPReply(status: 404, body: Array("try /metrics, /healthz or /readyz\n".utf8))
+        }
+    }
+
+    /// Splits `host:port`, or throws saying what the form should be.
+    public static func split(_ listen: String) throws -> (String, Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw OperationsError("metrics.listen must be host:port, such as 127.0.0.1:9464 (got \(listen))") }
+        return (String(listen[..<colon]), port)
+    }
+}
+
+/// A problem with the operations settings.
+public struct OperationsError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,78 @@
+import AlgoqueueKafka
+import AlgoqueueSupport
+
+/// Whether the pipeline is alive and making progress, for `/readyz`, `/healthz` and the systemd watchdog.
+public final class PipelineHealth: Sendable {
+    struct State {
+        var joined = false
+        var stopping = false
+        var lastProgress = ContinuousClock.now
+        var lastTick = ContinuousClock.now
+        var callsStarted: [Int: ContinuousClock.Instant] = [:]
+        var nextCall = 0
+        var lag: [TopicPartition: Int64] = [:]
+    }
+
+    /// What `/readyz` reports.
+    public struct Report: Sendable {
+        /// Ready: joined the group and not stalled.
+        public var ready: Bool
+        /// Why not, when not ready.
+        public var reasons: [String]
+        /// Messages not yet written, summed over the assigned partitions.
+        public var lag: Int64
+        /// How long the oldest call in flight has been running.
+        public var oldestCall: Duration?
+    }
+
+    let state = Locked(State())
+    let clock = ContinuousClock()
+
+    /// Creates the health of a pipeline that has not started.
+    public init() {}
+
+    /// The pipeline joined its group (its first assignment arrived).
+    public var joined: Bool { state.withLock { $0.joined } }
+
+    /// The pipeline has stopped fetching and is finishing.
+    public var stopping: Bool { state.withLock { $0.stopping } }
+
+    /// Time since the dispatch loop last ticked; the watchdog is fed only while this stays short.
+    public var sinceLastTick: Duration { clock.now - state.withLock { $0.lastTick } }
+
+    /// The state for `/readyz`: not ready before joining, or when stalled: lag with no progress for
+    /// `stallTimeout`, or a call running for longer than that.
+    public func report(stallTimeout: Duration) -> Report {
+        let now = clock.now
+        return state.withLock { state in
+            let lag = state.lag.values.reduce(0, +)
+            let oldest = state.callsStarted.values.min().map { now - $0 }
+            var reasons: [String] = []
+            if !state.joined { reasons.append("not yet joined the consumer group") }
+            if lag > 0, now - state.lastProgress > stallTimeout {
+                reasons.append("\(lag) message(s) waiting and nothing written for \((now - state.lastProgress).text)")
+            }
+            if let oldest, oldest > stallTimeout {
+                reasons.append("a call has been running for \(oldest.text)")
+            }
+            return Report(ready: reasons.isEmpty, reasons: reasons, lag: lag, oldestCall: oldest)
+        }
+    }
+
+    func callStarted() -> Int {
+        let now = clock.now
+        return state.withLock { state in
+            defer { state.nextCall += 1 }
+            state.callsStarted[state.nextCall] = now
+            return state.nextCall
+        }
+    }
+
+    func callFinished(_ id: Int) {
+        _ = state.withLock { $0.callsStarted.removeValue(forKey: id) }
+    }
+
+    func update(_ change: (inout State) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}

@@ -154,7 +154,18 @@ extension ConfigFile {
                     return text
                 }
                 let name = String(rest[start.upperBound..<end])
-                if let value = environment[name] {
+                if name.hasPrefix("credential:") {
+                    let credential = String(name.dropFirst("credential:".count))
+                    if let value = readCredential(credential) {
+                        result += value
+                    } else {
+                        problems.append(
+                            ConfigProblem(
+                                key,
+                                "uses ${\(name)}, but there is no file \(credential) in $CREDENTIALS_DIRECTORY "
+                                    + "(set by systemd's LoadCredential=\(credential):PATH)"))
+                    }
+                } else if let value = environment[name] {
                     result += value
                 } else {
                     problems.append(ConfigProblem(key, "uses ${\(name)}, but the environment variable \(name) is not set"))
@@ -162,6 +173,14 @@ extension ConfigFile {
                 rest = rest[rest.index(after: end)...]
             }
             return result + rest
+        }
+
+        /// The content of a systemd credential, without its trailing line break.
+        func readCredential(_ name: String) -> String? {
+            guard let directory = environment["CREDENTIALS_DIRECTORY"], !name.contains("/"),
+                let data = FileManager.default.contents(atPath: directory + "/" + name)
+            else { return nil }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
         }
 
         /// Edit distance, for "did you mean".

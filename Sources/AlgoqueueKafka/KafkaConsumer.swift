@@ -70,7 +70,8 @@ public final class KafkaConsumer: Sendable {
         }
         let continuation = self.continuation
         context.error = { error in
-            logger.warning("Kafka: \(error)")
+            // librdkafka's log line already said it; only a fatal error needs saying again.
+            logger.log(level: error.code == .fatal ? .error : .debug, "Kafka: \(error)")
             continuation.yield(.error(error))
         }
     }

@@ -6,6 +6,8 @@ struct LineReader {
     var buffer: [UInt8] = []
     var start = 0
     var finished = false
+    /// Bytes read from the file so far (for progress).
+    private(set) var bytesRead = 0
 
     init(path: String) throws {
         if path == "-" {
@@ -37,6 +39,7 @@ struct LineReader {
             start = 0
             let chunk = handle.readData(ofLength: 1 << 16)
             if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
+            bytesRead += chunk.count
         }
     }
 }

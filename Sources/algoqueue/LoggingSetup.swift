@@ -7,11 +7,7 @@ import Logging
 enum LoggingSetup {
     static func bootstrap(level: String) -> Logger {
         let level = Logger.Level(rawValue: level.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         var logger = Logger(label: "algoqueue")
         logger.logLevel = level
         return logger
@@ -30,5 +26,14 @@ func openStore(_ configuration: StoreConfiguration, logger: Logger) throws -> Re
     } catch {
         printError("algoqueue: error: \(error)")
         throw ExitCodes.failure
+    }
+}
+
+extension LoggingSetup {
+    /// A logger for one-shot commands: only errors.
+    static func quiet() -> Logger {
+        var logger = Logger(label: "algoqueue")
+        logger.logLevel = .error
+        return logger
     }
 }

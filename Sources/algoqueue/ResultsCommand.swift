@@ -3,17 +3,20 @@ import ArgumentParser
 import Foundation
 
 /// `algoqueue results`: the latest rows of the store.
-struct ResultsCommand: ParsableCommand {
+struct ResultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "results",
-        abstract: "Show the latest result rows, newest first.",
+        abstract: "Show result rows, newest first, as a table, JSON or CSV; or follow new rows.",
         discussion: """
             Examples:
               algoqueue results --database results.db
-              algoqueue results --database results.db --errors --limit 50
+              algoqueue results --database results.db --errors --since 2h --limit 50
+              algoqueue results --database results.db --format csv --limit 0 > results.csv
+              algoqueue results --database results.db --format json --algorithm sentiment | jq '.[].output'
+              algoqueue results --database results.db --follow          # new rows as they land; Ctrl-C stops
 
-            For anything more, query the file with sqlite3 (see the README for the schema):
-              sqlite3 results.db "SELECT status, COUNT(*) FROM results GROUP BY status"
+            --limit 0 means all rows. JSON is an array of objects whose output is embedded as JSON; with
+            --follow it is one object per line. For anything more, query the file with sqlite3.
             """
     )
 
@@ -23,23 +26,99 @@ struct ResultsCommand: ParsableCommand {
     @Flag(name: .long, help: "Only rows with status error.")
     var errors = false
 
-    @Option(name: .long, help: "At most this many rows.")
+    @Option(name: .long, help: "Only rows of this algorithm.")
+    var algorithm: String?
+
+    @Option(name: .long, help: "Only rows from this topic.")
+    var topic: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
+    var since: String?
+
+    @Option(name: .long, help: "At most this many rows (0: all).")
     var limit = 20
 
-    func run() throws {
+    @Option(name: .long, help: "table, json or csv.")
+    var format: OutputFormat = .table
+
+    @Flag(name: .long, help: "Keep printing new rows as they are written, oldest first.")
+    var follow = false
+
+    func run() async throws {
+        if follow, !FileManager.default.fileExists(atPath: database) {
+            printError("waiting for \(database) to be created")
+            while !FileManager.default.fileExists(atPath: database) { try await Task.sleep(for: .milliseconds(200)) }
+        }
         guard FileManager.default.fileExists(atPath: database) else {
             printError("algoqueue: error: \(database) does not exist; give the results file with --database")
             throw ExitCodes.failure
         }
-        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.bootstrap(level: "warning"))
+        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.quiet())
         var query = ResultQuery()
         query.errorsOnly = errors
-        query.limit = limit
+        query.algorithm = algorithm
+        query.topic = topic
+        query.limit = limit > 0 ? limit : nil
+        do {
+            query.since = try since.map(TimeFilter.parse)
+        } catch {
+            printError("algoqueue: error: \(error)")
+            throw ExitCodes.configError
+        }
         let rows = try store.results(query)
-        print(ResultsTable.render(rows))
-        let counts = try store.statusCounts()
+        if follow {
+            try await followRows(store: store, query: query, initial: rows)
+            return
+        }
+        switch format {
+        case .table:
+            print(ResultsTable.render(rows))
+            let counts = try store.statusCounts()
+            print("\(counts[.ok] ?? 0) ok, \(counts[.error] ?? 0) error row(s) in \(database)")
+        case .json:
+            print(RowFormatter.json(rows))
+        case .csv:
+            print(RowFormatter.csvHeader())
+            for row in rows { print(RowFormatter.csvLine(row)) }
+        }
         store.close()
-        print("\(counts[.ok] ?? 0) ok, \(counts[.error] ?? 0) error row(s) in \(database)")
+    }
+
+    /// Prints the initial rows oldest first, then every row written later, until interrupted.
+    func followRows(store: ResultsStore, query: ResultQuery, initial: [ResultRow]) async throws {
+        var query = query
+        query.limit = nil
+        if format == .csv { print(RowFormatter.csvHeader()) }
+        var lastSeen = initial.first?.updatedAt ?? ""
+        var printedAtLast = Set(initial.filter { $0.updatedAt == lastSeen }.map(Self.identity))
+        for row in initial.reversed() { emit(row) }
+        fflush(nil)
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(500))
+            query.since = lastSeen.isEmpty ? nil : lastSeen
+            let fresh = try store.results(query).reversed().filter { !printedAtLast.contains(Self.identity($0)) }
+            for row in fresh {
+                emit(row)
+                if row.updatedAt ?? "" > lastSeen {
+                    lastSeen = row.updatedAt ?? lastSeen
+                    printedAtLast = []
+                }
+                printedAtLast.insert(Self.identity(row))
+            }
+            if !fresh.isEmpty { fflush(nil) }
+        }
+    }
+
+    func emit(_ row: ResultRow) {
+        switch format {
+        case .table: print(ResultsTable.render([row]).split(separator: "\n").last.map(String.init) ?? "")
+        case .json: print(RowFormatter.jsonLine(row))
+        case .csv: print(RowFormatter.csvLine(row))
+        }
+    }
+
+    static func identity(_ row: ResultRow) -> String {
+        "\(row.topic)/\(row.partition)/\(row.offset)/\(row.item)/\(row.algorithm)/\(row.updatedAt ?? "")"
     }
 }
 

@@ -94,6 +94,7 @@ private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafeP
     if let report = context.error {
         report(error)
     } else {
-        context.logger.warning("Kafka client error: \(error)")
+        // librdkafka's log line already said it; only a fatal error needs saying again.
+        context.logger.log(level: isFatal ? .error : .debug, "Kafka client error: \(error)")
     }
 }

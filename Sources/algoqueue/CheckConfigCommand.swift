@@ -1,0 +1,53 @@
+import AlgoqueueConfig
+import AlgoqueueKafka
+import ArgumentParser
+
+/// `algoqueue check-config`: every problem of a configuration file at once.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file and report every problem at once.",
+        discussion: """
+            Reports unknown keys (with a "did you mean"), values of the wrong kind, bad URLs, impossible
+            limits, librdkafka properties it refuses, and ${ENV} or ${credential:NAME} references that are
+            not set. With --connect it also asks the brokers whether the topics exist.
+
+            Examples:
+              algoqueue check-config /etc/algoqueue/algoqueue.yaml
+              algoqueue check-config --connect job.yaml
+
+            Exit codes: 0 no problem, 78 problems (listed on standard error), 1 --connect could not reach
+            the brokers.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The YAML configuration file.", valueName: "file"))
+    var file: String
+
+    @Flag(name: .long, help: "Also connect to the brokers and check that the topics exist.")
+    var connect = false
+
+    func run() throws {
+        var (settings, problems) = ConfigFile.load(file)
+        problems += settings.problems()
+        if connect, problems.isEmpty {
+            settings.kafka.groupID = settings.kafka.groupID.isEmpty ? "algoqueue" : settings.kafka.groupID
+            do {
+                let topics = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet()).topics()
+                for topic in settings.kafka.topics where topics[topic] == nil {
+                    problems.append(ConfigProblem("kafka.topics", "topic \(topic) does not exist on \(settings.kafka.brokers.joined(separator: ","))"))
+                }
+            } catch {
+                printError("algoqueue: error: \(error)")
+                throw ExitCodes.failure
+            }
+        }
+        guard problems.isEmpty else {
+            printError("algoqueue: error: \(ConfigError(source: file, problems: problems))")
+            throw ExitCodes.configError
+        }
+        print(
+            "\(file): ok (topics \(settings.kafka.topics.joined(separator: ", ")) on \(settings.kafka.brokers.joined(separator: ",")), "
+                + "algorithm \(settings.algorithm.effectiveName), results in \(settings.store.path))")
+    }
+}

@@ -1,0 +1,88 @@
+import AlgoqueueKafka
+import AlgoqueueStore
+import Foundation
+
+/// Rows as JSON or CSV for scripts (`results --format json|csv`).
+enum RowFormatter {
+    static let columns = [
+        "topic", "partition", "offset", "item", "algorithm", "algorithm_version", "key", "status", "output", "error",
+        "attempts", "duration_ms", "created_at", "updated_at",
+    ]
+
+    /// One JSON object per row; `output` is embedded as JSON, not as a string.
+    static func object(_ row: ResultRow) -> [String: Any] {
+        var object: [String: Any] = [
+            "topic": row.topic, "partition": Int(row.partition), "offset": row.offset, "item": row.item,
+            "algorithm": row.algorithm, "status": row.status.rawValue, "attempts": row.attempts,
+            "duration_ms": row.durationMilliseconds,
+        ]
+        object["algorithm_version"] = row.algorithmVersion ?? NSNull()
+        object["key"] = row.key ?? NSNull()
+        object["error"] = row.error ?? NSNull()
+        object["created_at"] = row.createdAt ?? NSNull()
+        object["updated_at"] = row.updatedAt ?? NSNull()
+        if let output = row.output,
+            let value = try? JSONSerialization.jsonObject(with: Data(output.utf8), options: [.fragmentsAllowed])
+        {
+            object["output"] = value
+        } else {
+            object["output"] = NSNull()
+        }
+        return object
+    }
+
+    static func jsonLine(_ row: ResultRow) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object(row), options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A JSON array of the rows.
+    static func json(_ rows: [ResultRow]) -> String {
+        "[" + rows.map(jsonLine).joined(separator: ",\n ") + "]"
+    }
+
+    static func csvHeader() -> String { columns.joined(separator: ",") }
+
+    static func csvLine(_ row: ResultRow) -> String {
+        let values: [String?] = [
+            row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
+            row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
+            row.createdAt, row.updatedAt,
+        ]
+        return values.map { csvField($0 ?? "") }.joined(separator: ",")
+    }
+
+    /// RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// `stats` output.
+enum StatsReport {
+    static func render(_ stats: StoreStatistics, lag: [(partition: TopicPartition, lag: Int64)], format: OutputFormat) -> String {
+        if format == .json {
+            let object: [String: Any] = [
+                "rows": stats.total,
+                "counts": stats.counts.map { ["algorithm": $0.algorithm, "status": $0.status, "rows": $0.rows] },
+                "rows_per_second": stats.rowsPerSecond,
+                "p50_ms": stats.p50Milliseconds ?? NSNull(), "p99_ms": stats.p99Milliseconds ?? NSNull(),
+                "lag": lag.map { ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag] },
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            return String(decoding: data, as: UTF8.self)
+        }
+        var lines = ["rows: \(stats.total)"]
+        for count in stats.counts { lines.append("  \(count.algorithm) \(count.status): \(count.rows)") }
+        lines.append(String(format: "throughput: %.1f rows/s", stats.rowsPerSecond))
+        let p50 = stats.p50Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
+        let p99 = stats.p99Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
+        lines.append("latency of ok rows: p50 \(p50), p99 \(p99)")
+        if !lag.isEmpty {
+            lines.append("lag: \(lag.reduce(0) { $0 + $1.lag }) message(s)")
+            for entry in lag { lines.append("  \(entry.partition): \(entry.lag)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -23,6 +23,9 @@ extension ConsumerPollLoop {
             } else {
                 rd_kafka_assign(handle, list)
             }
+            // librdkafka keeps a partition's paused state across unassign/assign: start every new assignment
+            // resumed so that it agrees with `paused`; flow control pauses again if the buffer is still full.
+            rd_kafka_resume_partitions(handle, list)
             assignment.formUnion(partitions)
             paused = false
             logger.info(

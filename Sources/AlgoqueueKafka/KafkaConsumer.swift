@@ -166,7 +166,14 @@ private let rdKafkaOffsetCommitCallback:
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__NO_OFFSET,
             let context = RdKafkaClient.context(of: handle)
         else { return }
-        context.logger.warning(
+        let now = ContinuousClock.now
+        let warn = context.lastCommitWarning.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        context.logger.log(
+            level: warn ? .warning : .debug,
             "Kafka offset commit failed; the offsets stay safe in the results store and are committed again later",
             metadata: ["error": "\(RdKafkaConfig.describe(code))"])
     }

@@ -1,5 +1,6 @@
 import AlgoqueueKafka
 import AlgoqueueSupport
+import Foundation
 
 /// Whether the pipeline is alive and making progress, for `/readyz`, `/healthz` and the systemd watchdog.
 public final class PipelineHealth: Sendable {
@@ -50,13 +51,17 @@ public final class PipelineHealth: Sendable {
             var reasons: [String] = []
             if !state.joined { reasons.append("not yet joined the consumer group") }
             if lag > 0, now - state.lastProgress > stallTimeout {
-                reasons.append("\(lag) message(s) waiting and nothing written for \((now - state.lastProgress).text)")
+                reasons.append("\(lag) message(s) waiting and nothing written for \(Self.seconds(now - state.lastProgress))")
             }
             if let oldest, oldest > stallTimeout {
-                reasons.append("a call has been running for \(oldest.text)")
+                reasons.append("a call has been running for \(Self.seconds(oldest))")
             }
             return Report(ready: reasons.isEmpty, reasons: reasons, lag: lag, oldestCall: oldest)
         }
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1fs", duration.seconds)
     }
 
     func callStarted() -> Int {

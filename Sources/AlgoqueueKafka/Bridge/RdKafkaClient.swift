@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import CRdKafka
 import Foundation
 import Logging
@@ -10,6 +11,8 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
     let logger: Logger
     /// Values of secret properties (passwords), scrubbed from every librdkafka log line.
     var secrets: [String] = []
+    /// When a failed offset commit was last logged as a warning (one a minute; the rest at debug).
+    let lastCommitWarning = Locked<ContinuousClock.Instant?>(nil)
     /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
     var rebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     /// Called on the polling thread for a client-level error.

@@ -28,7 +28,9 @@ struct HTTPAlgorithmTests {
     @Test("failures say what happened: status with body excerpt, not JSON, timeout, refused")
     func failures() async throws {
         let endpoint = try await TestEndpoint.start(hangFor: .seconds(2))
-        let http = try algorithm(endpoint.url, timeout: .milliseconds(200))
+        // Quick answers get a generous timeout (the suite runs in parallel on 2 cores); the hang a short one.
+        let http = try algorithm(endpoint.url, timeout: .seconds(10))
+        let impatient = try algorithm(endpoint.url, timeout: .milliseconds(200))
         let port = endpoint.server.port
         #expect(
             await http.call(AlgorithmInput(json: Array(#"{"fail": true}"#.utf8)))
@@ -45,9 +47,10 @@ struct HTTPAlgorithmTests {
             Issue.record("a non-JSON answer must fail")
         }
         #expect(
-            await http.call(AlgorithmInput(json: Array(#"{"hang": true}"#.utf8)))
+            await impatient.call(AlgorithmInput(json: Array(#"{"hang": true}"#.utf8)))
                 == .failure(AlgorithmFailure(.timeout, "no answer from http://127.0.0.1:\(port)/predict within 200ms (timeout)")))
         await http.shutdown()
+        await impatient.shutdown()
         await endpoint.stop()
 
         let refused = try algorithm("http://127.0.0.1:\(port)/predict")

@@ -80,12 +80,12 @@ struct NotifyAndMetricsTests {
         let service = try RunningProgram(
             try algoqueueBinary(), arguments, directory: bed.directory, name: "notify",
             environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
-        let watchdog = await eventually(within: .seconds(60)) {
+        let settled = await eventually(within: .seconds(60)) {
             let messages = socket.messages.withLock { $0 }
-            return messages.contains("READY=1") && messages.last == "WATCHDOG=1" || messages.dropLast().last == "WATCHDOG=1"
-                && messages.contains("READY=1")
+            return messages.contains("READY=1") && messages.contains("WATCHDOG=1")
+                && messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0") }
         }
-        #expect(watchdog)
+        #expect(settled, "\(socket.messages.withLock { $0 })")
         service.signal(SIGTERM)
         #expect(await service.exitStatus(within: .seconds(30)) == 0)
         let messages = socket.messages.withLock { $0 }

@@ -78,7 +78,7 @@ struct PipelineEndToEndTests {
 
     @Test("an endpoint answering 500 or not answering before the timeout gives error rows; nothing is lost")
     func failuresBecomeRows() async throws {
-        let bed = try await TestBed(topic: "faults", partitions: 2, hangFor: .seconds(3))
+        let bed = try await TestBed(topic: "faults", partitions: 2, hangFor: .seconds(4))
         defer { bed.cleanUp() }
         let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         var values: [[UInt8]?] = []
@@ -93,7 +93,7 @@ struct PipelineEndToEndTests {
         let database = directory.file("results.db")
         var harness = PipelineHarness(
             brokers: broker.bootstrapServers, topics: ["faults"], group: "faults", database: database, url: endpoint.url)
-        harness.timeout = .milliseconds(300)
+        harness.timeout = .seconds(1)
         harness.concurrency = 10
         harness.circuitBreaker.failureThreshold = 0
         let totals = try await harness.runUntilIdle()
@@ -108,7 +108,7 @@ struct PipelineEndToEndTests {
         #expect(
             try sqlite3(
                 database,
-                "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 300ms (timeout) (after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.hang')"
+                "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 1s (timeout) (after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.hang')"
             ) == ["10"])
         await endpoint.stop()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import AlgoqueuePipeline
 import AlgoqueueStore
 import AlgoqueueSupport
 import Yams
@@ -57,6 +58,7 @@ extension ConfigFile {
             case "circuit_breaker.failure_threshold": if let value = integer(key, node) { settings.pipeline.circuitBreaker.failureThreshold = value }
             case "circuit_breaker.open_duration": if let value = duration(key, node) { settings.pipeline.circuitBreaker.openDuration = value }
             case "pipeline.concurrency": if let value = integer(key, node) { settings.pipeline.concurrency = value }
+            case "pipeline.ordering": if let value = choice(key, node, Ordering.self) { settings.pipeline.ordering = value }
             case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
             case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }
             case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }

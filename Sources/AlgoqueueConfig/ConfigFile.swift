@@ -18,7 +18,7 @@ public enum ConfigFile {
         "retry": ["max_attempts", "max_elapsed", "initial_backoff", "max_backoff"],
         "circuit_breaker": ["failure_threshold", "open_duration"],
         "pipeline": [
-            "concurrency", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",
+            "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",
         ],
         "log": ["level"],
         "metrics": ["listen"],

@@ -31,6 +31,7 @@ extension Pipeline {
         processor: InputProcessor
     ) async -> PipelineError? {
         let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
+        let lanes = OrderingLanes(ordering: configuration.ordering)
         var state = DispatchState()
         var failure: PipelineError?
         await withDiscardingTaskGroup { calls in
@@ -46,14 +47,30 @@ extension Pipeline {
                     }
                     state.outstanding += 1
                     statistics.update { $0.consumed += 1 }
-                    await limiter.acquire()
-                    calls.addTask {
-                        defer { limiter.release() }
-                        guard let rows = await processor.process(message) else { return }
-                        writer.submit(
-                            CompletedMessage(
-                                partition: partition, generation: generation, offset: message.offset,
-                                byteCount: message.byteCount, rows: rows))
+                    let work = OrderingLanes.Work(message: message, generation: generation)
+                    if let lane = lanes.lane(of: message) {
+                        // Ordered: the lane's task runs its messages one after another; the loop never waits here.
+                        if lanes.enqueue(work, on: lane) {
+                            calls.addTask {
+                                var next: OrderingLanes.Work? = work
+                                while let current = next {
+                                    await limiter.acquire()
+                                    if lanes.isStopping {
+                                        limiter.release()
+                                        break
+                                    }
+                                    await Self.run(current, processor: processor, writer: writer)
+                                    limiter.release()
+                                    next = lanes.next(on: lane)
+                                }
+                            }
+                        }
+                    } else {
+                        await limiter.acquire()
+                        calls.addTask {
+                            defer { limiter.release() }
+                            await Self.run(work, processor: processor, writer: writer)
+                        }
                     }
                 case .kafka(.assigned(let partitions)):
                     state.assignmentKnown = true
@@ -111,6 +128,7 @@ extension Pipeline {
                     break loop
                 }
             }
+            lanes.stop()
             if failure != nil {
                 calls.cancelAll()
                 return
@@ -118,6 +136,15 @@ extension Pipeline {
             await finishInFlight(limiter: limiter, cancel: { calls.cancelAll() })
         }
         return failure
+    }
+
+    /// Processes one message and hands its rows to the writer (nothing when a stop cancelled it).
+    static func run(_ work: OrderingLanes.Work, processor: InputProcessor, writer: ResultWriter) async {
+        guard let rows = await processor.process(work.message) else { return }
+        writer.submit(
+            CompletedMessage(
+                partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
+                byteCount: work.message.byteCount, rows: rows))
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).

@@ -1,4 +1,5 @@
 import AlgoqueueConfig
+import AlgoqueuePipeline
 import AlgoqueueSupport
 import ArgumentParser
 
@@ -30,6 +31,9 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(name: .long, help: "Calls in flight at once (default 8).")
     var concurrency: Int?
+
+    @Option(name: .long, help: ArgumentHelp("unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
+    var ordering: String?
 
     @Option(name: .customLong("max-attempts"), help: "Calls per input for retryable failures, the first included (default 3).")
     var maxAttempts: Int?
@@ -80,6 +84,13 @@ struct SettingsOptions: ParsableArguments {
             }
         }
         if let concurrency { settings.pipeline.concurrency = concurrency }
+        if let ordering {
+            if let mode = Ordering(rawValue: ordering.lowercased()) {
+                settings.pipeline.ordering = mode
+            } else {
+                problems.append(ConfigProblem("--ordering", "must be one of unordered, key, partition (got \"\(ordering)\")"))
+            }
+        }
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
         if let database { settings.store.path = database }

@@ -14,6 +14,7 @@ struct PipelineHarness {
     var url: String
     var timeout: Duration = .seconds(5)
     var concurrency = 4
+    var ordering = Ordering.unordered
     var maxInputBytes = 10 << 20
     var maxBufferedMessages = 10_000
     var retry = RetryPolicy()
@@ -31,6 +32,7 @@ struct PipelineHarness {
         var configuration = PipelineConfiguration()
         configuration.untilIdle = true
         configuration.concurrency = concurrency
+        configuration.ordering = ordering
         configuration.maxInputBytes = maxInputBytes
         configuration.retry = retry
         configuration.circuitBreaker = circuitBreaker

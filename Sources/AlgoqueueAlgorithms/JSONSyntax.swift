@@ -38,6 +38,29 @@ public enum JSONSyntax {
         }
     }
 
+    /// The byte ranges of the elements of a top-level JSON array, or nil when `bytes` are not one valid array.
+    /// The elements' text is kept as sent (no re-encoding).
+    public static func arrayElements(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [Range<Int>]? {
+        guard (try? validate(bytes, maxDepth: maxDepth)) != nil, topLevelKind(bytes) == "array" else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = Scanner(bytes: buffer, maxDepth: maxDepth)
+            scanner.skipWhitespace()
+            scanner.index += 1  // [
+            var ranges: [Range<Int>] = []
+            scanner.skipWhitespace()
+            if buffer[scanner.index] == UInt8(ascii: "]") { return ranges }
+            while true {
+                scanner.skipWhitespace()
+                let start = scanner.index
+                try? scanner.value(depth: 1)
+                ranges.append(start..<scanner.index)
+                scanner.skipWhitespace()
+                if buffer[scanner.index] == UInt8(ascii: "]") { return ranges }
+                scanner.index += 1  // ,
+            }
+        }
+    }
+
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }

@@ -51,6 +51,9 @@ extension ConfigFile {
             case "store.keep_inputs": if let value = boolean(key, node) { settings.store.keepInputs = value }
             case "store.busy_timeout": if let value = duration(key, node) { settings.store.busyTimeout = value }
             case "store.max_size": if let value = integer(key, node) { settings.store.maxSize = value }
+            case "batch.max_items": if let value = integer(key, node) { settings.pipeline.batch.maxItems = value }
+            case "batch.max_bytes": if let value = integer(key, node) { settings.pipeline.batch.maxBytes = value }
+            case "batch.linger": if let value = duration(key, node) { settings.pipeline.batch.linger = value }
             case "retry.max_attempts": if let value = integer(key, node) { settings.pipeline.retry.maxAttempts = value }
             case "retry.max_elapsed": if let value = duration(key, node) { settings.pipeline.retry.maxElapsed = value }
             case "retry.initial_backoff": if let value = duration(key, node) { settings.pipeline.retry.initialBackoff = value }

@@ -16,6 +16,7 @@ public enum ConfigFile {
         "algorithm": ["kind", "name", "version", "url", "headers", "timeout", "max_answer_bytes"],
         "store": ["path", "synchronous", "keep_inputs", "busy_timeout", "max_size"],
         "retry": ["max_attempts", "max_elapsed", "initial_backoff", "max_backoff"],
+        "batch": ["max_items", "max_bytes", "linger"],
         "circuit_breaker": ["failure_threshold", "open_duration"],
         "pipeline": [
             "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",

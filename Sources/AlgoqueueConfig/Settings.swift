@@ -100,6 +100,15 @@ public struct Settings: Sendable {
             problems.append(ConfigProblem("metrics.listen", "must be host:port, such as 127.0.0.1:9464 (got \(listen))"))
         }
         if store.maxSize < 0 { problems.append(ConfigProblem("store.max_size", "must be 0 (no limit) or a size in bytes")) }
+        if pipeline.batch.maxItems < 1 {
+            problems.append(ConfigProblem("batch.max_items", "must be at least 1 (1 turns micro-batching off)"))
+        }
+        if pipeline.batch.enabled, pipeline.ordering != .unordered {
+            problems.append(ConfigProblem("batch.max_items", "micro-batches need pipeline.ordering: unordered"))
+        }
+        if pipeline.batch.enabled, kafka.maxBufferedMessages < pipeline.batch.maxItems {
+            problems.append(ConfigProblem("kafka.max_buffered_messages", "must be at least batch.max_items, or a batch could never fill"))
+        }
         if pipeline.retry.maxAttempts < 1 {
             problems.append(ConfigProblem("retry.max_attempts", "must be at least 1 (1 means no retries)"))
         }

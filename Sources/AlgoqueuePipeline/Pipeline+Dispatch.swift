@@ -23,15 +23,34 @@ struct DispatchState {
     }
 }
 
+/// Inputs waiting to go out together in one micro-batch call.
+struct PendingBatch {
+    var works: [OrderingLanes.Work] = []
+    var bytes = 0
+    /// Numbers batches, so that a linger timer only flushes the batch it was started for.
+    var number = 0
+
+    mutating func take() -> [OrderingLanes.Work] {
+        defer {
+            works = []
+            bytes = 0
+            number += 1
+        }
+        return works
+    }
+}
+
 extension Pipeline {
     /// The loop: hands each message to a call under the concurrency limit, follows the assignment, and stops on
     /// graceful shutdown, idle or failure. Returns after every call has finished or been abandoned.
     func dispatch(
-        signals: AsyncStream<Signal>, consumer: KafkaConsumer, writer: ResultWriter, tracker: Locked<OffsetTracker>,
-        processor: InputProcessor
+        signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer,
+        writer: ResultWriter, tracker: Locked<OffsetTracker>, processor: InputProcessor
     ) async -> PipelineError? {
         let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
         let lanes = OrderingLanes(ordering: configuration.ordering)
+        let batching = configuration.batch
+        var batch = PendingBatch()
         var state = DispatchState()
         var failure: PipelineError?
         await withDiscardingTaskGroup { calls in
@@ -65,11 +84,39 @@ extension Pipeline {
                                 }
                             }
                         }
+                    } else if batching.enabled {
+                        if batch.works.isEmpty {
+                            let number = batch.number
+                            let linger = batching.linger
+                            calls.addTask {
+                                try? await Task.sleep(for: linger)
+                                sink.yield(.linger(number))
+                            }
+                        }
+                        batch.works.append(work)
+                        batch.bytes += message.value?.count ?? 0
+                        if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
+                            let works = batch.take()
+                            await limiter.acquire()
+                            calls.addTask {
+                                defer { limiter.release() }
+                                await Self.runBatch(works, processor: processor, writer: writer)
+                            }
+                        }
                     } else {
                         await limiter.acquire()
                         calls.addTask {
                             defer { limiter.release() }
                             await Self.run(work, processor: processor, writer: writer)
+                        }
+                    }
+                case .linger(let number):
+                    if number == batch.number, !batch.works.isEmpty {
+                        let works = batch.take()
+                        await limiter.acquire()
+                        calls.addTask {
+                            defer { limiter.release() }
+                            await Self.runBatch(works, processor: processor, writer: writer)
                         }
                     }
                 case .kafka(.assigned(let partitions)):
@@ -145,6 +192,17 @@ extension Pipeline {
             CompletedMessage(
                 partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
                 byteCount: work.message.byteCount, rows: rows))
+    }
+
+    /// Processes a micro-batch and hands each message's row to the writer (nothing when a stop cancelled it).
+    static func runBatch(_ works: [OrderingLanes.Work], processor: InputProcessor, writer: ResultWriter) async {
+        guard let rows = await processor.processBatch(works.map(\.message)) else { return }
+        for (work, row) in zip(works, rows) {
+            writer.submit(
+                CompletedMessage(
+                    partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
+                    byteCount: work.message.byteCount, rows: [row]))
+        }
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).

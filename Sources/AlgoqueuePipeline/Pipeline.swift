@@ -41,6 +41,8 @@ public final class Pipeline: Service {
     enum Signal: Sendable {
         case kafka(KafkaConsumerEvent)
         case tick
+        /// The micro-batch with this number has waited `batch.linger`.
+        case linger(Int)
         case durable(messages: Int)
         case writerFailed(StoreError)
     }
@@ -128,7 +130,8 @@ public final class Pipeline: Service {
                 }
                 helpers.addTask { await self.tick(signal) }
                 let failure = await dispatch(
-                    signals: signals, consumer: consumer, writer: writer, tracker: tracker, processor: processor)
+                    signals: signals, sink: signal, consumer: consumer, writer: writer, tracker: tracker,
+                    processor: processor)
                 helpers.cancelAll()
                 health.update { $0.stopping = true }
                 observer.onStopping()

@@ -4,6 +4,8 @@ public struct PipelineConfiguration: Sendable {
     public var concurrency: Int = 8
     /// Which calls may overlap: `unordered`, per `key`, or per `partition`. Default: `.unordered`.
     public var ordering: Ordering = .unordered
+    /// Micro-batching for batch-capable algorithms. Default: off.
+    public var batch = BatchConfiguration()
     /// The largest input accepted; a larger one gets an error row naming both sizes. Default: 10 MiB.
     public var maxInputBytes: Int = 10 << 20
     /// On SIGTERM, how long in-flight calls may take to finish before they are abandoned (and replayed

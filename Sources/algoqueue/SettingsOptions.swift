@@ -35,6 +35,9 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
     var ordering: String?
 
+    @Option(name: .customLong("batch-max-items"), help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
+    var batchMaxItems: Int?
+
     @Option(name: .customLong("max-attempts"), help: "Calls per input for retryable failures, the first included (default 3).")
     var maxAttempts: Int?
 
@@ -92,6 +95,7 @@ struct SettingsOptions: ParsableArguments {
             }
         }
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
+        if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
         if let database { settings.store.path = database }
         for property in kafkaProperties {

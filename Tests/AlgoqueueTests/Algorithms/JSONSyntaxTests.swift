@@ -40,4 +40,15 @@ struct JSONSyntaxTests {
         let fine = Array((String(repeating: "[", count: 512) + String(repeating: "]", count: 512)).utf8)
         #expect(throws: Never.self) { try JSONSyntax.validate(fine) }
     }
+
+    @Test("array elements are found with their text as sent")
+    func arrayElements() {
+        let text = #" [ {"a": [1, 2]} , "x,y" ,3.5e2,[] , null ] "#
+        let bytes = Array(text.utf8)
+        let elements = JSONSyntax.arrayElements(bytes)?.map { String(decoding: bytes[$0], as: UTF8.self) }
+        #expect(elements == [#"{"a": [1, 2]}"#, #""x,y""#, "3.5e2", "[]", "null"])
+        #expect(JSONSyntax.arrayElements(Array("[]".utf8))?.isEmpty == true)
+        #expect(JSONSyntax.arrayElements(Array(#"{"a": 1}"#.utf8)) == nil)
+        #expect(JSONSyntax.arrayElements(Array("[1,".utf8)) == nil)
+    }
 }

@@ -15,6 +15,7 @@ struct PipelineHarness {
     var timeout: Duration = .seconds(5)
     var concurrency = 4
     var ordering = Ordering.unordered
+    var batch = BatchConfiguration()
     var maxInputBytes = 10 << 20
     var maxBufferedMessages = 10_000
     var retry = RetryPolicy()
@@ -33,6 +34,7 @@ struct PipelineHarness {
         configuration.untilIdle = true
         configuration.concurrency = concurrency
         configuration.ordering = ordering
+        configuration.batch = batch
         configuration.maxInputBytes = maxInputBytes
         configuration.retry = retry
         configuration.circuitBreaker = circuitBreaker

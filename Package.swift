@@ -5,7 +5,8 @@ let package = Package(
     name: "algoqueue",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "algoqueue", targets: ["algoqueue"])
+        .executable(name: "algoqueue", targets: ["algoqueue"]),
+        .executable(name: "algoqueue-bench", targets: ["algoqueue-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -126,6 +127,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The throughput benchmark: a program that prints figures and ratios against references.
+        .executableTarget(
+            name: "algoqueue-bench",
+            dependencies: [
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueAlgorithms",
+                "AlgoqueueHTTPServer",
+                "AlgoqueueSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

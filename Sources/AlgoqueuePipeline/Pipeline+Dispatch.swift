@@ -66,6 +66,7 @@ extension Pipeline {
                     }
                     state.outstanding += 1
                     statistics.update { $0.consumed += 1 }
+                    statistics.markConsumed()
                     let work = OrderingLanes.Work(message: message, generation: generation)
                     if let lane = lanes.lane(of: message) {
                         // Ordered: the lane's task runs its messages one after another; the loop never waits here.

@@ -117,6 +117,7 @@ public final class Pipeline: Service {
                             }
                         }
                         health.update { $0.lastProgress = ContinuousClock.now }
+                        statistics.markDurable()
                         signal.yield(.durable(messages: batch.messages))
                     }
                 } catch {

@@ -21,9 +21,29 @@ public final class PipelineStatistics: Sendable {
     }
 
     let totals = Mutex(Snapshot())
+    let span = Mutex<(first: ContinuousClock.Instant?, last: ContinuousClock.Instant?)>((nil, nil))
 
     /// Creates empty totals.
     public init() {}
+
+    /// From the first message consumed to the last rows made durable: the processing time of a batch job,
+    /// without start-up (joining the group) or shutdown.
+    public var processingDuration: Duration? {
+        span.withLock { span in
+            guard let first = span.first, let last = span.last else { return nil }
+            return last - first
+        }
+    }
+
+    func markConsumed() {
+        let now = ContinuousClock.now
+        span.withLock { if $0.first == nil { $0.first = now } }
+    }
+
+    func markDurable() {
+        let now = ContinuousClock.now
+        span.withLock { $0.last = now }
+    }
 
     /// The current totals.
     public var snapshot: Snapshot { totals.withLock { $0 } }

@@ -67,7 +67,10 @@ struct RunCommand: AsyncParsableCommand {
         store.close()
         let totals = pipeline.statistics.snapshot
         if settings.pipeline.untilIdle {
-            print("consumed \(totals.consumed) message(s): \(totals.ok) ok, \(totals.errors) error row(s) in \(settings.store.path)")
+            let seconds = pipeline.statistics.processingDuration.map { String(format: " (processing %.3f s)", $0.seconds) } ?? ""
+            print(
+                "consumed \(totals.consumed) message(s): \(totals.ok) ok, \(totals.errors) error row(s) in \(settings.store.path)"
+                    + seconds)
         }
         if let outcome {
             printError("algoqueue: error: \(outcome)")

@@ -1,0 +1,197 @@
+import AlgoqueueHTTPServer
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import ArgumentParser
+import Foundation
+
+/// `algoqueue-bench`: measures algoqueue against references taken in the same run on the same machine.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "algoqueue-bench",
+        abstract: "Throughput benchmark: algoqueue against references measured in the same run.",
+        discussion: """
+            Starts a development broker and a loopback HTTP endpoint in this process, publishes the inputs,
+            runs the real `algoqueue run --until-idle` as a child process (its CPU time and peak RSS come
+            from the kernel), and measures the references as child processes too: the consumer alone, the
+            HTTP client alone at the same concurrency, and SQLite writes alone. Processing time runs from
+            the first message consumed to the last row written (joining the group is not counted).
+
+            Build in release mode first:
+              swift build -c release && .build/release/algoqueue-bench --messages 50000
+            """,
+        subcommands: [Run.self, ConsumeOnly.self, HTTPOnly.self, SQLiteOnly.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the scenarios and print figures.")
+
+    @Option(help: "Messages per scenario.")
+    var messages = 20_000
+
+    @Option(help: "Scenarios: single, batch, latency (comma-separated).")
+    var scenarios = "single,batch,latency"
+
+    @Option(help: "Calls in flight for the single-call scenario.")
+    var concurrency = 16
+
+    func run() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let algoqueue = executable.deletingLastPathComponent().appendingPathComponent("algoqueue").path
+        guard FileManager.default.isExecutableFile(atPath: algoqueue) else {
+            throw BenchError("no algoqueue binary next to \(executable.path): build the package first")
+        }
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(messages) messages per scenario")
+        let broker = try DevBroker(logger: quietLogger())
+        defer { withExtendedLifetime(broker) {} }
+        let latency = Locked(Duration.zero)
+        let server = try await LoopbackHTTPServer.start { request in await Endpoint.answer(request, latency: latency.withLock { $0 }) }
+        defer { Task { await server.stop() } }
+        for scenario in scenarios.split(separator: ",").map(String.init) {
+            let setup = try Scenario(name: scenario, concurrency: concurrency)
+            latency.withLock { $0 = setup.latency }
+            let topic = "bench-\(scenario)"
+            try broker.createTopic(topic, partitions: 8)
+            try await publish(messages, to: topic, brokers: broker.bootstrapServers)
+            let database = directory + "/\(scenario).db"
+            var arguments = [
+                "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench", "--url",
+                server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency", String(setup.concurrency),
+                "--log-level", "error",
+            ]
+            if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
+            let usage = try runMeasured(algoqueue, arguments)
+            guard usage.status == 0, let seconds = Self.processingSeconds(usage.output) else {
+                throw BenchError("algoqueue run failed (\(usage.status)): \(usage.output)")
+            }
+            let rate = Double(messages) / seconds
+            let store = try ResultsStore.open(StoreConfiguration(path: database), logger: quietLogger())
+            let stats = try store.statistics()
+            store.close()
+            print("\nscenario \(scenario): \(setup.summary)")
+            print(String(format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
+                usage.cpuSeconds / Double(messages) * 1000, Double(usage.peakRSSBytes) / 1e6))
+            print(String(format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0, stats.p99Milliseconds ?? 0, stats.total))
+            try await references(for: setup, rate: rate, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL, directory: directory, executable: executable.path)
+        }
+    }
+
+    func references(
+        for setup: Scenario, rate: Double, topic: String, brokers: String, url: String, directory: String, executable: String
+    ) async throws {
+        switch setup.name {
+        case "single":
+            let http = try runMeasured(executable, ["http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests", String(messages)])
+            let httpRate = Double(messages) / (Self.value("seconds", in: http.output) ?? .infinity)
+            print(String(format: "  reference HTTP-only: %.0f requests/s; algoqueue / HTTP-only = %.2f (target >= 0.60)", httpRate, rate / httpRate))
+            let sqlite = try runMeasured(executable, ["sqlite-only", "--database", directory + "/sqlite-only.db", "--rows", String(messages), "--batch", "500"])
+            let sqliteRate = Double(messages) / (Self.value("seconds", in: sqlite.output) ?? .infinity)
+            print(String(format: "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.2f", sqliteRate, rate / sqliteRate))
+        case "batch":
+            let consume = try runMeasured(executable, ["consume-only", "--brokers", brokers, "--topic", topic, "--group", "bench-consume-only", "--messages", String(messages)])
+            let consumeRate = Double(messages) / (Self.value("seconds", in: consume.output) ?? .infinity)
+            print(String(format: "  reference consume-only: %.0f messages/s; algoqueue / consume-only = %.2f (target >= 0.50)", consumeRate, rate / consumeRate))
+        default:
+            let ideal = Double(setup.concurrency) / setup.latency.seconds
+            print(String(format: "  ideal %d / %.3f s = %.0f messages/s; algoqueue / ideal = %.2f (target >= 0.95)", setup.concurrency, setup.latency.seconds, ideal, rate / ideal))
+        }
+    }
+
+    func publish(_ count: Int, to topic: String, brokers: String) async throws {
+        var configuration = KafkaProducerConfiguration()
+        configuration.brokers = [brokers]
+        let producer = try KafkaProducer(configuration: configuration, logger: quietLogger())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for n in 0..<count {
+                if running >= 2000 {
+                    try await group.next()
+                    running -= 1
+                }
+                group.addTask { _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8))) }
+                running += 1
+            }
+            try await group.waitForAll()
+        }
+        await producer.close()
+    }
+
+    static func processingSeconds(_ output: String) -> Double? {
+        guard let range = output.range(of: "(processing ") else { return nil }
+        return Double(output[range.upperBound...].prefix { $0 != " " })
+    }
+
+    static func value(_ name: String, in output: String) -> Double? {
+        guard let range = output.range(of: name + "=") else { return nil }
+        return Double(output[range.upperBound...].prefix { !$0.isWhitespace })
+    }
+}
+
+/// One scenario's endpoint and settings.
+struct Scenario {
+    let name: String
+    let path: String
+    let concurrency: Int
+    let batchItems: Int
+    let latency: Duration
+
+    init(name: String, concurrency: Int) throws {
+        self.name = name
+        switch name {
+        case "single": (path, self.concurrency, batchItems, latency) = ("/single", concurrency, 1, .zero)
+        case "batch": (path, self.concurrency, batchItems, latency) = ("/batch", 4, 100, .zero)
+        case "latency": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .milliseconds(20))
+        default: throw BenchError("unknown scenario \(name): use single, batch or latency")
+        }
+    }
+
+    var summary: String {
+        switch name {
+        case "single": "one call per message, concurrency \(concurrency), fast endpoint"
+        case "batch": "micro-batches of \(batchItems), concurrency \(concurrency), fast endpoint"
+        default: "latency-bound endpoint (\(latency.milliseconds) ms per call), concurrency \(concurrency)"
+        }
+    }
+}
+
+/// The loopback endpoint: doubles `n`, for one input or a list; waits `latency` first.
+enum Endpoint {
+    static func answer(_ request: LoopbackHTTPRequest, latency: Duration) async -> LoopbackHTTPReply {
+        if latency > .zero { try? await Task.sleep(for: latency) }
+        if request.uri.hasPrefix("/batch") {
+            let elements = JSONSyntaxLite.numbers(request.body)
+            return .json(200, "[" + elements.map { #"{"doubled": \#($0 * 2)}"# }.joined(separator: ",") + "]")
+        }
+        return .json(200, #"{"doubled": \#((JSONSyntaxLite.numbers(request.body).first ?? 0) * 2)}"#)
+    }
+}
+
+/// The integers after each `"n":` in a body: enough for the benchmark's own inputs, and cheap.
+enum JSONSyntaxLite {
+    static func numbers(_ body: [UInt8]) -> [Int] {
+        var result: [Int] = []
+        var index = 0
+        let marker = Array(#""n":"#.utf8)
+        while index + marker.count <= body.count {
+            if body[index..<index + marker.count].elementsEqual(marker) {
+                index += marker.count
+                while index < body.count, body[index] == 0x20 { index += 1 }
+                var value = 0
+                while index < body.count, body[index] >= 0x30, body[index] <= 0x39 {
+                    value = value * 10 + Int(body[index] - 0x30)
+                    index += 1
+                }
+                result.append(value)
+            } else {
+                index += 1
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// What a finished child process used, from `wait4`.
+struct ChildUsage {
+    var status: Int32
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSBytes: Int
+    var output: String
+}
+
+/// Runs a program to completion and returns its resource usage (CPU, peak RSS) as the kernel counted it.
+func runMeasured(_ path: String, _ arguments: [String]) throws -> ChildUsage {
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).out")
+    FileManager.default.createFile(atPath: output.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: output)
+    defer { try? FileManager.default.removeItem(at: output) }
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, 1)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let started = Date()
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
+    let wall = Date().timeIntervalSince(started)
+    try handle.close()
+    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+    let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+    let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ChildUsage(status: exitCode, wallSeconds: wall, cpuSeconds: cpu, peakRSSBytes: Int(usage.ru_maxrss) * 1024, output: text)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -39,6 +39,8 @@ public struct OperationsService: Service {
             logger.info("metrics and health on http://\(listen)/metrics, /healthz, /readyz")
         }
         let interval = min(notifier?.watchdogInterval ?? .seconds(5), .seconds(5))
+        let clock = ContinuousClock()
+        var previous = (time: clock.now, written: 0)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             if let notifier {
                 // Fed once ready, and only while the pipeline's own heartbeat is recent: a wedged process is restarted.
@@ -46,18 +48,21 @@ public struct OperationsService: Service {
                 if joined, notifier.watchdogInterval != nil, pipeline.health.sinceLastTick < .seconds(5) {
                     notifier.send("WATCHDOG=1")
                 }
-                notifier.send("STATUS=" + (joined ? Self.status(pipeline) : "joining the consumer group"))
+                let now = (time: clock.now, written: pipeline.statistics.snapshot.durable)
+                let rate = Double(now.written - previous.written) / max((now.time - previous.time).seconds, 0.001)
+                previous = now
+                notifier.send("STATUS=" + (joined ? Self.status(pipeline, rate: rate) : "joining the consumer group"))
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         await server?.stop()
     }
 
-    /// A one-line summary for `systemctl status`.
-    static func status(_ pipeline: Pipeline) -> String {
+    /// A one-line summary for `systemctl status`: totals, lag and the current rate.
+    static func status(_ pipeline: Pipeline, rate: Double) -> String {
         let totals = pipeline.statistics.snapshot
         let report = pipeline.health.report(stallTimeout: .seconds(3600))
-        return "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag)"
+        return "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag), \(Int(rate.rounded()))/s"
     }
 
     static func answer(

@@ -93,7 +93,7 @@ struct NotifyAndMetricsTests {
         let firstWatchdog = try #require(messages.firstIndex(of: "WATCHDOG=1"))
         let stopping = try #require(messages.firstIndex(of: "STOPPING=1"))
         #expect(ready < firstWatchdog && firstWatchdog < stopping, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0, lag 0, ") && $0.hasSuffix("/s") }, "\(messages)")
         #expect(messages[..<ready].allSatisfy { $0 != "WATCHDOG=1" })
         await bed.endpoint.stop()
     }

@@ -38,6 +38,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Calls in flight for the single-call scenario.")
     var concurrency = 16
 
+    @Option(help: "A configuration file passed to algoqueue run (to compare settings, such as store.synchronous).")
+    var config: String?
+
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -66,7 +69,10 @@ struct Run: AsyncParsableCommand {
                 "--log-level", "error",
             ]
             if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
+            if let config { arguments += ["--config", config] }
+            let ownBefore = Self.ownCPUSeconds()
             let usage = try runMeasured(algoqueue, arguments)
+            let ownCPU = Self.ownCPUSeconds() - ownBefore
             guard usage.status == 0, let seconds = Self.processingSeconds(usage.output) else {
                 throw BenchError("algoqueue run failed (\(usage.status)): \(usage.output)")
             }
@@ -78,6 +84,8 @@ struct Run: AsyncParsableCommand {
             print(String(format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
                 usage.cpuSeconds / Double(messages) * 1000, Double(usage.peakRSSBytes) / 1e6))
             print(String(format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0, stats.p99Milliseconds ?? 0, stats.total))
+            print(String(format: "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
+                ownCPU, usage.cpuSeconds, usage.wallSeconds, usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
             try await references(for: setup, rate: rate, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL, directory: directory, executable: executable.path)
         }
     }
@@ -120,6 +128,13 @@ struct Run: AsyncParsableCommand {
             try await group.waitForAll()
         }
         await producer.close()
+    }
+
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
     static func processingSeconds(_ output: String) -> Double? {

@@ -122,6 +122,7 @@ let package = Package(
                 "AlgoqueueOperations",
                 "AlgoqueueConfig",
                 "AlgoqueuePipeline",
+                "AlgoqueueSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -67,19 +67,9 @@ public final class Replay: Sendable {
         let processor = self.processor
         for start in stride(from: 0, to: replayable.count, by: 100) {
             let chunk = Array(replayable[start..<min(start + 100, replayable.count)])
-            let replayed = await withTaskGroup(of: ResultRow?.self) { group in
-                var results: [ResultRow] = []
-                var running = 0
-                for row in chunk {
-                    if running >= concurrency, let next = await group.next() {
-                        if let next { results.append(next) }
-                        running -= 1
-                    }
-                    group.addTask { await Self.replay(row, processor: processor) }
-                    running += 1
-                }
-                for await next in group { if let next { results.append(next) } }
-                return results
+            var replayed: [ResultRow] = []
+            await forEachConcurrently(chunk, limit: concurrency, { row in await Self.replay(row, processor: processor) }) {
+                if let row = $0 { replayed.append(row) }
             }
             try await store.write(rows: replayed, offsets: [], group: "")
             summary.replayed += replayed.count

@@ -115,18 +115,18 @@ struct Run: AsyncParsableCommand {
         var configuration = KafkaProducerConfiguration()
         configuration.brokers = [brokers]
         let producer = try KafkaProducer(configuration: configuration, logger: quietLogger())
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            for n in 0..<count {
-                if running >= 2000 {
-                    try await group.next()
-                    running -= 1
-                }
-                group.addTask { _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8))) }
-                running += 1
+        var failure: (any Error)?
+        await forEachConcurrently(0..<count, limit: 2000, { n -> (any Error)? in
+            do {
+                _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8)))
+                return nil
+            } catch {
+                return error
             }
-            try await group.waitForAll()
+        }) { error in
+            if failure == nil { failure = error }
         }
+        if let failure { throw failure }
         await producer.close()
     }
 

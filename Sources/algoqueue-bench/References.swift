@@ -54,20 +54,11 @@ struct HTTPOnly: AsyncParsableCommand {
         let http = try HTTPAlgorithm(configuration)
         let started = ContinuousClock.now
         var failures = 0
-        await withTaskGroup(of: Bool.self) { group in
-            var running = 0
-            for n in 0..<requests {
-                if running >= concurrency, let ok = await group.next() {
-                    if !ok { failures += 1 }
-                    running -= 1
-                }
-                group.addTask {
-                    if case .success = await http.call(AlgorithmInput(json: Array(#"{"n": \#(n)}"#.utf8))) { return true }
-                    return false
-                }
-                running += 1
-            }
-            for await ok in group where !ok { failures += 1 }
+        await forEachConcurrently(0..<requests, limit: concurrency, { n in
+            if case .success = await http.call(AlgorithmInput(json: Array(#"{"n": \#(n)}"#.utf8))) { return true }
+            return false
+        }) { ok in
+            if !ok { failures += 1 }
         }
         let seconds = (ContinuousClock.now - started).seconds
         await http.shutdown()

@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import AlgoqueueSupport
 import ArgumentParser
 import Foundation
 
@@ -69,28 +70,29 @@ struct PublishCommand: AsyncParsableCommand {
         var partitions: Set<Int32> = []
         var published = 0
         let csv = (format ?? (file.lowercased().hasSuffix(".csv") ? .csv : .jsonl)) == .csv
-        var records = CSVRecords()
+        var csvRecords = CSVRecords()
         var pending = ""
         let totalBytes = file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
         var progress = ProgressReporter(totalBytes: totalBytes)
-        try await withThrowingTaskGroup(of: Result<KafkaDelivery, any Error>.self) { group in
-            var inFlight = 0
-            func settle(_ result: Result<KafkaDelivery, any Error>) {
-                switch result {
-                case .success(let delivery):
-                    published += 1
-                    partitions.insert(delivery.partition)
-                case .failure(let error):
-                    if failures.count < 5 { failures.append("\(error)") }
-                }
+        func settle(_ result: Result<KafkaDelivery, any Error>) {
+            switch result {
+            case .success(let delivery):
+                published += 1
+                partitions.insert(delivery.partition)
+            case .failure(let error):
+                if failures.count < 5 { failures.append("\(error)") }
             }
+        }
+        // Lines become records lazily: a line is read only when there is room for one more send in flight.
+        let records = AnyIterator<KafkaRecord> {
             while let raw = reader.next() {
                 lineNumber += 1
                 progress.update(messages: published, bytesRead: reader.bytesRead)
                 var line = raw
                 if csv {
                     do {
-                        guard let object = try records.record(from: String(decoding: raw, as: UTF8.self), pending: &pending) else { continue }
+                        guard let object = try csvRecords.record(from: String(decoding: raw, as: UTF8.self), pending: &pending)
+                        else { continue }
                         line = object
                     } catch {
                         invalid += 1
@@ -109,18 +111,13 @@ struct PublishCommand: AsyncParsableCommand {
                     }
                 }
                 let key = keyField.flatMap { KeyField.value(named: $0, in: line) }
-                let record = KafkaRecord(topic: topic, key: key.map { Array($0.utf8) }, value: line)
-                if inFlight >= 1000, let result = try await group.next() {
-                    settle(result)
-                    inFlight -= 1
-                }
-                group.addTask {
-                    do { return .success(try await producer.send(record)) } catch { return .failure(error) }
-                }
-                inFlight += 1
+                return KafkaRecord(topic: topic, key: key.map { Array($0.utf8) }, value: line)
             }
-            for try await result in group { settle(result) }
+            return nil
         }
+        await forEachConcurrently(records, limit: 1000, { record in
+            do { return .success(try await producer.send(record)) } catch { return .failure(error) }
+        }) { settle($0) }
         await producer.close()
         progress.finish()
         if !pending.isEmpty {

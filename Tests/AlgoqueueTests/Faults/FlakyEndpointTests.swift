@@ -11,7 +11,7 @@ import Testing
 struct FlakyEndpointTests {
     @Test("500s and hangs are retried with the right attempts; Retry-After is honoured; nothing is lost")
     func flaky() async throws {
-        let bed = try await TestBed(topic: "flaky", partitions: 3, hangFor: .seconds(3))
+        let bed = try await TestBed(topic: "flaky", partitions: 3, hangFor: .seconds(4))
         defer { bed.cleanUp() }
         let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         let values: [[UInt8]?] = (0..<40).map { n in
@@ -27,7 +27,7 @@ struct FlakyEndpointTests {
         let database = directory.file("results.db")
         var harness = PipelineHarness(
             brokers: broker.bootstrapServers, topics: ["flaky"], group: "flaky", database: database, url: endpoint.url)
-        harness.timeout = .seconds(1)
+        harness.timeout = .seconds(2)
         harness.concurrency = 8
         harness.circuitBreaker.failureThreshold = 0
         let totals = try await harness.runUntilIdle()

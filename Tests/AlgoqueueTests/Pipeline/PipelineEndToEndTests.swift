@@ -93,7 +93,7 @@ struct PipelineEndToEndTests {
         let database = directory.file("results.db")
         var harness = PipelineHarness(
             brokers: broker.bootstrapServers, topics: ["faults"], group: "faults", database: database, url: endpoint.url)
-        harness.timeout = .seconds(1)
+        harness.timeout = .seconds(2)
         harness.concurrency = 10
         harness.circuitBreaker.failureThreshold = 0
         let totals = try await harness.runUntilIdle()
@@ -108,7 +108,7 @@ struct PipelineEndToEndTests {
         #expect(
             try sqlite3(
                 database,
-                "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 1s (timeout) (after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.hang')"
+                "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 2s (timeout) (after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.hang')"
             ) == ["10"])
         await endpoint.stop()
     }

@@ -97,12 +97,7 @@ extension Pipeline {
                         batch.works.append(work)
                         batch.bytes += message.value?.count ?? 0
                         if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
-                            let works = batch.take()
-                            await limiter.acquire()
-                            calls.addTask {
-                                defer { limiter.release() }
-                                await Self.runBatch(works, processor: processor, writer: writer)
-                            }
+                            await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
                         }
                     } else {
                         await limiter.acquire()
@@ -113,12 +108,7 @@ extension Pipeline {
                     }
                 case .linger(let number):
                     if number == batch.number, !batch.works.isEmpty {
-                        let works = batch.take()
-                        await limiter.acquire()
-                        calls.addTask {
-                            defer { limiter.release() }
-                            await Self.runBatch(works, processor: processor, writer: writer)
-                        }
+                        await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
                     }
                 case .kafka(.assigned(let partitions)):
                     state.assignmentKnown = true
@@ -193,6 +183,18 @@ extension Pipeline {
             CompletedMessage(
                 partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
                 byteCount: work.message.byteCount, rows: rows))
+    }
+
+    /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group.
+    static func startBatch(
+        _ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, limiter: ConcurrencyLimiter,
+        processor: InputProcessor, writer: ResultWriter
+    ) async {
+        await limiter.acquire()
+        calls.addTask {
+            defer { limiter.release() }
+            await runBatch(works, processor: processor, writer: writer)
+        }
     }
 
     /// Processes a micro-batch and hands each message's row to the writer (nothing when a stop cancelled it).

@@ -19,8 +19,13 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Opens the results store, or says why not on standard error and exits 1.
-func openStore(_ configuration: StoreConfiguration, logger: Logger) throws -> ResultsStore {
+/// Opens the results store, or says why not on standard error and exits 1. With `mustExist`, a missing file is
+/// that error (commands that read results) rather than a new empty store.
+func openStore(_ configuration: StoreConfiguration, logger: Logger, mustExist: Bool = false) throws -> ResultsStore {
+    if mustExist, !FileManager.default.fileExists(atPath: configuration.path) {
+        printError("algoqueue: error: \(configuration.path) does not exist; give the results file with --database")
+        throw ExitCodes.failure
+    }
     do {
         return try ResultsStore.open(configuration, logger: logger)
     } catch {

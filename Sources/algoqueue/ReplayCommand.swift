@@ -51,18 +51,9 @@ struct ReplayCommand: AsyncParsableCommand {
         query.limit = limit
         query.errorContains = errorContains
         query.topic = options.topic.first
-        do {
-            query.since = try since.map(TimeFilter.parse)
-            query.until = try until.map(TimeFilter.parse)
-        } catch {
-            printError("algoqueue: error: \(error)")
-            throw ExitCodes.configError
-        }
-        guard FileManager.default.fileExists(atPath: settings.store.path) else {
-            printError("algoqueue: error: \(settings.store.path) does not exist; give the results file with --database")
-            throw ExitCodes.failure
-        }
-        let store = try openStore(settings.store, logger: logger)
+        query.since = try TimeFilter.option(since)
+        query.until = try TimeFilter.option(until)
+        let store = try openStore(settings.store, logger: logger, mustExist: true)
         let wiring = try await AlgorithmWiring.make(settings)
         let replay = Replay(configuration: settings.pipeline, store: store, algorithm: wiring.algorithm, logger: logger)
         let summary = try await replay.run(query, dryRun: dryRun) { progress in
@@ -86,6 +77,17 @@ struct ReplayCommand: AsyncParsableCommand {
 
 /// Parses `--since`/`--until`: an age (`90s`, `2h`) or an ISO 8601 date or time (`2026-11-21`, `2026-11-21T08:00`).
 enum TimeFilter {
+    /// The ISO time an optional `--since`/`--until` stands for; a bad one is reported and exits 78.
+    static func option(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        do {
+            return try parse(text)
+        } catch {
+            printError("algoqueue: error: \(error)")
+            throw ExitCodes.configError
+        }
+    }
+
     static func parse(_ text: String) throws -> String {
         if let age = Duration(text: text) {
             return Timestamp.iso8601(Date().addingTimeInterval(-age.seconds))

@@ -49,22 +49,13 @@ struct ResultsCommand: AsyncParsableCommand {
             printError("waiting for \(database) to be created")
             while !FileManager.default.fileExists(atPath: database) { try await Task.sleep(for: .milliseconds(200)) }
         }
-        guard FileManager.default.fileExists(atPath: database) else {
-            printError("algoqueue: error: \(database) does not exist; give the results file with --database")
-            throw ExitCodes.failure
-        }
-        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.quiet())
+        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.quiet(), mustExist: true)
         var query = ResultQuery()
         query.errorsOnly = errors
         query.algorithm = algorithm
         query.topic = topic
         query.limit = limit > 0 ? limit : nil
-        do {
-            query.since = try since.map(TimeFilter.parse)
-        } catch {
-            printError("algoqueue: error: \(error)")
-            throw ExitCodes.configError
-        }
+        query.since = try TimeFilter.option(since)
         let rows = try store.results(query)
         if follow {
             try await followRows(store: store, query: query, initial: rows)

@@ -38,12 +38,8 @@ struct StatsCommand: AsyncParsableCommand {
         if let database = options.database { settings.store.path = database }
         if let brokers = options.brokers { settings.kafka.brokers = brokers.split(separator: ",").map(String.init) }
         if let group = options.group { settings.kafka.groupID = group }
-        guard FileManager.default.fileExists(atPath: settings.store.path) else {
-            printError("algoqueue: error: \(settings.store.path) does not exist; give the results file with --database")
-            throw ExitCodes.failure
-        }
-        let store = try openStore(settings.store, logger: LoggingSetup.quiet())
-        let stats = try store.statistics(since: since.map(TimeFilter.parse))
+        let store = try openStore(settings.store, logger: LoggingSetup.quiet(), mustExist: true)
+        let stats = try store.statistics(since: TimeFilter.option(since))
         var lag: [(partition: TopicPartition, lag: Int64)] = []
         if options.brokers != nil || options.config != nil {
             let stored = try store.offsets(group: settings.kafka.groupID)

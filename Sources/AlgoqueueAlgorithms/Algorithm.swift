@@ -1,17 +1,55 @@
-/// One input as handed to an algorithm: validated JSON bytes plus where they came from.
+import AlgoqueueSupport
+/// What the bytes of an input are, and the content type they are sent with.
+public enum InputContentType: String, Sendable, CaseIterable {
+    /// Well-formed JSON (`application/json`): the default.
+    case json
+    /// UTF-8 text (`text/plain`).
+    case text
+    /// Bytes (`application/octet-stream`).
+    case binary
+
+    /// The MIME type sent with the input.
+    public var mimeType: String {
+        switch self {
+        case .json: "application/json"
+        case .text: "text/plain; charset=utf-8"
+        case .binary: "application/octet-stream"
+        }
+    }
+}
+
+/// One input as handed to an algorithm: its bytes (validated JSON unless `contentType` says otherwise) plus
+/// where they came from.
 public struct AlgorithmInput: Sendable {
-    /// The input as JSON bytes (already checked to be well-formed).
-    public var json: [UInt8]
+    /// The input bytes.
+    public var bytes: [UInt8]
+    /// What the bytes are. Default: JSON.
+    public var contentType: InputContentType
     /// The message key as text, if any.
     public var key: String?
-    /// Source coordinates, passed to HTTP targets as `X-Algoqueue-Source: topic/partition/offset`.
+    /// Source coordinates, passed to HTTP targets as `X-Algoqueue-Source: topic/partition/offset[/item]`.
     public var source: String
 
-    /// Creates an input.
+    /// Creates a JSON input.
     public init(json: [UInt8], key: String? = nil, source: String = "") {
-        self.json = json
+        self.init(bytes: json, contentType: .json, key: key, source: source)
+    }
+
+    /// Creates an input of any content type.
+    public init(bytes: [UInt8], contentType: InputContentType, key: String? = nil, source: String = "") {
+        self.bytes = bytes
+        self.contentType = contentType
         self.key = key
         self.source = source
+    }
+
+    /// The input as one JSON value: JSON as is, text as a JSON string; nil for binary.
+    public var jsonValue: [UInt8]? {
+        switch contentType {
+        case .json: bytes
+        case .text: Array(JSONString.quoted(String(decoding: bytes, as: UTF8.self)).utf8)
+        case .binary: nil
+        }
     }
 }
 
@@ -19,10 +57,13 @@ public struct AlgorithmInput: Sendable {
 public struct AlgorithmAnswer: Sendable, Equatable {
     /// The answer as JSON text.
     public var output: String
+    /// What the target said about the call (JSON text), kept beside the output where the target gives it.
+    public var metadata: String?
 
     /// Creates an answer.
-    public init(output: String) {
+    public init(output: String, metadata: String? = nil) {
         self.output = output
+        self.metadata = metadata
     }
 }
 
@@ -39,6 +80,8 @@ public struct AlgorithmFailure: Error, Sendable, Equatable, CustomStringConverti
         public static let status = Kind(name: "status")
         /// The endpoint answered 2xx with something that is not usable (not JSON, too large).
         public static let invalidAnswer = Kind(name: "invalidAnswer")
+        /// The algorithm ran and reported an error of its own (an Algorithmia error envelope, a worker's error).
+        public static let algorithm = Kind(name: "algorithm")
         /// The call was cancelled (shutdown).
         public static let cancelled = Kind(name: "cancelled")
         public var description: String { name }

@@ -57,19 +57,37 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
-        var request = HTTPClientRequest(url: configuration.url)
+        let response: Response
+        switch await exchange(input, url: configuration.url) {
+        case .success(let answered): response = answered
+        case .failure(let failure): return .failure(failure)
+        }
+        guard (200..<300).contains(response.status.code) else { return .failure(statusFailure(response)) }
+        return validJSON(response).map { AlgorithmAnswer(output: $0) }
+    }
+
+    /// An HTTP answer: status, headers and the whole body.
+    struct Response {
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: [UInt8]
+    }
+
+    /// POSTs `input` to `url` with the configured headers and timeout, and reads the whole answer (up to
+    /// `maxAnswerBytes`), whatever its status.
+    func exchange(_ input: AlgorithmInput, url: String) async -> Result<Response, AlgorithmFailure> {
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: input.contentType.mimeType)
         request.headers.add(name: "Accept", value: "application/json")
         if !input.source.isEmpty { request.headers.add(name: "X-Algoqueue-Source", value: input.source) }
         for (header, value) in configuration.headers { request.headers.replaceOrAdd(name: header, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: input.json))
+        request.body = .bytes(ByteBuffer(bytes: input.bytes))
         let timeout = TimeAmount.milliseconds(configuration.timeout.milliseconds)
-        let response: HTTPClientResponse
-        let body: ByteBuffer
         do {
-            response = try await client.execute(request, timeout: timeout)
-            body = try await response.body.collect(upTo: configuration.maxAnswerBytes)
+            let response = try await client.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: configuration.maxAnswerBytes)
+            return .success(Response(status: response.status, headers: response.headers, body: Array(body.readableBytesView)))
         } catch is NIOTooManyBytesError {
             return .failure(
                 AlgorithmFailure(
@@ -77,28 +95,31 @@ public final class HTTPAlgorithm: Algorithm {
         } catch {
             return .failure(classify(error))
         }
-        let bytes = Array(body.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
-            return .failure(
-                AlgorithmFailure(
-                    .status,
-                    "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(displayURL)"
-                        + excerpt(bytes).map { ": \($0)" }.orEmpty,
-                    statusCode: Int(response.status.code),
-                    retryAfter: response.headers.first(name: "Retry-After").flatMap(Self.retryAfter)))
-        }
+    }
+
+    /// The failure for a non-2xx answer: its status, an excerpt of its body, and any `Retry-After`.
+    func statusFailure(_ response: Response, detail: String? = nil) -> AlgorithmFailure {
+        AlgorithmFailure(
+            .status,
+            "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(displayURL)"
+                + (detail ?? excerpt(response.body)).map { ": \($0)" }.orEmpty,
+            statusCode: Int(response.status.code),
+            retryAfter: response.headers.first(name: "Retry-After").flatMap(Self.retryAfter))
+    }
+
+    /// The body as trimmed JSON text, or why it is not JSON.
+    func validJSON(_ response: Response) -> Result<String, AlgorithmFailure> {
         do {
-            try JSONSyntax.validate(bytes)
+            try JSONSyntax.validate(response.body)
         } catch {
             let type = response.headers.first(name: "Content-Type") ?? "no content type"
             return .failure(
                 AlgorithmFailure(
                     .invalidAnswer,
                     "answer from \(displayURL) is not JSON (HTTP \(response.status.code), \(type)): \(error)"
-                        + excerpt(bytes).map { "; it began: \($0)" }.orEmpty))
+                        + excerpt(response.body).map { "; it began: \($0)" }.orEmpty))
         }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return .success(AlgorithmAnswer(output: text))
+        return .success(String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     func classify(_ error: any Error) -> AlgorithmFailure {
@@ -130,8 +151,12 @@ public final class HTTPAlgorithm: Algorithm {
     /// (an API key an endpoint echoes back) is replaced by `[redacted]`.
     func excerpt(_ bytes: [UInt8]) -> String? {
         guard !bytes.isEmpty else { return nil }
-        var text = String(decoding: bytes.prefix(4096), as: UTF8.self)
-            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        return redacted(String(decoding: bytes.prefix(4096), as: UTF8.self))
+    }
+
+    /// `text` on one line, at most 300 characters, with configured header values replaced by `[redacted]`.
+    func redacted(_ text: String) -> String {
+        var text = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
             .trimmingCharacters(in: .whitespaces)
         for secret in secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
         return text.count > 300 ? String(text.prefix(300)) + "…" : text

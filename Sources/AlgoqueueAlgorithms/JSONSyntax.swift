@@ -61,7 +61,8 @@ public enum JSONSyntax {
         }
     }
 
-    static func isWhitespace(_ byte: UInt8) -> Bool {
+    /// Whether `byte` is JSON white space.
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
 

@@ -39,13 +39,25 @@ extension ConfigFile {
             case "kafka.max_buffered_bytes": if let value = integer(key, node) { settings.kafka.maxBufferedBytes = value }
             case "kafka.properties": if let value = dictionary(key, node) { settings.kafka.properties = value }
             case "kafka.dead_letter_topic": if let value = string(key, node) { settings.pipeline.deadLetterTopic = value.isEmpty ? nil : value }
-            case "algorithm.kind": if let value = choice(key, node, AlgorithmSettings.Kind.self) { settings.algorithm.kind = value }
-            case "algorithm.name": if let value = string(key, node) { settings.algorithm.name = value }
-            case "algorithm.version": if let value = string(key, node) { settings.algorithm.version = value }
-            case "algorithm.url": if let value = string(key, node) { settings.algorithm.url = value }
-            case "algorithm.headers": if let value = dictionary(key, node) { settings.algorithm.headers = value }
-            case "algorithm.timeout": if let value = duration(key, node) { settings.algorithm.timeout = value }
-            case "algorithm.max_answer_bytes": if let value = integer(key, node) { settings.algorithm.maxAnswerBytes = value }
+            case _ where key.hasPrefix("algorithm."):
+                var algorithm = settings.algorithm
+                applyAlgorithm(key, String(key.dropFirst("algorithm.".count)), node, to: &algorithm)
+                settings.algorithm = algorithm
+            case "batch_messages.mode":
+                if let value = choice(key, node, BatchMessageConfiguration.Mode.self) { settings.pipeline.batchMessages.mode = value }
+            case "batch_messages.max_items": if let value = integer(key, node) { settings.pipeline.batchMessages.maxItems = value }
+            case "batch_messages.parallel": if let value = boolean(key, node) { settings.pipeline.batchMessages.parallel = value }
+            case "split.max_items": if let value = integer(key, node) { settings.pipeline.split.maxItems = value }
+            case "split.topic": if let value = string(key, node) { settings.pipeline.split.topic = value.isEmpty ? nil : value }
+            case "split.completion_topic":
+                if let value = string(key, node) { settings.pipeline.split.completionTopic = value.isEmpty ? nil : value }
+            case "fan_out.fail_fast": if let value = boolean(key, node) { settings.pipeline.fanOut.failFast = value }
+            case "sideband.input_dir":
+                if let value = string(key, node) { settings.pipeline.sideband.inputDirectory = value.isEmpty ? nil : value }
+            case "sideband.output_dir":
+                if let value = string(key, node) { settings.pipeline.sideband.outputDirectory = value.isEmpty ? nil : value }
+            case "sideband.max_inline_output_bytes":
+                if let value = integer(key, node) { settings.pipeline.sideband.maxInlineOutputBytes = value }
             case "store.path": if let value = string(key, node) { settings.store.path = value }
             case "store.synchronous": if let value = choice(key, node, StoreConfiguration.Synchronous.self) { settings.store.synchronous = value }
             case "store.keep_inputs": if let value = boolean(key, node) { settings.store.keepInputs = value }
@@ -71,6 +83,58 @@ extension ConfigFile {
             case "health.stall_timeout": if let value = duration(key, node) { settings.operations.stallTimeout = value }
             default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
             }
+        }
+
+        /// Applies `field` of one algorithm (`key` is its full name, for problems).
+        mutating func applyAlgorithm(_ key: String, _ field: String, _ node: Node, to algorithm: inout AlgorithmSettings) {
+            switch field {
+            case "kind": if let value = choice(key, node, AlgorithmSettings.Kind.self) { algorithm.kind = value }
+            case "name": if let value = string(key, node) { algorithm.name = value }
+            case "version": if let value = string(key, node) { algorithm.version = value }
+            case "url": if let value = string(key, node) { algorithm.url = value }
+            case "headers": if let value = dictionary(key, node) { algorithm.headers = value }
+            case "timeout": if let value = duration(key, node) { algorithm.timeout = value }
+            case "max_answer_bytes": if let value = integer(key, node) { algorithm.maxAnswerBytes = value }
+            case "algo": if let value = string(key, node) { algorithm.algo = value }
+            case "api_key_env": if let value = string(key, node) { algorithm.apiKeyEnv = value }
+            case "api_key_file": if let value = string(key, node) { algorithm.apiKeyFile = value.isEmpty ? nil : value }
+            case "api_key":
+                problems.append(
+                    ConfigProblem(
+                        key,
+                        "an API key is never read from the configuration file: put it in the environment variable "
+                            + "named by api_key_env (default ALGORITHMIA_API_KEY) or in the file named by api_key_file"))
+            case "command": if let value = list(key, node, splitCommas: false) { algorithm.command = value }
+            case "workers": if let value = integer(key, node) { algorithm.workers = value }
+            default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
+            }
+        }
+
+        /// `algorithms:`, a list of algorithm mappings (fan-out).
+        mutating func readAlgorithms(_ node: Node) {
+            guard let sequence = node.sequence else {
+                problems.append(ConfigProblem("algorithms", "must be a list of algorithms, each like the algorithm section"))
+                return
+            }
+            var algorithms: [AlgorithmSettings] = []
+            for (index, entry) in sequence.enumerated() {
+                let prefix = "algorithms[\(index)]"
+                guard let mapping = entry.mapping else {
+                    problems.append(ConfigProblem(prefix, "must be a mapping like the algorithm section"))
+                    continue
+                }
+                var algorithm = AlgorithmSettings()
+                for (fieldNode, value) in mapping {
+                    let field = fieldNode.string ?? ""
+                    guard ConfigFile.algorithmKeys.contains(field) else {
+                        unknown("\(prefix).\(field)", among: Set(ConfigFile.algorithmKeys.map { "\(prefix).\($0)" }))
+                        continue
+                    }
+                    applyAlgorithm("\(prefix).\(field)", field, value, to: &algorithm)
+                }
+                algorithms.append(algorithm)
+            }
+            settings.algorithms = algorithms
         }
 
         mutating func string(_ key: String, _ node: Node) -> String? {
@@ -121,8 +185,8 @@ extension ConfigFile {
             return value
         }
 
-        /// A list, or one comma-separated string.
-        mutating func list(_ key: String, _ node: Node) -> [String]? {
+        /// A list, or one comma-separated string (one space-separated string when `splitCommas` is false).
+        mutating func list(_ key: String, _ node: Node, splitCommas: Bool = true) -> [String]? {
             if let sequence = node.sequence {
                 var values: [String] = []
                 for item in sequence {
@@ -131,7 +195,11 @@ extension ConfigFile {
                 }
                 return values
             }
-            return string(key, node).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            return string(key, node).map { text in
+                splitCommas
+                    ? text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    : text.split(separator: " ").map(String.init)
+            }
         }
 
         mutating func dictionary(_ key: String, _ node: Node) -> [String: String]? {

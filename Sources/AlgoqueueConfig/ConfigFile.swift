@@ -13,7 +13,12 @@ public enum ConfigFile {
             "brokers", "group", "topics", "client_id", "start_from", "session_timeout", "max_buffered_messages",
             "max_buffered_bytes", "properties", "dead_letter_topic",
         ],
-        "algorithm": ["kind", "name", "version", "url", "headers", "timeout", "max_answer_bytes"],
+        "algorithm": algorithmKeys,
+        "algorithms": algorithmKeys,
+        "batch_messages": ["mode", "max_items", "parallel"],
+        "split": ["max_items", "topic", "completion_topic"],
+        "fan_out": ["fail_fast"],
+        "sideband": ["input_dir", "output_dir", "max_inline_output_bytes"],
         "store": ["path", "synchronous", "keep_inputs", "busy_timeout", "max_size"],
         "retry": ["max_attempts", "max_elapsed", "initial_backoff", "max_backoff"],
         "batch": ["max_items", "max_bytes", "linger"],
@@ -24,6 +29,12 @@ public enum ConfigFile {
         "log": ["level"],
         "metrics": ["listen"],
         "health": ["stall_timeout"],
+    ]
+
+    /// The keys of one algorithm (`algorithm`, and each entry of `algorithms`).
+    static let algorithmKeys: Set<String> = [
+        "kind", "name", "version", "url", "headers", "timeout", "max_answer_bytes", "algo", "api_key_env", "api_key_file",
+        "api_key", "command", "workers",
     ]
 
     /// Loads `path` over `base`, returning the settings and every problem found in the file. Check
@@ -57,6 +68,10 @@ public enum ConfigFile {
             let key = keyNode.string ?? ""
             guard let known = sections[key] else {
                 reader.unknown(key, among: Set(sections.keys))
+                continue
+            }
+            if key == "algorithms" {
+                reader.readAlgorithms(value)
                 continue
             }
             guard let section = value.mapping else {

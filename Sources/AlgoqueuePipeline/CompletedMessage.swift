@@ -8,6 +8,10 @@ struct CompletedMessage: Sendable {
     var offset: Int64
     var byteCount: Int
     var rows: [ResultRow]
+    /// The batch this message split into chunks, recorded with its rows.
+    var split: BatchSplit? = nil
+    /// The chunk of a split batch whose rows these are.
+    var chunk: BatchChunk? = nil
 }
 
 /// What one durable write covered.
@@ -16,4 +20,6 @@ struct DurableBatch: Sendable {
     var bytes: Int
     var rows: [ResultRow]
     var offsets: [TopicPartition: Int64]
+    /// Split batches this write completed.
+    var completed: [CompletedBatch]
 }

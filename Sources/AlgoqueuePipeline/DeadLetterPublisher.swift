@@ -45,8 +45,4 @@ final class DeadLetterPublisher: Sendable {
         }
         return false
     }
-
-    func close() async {
-        await producer.close()
-    }
 }

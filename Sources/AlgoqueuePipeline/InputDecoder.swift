@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import Foundation
 
 /// Turns a message value into an algorithm input, or into the reason it cannot be one.
 ///
@@ -25,6 +26,17 @@ struct InputDecoder {
                 "the input is \(value.count) bytes, above the limit of \(maxInputBytes) bytes "
                     + "(pipeline.max_input_bytes); send a smaller input or raise the limit")
         }
+        let key = Self.keyText(message.key)
+        switch Self.contentType(of: message) {
+        case .binary:
+            return .input(AlgorithmInput(bytes: value, contentType: .binary, key: key, source: source))
+        case .text:
+            if let bad = Self.firstInvalidUTF8Offset(value) {
+                return .invalid("the message value is not valid UTF-8 text (bad byte at offset \(bad)), yet its content-type is text")
+            }
+            return .input(AlgorithmInput(bytes: value, contentType: .text, key: key, source: source))
+        case .json: break
+        }
         if let bad = Self.firstInvalidUTF8Offset(value) {
             return .invalid("the message value is not valid UTF-8 (bad byte at offset \(bad)); publish UTF-8 JSON")
         }
@@ -36,7 +48,18 @@ struct InputDecoder {
         if JSONSyntax.topLevelKind(value) == "null" {
             return .invalid("the message value is JSON null; publish a JSON document with the input")
         }
-        return .input(AlgorithmInput(json: value, key: Self.keyText(message.key), source: source))
+        return .input(AlgorithmInput(json: value, key: key, source: source))
+    }
+
+    /// What a message holds, from its `content-type` header: `text/…` is text, `application/octet-stream` (or
+    /// any other non-JSON type) bytes; no header, or a JSON type, is JSON.
+    static func contentType(of message: KafkaMessage) -> InputContentType {
+        guard !message.headers.isEmpty,
+            let header = message.headers.last(where: { $0.name.lowercased() == "content-type" }), let value = header.value
+        else { return .json }
+        let type = String(decoding: value, as: UTF8.self).lowercased().trimmingCharacters(in: .whitespaces)
+        if type.isEmpty || type.hasPrefix("application/json") || type.hasSuffix("+json") { return .json }
+        return type.hasPrefix("text/") ? .text : .binary
     }
 
     /// The message key as text: UTF-8 as is, anything else as `0x`-prefixed hex.

@@ -4,13 +4,34 @@ import AlgoqueueStore
 import AlgoqueueSupport
 import Logging
 
-/// One message to its rows: decode, call with retries behind the circuit breaker, dead-letter what failed.
-/// Shared by the service and by `algoqueue replay`.
-final class InputProcessor: Sendable {
+/// One algorithm the pipeline calls, with its own circuit breaker.
+struct Target: Sendable {
     let algorithm: any Algorithm
+    let breaker: CircuitBreaker
+}
+
+/// Everything one message produced: its rows, and the batch bookkeeping written with them.
+struct ProcessedMessage: Sendable {
+    var rows: [ResultRow] = []
+    /// The batch this message split into chunks.
+    var split: BatchSplit?
+    /// The chunk of a split batch whose rows these are.
+    var chunk: BatchChunk?
+}
+
+/// One message to its rows: decode, expand a batch message into items (splitting a large one), call every
+/// algorithm with retries behind its circuit breaker, dead-letter what failed. Shared by the service and by
+/// `algoqueue replay`.
+final class InputProcessor: Sendable {
+    let targets: [Target]
     let decoder: InputDecoder
     let retry: RetryPolicy
-    let breaker: CircuitBreaker
+    let batchMessages: BatchMessageConfiguration
+    let fanOut: FanOutConfiguration
+    let sideband: Sideband
+    /// Bounds the calls in flight across messages, items and algorithms (`pipeline.concurrency`).
+    let calls: ConcurrencyLimiter
+    let splitter: BatchSplitter?
     let deadLetters: DeadLetterPublisher?
     let statistics: PipelineStatistics
     let health: PipelineHealth
@@ -18,151 +39,163 @@ final class InputProcessor: Sendable {
     let logger: Logger
 
     init(
-        algorithm: any Algorithm, configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
-        statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(), metrics: PipelineMetrics = PipelineMetrics(),
-        logger: Logger
+        algorithms: [any Algorithm], configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
+        splitter: BatchSplitter? = nil, statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(),
+        metrics: PipelineMetrics = PipelineMetrics(), logger: Logger
     ) {
         self.health = health
         self.metrics = metrics
-        self.algorithm = algorithm
+        targets = algorithms.map {
+            Target(
+                algorithm: $0,
+                breaker: CircuitBreaker(configuration: configuration.circuitBreaker, statistics: statistics, logger: logger))
+        }
         decoder = InputDecoder(maxInputBytes: configuration.maxInputBytes)
         retry = configuration.retry
-        breaker = CircuitBreaker(configuration: configuration.circuitBreaker, statistics: statistics, logger: logger)
+        batchMessages = configuration.batchMessages
+        fanOut = configuration.fanOut
+        sideband = Sideband(configuration: configuration.sideband, maxInputBytes: configuration.maxInputBytes)
+        calls = ConcurrencyLimiter(capacity: configuration.concurrency)
+        self.splitter = splitter
         self.deadLetters = deadLetters
         self.statistics = statistics
         self.logger = logger
     }
 
-    /// The rows for `message`, or nil when a stop cancelled the work: then nothing is written and the offset
+    /// What `message` produced, or nil when a stop cancelled the work: then nothing is written and the offset
     /// does not move, so the message is consumed again.
-    func process(_ message: KafkaMessage) async -> [ResultRow]? {
+    func process(_ message: KafkaMessage) async -> ProcessedMessage? {
         let clock = ContinuousClock()
         let start = clock.now
-        var row = baseRow(message)
+        let chunk = ChunkHeaders.chunk(of: message)
+        var base = baseRow(message)
+        if let chunk {
+            // A chunk's rows belong to the batch it came from: the coordinates of the message that carried it.
+            base.topic = chunk.origin.topic
+            base.partition = chunk.origin.partition
+            base.offset = chunk.origin.offset
+        }
+        var result = ProcessedMessage()
         switch decoder.decode(message) {
         case .invalid(let reason):
-            row.error = reason
+            result.rows = errorRows(base, reason)
         case .input(let input):
-            guard let (result, attempts) = await call(input) else { return nil }
-            row.attempts = attempts
-            switch result {
-            case .success(let answer):
-                row.status = .ok
-                row.output = answer.output
-            case .failure(let failure):
-                row.error = attempts > 1 ? "\(failure.message) (after \(attempts) attempts)" : failure.message
-            }
-        }
-        row.durationMilliseconds = (clock.now - start).seconds * 1000
-        if row.status == .error, let deadLetters {
-            guard await deadLetters.publish(message, row: row) else { return nil }
-        }
-        return [row]
-    }
-
-    /// The rows of a micro-batch, one per message, or nil when a stop cancelled it. Bad inputs get their error
-    /// rows without a call; the others go in one call as a JSON list, whose answer must be a list of as many
-    /// results, in order. Any other answer gives each of them an error row saying why.
-    func processBatch(_ messages: [KafkaMessage]) async -> [ResultRow]? {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var rows = messages.map(baseRow)
-        var inputs: [(index: Int, input: AlgorithmInput)] = []
-        for (index, message) in messages.enumerated() {
-            switch decoder.decode(message) {
-            case .invalid(let reason): rows[index].error = reason
-            case .input(let input): inputs.append((index, input))
-            }
-        }
-        if !inputs.isEmpty {
-            var body: [UInt8] = [UInt8(ascii: "[")]
-            for (position, entry) in inputs.enumerated() {
-                if position > 0 { body.append(UInt8(ascii: ",")) }
-                body += entry.input.json
-            }
-            body.append(UInt8(ascii: "]"))
-            let source = inputs[0].input.source + (inputs.count > 1 ? " +\(inputs.count - 1)" : "")
-            guard let (result, attempts) = await call(AlgorithmInput(json: body, source: source)) else { return nil }
-            for entry in inputs { rows[entry.index].attempts = attempts }
-            switch result {
-            case .success(let answer):
-                let bytes = Array(answer.output.utf8)
-                if let elements = JSONSyntax.arrayElements(bytes), elements.count == inputs.count {
-                    for (position, entry) in inputs.enumerated() {
-                        rows[entry.index].status = .ok
-                        rows[entry.index].output = String(decoding: bytes[elements[position]], as: UTF8.self)
-                    }
-                } else {
-                    let got = JSONSyntax.arrayElements(bytes).map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
-                    for entry in inputs {
-                        rows[entry.index].error =
-                            "the batch answer must be a list of \(inputs.count) results, one per input in order (got \(got))"
-                    }
+            switch batchMessages.plan(input, isChunk: chunk != nil) {
+            case .invalid(let reason):
+                result.rows = errorRows(base, reason)
+            case .single(let input):
+                guard let rows = await callAll(input, base: base) else { return nil }
+                result.rows = rows
+            case .items(let bytes, var ranges, _):
+                var firstItem = 0
+                if let chunk {
+                    firstItem = chunk.firstItem
+                    result.chunk = BatchChunk(origin: chunk.origin, firstItem: firstItem, items: ranges.count)
+                } else if let splitter, ranges.count > splitter.maxItems {
+                    guard let split = await splitter.split(message, bytes: bytes, ranges: ranges) else { return nil }
+                    result.split = split
+                    result.chunk = split.chunks[0]
+                    ranges = Array(ranges.prefix(split.chunks[0].items))
                 }
-            case .failure(let failure):
-                let message = attempts > 1 ? "\(failure.message) (after \(attempts) attempts)" : failure.message
-                for entry in inputs { rows[entry.index].error = message }
+                guard let rows = await callItems(bytes: bytes, ranges: ranges, firstItem: firstItem, base: base) else {
+                    return nil
+                }
+                result.rows = rows
             }
         }
         let elapsed = (clock.now - start).seconds * 1000
-        for index in rows.indices { rows[index].durationMilliseconds = elapsed }
-        if let deadLetters {
-            for (index, row) in rows.enumerated() where row.status == .error {
-                guard await deadLetters.publish(messages[index], row: row) else { return nil }
-            }
+        for index in result.rows.indices where result.rows[index].attempts == 0 {
+            result.rows[index].durationMilliseconds = elapsed
         }
-        return rows
+        if let deadLetters, let failed = result.rows.first(where: { $0.status == .error }) {
+            guard await deadLetters.publish(message, row: failed) else { return nil }
+        }
+        return result
     }
 
     /// A row for `message` before its outcome is known: an error with no attempts.
     func baseRow(_ message: KafkaMessage) -> ResultRow {
         ResultRow(
             topic: message.topic, partition: message.partition, offset: message.offset, item: -1,
-            algorithm: algorithm.name, algorithmVersion: algorithm.version, key: InputDecoder.keyText(message.key),
-            status: .error, input: InputDecoder.inputText(message.value), inputBytes: message.value?.count ?? 0,
-            attempts: 0, messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
+            algorithm: targets[0].algorithm.name, algorithmVersion: targets[0].algorithm.version,
+            key: InputDecoder.keyText(message.key), status: .error, input: InputDecoder.inputText(message.value),
+            inputBytes: message.value?.count ?? 0, attempts: 0,
+            messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
     }
 
-    /// Calls until an answer, a failure that retrying cannot fix, or the retry budget is spent.
-    /// Returns nil when cancelled.
-    func call(_ input: AlgorithmInput) async -> (Result<AlgorithmAnswer, AlgorithmFailure>, Int)? {
+    /// The same error row for every algorithm: the input was refused before any call.
+    func errorRows(_ base: ResultRow, _ reason: String) -> [ResultRow] {
+        targets.map { target in
+            var row = base
+            row.algorithm = target.algorithm.name
+            row.algorithmVersion = target.algorithm.version
+            row.error = reason
+            return row
+        }
+    }
+
+    /// `base` completed with the outcome of a call to `target`.
+    func row(
+        _ base: ResultRow, _ target: Target, _ outcome: (Result<AlgorithmAnswer, AlgorithmFailure>, Int),
+        milliseconds: Double
+    ) -> ResultRow {
+        var row = base
+        row.algorithm = target.algorithm.name
+        row.algorithmVersion = target.algorithm.version
+        row.attempts = outcome.1
+        row.durationMilliseconds = milliseconds
+        switch outcome.0 {
+        case .success(let answer):
+            switch sideband.storeOutput(answer.output, of: row) {
+            case .success(let path):
+                row.status = .ok
+                row.error = nil
+                row.output = path == nil ? answer.output : nil
+                row.outputFile = path
+                row.metadata = answer.metadata
+            case .failure(let failure):
+                row.error = failure.message
+            }
+        case .failure(let failure):
+            row.error = outcome.1 > 1 ? "\(failure.message) (after \(outcome.1) attempts)" : failure.message
+        }
+        return row
+    }
+
+    /// Calls the algorithm named like `row` again with the row's input (kept in the store) and returns the new
+    /// row, or nil when cancelled or when no configured algorithm has that name.
+    func replay(_ row: ResultRow) async -> ResultRow? {
+        guard let input = row.input, let target = targets.first(where: { $0.algorithm.name == row.algorithm }) else {
+            return nil
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        var attempt = 0
-        while true {
-            do {
-                try await breaker.permit()
-            } catch {
-                return nil
+        let message = KafkaMessage(
+            topic: row.topic, partition: row.partition, offset: row.offset, key: row.key.map { Array($0.utf8) },
+            value: Array(input.utf8))
+        var base = row
+        base.status = .error
+        base.output = nil
+        base.outputFile = nil
+        base.metadata = nil
+        base.attempts = 0
+        base.createdAt = nil
+        base.updatedAt = nil
+        switch decoder.decode(message) {
+        case .invalid(let reason):
+            base.error = reason
+            base.durationMilliseconds = (clock.now - start).seconds * 1000
+            return base
+        case .input(let decoded):
+            var input = decoded
+            switch sideband.resolve(input) {
+            case .failure(let failure):
+                base.error = failure.message
+                return base
+            case .success(let resolved): input = resolved
             }
-            attempt += 1
-            let call = health.callStarted()
-            let started = clock.now
-            let result = await algorithm.call(input)
-            metrics.callDuration.recordNanoseconds((clock.now - started).nanoseconds)
-            health.callFinished(call)
-            guard case .failure(let failure) = result else {
-                breaker.record(failed: false)
-                return (result, attempt)
-            }
-            if failure.kind == .cancelled { return nil }
-            let retryable = retry.isRetryable(failure)
-            breaker.record(failed: retryable)
-            guard retryable, attempt < retry.maxAttempts else { return (result, attempt) }
-            let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter)
-            guard clock.now - start + delay < retry.maxElapsed else {
-                var late = failure
-                late.message += " (retry budget of \(retry.maxElapsed.text) spent)"
-                return (.failure(late), attempt)
-            }
-            statistics.update { $0.retried += 1 }
-            logger.debug(
-                "retrying in \(delay.text)", metadata: ["source": "\(input.source)", "attempt": "\(attempt)", "error": "\(failure.message)"])
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                return nil
-            }
+            guard let outcome = await call(target, input) else { return nil }
+            return self.row(base, target, outcome, milliseconds: (clock.now - start).seconds * 1000)
         }
     }
 }

@@ -16,6 +16,8 @@ struct DispatchState {
     var position: [TopicPartition: Int64] = [:]
     /// Messages consumed whose rows are not durable yet.
     var outstanding = 0
+    /// Per partition, the offset after the last chunk this instance published there: an end before it is stale.
+    var published: [TopicPartition: Int64] = [:]
 
     /// Every assigned partition is read to its end and everything consumed is written.
     var isIdle: Bool {
@@ -137,7 +139,9 @@ extension Pipeline {
                     if state.assignment.isEmpty { state.assignmentKnown = false }
                 case .kafka(.endOfPartition(let partition, let nextOffset)):
                     // An end reported before a pause may lie beyond messages still to be fetched again.
-                    if state.assignment.contains(partition), (state.position[partition] ?? nextOffset) >= nextOffset {
+                    if state.assignment.contains(partition), (state.position[partition] ?? nextOffset) >= nextOffset,
+                        nextOffset >= state.published[partition] ?? 0
+                    {
                         state.atEnd[partition] = nextOffset
                     }
                 case .kafka(.error(let error)):
@@ -147,6 +151,12 @@ extension Pipeline {
                     }
                 case .durable(let messages):
                     state.outstanding -= messages
+                case .published(let ends):
+                    // Chunks this instance published lie beyond an end seen before: not idle until they are read.
+                    for (partition, next) in ends {
+                        state.published[partition] = max(state.published[partition] ?? 0, next)
+                        if (state.atEnd[partition] ?? .max) < next { state.atEnd[partition] = nil }
+                    }
                 case .tick:
                     var lag: [TopicPartition: Int64] = [:]
                     for partition in state.assignment {
@@ -178,11 +188,11 @@ extension Pipeline {
 
     /// Processes one message and hands its rows to the writer (nothing when a stop cancelled it).
     static func run(_ work: OrderingLanes.Work, processor: InputProcessor, writer: ResultWriter) async {
-        guard let rows = await processor.process(work.message) else { return }
+        guard let processed = await processor.process(work.message) else { return }
         writer.submit(
             CompletedMessage(
                 partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                byteCount: work.message.byteCount, rows: rows))
+                byteCount: work.message.byteCount, rows: processed.rows, split: processed.split, chunk: processed.chunk))
     }
 
     /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group.
@@ -200,11 +210,11 @@ extension Pipeline {
     /// Processes a micro-batch and hands each message's row to the writer (nothing when a stop cancelled it).
     static func runBatch(_ works: [OrderingLanes.Work], processor: InputProcessor, writer: ResultWriter) async {
         guard let rows = await processor.processBatch(works.map(\.message)) else { return }
-        for (work, row) in zip(works, rows) {
+        for (work, messageRows) in zip(works, rows) {
             writer.submit(
                 CompletedMessage(
                     partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                    byteCount: work.message.byteCount, rows: [row]))
+                    byteCount: work.message.byteCount, rows: messageRows))
         }
     }
 

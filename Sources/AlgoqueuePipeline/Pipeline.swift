@@ -6,7 +6,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The service: consume messages, call the algorithm, write one row per input, commit durable offsets.
+/// The service: consume messages, call the algorithms, write one row per input and algorithm, commit durable
+/// offsets.
 ///
 /// Stops on graceful shutdown (SIGTERM/SIGINT through ServiceLifecycle), on idle with `untilIdle`, or with a
 /// ``PipelineError`` when the store cannot be written or Kafka fails for good. Work in flight at a stop
@@ -16,7 +17,8 @@ public final class Pipeline: Service {
     let kafka: KafkaConsumerConfiguration
     /// The store rows are written to (the caller opened it and closes it).
     public let store: ResultsStore
-    let algorithm: any Algorithm
+    /// Every algorithm each input goes to (more than one: fan-out).
+    let algorithms: [any Algorithm]
     let logger: Logger
     /// Totals for progress lines, summaries and tests.
     public let statistics = PipelineStatistics()
@@ -26,15 +28,26 @@ public final class Pipeline: Service {
     let observer: PipelineObserver
 
     /// Creates the pipeline; nothing connects until ``run()``.
-    public init(
+    public convenience init(
         configuration: PipelineConfiguration, kafka: KafkaConsumerConfiguration, store: ResultsStore,
         algorithm: any Algorithm, logger: Logger, observer: PipelineObserver = PipelineObserver()
     ) {
+        self.init(
+            configuration: configuration, kafka: kafka, store: store, algorithms: [algorithm], logger: logger,
+            observer: observer)
+    }
+
+    /// Creates a pipeline that sends every input to each of `algorithms` (at least one).
+    public init(
+        configuration: PipelineConfiguration, kafka: KafkaConsumerConfiguration, store: ResultsStore,
+        algorithms: [any Algorithm], logger: Logger, observer: PipelineObserver = PipelineObserver()
+    ) {
+        precondition(!algorithms.isEmpty, "a pipeline needs at least one algorithm")
         self.observer = observer
         self.configuration = configuration
         self.kafka = kafka
         self.store = store
-        self.algorithm = algorithm
+        self.algorithms = algorithms
         self.logger = logger
     }
 
@@ -44,16 +57,18 @@ public final class Pipeline: Service {
         /// The micro-batch with this number has waited `batch.linger`.
         case linger(Int)
         case durable(messages: Int)
+        /// Chunks were published: partition → offset after the last one.
+        case published([TopicPartition: Int64])
         case writerFailed(StoreError)
     }
 
-    /// Runs until stopped (see the type's documentation). The algorithm is shut down when it returns or throws.
+    /// Runs until stopped (see the type's documentation). The algorithms are shut down when it returns or throws.
     public func run() async throws {
         do {
             try await consumeUntilStopped()
-            await algorithm.shutdown()
+            for algorithm in algorithms { await algorithm.shutdown() }
         } catch {
-            await algorithm.shutdown()
+            for algorithm in algorithms { await algorithm.shutdown() }
             throw error
         }
     }
@@ -62,6 +77,10 @@ public final class Pipeline: Service {
         let store = self.store
         let group = kafka.groupID
         let logger = self.logger
+        var kafka = self.kafka
+        if let topic = configuration.split.topic, configuration.split.enabled, !kafka.topics.contains(topic) {
+            kafka.topics.append(topic)  // chunks published to a work topic are consumed like the rest
+        }
         let consumer = try KafkaConsumer(
             configuration: kafka,
             storedOffsets: { partitions in
@@ -85,22 +104,38 @@ public final class Pipeline: Service {
         let health = self.health
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
+        var producer: KafkaProducer?
+        if configuration.deadLetterTopic != nil || configuration.split.enabled {
+            var settings = KafkaProducerConfiguration()
+            settings.brokers = kafka.brokers
+            settings.clientID = kafka.clientID
+            settings.properties = kafka.properties
+            producer = try KafkaProducer(configuration: settings, logger: logger)
+        }
         var deadLetters: DeadLetterPublisher?
-        if let topic = configuration.deadLetterTopic {
-            var producer = KafkaProducerConfiguration()
-            producer.brokers = kafka.brokers
-            producer.clientID = kafka.clientID
-            producer.properties = kafka.properties
-            deadLetters = DeadLetterPublisher(
-                producer: try KafkaProducer(configuration: producer, logger: logger), topic: topic,
-                statistics: statistics, logger: logger)
+        if let topic = configuration.deadLetterTopic, let producer {
+            deadLetters = DeadLetterPublisher(producer: producer, topic: topic, statistics: statistics, logger: logger)
+        }
+        var splitter: BatchSplitter?
+        if configuration.split.enabled, let producer {
+            splitter = BatchSplitter(
+                configuration: configuration.split, producer: producer,
+                admin: try KafkaAdmin(configuration: kafka, logger: logger), store: store, logger: logger,
+                onPublished: { signal.yield(.published($0)) })
+        }
+        let completions = configuration.split.completionTopic.flatMap { topic in
+            producer.map { CompletionPublisher(producer: $0, topic: topic, store: store, logger: logger) }
         }
         let processor = InputProcessor(
-            algorithm: algorithm, configuration: configuration, deadLetters: deadLetters, statistics: statistics,
-            health: health, metrics: metrics, logger: logger)
+            algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
+            statistics: statistics, health: health, metrics: metrics, logger: logger)
         try consumer.start()
         logger.info(
-            "consuming", metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "algorithm": "\(algorithm.name)"])
+            "consuming",
+            metadata: [
+                "topics": "\(kafka.topics)", "group": "\(group)",
+                "algorithms": "\(algorithms.map(\.name).joined(separator: ","))",
+            ])
 
         let writeFailure = Locked<StoreError?>(nil)
         var failure: PipelineError? = await withDiscardingTaskGroup { writing in
@@ -118,6 +153,7 @@ public final class Pipeline: Service {
                         }
                         health.update { $0.lastProgress = ContinuousClock.now }
                         statistics.markDurable()
+                        completions?.publish(batch.completed)
                         signal.yield(.durable(messages: batch.messages))
                     }
                 } catch {
@@ -130,6 +166,7 @@ public final class Pipeline: Service {
                     for await event in consumer.events { signal.yield(.kafka(event)) }
                 }
                 helpers.addTask { await self.tick(signal) }
+                if let completions { helpers.addTask { await completions.publishPending() } }
                 let failure = await dispatch(
                     signals: signals, sink: signal, consumer: consumer, writer: writer, tracker: tracker,
                     processor: processor)
@@ -147,7 +184,8 @@ public final class Pipeline: Service {
         // The writer has finished: commit what is durable and leave the group.
         await consumer.close()
         signal.finish()
-        await deadLetters?.close()
+        await completions?.finish()
+        await producer?.close()
         let totals = statistics.snapshot
         logger.info(
             "stopped",

@@ -24,6 +24,15 @@ public struct PipelineConfiguration: Sendable {
     /// Where messages that end as error rows are also published, with the error in headers. Default: none.
     public var deadLetterTopic: String?
 
+    /// Batch messages (a list of inputs in one message). Default: off.
+    public var batchMessages = BatchMessageConfiguration()
+    /// Splitting large batch messages into chunks for the whole group. Default: off.
+    public var split = SplitConfiguration()
+    /// How fan-out calls to several algorithms relate.
+    public var fanOut = FanOutConfiguration()
+    /// File inputs and outputs.
+    public var sideband = SidebandConfiguration()
+
     /// A configuration with every default.
     public init() {}
 }

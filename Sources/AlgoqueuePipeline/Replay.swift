@@ -27,27 +27,34 @@ public final class Replay: Sendable {
     let concurrency: Int
     let logger: Logger
 
-    /// Creates a replay with the pipeline's retry, circuit-breaker, input-size and concurrency settings.
-    public init(configuration: PipelineConfiguration, store: ResultsStore, algorithm: any Algorithm, logger: Logger) {
+    /// Creates a replay with the pipeline's retry, circuit-breaker, input-size, sideband and concurrency settings.
+    /// Rows are replayed with the algorithm of the same name.
+    public init(configuration: PipelineConfiguration, store: ResultsStore, algorithms: [any Algorithm], logger: Logger) {
         self.store = store
         self.concurrency = max(1, configuration.concurrency)
         self.logger = logger
         processor = InputProcessor(
-            algorithm: algorithm, configuration: configuration, deadLetters: nil, statistics: PipelineStatistics(),
+            algorithms: algorithms, configuration: configuration, deadLetters: nil, statistics: PipelineStatistics(),
             logger: logger)
     }
 
-    /// Replays the error rows of this algorithm matching `query` (`errorsOnly` is forced on). With `dryRun`, only counts them.
+    /// Creates a replay for one algorithm.
+    public convenience init(configuration: PipelineConfiguration, store: ResultsStore, algorithm: any Algorithm, logger: Logger) {
+        self.init(configuration: configuration, store: store, algorithms: [algorithm], logger: logger)
+    }
+
+    /// Replays the error rows of the configured algorithms matching `query` (`errorsOnly` is forced on). With
+    /// `dryRun`, only counts them.
     /// `progress` is called after each written batch with the summary so far.
     public func run(
         _ query: ResultQuery, dryRun: Bool = false, progress: @Sendable (ReplaySummary) -> Void = { _ in }
     ) async throws -> ReplaySummary {
         do {
             let summary = try await replay(query, dryRun: dryRun, progress: progress)
-            await processor.algorithm.shutdown()
+            for target in processor.targets { await target.algorithm.shutdown() }
             return summary
         } catch {
-            await processor.algorithm.shutdown()
+            for target in processor.targets { await target.algorithm.shutdown() }
             throw error
         }
     }
@@ -57,9 +64,10 @@ public final class Replay: Sendable {
     ) async throws -> ReplaySummary {
         var query = query
         query.errorsOnly = true
-        // Rows are keyed by algorithm name: only rows of this algorithm can be replaced in place.
-        query.algorithm = processor.algorithm.name
-        let rows = try store.results(query)
+        // Rows are keyed by algorithm name: only rows of a configured algorithm can be replaced in place.
+        let names = Set(processor.targets.map(\.algorithm.name))
+        if let wanted = query.algorithm, !names.contains(wanted) { return ReplaySummary() }
+        let rows = try store.results(query).filter { names.contains($0.algorithm) }
         var summary = ReplaySummary(selected: rows.count)
         let replayable = rows.filter { $0.input != nil }
         summary.withoutInput = rows.count - replayable.count
@@ -82,13 +90,6 @@ public final class Replay: Sendable {
     }
 
     static func replay(_ row: ResultRow, processor: InputProcessor) async -> ResultRow? {
-        let message = KafkaMessage(
-            topic: row.topic, partition: row.partition, offset: row.offset, key: row.key.map { Array($0.utf8) },
-            value: row.input.map { Array($0.utf8) })
-        guard var fresh = await processor.process(message)?.first else { return nil }
-        fresh.item = row.item
-        fresh.key = row.key
-        fresh.messageTimestamp = row.messageTimestamp
-        return fresh
+        await processor.replay(row)
     }
 }

@@ -32,6 +32,10 @@ public struct ResultRow: Sendable, Equatable {
     public var output: String?
     /// What went wrong (`error` rows).
     public var error: String?
+    /// What the target said about the call (JSON text), such as an Algorithmia envelope's metadata.
+    public var metadata: String?
+    /// Where an output too large for the row was written; `output` is then nil.
+    public var outputFile: String?
     /// How many calls were made for this row.
     public var attempts: Int
     /// Time spent on the call(s), in milliseconds.
@@ -47,7 +51,8 @@ public struct ResultRow: Sendable, Equatable {
     public init(
         topic: String, partition: Int32, offset: Int64, item: Int = -1, algorithm: String,
         algorithmVersion: String? = nil, key: String? = nil, status: ResultStatus, input: String? = nil,
-        inputBytes: Int = 0, output: String? = nil, error: String? = nil, attempts: Int = 1,
+        inputBytes: Int = 0, output: String? = nil, error: String? = nil, metadata: String? = nil,
+        outputFile: String? = nil, attempts: Int = 1,
         durationMilliseconds: Double = 0, messageTimestamp: String? = nil, createdAt: String? = nil,
         updatedAt: String? = nil
     ) {
@@ -63,6 +68,8 @@ public struct ResultRow: Sendable, Equatable {
         self.inputBytes = inputBytes
         self.output = output
         self.error = error
+        self.metadata = metadata
+        self.outputFile = outputFile
         self.attempts = attempts
         self.durationMilliseconds = durationMilliseconds
         self.messageTimestamp = messageTimestamp

@@ -71,7 +71,8 @@ extension ResultsStore {
             topic: row["topic"], partition: row["partition"], offset: row["offset"], item: row["item"],
             algorithm: row["algorithm"], algorithmVersion: row["algorithm_version"], key: row["key"],
             status: ResultStatus(rawValue: row["status"]) ?? .error, input: row["input"],
-            inputBytes: row["input_bytes"], output: row["output"], error: row["error"], attempts: row["attempts"],
+            inputBytes: row["input_bytes"], output: row["output"], error: row["error"], metadata: row["metadata"],
+            outputFile: row["output_file"], attempts: row["attempts"],
             durationMilliseconds: row["duration_ms"], messageTimestamp: row["message_timestamp"],
             createdAt: row["created_at"], updatedAt: row["updated_at"])
     }

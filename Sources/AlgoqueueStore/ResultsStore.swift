@@ -116,25 +116,32 @@ public final class ResultsStore: Sendable {
 
     /// Writes `rows` and the group's next `offsets` in one transaction. A row with the same
     /// (topic, partition, offset, item, algorithm) is replaced in place, keeping its `created_at`.
-    public func write(rows: [ResultRow], offsets: [StoredOffset], group: String) async throws(StoreError) {
-        guard !rows.isEmpty || !offsets.isEmpty else { return }
+    /// `splits` records batches split into chunks and `writtenChunks` the chunks whose rows are in `rows`;
+    /// returns the batches this transaction completed.
+    @discardableResult
+    public func write(
+        rows: [ResultRow], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [], writtenChunks: [BatchChunk] = []
+    ) async throws(StoreError) -> [CompletedBatch] {
+        guard !rows.isEmpty || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
         let keepInputs = configuration.keepInputs
         do {
-            try await pool.write { db in
+            return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
                 for row in rows {
                     try insert.execute(arguments: [
                         row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
                         row.status.rawValue, keepInputs ? row.input : nil, row.inputBytes, row.output, row.error,
-                        row.attempts, row.durationMilliseconds, row.messageTimestamp, row.createdAt ?? now,
-                        row.updatedAt ?? now,
+                        row.metadata, row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
+                        row.createdAt ?? now, row.updatedAt ?? now,
                     ])
                 }
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {
                     try offset.execute(arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])
                 }
+                guard !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
+                return try Self.recordBatches(db, splits: splits, writtenChunks: writtenChunks, now: now)
             }
         } catch {
             var reason = Self.describe(error)
@@ -162,12 +169,14 @@ public final class ResultsStore: Sendable {
 
     static let upsertRowSQL = """
         INSERT INTO results (topic, "partition", "offset", item, algorithm, algorithm_version, "key", status, input,
-            input_bytes, output, error, attempts, duration_ms, message_timestamp, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            input_bytes, output, error, metadata, output_file, attempts, duration_ms, message_timestamp, created_at,
+            updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (topic, "partition", "offset", item, algorithm) DO UPDATE SET
             algorithm_version = excluded.algorithm_version, "key" = excluded."key", status = excluded.status,
             input = excluded.input, input_bytes = excluded.input_bytes, output = excluded.output,
-            error = excluded.error, attempts = excluded.attempts, duration_ms = excluded.duration_ms,
+            error = excluded.error, metadata = excluded.metadata, output_file = excluded.output_file,
+            attempts = excluded.attempts, duration_ms = excluded.duration_ms,
             message_timestamp = excluded.message_timestamp, updated_at = excluded.updated_at
         """
 

@@ -48,6 +48,7 @@ struct CheckConfigCommand: ParsableCommand {
         }
         print(
             "\(file): ok (topics \(settings.kafka.topics.joined(separator: ", ")) on \(settings.kafka.brokers.joined(separator: ",")), "
-                + "algorithm \(settings.algorithm.effectiveName), results in \(settings.store.path))")
+                + (settings.algorithms.isEmpty ? "algorithm " : "algorithms ")
+                    + "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")), results in \(settings.store.path))")
     }
 }

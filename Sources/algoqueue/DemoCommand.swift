@@ -50,10 +50,10 @@ struct DemoCommand: AsyncParsableCommand {
         settings.store.path = database
         settings.pipeline.untilIdle = true
         let store = try openStore(settings.store, logger: logger)
-        let wiring = try await AlgorithmWiring.make(settings)
+        let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         print("3. built-in algorithm text-stats listening on \(wiring.server?.baseURL ?? "?")\(DemoAlgorithm.path)")
         let pipeline = Pipeline(
-            configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithm: wiring.algorithm,
+            configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithms: wiring.algorithms,
             logger: logger)
         let failure = await ServiceRunner.run(pipeline, logger: logger)
         await wiring.stop()

@@ -54,14 +54,14 @@ struct ReplayCommand: AsyncParsableCommand {
         query.since = try TimeFilter.option(since)
         query.until = try TimeFilter.option(until)
         let store = try openStore(settings.store, logger: logger, mustExist: true)
-        let wiring = try await AlgorithmWiring.make(settings)
-        let replay = Replay(configuration: settings.pipeline, store: store, algorithm: wiring.algorithm, logger: logger)
+        let wiring = try await AlgorithmWiring.make(settings, logger: logger)
+        let replay = Replay(configuration: settings.pipeline, store: store, algorithms: wiring.algorithms, logger: logger)
         let summary = try await replay.run(query, dryRun: dryRun) { progress in
             printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
         }
         await wiring.stop()
         store.close()
-        let name = settings.algorithm.effectiveName
+        let name = settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")
         if dryRun {
             print("\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed")
         } else {

@@ -48,15 +48,15 @@ struct RunCommand: AsyncParsableCommand {
             "starting",
             metadata: [
                 "brokers": "\(settings.kafka.brokers.joined(separator: ","))", "topics": "\(settings.kafka.topics)",
-                "database": "\(settings.store.path)", "algorithm": "\(settings.algorithm.effectiveName)",
+                "database": "\(settings.store.path)", "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
             ])
         let store = try openStore(settings.store, logger: logger)
-        let wiring = try await AlgorithmWiring.make(settings)
+        let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let notifier = SystemdNotifier()
         let pipeline = Pipeline(
-            configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithm: wiring.algorithm,
+            configuration: settings.pipeline, kafka: settings.kafka, store: store, algorithms: wiring.algorithms,
             logger: logger,
             observer: PipelineObserver(
                 onReady: { notifier?.send("READY=1") }, onStopping: { notifier?.send("STOPPING=1") }))

@@ -38,6 +38,23 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("batch-max-items"), help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
     var batchMaxItems: Int?
 
+    @Option(
+        name: .customLong("batch-messages"),
+        help: ArgumentHelp("off (default), auto (a JSON list or {\"inputs\": [...]} is a batch: a row per item) or required.", valueName: "mode"))
+    var batchMessages: String?
+
+    @Option(name: .customLong("split-max-items"), help: "Split batch messages above N items into chunks the whole group shares (default 0: never).")
+    var splitMaxItems: Int?
+
+    @Flag(name: .customLong("fail-fast"), help: "With several algorithms: the first failure for an input cancels its other calls.")
+    var failFast = false
+
+    @Option(name: .customLong("input-dir"), help: ArgumentHelp("The only directory {\"$file\": \"name\"} inputs are read from.", valueName: "dir"))
+    var inputDir: String?
+
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Write outputs above 1 MiB here; the row holds the path.", valueName: "dir"))
+    var outputDir: String?
+
     @Option(name: .customLong("max-attempts"), help: "Calls per input for retryable failures, the first included (default 3).")
     var maxAttempts: Int?
 
@@ -97,6 +114,17 @@ struct SettingsOptions: ParsableArguments {
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
         if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
+        if let batchMessages {
+            if let mode = BatchMessageConfiguration.Mode(rawValue: batchMessages.lowercased()) {
+                settings.pipeline.batchMessages.mode = mode
+            } else {
+                problems.append(ConfigProblem("--batch-messages", "must be one of off, auto, required (got \"\(batchMessages)\")"))
+            }
+        }
+        if let splitMaxItems { settings.pipeline.split.maxItems = splitMaxItems }
+        if failFast { settings.pipeline.fanOut.failFast = true }
+        if let inputDir { settings.pipeline.sideband.inputDirectory = inputDir }
+        if let outputDir { settings.pipeline.sideband.outputDirectory = outputDir }
         if let database { settings.store.path = database }
         for property in kafkaProperties {
             guard let equals = property.firstIndex(of: "=") else {

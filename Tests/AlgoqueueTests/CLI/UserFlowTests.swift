@@ -93,11 +93,12 @@ struct UserFlowTests {
         let first = try await algoqueue(["migrate", "--database", database], directory: directory)
         #expect(first.status == 0)
         #expect(first.output.contains("applied 001_initial.sql"))
+        #expect(first.output.contains("applied 002_batches_and_fan_out.sql"))
         let second = try await algoqueue(["migrate", "--database", database], directory: directory)
         #expect(second.status == 0)
         #expect(!second.output.contains("applied"))
-        #expect(second.output.contains("schema version 1"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["1"])
+        #expect(second.output.contains("schema version 2"))
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["2"])
     }
 
     @Test("demo runs the whole flow on embedded defaults")

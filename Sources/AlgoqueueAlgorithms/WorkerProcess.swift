@@ -1,0 +1,127 @@
+import Foundation
+import Synchronization
+
+/// One long-lived child process with pipes on stdin, stdout and stderr. Lines it writes to stdout and stderr
+/// are handed to callbacks from two reader threads; when stdout ends, the process is reaped and `onExit` told.
+final class WorkerProcess: Sendable {
+    let pid: pid_t
+    let input: Int32
+    let writes: DispatchQueue
+    let inputOpen = Atomic<Bool>(true)
+
+    private init(pid: pid_t, input: Int32, label: String) {
+        self.pid = pid
+        self.input = input
+        writes = DispatchQueue(label: label)
+    }
+
+    /// Starts `command` (looked up in PATH when it has no slash). Throws when it cannot be started.
+    static func spawn(
+        _ command: [String], label: String, maxLineBytes: Int,
+        onLine: @escaping @Sendable ([UInt8]) -> Void, onStderr: @escaping @Sendable (String) -> Void,
+        onExit: @escaping @Sendable (_ status: String) -> Void
+    ) throws(AlgorithmConfigurationError) -> WorkerProcess {
+        guard let program = command.first else { throw AlgorithmConfigurationError("the worker command is empty") }
+        var stdinPipe: [Int32] = [0, 0]
+        var stdoutPipe: [Int32] = [0, 0]
+        var stderrPipe: [Int32] = [0, 0]
+        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+            throw AlgorithmConfigurationError("cannot create pipes for a worker: \(String(cString: strerror(errno)))")
+        }
+        // Only the worker's own ends reach it (through dup2); no other child inherits these.
+        for descriptor in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, program, &actions, nil, argv, environ)
+        for descriptor in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(descriptor) }
+        guard spawned == 0 else {
+            for descriptor in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(descriptor) }
+            throw AlgorithmConfigurationError(
+                "cannot start the worker command \(command.joined(separator: " ")): \(String(cString: strerror(spawned)))")
+        }
+        let worker = WorkerProcess(pid: pid, input: stdinPipe[1], label: label)
+        let output = stdoutPipe[0]
+        let child = pid
+        let errors = stderrPipe[0]
+        Thread.detachNewThread {
+            readLines(errors, maxLineBytes: 64 << 10) { onStderr(String(decoding: $0, as: UTF8.self)) }
+            close(errors)
+        }
+        Thread.detachNewThread {
+            readLines(output, maxLineBytes: maxLineBytes, onLine)
+            close(output)
+            // stdout is gone: the worker is of no more use, whether or not it has exited.
+            _ = Foundation.kill(child, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0, errno == EINTR {}
+            worker.closeInput()
+            onExit(describe(status))
+        }
+        return worker
+    }
+
+    /// Writes `line` and a line break to the worker's stdin, in order, without blocking the caller. A worker
+    /// that has gone is noticed by its reader, not here.
+    func send(_ line: [UInt8]) {
+        writes.async { [self] in
+            guard inputOpen.load(ordering: .acquiring) else { return }
+            var bytes = line
+            bytes.append(UInt8(ascii: "\n"))
+            var written = 0
+            while written < bytes.count {
+                let result = bytes.withUnsafeBytes { write(input, $0.baseAddress! + written, $0.count - written) }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                written += result
+            }
+        }
+    }
+
+    /// Closes stdin: a well-behaved worker finishes what it holds and exits.
+    func closeInput() {
+        writes.async { [self] in
+            if inputOpen.exchange(false, ordering: .acquiringAndReleasing) { close(input) }
+        }
+    }
+
+    /// Kills the worker at once.
+    func kill() {
+        _ = Foundation.kill(pid, SIGKILL)
+    }
+
+    /// Reads `descriptor` to its end, calling `line` for each line (without its line break). A line longer
+    /// than `maxLineBytes` is cut there.
+    static func readLines(_ descriptor: Int32, maxLineBytes: Int, _ line: ([UInt8]) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        var current: [UInt8] = []
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            var start = 0
+            for index in 0..<count where buffer[index] == UInt8(ascii: "\n") {
+                current += buffer[start..<index]
+                line(current.count > maxLineBytes ? Array(current.prefix(maxLineBytes)) : current)
+                current.removeAll(keepingCapacity: true)
+                start = index + 1
+            }
+            current += buffer[start..<count]
+        }
+        if !current.isEmpty { line(current) }
+    }
+
+    /// "exit status 3" or "killed by signal 9".
+    static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        return signal == 0 ? "exit status \((status >> 8) & 0xff)" : "killed by signal \(signal)"
+    }
+}

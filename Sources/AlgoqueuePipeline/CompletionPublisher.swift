@@ -1,0 +1,55 @@
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Logging
+
+/// Publishes a `batch_complete` event when every chunk of a split batch is written, and notes it in the store.
+/// An event not published (broker down, crash) is published at the next start: at least once.
+final class CompletionPublisher: Sendable {
+    let producer: KafkaProducer
+    let topic: String
+    let store: ResultsStore
+    let logger: Logger
+    let sending = Locked<[Task<Void, Never>]>([])
+
+    init(producer: KafkaProducer, topic: String, store: ResultsStore, logger: Logger) {
+        self.producer = producer
+        self.topic = topic
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Publishes the events of `batches` in the background.
+    func publish(_ batches: [CompletedBatch]) {
+        guard !batches.isEmpty else { return }
+        let task = Task {
+            for batch in batches { await self.send(batch) }
+        }
+        sending.withLock { $0.append(task) }
+    }
+
+    /// Publishes the events left unpublished by an earlier run.
+    func publishPending() async {
+        do {
+            for batch in try store.unpublishedCompletions() { await send(batch) }
+        } catch {
+            logger.warning("cannot read completed batches to publish their events: \(error)")
+        }
+    }
+
+    func send(_ batch: CompletedBatch) async {
+        do {
+            _ = try await producer.send(
+                KafkaRecord(topic: topic, key: Array(batch.origin.description.utf8), value: Array(batch.eventJSON.utf8)))
+            try await store.markPublished(batch.origin)
+            logger.info("batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)", "errors": "\(batch.errors)"])
+        } catch {
+            logger.warning("cannot publish the completion of batch \(batch.origin) (published at the next start): \(error)")
+        }
+    }
+
+    /// Waits for the events being published.
+    func finish() async {
+        for task in sending.withLock({ $0 }) { await task.value }
+    }
+}

@@ -94,7 +94,7 @@ public final class ProcessAlgorithm: Algorithm {
         let worker = try WorkerProcess.spawn(
             configuration.command, label: "algoqueue.worker.\(index)", maxLineBytes: configuration.maxAnswerBytes,
             onLine: { [weak self] line in self?.answer(line, slot: index) },
-            onStderr: { line in logger.warning("worker: \(line)", metadata: ["worker": "\(index)"]) },
+            onStderr: { line in logger.notice("worker: \(line)", metadata: ["worker": "\(index)"]) },
             onExit: { [weak self] status in
                 recorded.wait()
                 self?.exited(slot: index, generation: generation, status: status)

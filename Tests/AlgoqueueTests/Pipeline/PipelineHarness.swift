@@ -22,6 +22,12 @@ struct PipelineHarness {
     var circuitBreaker = CircuitBreakerConfiguration()
     var deadLetterTopic: String?
     var sessionTimeout: Duration = .seconds(10)
+    var batchMessages = BatchMessageConfiguration()
+    var split = SplitConfiguration()
+    var fanOut = FanOutConfiguration()
+    var sideband = SidebandConfiguration()
+    /// The algorithms to call; empty: one HTTP algorithm named `doubler` at `url`.
+    var algorithms: [any Algorithm] = []
 
     func makePipeline() throws -> Pipeline {
         var kafka = KafkaConsumerConfiguration()
@@ -39,13 +45,20 @@ struct PipelineHarness {
         configuration.retry = retry
         configuration.circuitBreaker = circuitBreaker
         configuration.deadLetterTopic = deadLetterTopic
-        var http = HTTPAlgorithmConfiguration(url: url)
-        http.name = "doubler"
-        http.timeout = timeout
+        configuration.batchMessages = batchMessages
+        configuration.split = split
+        configuration.fanOut = fanOut
+        configuration.sideband = sideband
+        var algorithms = self.algorithms
+        if algorithms.isEmpty {
+            var http = HTTPAlgorithmConfiguration(url: url)
+            http.name = "doubler"
+            http.timeout = timeout
+            algorithms = [try HTTPAlgorithm(http)]
+        }
         let store = try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger())
         return Pipeline(
-            configuration: configuration, kafka: kafka, store: store, algorithm: try HTTPAlgorithm(http),
-            logger: testLogger("pipeline"))
+            configuration: configuration, kafka: kafka, store: store, algorithms: algorithms, logger: testLogger("pipeline"))
     }
 
     func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {

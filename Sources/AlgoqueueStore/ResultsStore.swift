@@ -47,12 +47,20 @@ public final class ResultsStore: Sendable {
                 try db.execute(sql: "PRAGMA max_page_count = \(max(1, maxSize / pageSize))")
             }
         }
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: grdb)
-        } catch {
-            throw StoreError(.open, "cannot open the results store \(path): \(Self.describe(error))")
+        // Instances sharing a store may open a new file at the same moment: switching it to WAL takes a lock
+        // that SQLite does not wait for, so a busy open is tried again for up to the busy timeout.
+        var pool: DatabasePool?
+        let deadline = ContinuousClock.now + configuration.busyTimeout
+        while pool == nil {
+            do {
+                pool = try DatabasePool(path: path, configuration: grdb)
+            } catch let error as DatabaseError where error.resultCode.primaryResultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(50_000)
+            } catch {
+                throw StoreError(.open, "cannot open the results store \(path): \(Self.describe(error))")
+            }
         }
+        guard let pool else { throw StoreError(.open, "cannot open the results store \(path)") }
         let store = ResultsStore(pool: pool, configuration: configuration, logger: logger)
         if migrate { try store.migrate() }
         return store
@@ -93,17 +101,27 @@ public final class ResultsStore: Sendable {
         var applied: [String] = []
         for migration in Migrations.all where migration.version > current {
             do {
-                try pool.write { db in
-                    try db.execute(
-                        sql: """
-                            CREATE TABLE IF NOT EXISTS schema_migrations (
-                                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
-                            """)
-                    try db.execute(sql: migration.sql)
-                    try db.execute(
-                        sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                        arguments: [migration.version, migration.name, Timestamp.now()])
+                // IMMEDIATE: of instances migrating one file at once, one applies each migration; the others see it done.
+                let done = try pool.writeWithoutTransaction { db in
+                    var done = false
+                    try db.inTransaction(.immediate) {
+                        try db.execute(
+                            sql: """
+                                CREATE TABLE IF NOT EXISTS schema_migrations (
+                                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
+                                """)
+                        let now = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
+                        done = now >= migration.version
+                        if done { return .commit }
+                        try db.execute(sql: migration.sql)
+                        try db.execute(
+                            sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                            arguments: [migration.version, migration.name, Timestamp.now()])
+                        return .commit
+                    }
+                    return done
                 }
+                if done { continue }
             } catch {
                 throw StoreError(
                     .migration, "migration \(migration.name) failed on \(configuration.path): \(Self.describe(error))")

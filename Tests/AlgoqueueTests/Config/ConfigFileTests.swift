@@ -35,6 +35,17 @@ struct ConfigFileTests {
         #expect(settings.pipeline.circuitBreaker.openDuration == defaults.pipeline.circuitBreaker.openDuration)
         #expect(settings.pipeline.deadLetterTopic == nil)
         #expect(settings.store.maxSize == defaults.store.maxSize)
+        #expect(settings.algorithm.apiKeyEnv == defaults.algorithm.apiKeyEnv)
+        #expect(settings.algorithm.command == defaults.algorithm.command)
+        #expect(settings.algorithm.workers == defaults.algorithm.workers)
+        #expect(settings.algorithms.isEmpty)
+        #expect(settings.pipeline.fanOut.failFast == defaults.pipeline.fanOut.failFast)
+        #expect(settings.pipeline.batchMessages.mode == defaults.pipeline.batchMessages.mode)
+        #expect(settings.pipeline.batchMessages.maxItems == defaults.pipeline.batchMessages.maxItems)
+        #expect(settings.pipeline.batchMessages.parallel == defaults.pipeline.batchMessages.parallel)
+        #expect(settings.pipeline.split.maxItems == defaults.pipeline.split.maxItems)
+        #expect(settings.pipeline.sideband.inputDirectory == nil && settings.pipeline.sideband.outputDirectory == nil)
+        #expect(settings.pipeline.sideband.maxInlineOutputBytes == defaults.pipeline.sideband.maxInlineOutputBytes)
         #expect(settings.settingsProblemsIgnoringURL.isEmpty)
     }
 
@@ -111,6 +122,34 @@ struct ConfigFileTests {
         #expect(problems[0].message.contains("no.such.property"))
         #expect(problems[1].message.contains("session.timeout.ms = \"soon\" was refused"))
         #expect(!problems.description.contains("hunter2"))
+    }
+
+    @Test("algorithms fan out from a list; batch, split, fan-out and sideband settings are checked together")
+    func patterns() {
+        let (settings, problems) = ConfigFile.parse(
+            """
+            kafka: {topics: [in]}
+            algorithms:
+              - {name: a, url: "http://h:1/a"}
+              - {name: b, kind: process, command: python3 worker.py --fast, workers: 3}
+              - {name: a, kind: builtin, timout: 1s}
+            fan_out: {fail_fast: yes}
+            batch_messages: {mode: off}
+            split: {max_items: 100, completion_topic: in}
+            sideband: {input_dir: /no/such/dir}
+            """)
+        #expect(problems.map(\.key) == ["algorithms[2].timout"])
+        #expect(problems.first?.message.contains("did you mean algorithms[2].timeout?") == true)
+        #expect(settings.algorithms.map(\.effectiveName) == ["a", "b", "a"])
+        #expect(settings.algorithms[1].command == ["python3", "worker.py", "--fast"])
+        #expect(settings.algorithms[1].workers == 3)
+        #expect(settings.pipeline.fanOut.failFast)
+        let found = settings.problems(environment: [:])
+        #expect(found.map(\.key) == [
+            "algorithms[2].name", "algorithms", "split.max_items", "split.completion_topic", "sideband.input_dir",
+        ])
+        #expect(found[1].message == "two algorithms are named a: give each its own name")
+        #expect(found[2].message.contains("set batch_messages.mode to auto or required"))
     }
 
     @Test("the consumer always commits explicitly, whatever is passed through")

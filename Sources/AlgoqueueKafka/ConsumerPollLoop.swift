@@ -29,9 +29,16 @@ final class ConsumerPollLoop: @unchecked Sendable {
             }
             commit(commits, synchronously: false)
             applyFlowControl(messages: messages, bytes: bytes)
-            guard let message = rd_kafka_consumer_poll(handle, 50) else { continue }
-            deliver(message)
-            rd_kafka_message_destroy(message)
+            guard var message = rd_kafka_consumer_poll(handle, 50) else { continue }
+            // Whatever else is ready goes out with it, in one event: one hand-over per batch, not per message.
+            var batch: [KafkaMessage] = []
+            while true {
+                deliver(message, into: &batch)
+                rd_kafka_message_destroy(message)
+                guard batch.count < Self.maxBatch, let next = rd_kafka_consumer_poll(handle, 0) else { break }
+                message = next
+            }
+            flush(&batch)
         }
         let result = rd_kafka_consumer_close(handle)
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -47,23 +54,36 @@ final class ConsumerPollLoop: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Copies one polled message (or partition end, or error) out of librdkafka into an event.
-    func deliver(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
+    /// The most messages handed over in one event.
+    static let maxBatch = 500
+
+    /// Hands the messages collected so far to the consumer's events, counting them as unreleased.
+    func flush(_ batch: inout [KafkaMessage]) {
+        guard !batch.isEmpty else { return }
+        let size = batch.reduce(0) { $0 + $1.byteCount }
+        let count = batch.count
+        consumer.shared.withLock { state in
+            state.unreleasedMessages += count
+            state.unreleasedBytes += size
+        }
+        consumer.continuation.yield(.messages(batch))
+        batch = []
+    }
+
+    /// Copies one polled message out of librdkafka into `batch`; a partition end or an error goes out as its own
+    /// event, after the messages before it.
+    func deliver(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, into batch: inout [KafkaMessage]) {
         let raw = pointer.pointee
         let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR { flush(&batch) }
         switch raw.err {
         case RD_KAFKA_RESP_ERR_NO_ERROR:
-            let message = KafkaMessage(
-                topic: topic, partition: raw.partition, offset: raw.offset,
-                key: raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) },
-                value: raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) },
-                headers: headers(of: pointer), timestampMilliseconds: timestamp(of: pointer))
-            let size = message.byteCount
-            consumer.shared.withLock { state in
-                state.unreleasedMessages += 1
-                state.unreleasedBytes += size
-            }
-            consumer.continuation.yield(.message(message))
+            batch.append(
+                KafkaMessage(
+                    topic: topic, partition: raw.partition, offset: raw.offset,
+                    key: raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) },
+                    value: raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) },
+                    headers: headers(of: pointer), timestampMilliseconds: timestamp(of: pointer)))
         case RD_KAFKA_RESP_ERR__PARTITION_EOF:
             consumer.continuation.yield(.endOfPartition(TopicPartition(topic, raw.partition), nextOffset: raw.offset))
         default:

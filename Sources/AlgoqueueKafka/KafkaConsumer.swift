@@ -10,14 +10,21 @@ public enum KafkaConsumerEvent: Sendable {
     case assigned([TopicPartition: Int64?])
     /// Partitions were taken away (rebalance or close). Work in flight for them may still finish.
     case revoked([TopicPartition])
-    /// A message.
-    case message(KafkaMessage)
+    /// Messages, in offset order per partition (those that were ready together).
+    case messages([KafkaMessage])
     /// The consumer has read a partition to its current end; `nextOffset` is the offset the next message will have.
     /// After a pause this can arrive for an end reached before messages that will be fetched again: compare it
     /// with the position reached.
     case endOfPartition(TopicPartition, nextOffset: Int64)
     /// The client reported a problem. `.fatal` errors end consumption; others are transient.
     case error(KafkaError)
+}
+
+extension KafkaConsumerEvent {
+    /// The messages this event carries (none for other events).
+    public var messages: [KafkaMessage] {
+        if case .messages(let messages) = self { messages } else { [] }
+    }
 }
 
 /// A consumer-group consumer over librdkafka with explicit offset commits.

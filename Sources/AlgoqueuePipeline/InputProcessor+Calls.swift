@@ -77,7 +77,7 @@ extension InputProcessor {
         var rowsByItem: [Int: [ResultRow]] = [:]
         var cancelled = false
         if batchMessages.parallel {
-            await forEachConcurrently(items, limit: calls.capacity, process) { index, rows in
+            await forEachConcurrently(items, limit: callLimit, process) { index, rows in
                 if let rows { rowsByItem[index] = rows } else { cancelled = true }
             }
         } else {
@@ -107,17 +107,19 @@ extension InputProcessor {
                 return nil
             }
             attempt += 1
-            await calls.acquire()
-            if Task.isCancelled {
-                calls.release()
-                return nil
+            if let calls {
+                await calls.acquire()
+                if Task.isCancelled {
+                    calls.release()
+                    return nil
+                }
             }
             let call = health.callStarted()
             let started = clock.now
             let result = await target.algorithm.call(input)
             metrics.callDuration.recordNanoseconds((clock.now - started).nanoseconds)
             health.callFinished(call)
-            calls.release()
+            calls?.release()
             guard case .failure(let failure) = result else {
                 target.breaker.record(failed: false)
                 return (result, attempt)

@@ -29,8 +29,12 @@ final class InputProcessor: Sendable {
     let batchMessages: BatchMessageConfiguration
     let fanOut: FanOutConfiguration
     let sideband: Sideband
-    /// Bounds the calls in flight across messages, items and algorithms (`pipeline.concurrency`).
-    let calls: ConcurrencyLimiter
+    /// Bounds the calls in flight across messages, items and algorithms (`pipeline.concurrency`). Nil when each
+    /// message (or micro-batch) makes exactly one call: the dispatcher's limit on messages in flight is then the
+    /// same bound, and one lock fewer per call.
+    let calls: ConcurrencyLimiter?
+    /// `pipeline.concurrency`.
+    let callLimit: Int
     let splitter: BatchSplitter?
     let deadLetters: DeadLetterPublisher?
     let statistics: PipelineStatistics
@@ -55,7 +59,9 @@ final class InputProcessor: Sendable {
         batchMessages = configuration.batchMessages
         fanOut = configuration.fanOut
         sideband = Sideband(configuration: configuration.sideband, maxInputBytes: configuration.maxInputBytes)
-        calls = ConcurrencyLimiter(capacity: configuration.concurrency)
+        callLimit = max(1, configuration.concurrency)
+        let oneCallPerMessage = algorithms.count == 1 && configuration.batchMessages.mode == .off
+        calls = oneCallPerMessage ? nil : ConcurrencyLimiter(capacity: configuration.concurrency)
         self.splitter = splitter
         self.deadLetters = deadLetters
         self.statistics = statistics

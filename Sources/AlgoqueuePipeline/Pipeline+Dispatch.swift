@@ -58,54 +58,56 @@ extension Pipeline {
         await withDiscardingTaskGroup { calls in
             loop: for await signal in signals.cancelOnGracefulShutdown() {
                 switch signal {
-                case .kafka(.message(let message)):
-                    let partition = message.topicPartition
-                    if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
-                    state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
-                    guard let generation = tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
-                        consumer.release(messages: 1, bytes: message.byteCount)
-                        continue loop
-                    }
-                    state.outstanding += 1
-                    statistics.update { $0.consumed += 1 }
-                    statistics.markConsumed()
-                    let work = OrderingLanes.Work(message: message, generation: generation)
-                    if let lane = lanes.lane(of: message) {
-                        // Ordered: the lane's task runs its messages one after another; the loop never waits here.
-                        if lanes.enqueue(work, on: lane) {
-                            calls.addTask {
-                                var next: OrderingLanes.Work? = work
-                                while let current = next {
-                                    await limiter.acquire()
-                                    if lanes.isStopping {
+                case .kafka(.messages(let arrived)):
+                    messages: for message in arrived {
+                        let partition = message.topicPartition
+                        if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
+                        state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
+                        guard let generation = tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
+                            consumer.release(messages: 1, bytes: message.byteCount)
+                            continue messages
+                        }
+                        state.outstanding += 1
+                        statistics.update { $0.consumed += 1 }
+                        statistics.markConsumed()
+                        let work = OrderingLanes.Work(message: message, generation: generation)
+                        if let lane = lanes.lane(of: message) {
+                            // Ordered: the lane's task runs its messages one after another; the loop never waits here.
+                            if lanes.enqueue(work, on: lane) {
+                                calls.addTask {
+                                    var next: OrderingLanes.Work? = work
+                                    while let current = next {
+                                        await limiter.acquire()
+                                        if lanes.isStopping {
+                                            limiter.release()
+                                            break
+                                        }
+                                        await Self.run(current, processor: processor, writer: writer)
                                         limiter.release()
-                                        break
+                                        next = lanes.next(on: lane)
                                     }
-                                    await Self.run(current, processor: processor, writer: writer)
-                                    limiter.release()
-                                    next = lanes.next(on: lane)
                                 }
                             }
-                        }
-                    } else if batching.enabled {
-                        if batch.works.isEmpty {
-                            let number = batch.number
-                            let linger = batching.linger
-                            calls.addTask {
-                                try? await Task.sleep(for: linger)
-                                sink.yield(.linger(number))
+                        } else if batching.enabled {
+                            if batch.works.isEmpty {
+                                let number = batch.number
+                                let linger = batching.linger
+                                calls.addTask {
+                                    try? await Task.sleep(for: linger)
+                                    sink.yield(.linger(number))
+                                }
                             }
-                        }
-                        batch.works.append(work)
-                        batch.bytes += message.value?.count ?? 0
-                        if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
-                            await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
-                        }
-                    } else {
-                        await limiter.acquire()
-                        calls.addTask {
-                            defer { limiter.release() }
-                            await Self.run(work, processor: processor, writer: writer)
+                            batch.works.append(work)
+                            batch.bytes += message.value?.count ?? 0
+                            if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
+                                await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
+                            }
+                        } else {
+                            await limiter.acquire()
+                            calls.addTask {
+                                defer { limiter.release() }
+                                await Self.run(work, processor: processor, writer: writer)
+                            }
                         }
                     }
                 case .linger(let number):
@@ -210,12 +212,12 @@ extension Pipeline {
     /// Processes a micro-batch and hands each message's row to the writer (nothing when a stop cancelled it).
     static func runBatch(_ works: [OrderingLanes.Work], processor: InputProcessor, writer: ResultWriter) async {
         guard let rows = await processor.processBatch(works.map(\.message)) else { return }
-        for (work, messageRows) in zip(works, rows) {
-            writer.submit(
+        writer.submit(
+            contentsOf: zip(works, rows).map { work, messageRows in
                 CompletedMessage(
                     partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                    byteCount: work.message.byteCount, rows: messageRows))
-        }
+                    byteCount: work.message.byteCount, rows: messageRows)
+            })
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).

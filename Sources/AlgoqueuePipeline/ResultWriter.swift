@@ -41,6 +41,12 @@ final class ResultWriter: Sendable {
         wake.yield()
     }
 
+    /// Queues several messages' rows at once.
+    func submit(contentsOf messages: [CompletedMessage]) {
+        state.withLock { $0.pending.append(contentsOf: messages) }
+        wake.yield()
+    }
+
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
     func run(onDurable: @Sendable (DurableBatch) -> Void) async throws(StoreError) {

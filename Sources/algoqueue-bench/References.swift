@@ -27,11 +27,12 @@ struct ConsumeOnly: AsyncParsableCommand {
         var count = 0
         var first: ContinuousClock.Instant?
         for await event in consumer.events {
-            guard case .message(let message) = event else { continue }
+            let batch = event.messages
+            guard !batch.isEmpty else { continue }
             if first == nil { first = .now }
-            count += 1
-            consumer.release(messages: 1, bytes: message.byteCount)
-            if count == messages { break }
+            count += batch.count
+            consumer.release(messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount })
+            if count >= messages { break }
         }
         let seconds = (ContinuousClock.now - (first ?? .now)).seconds
         await consumer.close()

@@ -120,10 +120,10 @@ struct FlakyEndpointTests {
         let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger())
         try consumer.start()
         let events = await collect(consumer.events, within: .seconds(30)) { seen in
-            seen.filter { if case .message = $0 { true } else { false } }.count == 2
+            seen.flatMap(\.messages).count == 2
         }
         await consumer.close()
-        let dead = events.compactMap { if case .message(let message) = $0 { message } else { nil } }
+        let dead = events.flatMap(\.messages)
         #expect(dead.count == 2)
         func header(_ message: KafkaMessage, _ name: String) -> String? {
             message.headers.first { $0.name == name }?.value.map { String(decoding: $0, as: UTF8.self) }

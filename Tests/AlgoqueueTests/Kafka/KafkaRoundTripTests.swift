@@ -21,12 +21,12 @@ struct KafkaRoundTripTests {
         let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger())
         try consumer.start()
         let events = await collect(consumer.events, within: .seconds(30)) { seen in
-            let messages = seen.filter { if case .message = $0 { true } else { false } }.count
+            let messages = seen.flatMap(\.messages).count
             let ends = seen.filter { if case .endOfPartition = $0 { true } else { false } }.count
             return messages == 30 && ends >= 3
         }
         await consumer.close()
-        let messages = events.compactMap { if case .message(let message) = $0 { message } else { nil } }
+        let messages = events.flatMap(\.messages)
         #expect(messages.count == 30)
         #expect(Set(messages.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == Set(values.map { String(decoding: $0, as: UTF8.self) }))
         #expect(messages.allSatisfy { $0.key != nil && $0.timestampMilliseconds != nil })

@@ -64,13 +64,10 @@ struct SplitBatchTests {
         let reader = try KafkaConsumer(configuration: consumer, logger: testLogger())
         try reader.start()
         let events = await collect(reader.events, within: .seconds(30)) { seen in
-            seen.contains { if case .message = $0 { true } else { false } }
+            seen.contains { !$0.messages.isEmpty }
         }
         await reader.close()
-        let event = events.compactMap { event -> String? in
-            if case .message(let message) = event { return message.value.map { String(decoding: $0, as: UTF8.self) } }
-            return nil
-        }.first ?? ""
+        let event = events.flatMap(\.messages).first?.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
         #expect(event.contains(#""event":"batch_complete","topic":"big","partition":0,"offset":0,"items":45,"chunks":5,"ok":45,"errors":0"#))
 
         // Replaying from the start in a fresh group: the batch is known as split, so no chunk is published again.

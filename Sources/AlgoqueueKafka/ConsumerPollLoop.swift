@@ -18,11 +18,20 @@ final class ConsumerPollLoop: @unchecked Sendable {
     var logger: Logger { consumer.logger }
 
     func run() {
+        let clock = ContinuousClock()
+        let interval = consumer.configuration.commitInterval
+        var lastCommit = clock.now
         while true {
+            // Offsets reach Kafka at most once per commit interval (the results store holds them at once; a
+            // revocation or a close commits what is pending right away).
+            let due = clock.now - lastCommit >= interval
             let (closing, commits, messages, bytes) = consumer.shared.withLock { state in
+                let closing = state.closeRequested
+                guard due || closing else { return (closing, [TopicPartition: Int64](), state.unreleasedMessages, state.unreleasedBytes) }
                 defer { state.pendingCommits = [:] }
-                return (state.closeRequested, state.pendingCommits, state.unreleasedMessages, state.unreleasedBytes)
+                return (closing, state.pendingCommits, state.unreleasedMessages, state.unreleasedBytes)
             }
+            if !commits.isEmpty { lastCommit = clock.now }
             if closing {
                 commit(commits, synchronously: true)
                 break

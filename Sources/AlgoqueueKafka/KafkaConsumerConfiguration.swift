@@ -24,6 +24,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long the broker waits for a heartbeat before it reassigns this instance's partitions.
     /// Default: 10 seconds.
     public var sessionTimeout: Duration = .seconds(10)
+    /// How often durable offsets are committed to Kafka (the results store has them as soon as the rows;
+    /// revocation and close commit at once). Default: 200 ms.
+    public var commitInterval: Duration = .milliseconds(200)
     /// How many consumed messages may wait for their rows before partitions are paused. Default: 100 000.
     /// Each pause and resume makes librdkafka drop and refetch what it had prefetched (about 0.2 s on the
     /// development broker), so a small buffer costs throughput; `maxBufferedBytes` bounds the memory.

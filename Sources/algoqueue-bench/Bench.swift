@@ -41,6 +41,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "A configuration file passed to algoqueue run (to compare settings, such as store.synchronous).")
     var config: String?
 
+    @Flag(inversion: .prefixedNo, help: "Compare each scenario's rows with a serial run (concurrency 1, no batches) of the same messages.")
+    var verify = true
+
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -87,7 +90,36 @@ struct Run: AsyncParsableCommand {
             print(String(format: "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
                 ownCPU, usage.cpuSeconds, usage.wallSeconds, usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
             try await references(for: setup, rate: rate, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL, directory: directory, executable: executable.path)
+            if verify {
+                latency.withLock { $0 = .zero }
+                try compareWithSerialRun(
+                    database: database, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL + "/single",
+                    directory: directory, algoqueue: algoqueue)
+            }
         }
+    }
+
+    /// Runs the same messages again one call at a time, without batches, and counts the rows that differ
+    /// (coordinates, status or output) between the two stores.
+    func compareWithSerialRun(database: String, topic: String, brokers: String, url: String, directory: String, algoqueue: String) throws {
+        let serial = database.replacingOccurrences(of: ".db", with: "-serial.db")
+        let run = try runMeasured(algoqueue, [
+            "run", "--brokers", brokers, "--topic", topic, "--group", "bench-serial", "--url", url, "--database", serial,
+            "--until-idle", "--concurrency", "1", "--log-level", "error",
+        ])
+        guard run.status == 0 else { throw BenchError("the serial run failed (\(run.status)): \(run.output)") }
+        let rows = "SELECT partition, offset, item, algorithm, status, output FROM"
+        let compare = try runMeasured("/usr/bin/sqlite3", [
+            database,
+            "ATTACH '\(serial)' AS serial; SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM serial.results), "
+                + "(SELECT COUNT(*) FROM (\(rows) main.results EXCEPT \(rows) serial.results)), "
+                + "(SELECT COUNT(*) FROM (\(rows) serial.results EXCEPT \(rows) main.results));",
+        ])
+        let counts = compare.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+        guard counts.count == 4 else { throw BenchError("cannot compare with the serial run: \(compare.output)") }
+        let same = counts[0] == counts[1] && counts[2] == 0 && counts[3] == 0
+        print("  serial run (concurrency 1, no batches): \(counts[1]) rows; rows identical (coordinates, status, output): "
+            + (same ? "yes" : "NO (\(counts[2]) only here, \(counts[3]) only in the serial run)"))
     }
 
     func references(

@@ -77,6 +77,7 @@ extension ConfigFile {
             case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
             case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }
             case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }
+            case "pipeline.commit_interval": if let value = duration(key, node) { settings.pipeline.commitInterval = value }
             case "pipeline.progress_interval": if let value = duration(key, node) { settings.pipeline.progressInterval = value }
             case "log.level": if let value = string(key, node) { settings.logLevel = value }
             case "metrics.listen": if let value = string(key, node) { settings.operations.listen = value.isEmpty ? nil : value }

@@ -24,7 +24,8 @@ public enum ConfigFile {
         "batch": ["max_items", "max_bytes", "linger"],
         "circuit_breaker": ["failure_threshold", "open_duration"],
         "pipeline": [
-            "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "progress_interval",
+            "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "commit_interval",
+            "progress_interval",
         ],
         "log": ["level"],
         "metrics": ["listen"],

@@ -99,8 +99,8 @@ public final class Pipeline: Service {
             }, logger: logger)
         let tracker = Locked(OffsetTracker())
         let writer = ResultWriter(
-            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction, metrics: metrics,
-            logger: logger)
+            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction,
+            commitInterval: configuration.commitInterval, metrics: metrics, logger: logger)
         let health = self.health
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics

@@ -15,6 +15,9 @@ public struct PipelineConfiguration: Sendable {
     public var untilIdle: Bool = false
     /// The most rows one SQLite transaction holds. Default: 5000.
     public var maxRowsPerTransaction: Int = 5000
+    /// Group commit: the least time between two SQLite transactions while fewer than `maxRowsPerTransaction`
+    /// rows wait, so that rows finishing meanwhile share one commit (one fsync). Default: 10 ms.
+    public var commitInterval: Duration = .milliseconds(10)
     /// How often progress is logged on long runs. Default: 10 seconds.
     public var progressInterval: Duration = .seconds(10)
     /// Which failures are retried, how often and how patiently.

@@ -16,6 +16,9 @@ final class ResultWriter: Sendable {
     let group: String
     let tracker: Locked<OffsetTracker>
     let maxRows: Int
+    /// The least time between two transactions while fewer than `maxRows` rows wait: rows arriving meanwhile join
+    /// the next one (fewer, larger commits, each one fsync).
+    let commitInterval: Duration
     let metrics: PipelineMetrics
     let logger: Logger
     let state = Mutex(State())
@@ -23,9 +26,10 @@ final class ResultWriter: Sendable {
     let wakes: AsyncStream<Void>
 
     init(
-        store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int, metrics: PipelineMetrics,
-        logger: Logger
+        store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int,
+        commitInterval: Duration = .zero, metrics: PipelineMetrics, logger: Logger
     ) {
+        self.commitInterval = commitInterval
         self.metrics = metrics
         self.store = store
         self.group = group
@@ -50,8 +54,16 @@ final class ResultWriter: Sendable {
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
     func run(onDurable: @Sendable (DurableBatch) -> Void) async throws(StoreError) {
+        let clock = ContinuousClock()
+        var lastWrite = clock.now - commitInterval
         for await _ in wakes {
-            while let batch = takeBatch() {
+            while true {
+                let (waiting, closed): (Int, Bool) = state.withLock { state in (state.pending.count, state.closed) }
+                guard waiting > 0 else { break }
+                let pause: Duration = commitInterval - (clock.now - lastWrite)
+                if !closed, waiting < maxRows, pause > Duration.zero { try? await Task.sleep(for: pause) }
+                guard let batch = takeBatch() else { break }
+                lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
                     for message in batch { tracker.finish(message.partition, generation: message.generation, offset: message.offset) }
                     return tracker.takeChangedWatermarks()

@@ -53,10 +53,12 @@ struct HTTPAlgorithmTests {
         await impatient.shutdown()
         await endpoint.stop()
 
-        let refused = try algorithm("http://127.0.0.1:\(port)/predict")
+        // Port 9 (discard) has no listener here; the stopped endpoint's own port could be taken by another test's
+        // server in the meantime (ephemeral ports are reused).
+        let refused = try algorithm("http://127.0.0.1:9/predict")
         if case .failure(let failure) = await refused.call(AlgorithmInput(json: numberInput(1))) {
             #expect(failure.kind == .transport)
-            #expect(failure.message.contains("127.0.0.1:\(port)/predict"))
+            #expect(failure.message.contains("127.0.0.1:9/predict"))
         } else {
             Issue.record("a stopped endpoint must fail")
         }

@@ -27,6 +27,7 @@ struct ConfigFileTests {
         #expect(settings.pipeline.maxInputBytes == defaults.pipeline.maxInputBytes)
         #expect(settings.pipeline.shutdownTimeout == defaults.pipeline.shutdownTimeout)
         #expect(settings.pipeline.maxRowsPerTransaction == defaults.pipeline.maxRowsPerTransaction)
+        #expect(settings.pipeline.commitInterval == defaults.pipeline.commitInterval)
         #expect(settings.pipeline.retry.maxAttempts == defaults.pipeline.retry.maxAttempts)
         #expect(settings.pipeline.retry.maxElapsed == defaults.pipeline.retry.maxElapsed)
         #expect(settings.pipeline.retry.initialBackoff == defaults.pipeline.retry.initialBackoff)

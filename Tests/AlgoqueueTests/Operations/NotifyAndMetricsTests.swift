@@ -83,7 +83,7 @@ struct NotifyAndMetricsTests {
         let settled = await eventually(within: .seconds(60)) {
             let messages = socket.messages.withLock { $0 }
             return messages.contains("READY=1") && messages.contains("WATCHDOG=1")
-                && messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0") }
+                && messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0, lag 0, ") }
         }
         #expect(settled, "\(socket.messages.withLock { $0 })")
         service.signal(SIGTERM)

@@ -6,7 +6,7 @@ import Foundation
 enum RowFormatter {
     static let columns = [
         "topic", "partition", "offset", "item", "algorithm", "algorithm_version", "key", "status", "output", "error",
-        "attempts", "duration_ms", "created_at", "updated_at",
+        "attempts", "duration_ms", "created_at", "updated_at", "output_file", "metadata",
     ]
 
     /// One JSON object per row; `output` is embedded as JSON, not as a string.
@@ -21,14 +21,18 @@ enum RowFormatter {
         object["error"] = row.error ?? NSNull()
         object["created_at"] = row.createdAt ?? NSNull()
         object["updated_at"] = row.updatedAt ?? NSNull()
-        if let output = row.output,
-            let value = try? JSONSerialization.jsonObject(with: Data(output.utf8), options: [.fragmentsAllowed])
-        {
-            object["output"] = value
-        } else {
-            object["output"] = NSNull()
-        }
+        object["output_file"] = row.outputFile ?? NSNull()
+        object["output"] = embedded(row.output)
+        object["metadata"] = embedded(row.metadata)
         return object
+    }
+
+    /// JSON text as a value to embed (null when absent or not JSON).
+    static func embedded(_ text: String?) -> Any {
+        guard let text, let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+            return NSNull()
+        }
+        return value
     }
 
     static func jsonLine(_ row: ResultRow) -> String {
@@ -47,7 +51,7 @@ enum RowFormatter {
         let values: [String?] = [
             row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
             row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
-            row.createdAt, row.updatedAt,
+            row.createdAt, row.updatedAt, row.outputFile, row.metadata,
         ]
         return values.map { csvField($0 ?? "") }.joined(separator: ",")
     }

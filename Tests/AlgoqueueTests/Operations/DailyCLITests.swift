@@ -120,10 +120,10 @@ struct DailyCLITests {
 
         let table = try await algoqueue(["results", "--database", database, "--format", "csv", "--limit", "0"], directory: directory)
         let records = table.output.split(separator: "\n").map(String.init)
-        #expect(records.first == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at")
+        #expect(records.first == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata")
         #expect(records.count == 14)
         let parsed = records.dropFirst().map { CSVLine.fields($0) }
-        #expect(parsed.allSatisfy { $0.count == 14 && $0[7] == "ok" })
+        #expect(parsed.allSatisfy { $0.count == 16 && $0[7] == "ok" })
         #expect(Set(parsed.map { $0[6] }) == Set((0..<12).map { "row-\($0)" } + ["row-q"]))
         #expect(parsed.contains { $0[8] == #"{"doubled": 198}"# })
 

@@ -65,3 +65,33 @@ struct BatchMessageTests {
         #expect(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 })
     }
 }
+
+@Suite("Recursion with a work topic")
+struct WorkTopicSplitTests {
+    @Test("chunks go to split.topic, which the instance consumes too; the batch completes in one run until idle")
+    func workTopic() async throws {
+        let bed = try await TestBed(topic: "jobs", partitions: 1)
+        defer { bed.cleanUp() }
+        try bed.broker.createTopic("chunks", partitions: 3)
+        let batch = #"{"inputs": ["# + (0..<25).map { #"{"n": \#($0)}"# }.joined(separator: ",") + "]}"
+        _ = try await produce([Array(batch.utf8)], to: "jobs", brokers: bed.broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: bed.broker.bootstrapServers, topics: ["jobs"], group: "g", database: bed.directory.file("r.db"),
+            url: bed.endpoint.url)
+        harness.batchMessages.mode = .auto
+        harness.split.maxItems = 10
+        harness.split.topic = "chunks"
+        let totals = try await harness.runUntilIdle()
+        // The batch message and its two chunks (items 10-19 and 20-24) on the work topic.
+        #expect(totals.consumed == 3)
+        #expect(
+            try sqlite3(harness.database, "SELECT COUNT(*), MIN(item), MAX(item), SUM(status = 'ok'), MAX(topic) FROM results")
+                == ["25|0|24|25|jobs"])
+        #expect(try sqlite3(harness.database, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress") == ["25|3|3|1"])
+        var configuration = KafkaConsumerConfiguration()
+        configuration.brokers = [bed.broker.bootstrapServers]
+        let admin = try KafkaAdmin(configuration: configuration, logger: testLogger())
+        #expect(try (0..<3).map { try admin.highWatermark(TopicPartition("chunks", Int32($0))) }.reduce(0, +) == 2)
+        #expect(try admin.highWatermark(TopicPartition("jobs", 0)) == 1)
+    }
+}

@@ -29,8 +29,8 @@ public struct AlgorithmiaConfiguration: Sendable {
 public final class AlgorithmiaAlgorithm: Algorithm {
     public let name: String
     public let version: String?
+    /// The call itself: a POST to `{base}/v1/algo/owner/name/version?timeout=S`.
     let http: HTTPAlgorithm
-    let url: String
 
     /// Checks the base URL and the algorithm path, and creates the connection pool.
     public init(_ configuration: AlgorithmiaConfiguration) throws(AlgorithmConfigurationError) {
@@ -46,8 +46,7 @@ public final class AlgorithmiaAlgorithm: Algorithm {
         var base = configuration.baseURL
         while base.hasSuffix("/") { base.removeLast() }
         let seconds = max(1, Int((Double(configuration.timeout.milliseconds) / 1000).rounded(.up)))
-        url = "\(base)/v1/algo/\(configuration.algorithm)?timeout=\(seconds)"
-        var http = HTTPAlgorithmConfiguration(url: url)
+        var http = HTTPAlgorithmConfiguration(url: "\(base)/v1/algo/\(configuration.algorithm)?timeout=\(seconds)")
         http.name = name
         http.timeout = configuration.timeout
         http.maxAnswerBytes = configuration.maxAnswerBytes
@@ -58,7 +57,7 @@ public final class AlgorithmiaAlgorithm: Algorithm {
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
         let response: HTTPAlgorithm.Response
-        switch await http.exchange(input, url: url) {
+        switch await http.exchange(input) {
         case .success(let answered): response = answered
         case .failure(let failure): return .failure(failure)
         }

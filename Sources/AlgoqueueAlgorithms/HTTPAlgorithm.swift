@@ -58,7 +58,7 @@ public final class HTTPAlgorithm: Algorithm {
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
         let response: Response
-        switch await exchange(input, url: configuration.url) {
+        switch await exchange(input) {
         case .success(let answered): response = answered
         case .failure(let failure): return .failure(failure)
         }
@@ -73,10 +73,10 @@ public final class HTTPAlgorithm: Algorithm {
         var body: [UInt8]
     }
 
-    /// POSTs `input` to `url` with the configured headers and timeout, and reads the whole answer (up to
-    /// `maxAnswerBytes`), whatever its status.
-    func exchange(_ input: AlgorithmInput, url: String) async -> Result<Response, AlgorithmFailure> {
-        var request = HTTPClientRequest(url: url)
+    /// POSTs `input` to the configured URL with the configured headers and timeout, and reads the whole answer
+    /// (up to `maxAnswerBytes`), whatever its status.
+    func exchange(_ input: AlgorithmInput) async -> Result<Response, AlgorithmFailure> {
+        var request = HTTPClientRequest(url: configuration.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: input.contentType.mimeType)
         request.headers.add(name: "Accept", value: "application/json")

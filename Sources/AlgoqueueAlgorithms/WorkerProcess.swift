@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Foundation
 import Synchronization
 
@@ -72,17 +73,7 @@ final class WorkerProcess: Sendable {
     func send(_ line: [UInt8]) {
         writes.async { [self] in
             guard inputOpen.load(ordering: .acquiring) else { return }
-            var bytes = line
-            bytes.append(UInt8(ascii: "\n"))
-            var written = 0
-            while written < bytes.count {
-                let result = bytes.withUnsafeBytes { write(input, $0.baseAddress! + written, $0.count - written) }
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                written += result
-            }
+            _ = writeAll(input, line + [UInt8(ascii: "\n")])
         }
     }
 

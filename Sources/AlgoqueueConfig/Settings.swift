@@ -70,13 +70,12 @@ public struct AlgorithmSettings: Sendable {
     /// Problems with this algorithm's settings, under `prefix` (`algorithm` or `algorithms[N]`).
     func problems(_ prefix: String, environment: [String: String]) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
+        if kind == .http || kind == .algorithmia, let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            problems.append(ConfigProblem("\(prefix).url", "\"\(url)\" is not an http:// or https:// URL"))
+        }
         switch kind {
         case .http:
-            if let url {
-                if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                    problems.append(ConfigProblem("\(prefix).url", "\"\(url)\" is not an http:// or https:// URL"))
-                }
-            } else {
+            if url == nil {
                 problems.append(ConfigProblem("\(prefix).url", "no algorithm to call: give --url or \(prefix).url"))
             }
         case .builtin:
@@ -84,9 +83,6 @@ public struct AlgorithmSettings: Sendable {
                 problems.append(ConfigProblem("\(prefix).name", "the built-in algorithm is text-stats"))
             }
         case .algorithmia:
-            if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                problems.append(ConfigProblem("\(prefix).url", "\"\(url)\" is not an http:// or https:// URL"))
-            }
             let parts = (algo ?? "").split(separator: "/", omittingEmptySubsequences: false)
             if !(2...3).contains(parts.count) || parts.contains(where: \.isEmpty) {
                 problems.append(

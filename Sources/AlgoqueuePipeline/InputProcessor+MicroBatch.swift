@@ -47,22 +47,24 @@ extension InputProcessor {
                 switch result {
                 case .success(let answer):
                     let bytes = Array(answer.output.utf8)
-                    if let elements = JSONSyntax.arrayElements(bytes), elements.count == inputs.count {
+                    let elements = JSONSyntax.arrayElements(bytes)
+                    if let elements, elements.count == inputs.count {
                         for (index, entry) in inputs.enumerated() {
-                            let single = (Result<AlgorithmAnswer, AlgorithmFailure>.success(
-                                AlgorithmAnswer(output: String(decoding: bytes[elements[index]], as: UTF8.self))), attempts)
-                            rows[entry.index][position] = row(rows[entry.index][position], target, single, milliseconds: 0)
+                            let single = AlgorithmAnswer(output: String(decoding: bytes[elements[index]], as: UTF8.self))
+                            rows[entry.index][position] = row(
+                                rows[entry.index][position], target, (.success(single), attempts), milliseconds: 0)
                         }
                     } else {
-                        let got = JSONSyntax.arrayElements(bytes).map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
+                        let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
                         for entry in inputs {
                             rows[entry.index][position].error =
                                 "the batch answer must be a list of \(inputs.count) results, one per input in order (got \(got))"
                         }
                     }
-                case .failure(let failure):
-                    let message = attempts > 1 ? "\(failure.message) (after \(attempts) attempts)" : failure.message
-                    for entry in inputs { rows[entry.index][position].error = message }
+                case .failure:
+                    for entry in inputs {
+                        rows[entry.index][position] = row(rows[entry.index][position], target, (result, attempts), milliseconds: 0)
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueStore
+import AlgoqueueSupport
 import Foundation
 
 /// Sideband data: an input may name a file in the input directory instead of carrying the data
@@ -127,25 +128,17 @@ struct Sideband: Sendable {
             return .failure(
                 SidebandFailure("cannot write the output to \(path) (sideband.output_dir): \(String(cString: strerror(errno)))"))
         }
-        var bytes = Array(output.utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(descriptor)
-                unlink(temporary)
-                return .failure(SidebandFailure("cannot write the output to \(path) (sideband.output_dir): \(reason)"))
-            }
-            written += count
+        guard writeAll(descriptor, Array(output.utf8)) else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            unlink(temporary)
+            return .failure(SidebandFailure("cannot write the output to \(path) (sideband.output_dir): \(reason)"))
         }
         fsync(descriptor)
         close(descriptor)
         guard rename(temporary, path) == 0 else {
             return .failure(SidebandFailure("cannot write the output to \(path): \(String(cString: strerror(errno)))"))
         }
-        bytes = []
         return .success(path)
     }
 }

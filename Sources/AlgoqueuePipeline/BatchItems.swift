@@ -5,8 +5,8 @@ import AlgoqueueStore
 /// What one message holds: one input, the items of a batch, or a reason it holds nothing usable.
 enum MessagePlan {
     case single(AlgorithmInput)
-    /// Items as byte ranges of `bytes`, numbered from `firstItem`.
-    case items(bytes: [UInt8], ranges: [Range<Int>], firstItem: Int)
+    /// Items as byte ranges of `bytes`.
+    case items(bytes: [UInt8], ranges: [Range<Int>])
     case invalid(String)
 }
 
@@ -75,7 +75,7 @@ extension BatchMessageConfiguration {
                 "the batch holds \(ranges.count) items, above the limit of \(maxItems) (batch_messages.max_items); "
                     + "publish smaller batches or raise the limit")
         }
-        return .items(bytes: bytes, ranges: ranges, firstItem: 0)
+        return .items(bytes: bytes, ranges: ranges)
     }
 }
 

@@ -42,9 +42,9 @@ final class CircuitBreaker: Sendable {
         self.logger = logger
     }
 
-    /// Returns when a call may start; throws `CancellationError` if the task is cancelled while waiting.
-    func permit() async throws {
-        guard configuration.failureThreshold > 0 else { return }
+    /// Returns true when a call may start; false when `intake` closed (or the task was cancelled) while waiting.
+    func permit(_ intake: Intake) async -> Bool {
+        guard configuration.failureThreshold > 0 else { return true }
         while true {
             let now = clock.now
             let permission = mode.withLock { mode -> Permission in
@@ -63,8 +63,9 @@ final class CircuitBreaker: Sendable {
                 }
             }
             switch permission {
-            case .proceed: return
-            case .wait(let until): try await Task.sleep(until: until, clock: clock)
+            case .proceed: return true
+            case .wait(let until):
+                guard await intake.sleep(for: until - clock.now) else { return false }
             }
         }
     }

@@ -8,6 +8,9 @@ struct CompletedMessage: Sendable {
     var offset: Int64
     var byteCount: Int
     var rows: [ResultRow]
+    /// All of the message's rows are written with this (or were before): its offset may move. False for the
+    /// rows a stop left behind, and for a message skipped because its partition was revoked.
+    var complete = true
     /// The batch this message split into chunks, recorded with its rows.
     var split: BatchSplit? = nil
     /// The chunk of a split batch whose rows these are.

@@ -69,9 +69,10 @@ struct InputDecoder {
         return "0x" + key.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
-    /// The value as text for the `input` column: nil when it is not UTF-8.
+    /// The value as text for the `input` column: nil when it is not UTF-8 or holds a NUL byte (SQLite text and
+    /// the tools that read it end at a NUL); such a value is stored whole as a BLOB instead.
     static func inputText(_ value: [UInt8]?) -> String? {
-        guard let value else { return nil }
+        guard let value, !value.contains(0) else { return nil }
         return String(validating: value, as: UTF8.self)
     }
 

@@ -2,118 +2,138 @@ import AlgoqueueAlgorithms
 import AlgoqueueStore
 import AlgoqueueSupport
 
-extension InputProcessor {
-    typealias Outcome = (Result<AlgorithmAnswer, AlgorithmFailure>, Int)
+/// What the calls for one input to one algorithm came to.
+struct CallOutcome: Sendable {
+    /// The answer or the failure; nil when there is none: a stop came before a call could start, or the call was
+    /// cancelled (a stop's deadline, fail-fast).
+    var result: Result<AlgorithmAnswer, AlgorithmFailure>?
+    /// Calls started, including one cancelled on the way.
+    var attempts: Int
+}
 
+/// The rows of one input (a row per algorithm), and whether they are all there.
+struct InputRows: Sendable {
+    var rows: [ResultRow]
+    /// False when a stop left some algorithm uncalled or its call unfinished.
+    var complete: Bool
+}
+
+extension InputProcessor {
     /// The rows of one input: a file reference resolved, then every algorithm called (fan-out) with one row
-    /// each. With `fan_out.fail_fast`, the first failure cancels the calls still running or waiting, whose rows
-    /// say so. Nil when a stop cancelled the work.
-    func callAll(_ given: AlgorithmInput, base: ResultRow) async -> [ResultRow]? {
+    /// each, except those named in `done` (their rows are in the store already). With `fan_out.fail_fast`, the
+    /// first failure cancels the calls still running or waiting, whose rows say so.
+    func callAll(_ given: AlgorithmInput, base: ResultRow, done: Set<String> = []) async -> InputRows {
         let clock = ContinuousClock()
         let start = clock.now
         let input: AlgorithmInput
         switch sideband.resolve(given) {
         case .success(let resolved): input = resolved
-        case .failure(let failure): return errorRows(base, failure.message)
+        case .failure(let failure): return InputRows(rows: errorRows(base, failure.message), complete: true)
         }
-        if targets.count == 1 {
-            guard let outcome = await call(targets[0], input) else { return nil }
-            return [row(base, targets[0], outcome, milliseconds: (clock.now - start).seconds * 1000)]
+        let wanted = targets.indices.filter { !done.contains(targets[$0].algorithm.name) }
+        if wanted.count == 1 {
+            let target = targets[wanted[0]]
+            let outcome = await call(target, input)
+            guard let result = outcome.result else { return InputRows(rows: [], complete: false) }
+            let row = row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            return InputRows(rows: [row], complete: true)
         }
         let failFast = fanOut.failFast
-        var rows: [ResultRow?] = Array(repeating: nil, count: targets.count)
+        var rows: [Int: ResultRow] = [:]
+        var unanswered: [Int: Int] = [:]  // index → attempts of a call that gave no answer
         var firstFailure: (algorithm: String, message: String)?
-        await withTaskGroup(of: (Int, Outcome?, Double).self) { group in
-            for (index, target) in targets.enumerated() {
+        await withTaskGroup(of: (Int, CallOutcome, Double).self) { group in
+            for index in wanted {
                 group.addTask {
-                    let outcome = await self.call(target, input)
+                    let outcome = await self.call(self.targets[index], input)
                     return (index, outcome, (clock.now - start).seconds * 1000)
                 }
             }
             for await (index, outcome, milliseconds) in group {
-                guard let outcome else { continue }
-                rows[index] = row(base, targets[index], outcome, milliseconds: milliseconds)
-                if failFast, firstFailure == nil, case .failure(let failure) = outcome.0 {
+                guard let result = outcome.result else {
+                    unanswered[index] = outcome.attempts
+                    continue
+                }
+                rows[index] = row(base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
+                if failFast, firstFailure == nil, case .failure(let failure) = result {
                     firstFailure = (targets[index].algorithm.name, failure.message)
                     group.cancelAll()
                 }
             }
         }
-        // Only the group was cancelled by a fail-fast; a cancelled task means the service is stopping.
-        if Task.isCancelled { return nil }
-        var result: [ResultRow] = []
-        for (index, row) in rows.enumerated() {
-            if let row {
-                result.append(row)
-            } else if let firstFailure {
+        // Only the group was cancelled by a fail-fast; a cancelled task or a closed intake means a stop.
+        let stopping = Task.isCancelled || (firstFailure == nil && !unanswered.isEmpty)
+        var result = InputRows(rows: [], complete: !stopping)
+        for index in wanted {
+            if let row = rows[index] {
+                result.rows.append(row)
+            } else if let firstFailure, !stopping {
                 var cancelled = errorRows(base, "")[index]
                 cancelled.error = "cancelled: \(firstFailure.algorithm) failed first for this input (fan_out.fail_fast): \(firstFailure.message)"
+                cancelled.attempts = unanswered[index] ?? 0
                 cancelled.durationMilliseconds = (clock.now - start).seconds * 1000
-                result.append(cancelled)
-            } else {
-                return nil
+                result.rows.append(cancelled)
             }
         }
         return result
     }
 
     /// The rows of a batch message's items (each one input, numbered from `firstItem`), called in parallel
-    /// or one after another in order. Nil when a stop cancelled the work.
-    func callItems(bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow) async -> [ResultRow]? {
+    /// or one after another in order. `done` names, per item, the algorithms whose rows are in the store already.
+    func callItems(
+        bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow, done: [Int: Set<String>] = [:]
+    ) async -> InputRows {
         let items = ranges.enumerated().map { (index: firstItem + $0.offset, range: $0.element) }
         let source = "\(base.topic)/\(base.partition)/\(base.offset)"
-        let process = { @Sendable (item: (index: Int, range: Range<Int>)) async -> (Int, [ResultRow]?) in
+        let process = { @Sendable (item: (index: Int, range: Range<Int>)) async -> (Int, InputRows) in
+            if self.intake.isClosed { return (item.index, InputRows(rows: [], complete: false)) }
             let json = Array(bytes[item.range])
             var itemBase = base
             itemBase.item = item.index
             itemBase.input = String(decoding: json, as: UTF8.self)
+            itemBase.rawInput = nil
             itemBase.inputBytes = json.count
             if JSONSyntax.topLevelKind(json) == "null" {
-                return (item.index, self.errorRows(itemBase, "item \(item.index) of the batch is JSON null; give an input"))
+                let rows = self.errorRows(itemBase, "item \(item.index) of the batch is JSON null; give an input")
+                return (item.index, InputRows(rows: rows, complete: true))
             }
             let input = AlgorithmInput(json: json, key: base.key, source: "\(source)/\(item.index)")
-            return (item.index, await self.callAll(input, base: itemBase))
+            return (item.index, await self.callAll(input, base: itemBase, done: done[item.index] ?? []))
         }
         var rowsByItem: [Int: [ResultRow]] = [:]
-        var cancelled = false
+        var complete = true
         if batchMessages.parallel {
             await forEachConcurrently(items, limit: callLimit, process) { index, rows in
-                if let rows { rowsByItem[index] = rows } else { cancelled = true }
+                rowsByItem[index] = rows.rows
+                complete = complete && rows.complete
             }
         } else {
             for item in items {
                 let (index, rows) = await process(item)
-                guard let rows else {
-                    cancelled = true
-                    break
-                }
-                rowsByItem[index] = rows
+                rowsByItem[index] = rows.rows
+                complete = rows.complete
+                if !complete { break }
             }
         }
-        guard !cancelled else { return nil }
-        return items.flatMap { rowsByItem[$0.index] ?? [] }
+        return InputRows(rows: items.flatMap { rowsByItem[$0.index] ?? [] }, complete: complete)
     }
 
     /// Calls `target` until an answer, a failure that retrying cannot fix, or the retry budget is spent; each
-    /// attempt holds one of the `pipeline.concurrency` call slots. Returns nil when cancelled.
-    func call(_ target: Target, _ input: AlgorithmInput) async -> Outcome? {
+    /// attempt holds one of the `pipeline.concurrency` call slots. Once the intake closes, no attempt starts.
+    func call(_ target: Target, _ input: AlgorithmInput) async -> CallOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         var attempt = 0
         while true {
-            do {
-                try await target.breaker.permit()
-            } catch {
-                return nil
+            guard await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
+            if let calls {
+                guard await calls.acquire() else { return CallOutcome(attempts: attempt) }
+            }
+            guard !intake.isClosed, !Task.isCancelled else {
+                calls?.release()
+                return CallOutcome(attempts: attempt)
             }
             attempt += 1
-            if let calls {
-                await calls.acquire()
-                if Task.isCancelled {
-                    calls.release()
-                    return nil
-                }
-            }
             let call = health.callStarted()
             let started = clock.now
             let result = await target.algorithm.call(input)
@@ -122,17 +142,17 @@ extension InputProcessor {
             calls?.release()
             guard case .failure(let failure) = result else {
                 target.breaker.record(failed: false)
-                return (result, attempt)
+                return CallOutcome(result: result, attempts: attempt)
             }
-            if failure.kind == .cancelled { return nil }
+            if failure.kind == .cancelled { return CallOutcome(attempts: attempt) }
             let retryable = retry.isRetryable(failure)
             target.breaker.record(failed: retryable)
-            guard retryable, attempt < retry.maxAttempts else { return (result, attempt) }
+            guard retryable, attempt < retry.maxAttempts else { return CallOutcome(result: result, attempts: attempt) }
             let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter)
             guard clock.now - start + delay < retry.maxElapsed else {
                 var late = failure
                 late.message += " (retry budget of \(retry.maxElapsed.text) spent)"
-                return (.failure(late), attempt)
+                return CallOutcome(result: .failure(late), attempts: attempt)
             }
             statistics.update { $0.retried += 1 }
             logger.debug(
@@ -141,11 +161,7 @@ extension InputProcessor {
                     "source": "\(input.source)", "algorithm": "\(target.algorithm.name)", "attempt": "\(attempt)",
                     "error": "\(failure.message)",
                 ])
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                return nil
-            }
+            guard await intake.sleep(for: delay) else { return CallOutcome(attempts: attempt) }
         }
     }
 }

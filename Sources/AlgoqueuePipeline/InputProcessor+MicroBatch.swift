@@ -32,12 +32,14 @@ extension InputProcessor {
             }
             let list = body.jsonList(ranges)
             let source = inputs[0].input.source + (inputs.count > 1 ? " +\(inputs.count - 1)" : "")
-            let outcomes = await withTaskGroup(of: (Int, Outcome?).self) { group in
+            let outcomes = await withTaskGroup(of: (Int, CallOutcome).self) { group in
                 for (position, target) in targets.enumerated() {
                     group.addTask { (position, await self.call(target, AlgorithmInput(json: list, source: source))) }
                 }
-                var outcomes: [Int: Outcome] = [:]
-                for await (position, outcome) in group { outcomes[position] = outcome }
+                var outcomes: [Int: (Result<AlgorithmAnswer, AlgorithmFailure>, Int)] = [:]
+                for await (position, outcome) in group {
+                    if let result = outcome.result { outcomes[position] = (result, outcome.attempts) }
+                }
                 return outcomes
             }
             guard outcomes.count == targets.count, !Task.isCancelled else { return nil }
@@ -52,7 +54,7 @@ extension InputProcessor {
                         for (index, entry) in inputs.enumerated() {
                             let single = AlgorithmAnswer(output: String(decoding: bytes[elements[index]], as: UTF8.self))
                             rows[entry.index][position] = row(
-                                rows[entry.index][position], target, (.success(single), attempts), milliseconds: 0)
+                                rows[entry.index][position], target, .success(single), attempts: attempts, milliseconds: 0)
                         }
                     } else {
                         let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
@@ -63,7 +65,7 @@ extension InputProcessor {
                     }
                 case .failure:
                     for entry in inputs {
-                        rows[entry.index][position] = row(rows[entry.index][position], target, (result, attempts), milliseconds: 0)
+                        rows[entry.index][position] = row(rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
                     }
                 }
             }

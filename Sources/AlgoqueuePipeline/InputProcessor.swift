@@ -13,6 +13,9 @@ struct Target: Sendable {
 /// Everything one message produced: its rows, and the batch bookkeeping written with them.
 struct ProcessedMessage: Sendable {
     var rows: [ResultRow] = []
+    /// Every row the message owes is here (or already in the store). False when a stop came first: the rows that
+    /// are here are written, but the offset does not move, and the rest is called when the message comes again.
+    var complete = true
     /// The batch this message split into chunks.
     var split: BatchSplit?
     /// The chunk of a split batch whose rows these are.
@@ -40,13 +43,20 @@ final class InputProcessor: Sendable {
     let statistics: PipelineStatistics
     let health: PipelineHealth
     let metrics: PipelineMetrics
+    /// Closed on a stop: no call starts after that.
+    let intake: Intake
+    /// Rows written before for messages consumed again, so they are not called twice.
+    let written: WrittenRows?
     let logger: Logger
 
     init(
         algorithms: [any Algorithm], configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
         splitter: BatchSplitter? = nil, statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(),
-        metrics: PipelineMetrics = PipelineMetrics(), logger: Logger
+        metrics: PipelineMetrics = PipelineMetrics(), intake: Intake = Intake(), written: WrittenRows? = nil,
+        logger: Logger
     ) {
+        self.intake = intake
+        self.written = written
         self.health = health
         self.metrics = metrics
         targets = algorithms.map {
@@ -62,15 +72,15 @@ final class InputProcessor: Sendable {
         callLimit = max(1, configuration.concurrency)
         let oneCallPerMessage = algorithms.count == 1 && configuration.batchMessages.mode == .off
         calls = oneCallPerMessage ? nil : ConcurrencyLimiter(capacity: configuration.concurrency)
+        if let calls { intake.register(calls) }
         self.splitter = splitter
         self.deadLetters = deadLetters
         self.statistics = statistics
         self.logger = logger
     }
 
-    /// What `message` produced, or nil when a stop cancelled the work: then nothing is written and the offset
-    /// does not move, so the message is consumed again.
-    func process(_ message: KafkaMessage) async -> ProcessedMessage? {
+    /// What `message` produced. At a stop it may be incomplete (see ``ProcessedMessage/complete``).
+    func process(_ message: KafkaMessage) async -> ProcessedMessage {
         let clock = ContinuousClock()
         let start = clock.now
         let chunk = ChunkHeaders.chunk(of: message)
@@ -81,6 +91,7 @@ final class InputProcessor: Sendable {
             base.partition = chunk.origin.partition
             base.offset = chunk.origin.offset
         }
+        let done = await written?.rows(of: base, isChunk: chunk != nil) ?? [:]
         var result = ProcessedMessage()
         switch decoder.decode(message) {
         case .invalid(let reason):
@@ -90,43 +101,46 @@ final class InputProcessor: Sendable {
             case .invalid(let reason):
                 result.rows = errorRows(base, reason)
             case .single(let input):
-                guard let rows = await callAll(input, base: base) else { return nil }
-                result.rows = rows
-            case .items(let bytes, var ranges, _):
+                let rows = await callAll(input, base: base, done: done[-1] ?? [])
+                (result.rows, result.complete) = (rows.rows, rows.complete)
+            case .items(let bytes, var ranges):
                 var firstItem = 0
                 if let chunk {
                     firstItem = chunk.firstItem
                     result.chunk = BatchChunk(origin: chunk.origin, firstItem: firstItem, items: ranges.count)
                 } else if let splitter, ranges.count > splitter.maxItems {
-                    guard let split = await splitter.split(message, bytes: bytes, ranges: ranges) else { return nil }
+                    guard let split = await splitter.split(message, bytes: bytes, ranges: ranges) else {
+                        return ProcessedMessage(complete: false)
+                    }
                     result.split = split
                     result.chunk = split.chunks[0]
                     ranges = Array(ranges.prefix(split.chunks[0].items))
                 }
-                guard let rows = await callItems(bytes: bytes, ranges: ranges, firstItem: firstItem, base: base) else {
-                    return nil
-                }
-                result.rows = rows
+                let rows = await callItems(bytes: bytes, ranges: ranges, firstItem: firstItem, base: base, done: done)
+                (result.rows, result.complete) = (rows.rows, rows.complete)
             }
         }
         let elapsed = (clock.now - start).seconds * 1000
         for index in result.rows.indices where result.rows[index].attempts == 0 {
             result.rows[index].durationMilliseconds = elapsed
         }
-        if let deadLetters, let failed = result.rows.first(where: { $0.status == .error }) {
-            guard await deadLetters.publish(message, row: failed) else { return nil }
+        if result.complete, let deadLetters, let failed = result.rows.first(where: { $0.status == .error }) {
+            if await !deadLetters.publish(message, row: failed) { result.complete = false }
         }
         return result
     }
 
     /// A row for `message` before its outcome is known: an error with no attempts.
     func baseRow(_ message: KafkaMessage) -> ResultRow {
-        ResultRow(
+        let text = InputDecoder.inputText(message.value)
+        var row = ResultRow(
             topic: message.topic, partition: message.partition, offset: message.offset, item: -1,
             algorithm: targets[0].algorithm.name, algorithmVersion: targets[0].algorithm.version,
-            key: InputDecoder.keyText(message.key), status: .error, input: InputDecoder.inputText(message.value),
+            key: InputDecoder.keyText(message.key), status: .error, input: text,
             inputBytes: message.value?.count ?? 0, attempts: 0,
             messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
+        if text == nil, let value = message.value { row.rawInput = value }
+        return row
     }
 
     /// The same error row for every algorithm: the input was refused before any call.
@@ -140,17 +154,17 @@ final class InputProcessor: Sendable {
         }
     }
 
-    /// `base` completed with the outcome of a call to `target`.
+    /// `base` completed with `result`, answered after `attempts` calls to `target`.
     func row(
-        _ base: ResultRow, _ target: Target, _ outcome: (Result<AlgorithmAnswer, AlgorithmFailure>, Int),
+        _ base: ResultRow, _ target: Target, _ result: Result<AlgorithmAnswer, AlgorithmFailure>, attempts: Int,
         milliseconds: Double
     ) -> ResultRow {
         var row = base
         row.algorithm = target.algorithm.name
         row.algorithmVersion = target.algorithm.version
-        row.attempts = outcome.1
+        row.attempts = attempts
         row.durationMilliseconds = milliseconds
-        switch outcome.0 {
+        switch result {
         case .success(let answer):
             switch sideband.storeOutput(answer.output, of: row) {
             case .success(let path):
@@ -163,7 +177,7 @@ final class InputProcessor: Sendable {
                 row.error = failure.message
             }
         case .failure(let failure):
-            row.error = outcome.1 > 1 ? "\(failure.message) (after \(outcome.1) attempts)" : failure.message
+            row.error = attempts > 1 ? "\(failure.message) (after \(attempts) attempts)" : failure.message
         }
         return row
     }
@@ -171,14 +185,14 @@ final class InputProcessor: Sendable {
     /// Calls the algorithm named like `row` again with the row's input (kept in the store) and returns the new
     /// row, or nil when cancelled or when no configured algorithm has that name.
     func replay(_ row: ResultRow) async -> ResultRow? {
-        guard let input = row.input, let target = targets.first(where: { $0.algorithm.name == row.algorithm }) else {
-            return nil
-        }
+        guard let input = row.input.map({ Array($0.utf8) }) ?? row.rawInput,
+            let target = targets.first(where: { $0.algorithm.name == row.algorithm })
+        else { return nil }
         let clock = ContinuousClock()
         let start = clock.now
         let message = KafkaMessage(
             topic: row.topic, partition: row.partition, offset: row.offset, key: row.key.map { Array($0.utf8) },
-            value: Array(input.utf8))
+            value: input)
         var base = row
         base.status = .error
         base.output = nil
@@ -200,8 +214,9 @@ final class InputProcessor: Sendable {
                 return base
             case .success(let resolved): input = resolved
             }
-            guard let outcome = await call(target, input) else { return nil }
-            return self.row(base, target, outcome, milliseconds: (clock.now - start).seconds * 1000)
+            let outcome = await call(target, input)
+            guard let result = outcome.result else { return nil }
+            return self.row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
         }
     }
 }

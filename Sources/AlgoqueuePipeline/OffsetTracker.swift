@@ -22,15 +22,22 @@ struct OffsetTracker {
     private var nextGeneration = 1
 
     /// Starts tracking a newly assigned partition that resumes at `start` (when known); returns its generation.
+    /// A known start counts as changed: the first write stores it, so that the store knows where this group's
+    /// rows begin even before a message completes (rows written ahead of it are then found after a restart).
     mutating func assign(_ partition: TopicPartition, start: Int64? = nil) -> Int {
         defer { nextGeneration += 1 }
-        partitions[partition] = PartitionState(generation: nextGeneration, watermark: start)
+        partitions[partition] = PartitionState(generation: nextGeneration, watermark: start, changed: start != nil)
         return nextGeneration
     }
 
     /// The first offset of `partition` not yet durable, when known.
     func watermark(_ partition: TopicPartition) -> Int64? {
         partitions[partition]?.watermark
+    }
+
+    /// Whether work received with `generation` still belongs to this instance (its partition was not revoked since).
+    func isCurrent(_ partition: TopicPartition, generation: Int) -> Bool {
+        partitions[partition]?.generation == generation
     }
 
     /// Stops tracking a revoked partition.

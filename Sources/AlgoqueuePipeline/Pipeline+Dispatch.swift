@@ -42,30 +42,44 @@ struct PendingBatch {
     }
 }
 
+/// What the dispatch loop shares with the calls it starts.
+struct Dispatch: Sendable {
+    let processor: InputProcessor
+    let writer: ResultWriter
+    let tracker: Locked<OffsetTracker>
+    /// Bounds messages (or micro-batches) in flight; closed with the intake.
+    let limiter: ConcurrencyLimiter
+    /// Closed on a stop: no call starts after that.
+    let intake: Intake
+    let lanes: OrderingLanes
+}
+
 extension Pipeline {
     /// The loop: hands each message to a call under the concurrency limit, follows the assignment, and stops on
     /// graceful shutdown, idle or failure. Returns after every call has finished or been abandoned.
+    ///
+    /// A stop closes the intake at once (from the shutdown handler, the writer or the consumer's events): the loop
+    /// may be waiting for a call slot in the middle of an event, and no call may start after the signal.
     func dispatch(
-        signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer,
-        writer: ResultWriter, tracker: Locked<OffsetTracker>, processor: InputProcessor
+        signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer, dispatch: Dispatch
     ) async -> PipelineError? {
-        let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
-        let lanes = OrderingLanes(ordering: configuration.ordering)
+        let (limiter, lanes, intake) = (dispatch.limiter, dispatch.lanes, dispatch.intake)
         let batching = configuration.batch
         var batch = PendingBatch()
         var state = DispatchState()
         var failure: PipelineError?
         await withDiscardingTaskGroup { calls in
             loop: for await signal in signals.cancelOnGracefulShutdown() {
+                if intake.isClosed, case .kafka(.messages) = signal { break loop }
                 switch signal {
                 case .kafka(.messages(let arrived)):
-                    messages: for message in arrived {
+                    for message in arrived {
                         let partition = message.topicPartition
                         if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
                         state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
-                        guard let generation = tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
+                        guard let generation = dispatch.tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
                             consumer.release(messages: 1, bytes: message.byteCount)
-                            continue messages
+                            continue
                         }
                         state.outstanding += 1
                         statistics.update { $0.consumed += 1 }
@@ -76,13 +90,8 @@ extension Pipeline {
                             if lanes.enqueue(work, on: lane) {
                                 calls.addTask {
                                     var next: OrderingLanes.Work? = work
-                                    while let current = next {
-                                        await limiter.acquire()
-                                        if lanes.isStopping {
-                                            limiter.release()
-                                            break
-                                        }
-                                        await Self.run(current, processor: processor, writer: writer)
+                                    while let current = next, await limiter.acquire() {
+                                        await Self.run(current, dispatch)
                                         limiter.release()
                                         next = lanes.next(on: lane)
                                     }
@@ -93,26 +102,25 @@ extension Pipeline {
                                 let number = batch.number
                                 let linger = batching.linger
                                 calls.addTask {
-                                    try? await Task.sleep(for: linger)
-                                    sink.yield(.linger(number))
+                                    if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
                                 }
                             }
                             batch.works.append(work)
                             batch.bytes += message.value?.count ?? 0
                             if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
-                                await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
+                                guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
                             }
                         } else {
-                            await limiter.acquire()
+                            guard await limiter.acquire() else { break loop }
                             calls.addTask {
                                 defer { limiter.release() }
-                                await Self.run(work, processor: processor, writer: writer)
+                                await Self.run(work, dispatch)
                             }
                         }
                     }
                 case .linger(let number):
                     if number == batch.number, !batch.works.isEmpty {
-                        await Self.startBatch(batch.take(), calls: &calls, limiter: limiter, processor: processor, writer: writer)
+                        guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
                     }
                 case .kafka(.assigned(let partitions)):
                     state.assignmentKnown = true
@@ -124,14 +132,16 @@ extension Pipeline {
                         observer.onReady()
                     }
                     for (partition, start) in partitions {
-                        _ = tracker.withLock { $0.assign(partition, start: start) }
+                        _ = dispatch.tracker.withLock { $0.assign(partition, start: start) }
                         state.assignment.insert(partition)
                         state.atEnd[partition] = nil
                         state.position[partition] = start
                     }
                 case .kafka(.revoked(let partitions)):
+                    // The tracker forgot them when the event arrived (so that queued work for them does not start),
+                    // unless the loop had not yet seen the assignment this revokes: forget them again, in order.
                     for partition in partitions {
-                        tracker.withLock { $0.revoke(partition) }
+                        dispatch.tracker.withLock { $0.revoke(partition) }
                         state.assignment.remove(partition)
                         state.atEnd[partition] = nil
                         state.position[partition] = nil
@@ -163,7 +173,7 @@ extension Pipeline {
                     var lag: [TopicPartition: Int64] = [:]
                     for partition in state.assignment {
                         guard let high = consumer.highWatermark(partition) else { continue }
-                        let durable = tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
+                        let durable = dispatch.tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
                         lag[partition] = max(0, high - durable)
                     }
                     health.update { $0.lag = lag }
@@ -178,6 +188,7 @@ extension Pipeline {
                     break loop
                 }
             }
+            intake.close()
             lanes.stop()
             if failure != nil {
                 calls.cancelAll()
@@ -188,36 +199,52 @@ extension Pipeline {
         return failure
     }
 
-    /// Processes one message and hands its rows to the writer (nothing when a stop cancelled it).
-    static func run(_ work: OrderingLanes.Work, processor: InputProcessor, writer: ResultWriter) async {
-        guard let processed = await processor.process(work.message) else { return }
-        writer.submit(
+    /// Processes one message and hands its rows to the writer; a message whose partition was revoked meanwhile is
+    /// not called (its new owner calls it).
+    static func run(_ work: OrderingLanes.Work, _ dispatch: Dispatch) async {
+        let message = work.message
+        var completed = CompletedMessage(
+            partition: message.topicPartition, generation: work.generation, offset: message.offset,
+            byteCount: message.byteCount, rows: [], complete: false)
+        if dispatch.tracker.withLock({ $0.isCurrent(message.topicPartition, generation: work.generation) }) {
+            let processed = await dispatch.processor.process(message)
+            completed.rows = processed.rows
+            completed.complete = processed.complete
+            completed.split = processed.split
+            completed.chunk = processed.complete ? processed.chunk : nil
+        }
+        dispatch.writer.submit(completed)
+    }
+
+    /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group. Returns false,
+    /// starting nothing, once the intake is closed.
+    static func startBatch(_ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, _ dispatch: Dispatch) async -> Bool {
+        guard await dispatch.limiter.acquire() else { return false }
+        calls.addTask {
+            defer { dispatch.limiter.release() }
+            await runBatch(works, dispatch)
+        }
+        return true
+    }
+
+    /// Processes a micro-batch and hands each message's row to the writer. Messages of revoked partitions are left
+    /// out of the call; when a stop cancelled it, the messages go to the writer without rows (offsets stay).
+    static func runBatch(_ works: [OrderingLanes.Work], _ dispatch: Dispatch) async {
+        var completed = works.map { work in
             CompletedMessage(
                 partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                byteCount: work.message.byteCount, rows: processed.rows, split: processed.split, chunk: processed.chunk))
-    }
-
-    /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group.
-    static func startBatch(
-        _ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, limiter: ConcurrencyLimiter,
-        processor: InputProcessor, writer: ResultWriter
-    ) async {
-        await limiter.acquire()
-        calls.addTask {
-            defer { limiter.release() }
-            await runBatch(works, processor: processor, writer: writer)
+                byteCount: work.message.byteCount, rows: [], complete: false)
         }
-    }
-
-    /// Processes a micro-batch and hands each message's row to the writer (nothing when a stop cancelled it).
-    static func runBatch(_ works: [OrderingLanes.Work], processor: InputProcessor, writer: ResultWriter) async {
-        guard let rows = await processor.processBatch(works.map(\.message)) else { return }
-        writer.submit(
-            contentsOf: zip(works, rows).map { work, messageRows in
-                CompletedMessage(
-                    partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                    byteCount: work.message.byteCount, rows: messageRows)
-            })
+        let current = dispatch.tracker.withLock { tracker in
+            works.indices.filter { tracker.isCurrent(works[$0].message.topicPartition, generation: works[$0].generation) }
+        }
+        if !current.isEmpty, let rows = await dispatch.processor.processBatch(current.map { works[$0].message }) {
+            for (index, messageRows) in zip(current, rows) {
+                completed[index].rows = messageRows
+                completed[index].complete = true
+            }
+        }
+        dispatch.writer.submit(contentsOf: completed)
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).
@@ -225,7 +252,9 @@ extension Pipeline {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.shutdownTimeout
         if limiter.inFlight > 0 {
-            logger.info("waiting for \(limiter.inFlight) call(s) in flight", metadata: ["timeout": "\(configuration.shutdownTimeout.text)"])
+            logger.info(
+                "stopping: no new call starts; waiting for \(limiter.inFlight) in flight",
+                metadata: ["timeout": "\(configuration.shutdownTimeout.text)"])
         }
         while limiter.inFlight > 0, clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(10))

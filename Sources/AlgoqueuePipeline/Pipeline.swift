@@ -126,9 +126,16 @@ public final class Pipeline: Service {
         let completions = configuration.split.completionTopic.flatMap { topic in
             producer.map { CompletionPublisher(producer: $0, topic: topic, store: store, logger: logger) }
         }
+        let intake = Intake()
+        let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
+        intake.register(limiter)
         let processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
-            statistics: statistics, health: health, metrics: metrics, logger: logger)
+            statistics: statistics, health: health, metrics: metrics, intake: intake,
+            written: await WrittenRows(store: store, group: group, logger: logger), logger: logger)
+        let dispatch = Dispatch(
+            processor: processor, writer: writer, tracker: tracker, limiter: limiter, intake: intake,
+            lanes: OrderingLanes(ordering: configuration.ordering))
         try consumer.start()
         logger.info(
             "consuming",
@@ -158,18 +165,32 @@ public final class Pipeline: Service {
                     }
                 } catch {
                     writeFailure.withLock { $0 = error }
+                    intake.close()
                     signal.yield(.writerFailed(error))
                 }
             }
             let failure = await withDiscardingTaskGroup { helpers in
                 helpers.addTask {
-                    for await event in consumer.events { signal.yield(.kafka(event)) }
+                    // Revocations and fatal errors act here, as they arrive, not behind messages still queued for
+                    // the loop: no call starts for a revoked partition or after a fatal error.
+                    for await event in consumer.events {
+                        switch event {
+                        case .revoked(let partitions):
+                            tracker.withLock { tracker in for partition in partitions { tracker.revoke(partition) } }
+                        case .error(let error) where error.code == .fatal:
+                            intake.close()
+                        default: break
+                        }
+                        signal.yield(.kafka(event))
+                    }
                 }
                 helpers.addTask { await self.tick(signal) }
                 if let completions { helpers.addTask { await completions.publishPending() } }
-                let failure = await dispatch(
-                    signals: signals, sink: signal, consumer: consumer, writer: writer, tracker: tracker,
-                    processor: processor)
+                let failure = await withGracefulShutdownHandler {
+                    await self.dispatch(signals: signals, sink: signal, consumer: consumer, dispatch: dispatch)
+                } onGracefulShutdown: {
+                    intake.close()
+                }
                 helpers.cancelAll()
                 health.update { $0.stopping = true }
                 observer.onStopping()

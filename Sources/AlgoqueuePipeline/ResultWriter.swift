@@ -65,7 +65,9 @@ final class ResultWriter: Sendable {
                 guard let batch = takeBatch() else { break }
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
-                    for message in batch { tracker.finish(message.partition, generation: message.generation, offset: message.offset) }
+                    for message in batch where message.complete {
+                        tracker.finish(message.partition, generation: message.generation, offset: message.offset)
+                    }
                     return tracker.takeChangedWatermarks()
                 }
                 let rows = batch.flatMap(\.rows)

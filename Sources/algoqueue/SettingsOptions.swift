@@ -32,6 +32,13 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Calls in flight at once (default 8).")
     var concurrency: Int?
 
+    @Option(
+        name: .customLong("shutdown-timeout"),
+        help: ArgumentHelp(
+            "On SIGTERM, how long calls in flight may take to finish; no new call starts (default 30s).",
+            valueName: "duration"))
+    var shutdownTimeout: String?
+
     @Option(name: .long, help: ArgumentHelp("unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
     var ordering: String?
 
@@ -104,6 +111,13 @@ struct SettingsOptions: ParsableArguments {
             }
         }
         if let concurrency { settings.pipeline.concurrency = concurrency }
+        if let shutdownTimeout {
+            if let value = Duration(text: shutdownTimeout) {
+                settings.pipeline.shutdownTimeout = value
+            } else {
+                problems.append(ConfigProblem("--shutdown-timeout", "\"\(shutdownTimeout)\" is not a duration such as 10s or 2m"))
+            }
+        }
         if let ordering {
             if let mode = Ordering(rawValue: ordering.lowercased()) {
                 settings.pipeline.ordering = mode

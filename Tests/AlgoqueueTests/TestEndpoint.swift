@@ -7,7 +7,8 @@ import Foundation
 /// Inputs can ask for trouble: `{"fail": true}` gets HTTP 500, `{"hang": true}` answers only after
 /// `hangFor`, `{"garbage": true}` answers 200 with text that is not JSON. `delay` slows every call.
 /// Per input `n`: `"failTimes": k` answers 500 to its first k calls, `"hangTimes": k` hangs on its first k
-/// calls, and `"retryAfter": s` turns those failures into 429 with `Retry-After: s`.
+/// calls, and `"retryAfter": s` turns those failures into 429 with `Retry-After: s`; `"delayMs": k` adds k ms to
+/// that input's calls.
 final class TestEndpoint: Sendable {
     let server: LoopbackHTTPServer
     let calls: Locked<Int>
@@ -18,6 +19,8 @@ final class TestEndpoint: Sendable {
 
     var url: String { server.baseURL + "/predict" }
     var callCount: Int { calls.withLock { $0 } }
+    /// How many calls each input `n` got.
+    var callsPerInput: [Int: Int] { callTimes.withLock { $0.mapValues(\.count) } }
 
     static func start(delay: Duration = .zero, hangFor: Duration = .seconds(5)) async throws -> TestEndpoint {
         let calls = Locked(0)
@@ -31,13 +34,17 @@ final class TestEndpoint: Sendable {
                 for (name, value) in request.headers { headers[name.lowercased()] = value }
             }
             if let source = request.header("X-Algoqueue-Source") { sources.withLock { $0.append(source) } }
-            if delay > .zero { try? await Task.sleep(for: delay) }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
-            if let n = object["n"] as? Int {
-                let count = callTimes.withLock { times in
+            // Calls are counted per input as they arrive, before any delay.
+            let count = (object["n"] as? Int).map { n in
+                callTimes.withLock { times in
                     times[n, default: []].append(ContinuousClock.now)
                     return times[n]!.count
                 }
+            }
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            if let extra = object["delayMs"] as? Int { try? await Task.sleep(for: .milliseconds(extra)) }
+            if let count {
                 if let failTimes = object["failTimes"] as? Int, count <= failTimes {
                     if let retryAfter = object["retryAfter"] as? Int {
                         return LoopbackHTTPReply(

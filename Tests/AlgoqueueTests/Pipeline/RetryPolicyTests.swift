@@ -51,18 +51,39 @@ struct RetryPolicyTests {
         #expect(statistics.snapshot.circuitOpenings == 0)
         breaker.record(failed: true)
         #expect(statistics.snapshot.circuitOpenings == 1)
+        let intake = Intake()
         let clock = ContinuousClock()
         let start = clock.now
-        try await breaker.permit()
+        #expect(await breaker.permit(intake))
         #expect(clock.now - start >= .milliseconds(190))
         #expect(breaker.mode.withLock { $0 } == .halfOpen(probing: true))
         breaker.record(failed: true)
         #expect(statistics.snapshot.circuitOpenings == 2)
-        try await breaker.permit()
+        #expect(await breaker.permit(intake))
         breaker.record(failed: false)
         #expect(breaker.mode.withLock { $0 } == .closed(consecutiveFailures: 0))
         let quick = clock.now
-        try await breaker.permit()
+        #expect(await breaker.permit(intake))
         #expect(clock.now - quick < .milliseconds(100))
+    }
+
+    @Test("An open circuit stops waiting when the intake closes: a stop does not wait out open_duration")
+    func breakerWaitEndsAtStop() async {
+        var configuration = CircuitBreakerConfiguration()
+        configuration.failureThreshold = 1
+        configuration.openDuration = .seconds(3600)
+        let breaker = CircuitBreaker(configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
+        breaker.record(failed: true)
+        let intake = Intake()
+        async let permitted = breaker.permit(intake)
+        intake.close()
+        #expect(await permitted == false)
+        #expect(breaker.mode.withLock { $0 }.isOpen)
+    }
+}
+
+extension CircuitBreaker.Mode {
+    var isOpen: Bool {
+        if case .open = self { true } else { false }
     }
 }

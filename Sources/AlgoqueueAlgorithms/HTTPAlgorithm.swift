@@ -52,6 +52,10 @@ public final class HTTPAlgorithm: Algorithm {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         clientConfiguration.timeout.connect = .seconds(10)
+        // A refused or failed connection fails the call at once; algoqueue's retry policy backs off and tries
+        // again. Left on, the pool retries connecting until the call's timeout, so a dead endpoint would cost the
+        // whole timeout per attempt.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.decompression = .enabled(limit: .none)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }

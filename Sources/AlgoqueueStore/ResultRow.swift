@@ -1,3 +1,6 @@
+import Foundation
+import GRDB
+
 /// Whether a call produced a result.
 public enum ResultStatus: String, Sendable, Codable, CaseIterable {
     /// The algorithm answered; `output` holds its JSON.
@@ -24,8 +27,11 @@ public struct ResultRow: Sendable, Equatable {
     public var key: String?
     /// `ok` or `error`.
     public var status: ResultStatus
-    /// The input as text, when inputs are kept and the input is UTF-8.
+    /// The input as text, when inputs are kept and the input is UTF-8 text without NUL bytes.
     public var input: String?
+    /// The input's exact bytes when it is not such text (not UTF-8, or holding a NUL byte); the `input` column
+    /// then holds a BLOB (`typeof(input) = 'blob'`).
+    public var rawInput: [UInt8]?
     /// The input's size in bytes.
     public var inputBytes: Int
     /// The answer as JSON text (`ok` rows).
@@ -92,5 +98,13 @@ public struct StoredOffset: Sendable, Hashable {
         self.topic = topic
         self.partition = partition
         self.nextOffset = nextOffset
+    }
+}
+
+extension ResultRow {
+    /// What the `input` column holds: the text, or the exact bytes as a BLOB.
+    var storedInput: DatabaseValue? {
+        if let input { return input.databaseValue }
+        return rawInput.map { Data($0).databaseValue }
     }
 }

@@ -67,13 +67,20 @@ extension ResultsStore {
     }
 
     static func resultRow(_ row: Row) -> ResultRow {
-        ResultRow(
+        let input: DatabaseValue = row["input"]
+        var result = ResultRow(
             topic: row["topic"], partition: row["partition"], offset: row["offset"], item: row["item"],
             algorithm: row["algorithm"], algorithmVersion: row["algorithm_version"], key: row["key"],
-            status: ResultStatus(rawValue: row["status"]) ?? .error, input: row["input"],
+            status: ResultStatus(rawValue: row["status"]) ?? .error,
             inputBytes: row["input_bytes"], output: row["output"], error: row["error"], metadata: row["metadata"],
             outputFile: row["output_file"], attempts: row["attempts"],
             durationMilliseconds: row["duration_ms"], messageTimestamp: row["message_timestamp"],
             createdAt: row["created_at"], updatedAt: row["updated_at"])
+        switch input.storage {
+        case .string(let text): result.input = text
+        case .blob(let data): result.rawInput = Array(data)
+        default: break
+        }
+        return result
     }
 }

@@ -10,6 +10,7 @@ import Logging
 public final class ResultsStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
+    let closed = Locked(false)
     /// The configuration the store was opened with.
     public let configuration: StoreConfiguration
 
@@ -68,7 +69,18 @@ public final class ResultsStore: Sendable {
 
     /// Closes the file (checkpointing the write-ahead log) so that the run is over when this returns: a reader
     /// starting right after never meets the closing checkpoint. Safe to call more than once.
+    ///
+    /// The write-ahead log is checkpointed into the main file and truncated first, so that after a clean stop the
+    /// `.db` file alone holds every row (a copy of it is the whole store).
     public func close() {
+        guard !closed.withLock({ closed in defer { closed = true }; return closed }) else { return }
+        do {
+            try pool.writeWithoutTransaction { db in
+                _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        } catch {
+            logger.warning("checkpointing the results store: \(Self.describe(error))")
+        }
         do {
             try pool.close()
         } catch {
@@ -149,7 +161,7 @@ public final class ResultsStore: Sendable {
                 for row in rows {
                     try insert.execute(arguments: [
                         row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
-                        row.status.rawValue, keepInputs ? row.input : nil, row.inputBytes, row.output, row.error,
+                        row.status.rawValue, keepInputs ? row.storedInput : nil, row.inputBytes, row.output, row.error,
                         row.metadata, row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
                         row.createdAt ?? now, row.updatedAt ?? now,
                     ])

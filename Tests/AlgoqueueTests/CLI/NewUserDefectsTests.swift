@@ -1,0 +1,82 @@
+import AlgoqueueKafka
+import Foundation
+import Testing
+
+/// What a new user tripped over, each checked as that user would: the binary, a real broker, `sqlite3`.
+@Suite("New-user defects: calls and the store")
+struct NewUserDefectsTests {
+    @Test("A refused connection fails at once, then backs off as configured; the timeout is for an answer")
+    func refusedConnection() async throws {
+        let bed = try await TestBed(topic: "dead", partitions: 1)
+        defer { bed.cleanUp() }
+        _ = try await produce((0..<3).map { numberInput($0) }, to: "dead", brokers: bed.broker.bootstrapServers)
+        let database = bed.directory.file("results.db")
+        // Port 9 (discard) has no listener here: every connection is refused.
+        let run = try await algoqueue(
+            [
+                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "dead", "--group", "dead",
+                "--url", "http://127.0.0.1:9/predict", "--timeout", "60s", "--max-attempts", "3", "--database", database,
+                "--until-idle",
+            ], directory: bed.directory)
+        #expect(run.status == 0, "run failed: \(run.error)")
+        let rows = try sqlite3(database, "SELECT attempts, error LIKE '%connection refused%', duration_ms FROM results")
+        #expect(rows.count == 3)
+        for row in rows {
+            let fields = row.split(separator: "|")
+            #expect(fields.prefix(2) == ["3", "1"], "row: \(row)")
+            // Waiting out the 60 s timeout even once would put a row far above this.
+            #expect((Double(fields.last ?? "") ?? .infinity) < 30_000, "row: \(row)")
+        }
+        await bed.endpoint.stop()
+    }
+
+    @Test("Inputs with NUL bytes or bytes that are not UTF-8 are stored whole, as a BLOB; text stays text")
+    func inputsStoredWhole() async throws {
+        let bed = try await TestBed(topic: "bytes", partitions: 1)
+        defer { bed.cleanUp() }
+        let values: [[UInt8]] = [
+            Array("ab".utf8) + [0] + Array("cd".utf8),
+            [0, 1, 2] + Array("binary".utf8),
+            [0xff, 0xfe, 0x41],
+            numberInput(7),
+        ]
+        _ = try await produce(values, to: "bytes", brokers: bed.broker.bootstrapServers)
+        let database = bed.directory.file("results.db")
+        let run = try await algoqueue(
+            [
+                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "bytes", "--group", "bytes",
+                "--url", bed.endpoint.url, "--database", database, "--until-idle",
+            ], directory: bed.directory)
+        #expect(run.status == 0, "run failed: \(run.error)")
+        #expect(
+            try sqlite3(database, "SELECT offset, typeof(input), hex(input), input_bytes, status FROM results ORDER BY offset") == [
+                "0|blob|6162006364|5|error", "1|blob|000102\(hex("binary"))|9|error", "2|blob|FFFE41|3|error",
+                "3|text|\(hex(#"{"n": 7}"#))|8|ok",
+            ])
+        await bed.endpoint.stop()
+    }
+
+    @Test("After run --until-idle the .db file alone holds every row: the write-ahead log is checkpointed")
+    func checkpointOnCleanStop() async throws {
+        let bed = try await TestBed(topic: "wal", partitions: 1)
+        defer { bed.cleanUp() }
+        _ = try await produce((0..<20).map { numberInput($0) }, to: "wal", brokers: bed.broker.bootstrapServers)
+        let database = bed.directory.file("results.db")
+        let run = try await algoqueue(
+            [
+                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "wal", "--group", "wal",
+                "--url", bed.endpoint.url, "--database", database, "--until-idle",
+            ], directory: bed.directory)
+        #expect(run.status == 0, "run failed: \(run.error)")
+        let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0
+        #expect(wal == 0, "the -wal file still holds \(wal) bytes")
+        let copy = bed.directory.file("copy.db")
+        try FileManager.default.copyItem(atPath: database, toPath: copy)
+        #expect(try sqlite3(copy, "SELECT COUNT(*) FROM results") == ["20"])
+        await bed.endpoint.stop()
+    }
+}
+
+func hex(_ text: String) -> String {
+    text.utf8.map { String(format: "%02X", $0) }.joined()
+}

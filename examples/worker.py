@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An algoqueue worker process: JSON lines on stdin and stdout.
 
-algoqueue writes one request per line, {"id": 7, "input": <JSON>}, and reads one answer per line,
+algoqueue writes one request per line, {"id": 7, "input": <JSON>} (with "key" and "headers" when the message
+has a key or headers passed on), and reads one answer per line,
 {"id": 7, "result": <JSON>} or {"id": 7, "error": "message"}, in any order. This worker handles several
 requests at once on a thread pool, as a model server would.
 
@@ -40,7 +41,12 @@ def predict(data):
 
 def handle(request):
     try:
-        answer({"id": request["id"], "result": predict(request.get("input"))})
+        result = predict(request.get("input"))
+        # The message key and the headers algoqueue was told to pass on (pipeline.pass_headers), when there are any.
+        for field in ("key", "headers"):
+            if field in request:
+                result[field] = request[field]
+        answer({"id": request["id"], "result": result})
     except Exception as error:  # every failure is an answer, never a crash
         answer({"id": request["id"], "error": str(error)})
 

@@ -1,4 +1,11 @@
 import AlgoqueueSupport
+/// Header names never passed from a message to an HTTP target: they describe the request itself, or carry
+/// algoqueue's own information.
+public let reservedHeaderNames: Set<String> = [
+    "content-type", "content-length", "content-encoding", "transfer-encoding", "host", "connection", "accept",
+    "authorization", "x-algoqueue-source", "x-algoqueue-key",
+]
+
 /// What the bytes of an input are, and the content type they are sent with.
 public enum InputContentType: String, Sendable, CaseIterable {
     /// Well-formed JSON (`application/json`): the default.
@@ -29,6 +36,8 @@ public struct AlgorithmInput: Sendable {
     public var key: String?
     /// Source coordinates, passed to HTTP targets as `X-Algoqueue-Source: topic/partition/offset[/item]`.
     public var source: String
+    /// Message headers passed on to the algorithm (those named in `pipeline.pass_headers`), in message order.
+    public var headers: [(name: String, value: String)] = []
 
     /// Creates a JSON input.
     public init(json: [UInt8], key: String? = nil, source: String = "") {

@@ -85,6 +85,11 @@ public final class HTTPAlgorithm: Algorithm {
         request.headers.add(name: "Content-Type", value: input.contentType.mimeType)
         request.headers.add(name: "Accept", value: "application/json")
         if !input.source.isEmpty { request.headers.add(name: "X-Algoqueue-Source", value: input.source) }
+        if let key = input.key { request.headers.add(name: "X-Algoqueue-Key", value: key) }
+        for (name, value) in input.headers where !reservedHeaderNames.contains(name.lowercased()) {
+            request.headers.add(name: name, value: value)
+        }
+        // Configured headers (credentials, routing) win over anything a message carries.
         for (header, value) in configuration.headers { request.headers.replaceOrAdd(name: header, value: value) }
         request.body = .bytes(ByteBuffer(bytes: input.bytes))
         let timeout = TimeAmount.milliseconds(configuration.timeout.milliseconds)
@@ -95,7 +100,8 @@ public final class HTTPAlgorithm: Algorithm {
         } catch is NIOTooManyBytesError {
             return .failure(
                 AlgorithmFailure(
-                    .invalidAnswer, "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes"))
+                    .invalidAnswer, "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes "
+                        + "(algorithm.max_answer_bytes); raise it if such answers are expected"))
         } catch {
             return .failure(classify(error))
         }

@@ -74,6 +74,7 @@ extension ConfigFile {
             case "circuit_breaker.open_duration": if let value = duration(key, node) { settings.pipeline.circuitBreaker.openDuration = value }
             case "pipeline.concurrency": if let value = integer(key, node) { settings.pipeline.concurrency = value }
             case "pipeline.ordering": if let value = choice(key, node, Ordering.self) { settings.pipeline.ordering = value }
+            case "pipeline.pass_headers": if let value = list(key, node) { settings.pipeline.passHeaders = value }
             case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
             case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }
             case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }

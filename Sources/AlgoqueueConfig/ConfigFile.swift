@@ -25,7 +25,7 @@ public enum ConfigFile {
         "circuit_breaker": ["failure_threshold", "open_duration"],
         "pipeline": [
             "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "commit_interval",
-            "progress_interval",
+            "progress_interval", "pass_headers",
         ],
         "log": ["level"],
         "metrics": ["listen"],

@@ -159,6 +159,13 @@ public struct Settings: Sendable {
         problems += patternProblems()
         if pipeline.concurrency < 1 { problems.append(ConfigProblem("pipeline.concurrency", "must be at least 1")) }
         if pipeline.maxInputBytes < 1 { problems.append(ConfigProblem("pipeline.max_input_bytes", "must be at least 1")) }
+        for name in pipeline.passHeaders where reservedHeaderNames.contains(name.lowercased()) || name.isEmpty {
+            problems.append(
+                ConfigProblem(
+                    "pipeline.pass_headers",
+                    "\"\(name)\" cannot be passed on: it describes the request itself or is algoqueue's own "
+                        + "(the key goes as X-Algoqueue-Key)"))
+        }
         if kafka.maxBufferedMessages < pipeline.concurrency {
             problems.append(
                 ConfigProblem(

@@ -7,6 +7,19 @@ import Foundation
 /// Every reason is a sentence a person can act on; none of them copies the payload.
 struct InputDecoder {
     let maxInputBytes: Int
+    /// Lower-cased names of the headers passed to the algorithm.
+    var passHeaders: Set<String> = []
+
+    /// The message headers to pass on: those named, with UTF-8 values.
+    func passedHeaders(_ message: KafkaMessage) -> [(name: String, value: String)] {
+        guard !passHeaders.isEmpty else { return [] }
+        return message.headers.compactMap { header in
+            guard passHeaders.contains(header.name.lowercased()), let bytes = header.value,
+                let value = String(validating: bytes, as: UTF8.self)
+            else { return nil }
+            return (header.name, value)
+        }
+    }
 
     enum Decoded {
         case input(AlgorithmInput)
@@ -29,12 +42,12 @@ struct InputDecoder {
         let key = Self.keyText(message.key)
         switch Self.contentType(of: message) {
         case .binary:
-            return .input(AlgorithmInput(bytes: value, contentType: .binary, key: key, source: source))
+            return .input(with(AlgorithmInput(bytes: value, contentType: .binary, key: key, source: source), message))
         case .text:
             if let bad = Self.firstInvalidUTF8Offset(value) {
                 return .invalid("the message value is not valid UTF-8 text (bad byte at offset \(bad)), yet its content-type is text")
             }
-            return .input(AlgorithmInput(bytes: value, contentType: .text, key: key, source: source))
+            return .input(with(AlgorithmInput(bytes: value, contentType: .text, key: key, source: source), message))
         case .json: break
         }
         if let bad = Self.firstInvalidUTF8Offset(value) {
@@ -48,7 +61,14 @@ struct InputDecoder {
         if JSONSyntax.topLevelKind(value) == "null" {
             return .invalid("the message value is JSON null; publish a JSON document with the input")
         }
-        return .input(AlgorithmInput(json: value, key: key, source: source))
+        return .input(with(AlgorithmInput(json: value, key: key, source: source), message))
+    }
+
+    /// `input` with the message's passed headers.
+    func with(_ input: AlgorithmInput, _ message: KafkaMessage) -> AlgorithmInput {
+        var input = input
+        input.headers = passedHeaders(message)
+        return input
     }
 
     /// What a message holds, from its `content-type` header: `text/…` is text, `application/octet-stream` (or

@@ -81,7 +81,8 @@ extension InputProcessor {
     /// The rows of a batch message's items (each one input, numbered from `firstItem`), called in parallel
     /// or one after another in order. `done` names, per item, the algorithms whose rows are in the store already.
     func callItems(
-        bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow, done: [Int: Set<String>] = [:]
+        bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow, headers: [(name: String, value: String)] = [],
+        done: [Int: Set<String>] = [:]
     ) async -> InputRows {
         let items = ranges.enumerated().map { (index: firstItem + $0.offset, range: $0.element) }
         let source = "\(base.topic)/\(base.partition)/\(base.offset)"
@@ -97,7 +98,8 @@ extension InputProcessor {
                 let rows = self.errorRows(itemBase, "item \(item.index) of the batch is JSON null; give an input")
                 return (item.index, InputRows(rows: rows, complete: true))
             }
-            let input = AlgorithmInput(json: json, key: base.key, source: "\(source)/\(item.index)")
+            var input = AlgorithmInput(json: json, key: base.key, source: "\(source)/\(item.index)")
+            input.headers = headers
             return (item.index, await self.callAll(input, base: itemBase, done: done[item.index] ?? []))
         }
         var rowsByItem: [Int: [ResultRow]] = [:]

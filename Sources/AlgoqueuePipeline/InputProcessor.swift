@@ -64,7 +64,8 @@ final class InputProcessor: Sendable {
                 algorithm: $0,
                 breaker: CircuitBreaker(configuration: configuration.circuitBreaker, statistics: statistics, logger: logger))
         }
-        decoder = InputDecoder(maxInputBytes: configuration.maxInputBytes)
+        decoder = InputDecoder(
+            maxInputBytes: configuration.maxInputBytes, passHeaders: Set(configuration.passHeaders.map { $0.lowercased() }))
         retry = configuration.retry
         batchMessages = configuration.batchMessages
         fanOut = configuration.fanOut
@@ -116,7 +117,8 @@ final class InputProcessor: Sendable {
                     result.chunk = split.chunks[0]
                     ranges = Array(ranges.prefix(split.chunks[0].items))
                 }
-                let rows = await callItems(bytes: bytes, ranges: ranges, firstItem: firstItem, base: base, done: done)
+                let rows = await callItems(
+                    bytes: bytes, ranges: ranges, firstItem: firstItem, base: base, headers: input.headers, done: done)
                 (result.rows, result.complete) = (rows.rows, rows.complete)
             }
         }

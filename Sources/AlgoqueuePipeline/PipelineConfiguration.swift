@@ -6,6 +6,10 @@ public struct PipelineConfiguration: Sendable {
     public var ordering: Ordering = .unordered
     /// Micro-batching for batch-capable algorithms. Default: off.
     public var batch = BatchConfiguration()
+    /// Message headers passed on to the algorithm, by name (case does not matter): as HTTP request headers, and in
+    /// the worker protocol's `"headers"`. Names that describe the request itself (`Content-Type`, `Host`,
+    /// `Authorization`, …) are refused. Default: none (headers may carry what an endpoint should not see).
+    public var passHeaders: [String] = []
     /// The largest input accepted; a larger one gets an error row naming both sizes. Default: 10 MiB.
     public var maxInputBytes: Int = 10 << 20
     /// On SIGTERM, how long in-flight calls may take to finish before they are abandoned (and replayed

@@ -33,6 +33,11 @@ struct SettingsOptions: ParsableArguments {
     var concurrency: Int?
 
     @Option(
+        name: .customLong("pass-header"),
+        help: ArgumentHelp("Pass this Kafka message header on to the algorithm (repeatable).", valueName: "name"))
+    var passHeaders: [String] = []
+
+    @Option(
         name: .customLong("shutdown-timeout"),
         help: ArgumentHelp(
             "On SIGTERM, how long calls in flight may take to finish; no new call starts (default 30s).",
@@ -111,6 +116,7 @@ struct SettingsOptions: ParsableArguments {
             }
         }
         if let concurrency { settings.pipeline.concurrency = concurrency }
+        if !passHeaders.isEmpty { settings.pipeline.passHeaders = passHeaders }
         if let shutdownTimeout {
             if let value = Duration(text: shutdownTimeout) {
                 settings.pipeline.shutdownTimeout = value

@@ -54,7 +54,7 @@ func collect(
 /// Produces `values` to `topic`, one message each, and waits for every delivery.
 func produce(
     _ values: [[UInt8]?], to topic: String, brokers: String, keys: [String?]? = nil, partition: Int32? = nil,
-    properties: [String: String] = [:]
+    properties: [String: String] = [:], headers: [KafkaHeader] = []
 ) async throws -> [KafkaDelivery] {
     var configuration = KafkaProducerConfiguration()
     configuration.brokers = [brokers]
@@ -63,7 +63,7 @@ func produce(
     var deliveries: [KafkaDelivery] = []
     for (index, value) in values.enumerated() {
         let key = keys?[index].map { Array($0.utf8) }
-        deliveries.append(try await producer.send(KafkaRecord(topic: topic, partition: partition, key: key, value: value)))
+        deliveries.append(try await producer.send(KafkaRecord(topic: topic, partition: partition, key: key, value: value, headers: headers)))
     }
     await producer.close()
     return deliveries

@@ -75,6 +75,52 @@ struct NewUserDefectsTests {
         #expect(try sqlite3(copy, "SELECT COUNT(*) FROM results") == ["20"])
         await bed.endpoint.stop()
     }
+
+    @Test("The key and the allowed headers reach HTTP targets and workers; other headers do not; reserved names are refused")
+    func keyAndHeaders() async throws {
+        let bed = try await TestBed(topic: "keyed", partitions: 1)
+        defer { bed.cleanUp() }
+        let headers = [KafkaHeader(name: "traceparent", string: "00-abc-01"), KafkaHeader(name: "x-secret", string: "hunter2")]
+        _ = try await produce(
+            [numberInput(1)], to: "keyed", brokers: bed.broker.bootstrapServers, keys: ["customer-42"], headers: headers)
+        let database = bed.directory.file("results.db")
+        let common = [
+            "run", "--brokers", bed.broker.bootstrapServers, "--topic", "keyed", "--database", database, "--until-idle",
+            "--pass-header", "traceparent",
+        ]
+        let run = try await algoqueue(common + ["--group", "http", "--url", bed.endpoint.url], directory: bed.directory)
+        #expect(run.status == 0, "run failed: \(run.error)")
+        let seen = bed.endpoint.lastHeaders.withLock { $0 }
+        #expect(seen["x-algoqueue-key"] == "customer-42")
+        #expect(seen["traceparent"] == "00-abc-01")
+        #expect(seen["x-secret"] == nil)
+
+        let worker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../examples/worker.py").standardized.path
+        let config = bed.directory.file("worker.yaml")
+        try """
+            algorithm:
+              kind: process
+              command: [python3, \(worker)]
+              workers: 1
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try await produce(
+            [Array(#"{"text": "hello world"}"#.utf8)], to: "words", brokers: bed.broker.bootstrapServers, keys: ["k-7"],
+            headers: headers)
+        let processRun = try await algoqueue(
+            [
+                "run", "--config", config, "--brokers", bed.broker.bootstrapServers, "--topic", "words", "--group", "words",
+                "--database", database, "--until-idle", "--pass-header", "traceparent",
+            ], directory: bed.directory)
+        #expect(processRun.status == 0, "run failed: \(processRun.error)")
+        #expect(
+            try sqlite3(database, "SELECT output ->> '$.key', output ->> '$.headers.traceparent', output -> '$.headers.x-secret' FROM results WHERE topic = 'words'")
+                == ["k-7|00-abc-01|"])
+
+        let refused = try await algoqueue(common + ["--group", "bad", "--url", bed.endpoint.url, "--pass-header", "Content-Type"], directory: bed.directory)
+        #expect(refused.status == 78)
+        #expect(refused.error.contains("pipeline.pass_headers: \"Content-Type\" cannot be passed on"))
+        await bed.endpoint.stop()
+    }
 }
 
 func hex(_ text: String) -> String {

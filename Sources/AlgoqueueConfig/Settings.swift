@@ -98,6 +98,12 @@ public struct AlgorithmSettings: Sendable {
         case .process:
             if command.isEmpty {
                 problems.append(ConfigProblem("\(prefix).command", "give the worker program and its arguments, such as [python3, worker.py]"))
+            } else if let program = command.first, Self.executable(program, path: environment["PATH"]) == nil {
+                problems.append(
+                    ConfigProblem(
+                        "\(prefix).command",
+                        program.contains("/")
+                            ? "\(program) is not an executable file" : "\(program) is not found on PATH (give its full path)"))
             }
             if workers < 1 { problems.append(ConfigProblem("\(prefix).workers", "must be at least 1")) }
         }
@@ -105,6 +111,17 @@ public struct AlgorithmSettings: Sendable {
             problems.append(ConfigProblem("\(prefix).timeout", "must be between 1ms and 50m (got \(timeout.text))"))
         }
         return problems
+    }
+
+    /// The executable `program` names: a path (with a `/`) as is, a bare name looked up on `path`.
+    static func executable(_ program: String, path: String?) -> String? {
+        let files = FileManager.default
+        if program.contains("/") { return files.isExecutableFile(atPath: program) ? program : nil }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if files.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
     }
 }
 
@@ -205,6 +222,9 @@ public struct Settings: Sendable {
 
 /// One thing wrong in a configuration, with the key it is about.
 public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    /// A problem with the file as a whole (unreadable, not YAML): nothing else in it can be judged.
+    public var isWholeFile: Bool { key == "file" }
+
     /// The dotted key, such as `kafka.topics`.
     public var key: String
     /// What is wrong and how to fix it.

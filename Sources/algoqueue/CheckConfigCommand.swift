@@ -29,7 +29,8 @@ struct CheckConfigCommand: ParsableCommand {
 
     func run() throws {
         var (settings, problems) = ConfigFile.load(file)
-        problems += settings.problems()
+        // A file that is not YAML says nothing else; "no algorithm to call" would only mislead.
+        if !problems.contains(where: \.isWholeFile) { problems += settings.problems() }
         if connect, problems.isEmpty {
             settings.kafka.groupID = settings.kafka.groupID.isEmpty ? "algoqueue" : settings.kafka.groupID
             do {

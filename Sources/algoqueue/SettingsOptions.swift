@@ -156,7 +156,7 @@ struct SettingsOptions: ParsableArguments {
         if let logLevel { settings.logLevel = logLevel }
         if let metricsListen { settings.operations.listen = metricsListen }
         adjust(&settings)
-        problems += settings.problems()
+        if !problems.contains(where: \.isWholeFile) { problems += settings.problems() }
         if !problems.isEmpty {
             printError("algoqueue: error: \(ConfigError(source: config ?? "the command line", problems: problems))")
             throw ExitCodes.configError

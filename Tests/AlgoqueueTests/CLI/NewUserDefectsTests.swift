@@ -126,3 +126,35 @@ struct NewUserDefectsTests {
 func hex(_ text: String) -> String {
     text.utf8.map { String(format: "%02X", $0) }.joined()
 }
+
+@Suite("New-user defects: configuration checks")
+struct ConfigCheckDefectsTests {
+    @Test("check-config refuses a worker command that does not exist, as run does (78); bad YAML says only that")
+    func checkConfig() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let config = directory.file("job.yaml")
+        try """
+            kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
+            algorithm: {kind: process, command: [no-such-model-server, --port, "0"]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let check = try await algoqueue(["check-config", config], directory: directory)
+        #expect(check.status == 78)
+        #expect(check.error.contains("algorithm.command: no-such-model-server is not found on PATH"))
+        let run = try await algoqueue(["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
+        #expect(run.status == 78, "run: \(run.error)")
+        let absolute = directory.file("absolute.yaml")
+        try """
+            kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
+            algorithm: {kind: process, command: [/opt/nothing/here]}
+            """.write(toFile: absolute, atomically: true, encoding: .utf8)
+        #expect(try await algoqueue(["check-config", absolute], directory: directory).error.contains("/opt/nothing/here is not an executable file"))
+
+        let broken = directory.file("broken.yaml")
+        try "kafka: [unclosed\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let bad = try await algoqueue(["check-config", broken], directory: directory)
+        #expect(bad.status == 78)
+        #expect(bad.error.contains("not valid YAML"))
+        #expect(!bad.error.contains("no algorithm"))
+    }
+}

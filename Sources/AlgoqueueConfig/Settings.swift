@@ -160,6 +160,14 @@ public struct Settings: Sendable {
         if kafka.topics.isEmpty || kafka.topics.contains(where: \.isEmpty) {
             problems.append(ConfigProblem("kafka.topics", "name at least one topic to consume"))
         }
+        let named: [(String, String?)] =
+            kafka.topics.filter { !$0.isEmpty }.map { ("kafka.topics", $0) } + [
+                ("kafka.dead_letter_topic", pipeline.deadLetterTopic), ("split.topic", pipeline.split.topic),
+                ("split.completion_topic", pipeline.split.completionTopic),
+            ]
+        for case let (key, topic?) in named {
+            if let problem = TopicName.problem(topic) { problems.append(ConfigProblem(key, problem)) }
+        }
         if kafka.groupID.isEmpty { problems.append(ConfigProblem("kafka.group", "the consumer group must not be empty")) }
         for message in kafka.propertyProblems() { problems.append(ConfigProblem("kafka.properties", message)) }
         if algorithms.isEmpty {

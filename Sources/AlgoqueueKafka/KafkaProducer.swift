@@ -60,7 +60,7 @@ public final class KafkaProducer: Sendable {
         startIfNeeded()
         while true {
             let outcome = await withCheckedContinuation { (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>) in
-                let opaque = Unmanaged.passRetained(DeliveryWaiter(waiter)).toOpaque()
+                let opaque = Unmanaged.passRetained(DeliveryWaiter { waiter.resume(returning: $0) }).toOpaque()
                 let code = enqueue(record, opaque: opaque)
                 guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
                 Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
@@ -76,6 +76,24 @@ public final class KafkaProducer: Sendable {
             }
             if let outcome { return try outcome.get() }
             // The local queue is full: give the delivery thread a moment to drain it.
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Queues `record` before returning (waiting while librdkafka's local queue is full), so that records queued
+    /// one after another keep their order within a partition, and returns its delivery to await later.
+    public func enqueue(_ record: KafkaRecord) async throws -> PendingDelivery {
+        startIfNeeded()
+        let pending = PendingDelivery()
+        while true {
+            let opaque = Unmanaged.passRetained(DeliveryWaiter { pending.resolve($0) }).toOpaque()
+            let code = enqueue(record, opaque: opaque)
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return pending }
+            Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
+                throw KafkaError(
+                    .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))", rdkafkaCode: Int(code.rawValue))
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -156,11 +174,46 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Carries one send's continuation through librdkafka as the message opaque.
+/// Carries what to do with one message's delivery report through librdkafka as the message opaque.
 private final class DeliveryWaiter {
-    let waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>
-    init(_ waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>) {
-        self.waiter = waiter
+    let deliver: (Result<KafkaDelivery, KafkaError>) -> Void
+    init(_ deliver: @escaping (Result<KafkaDelivery, KafkaError>) -> Void) {
+        self.deliver = deliver
+    }
+}
+
+/// The delivery of a record queued with ``KafkaProducer/enqueue(_:)``: await it with ``delivery()``.
+public final class PendingDelivery: Sendable {
+    enum State {
+        case waiting(CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>?)
+        case done(Result<KafkaDelivery, KafkaError>)
+    }
+
+    let state = Mutex(State.waiting(nil))
+
+    func resolve(_ result: Result<KafkaDelivery, KafkaError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>? in
+            guard case .waiting(let waiter) = state else { return nil }
+            state = .done(result)
+            return waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    /// Returns once the broker has the record (or throws why it could not be delivered).
+    public func delivery() async throws(KafkaError) -> KafkaDelivery {
+        let result = await withCheckedContinuation { (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>) in
+            let done = state.withLock { state -> Result<KafkaDelivery, KafkaError>? in
+                switch state {
+                case .done(let result): return result
+                case .waiting:
+                    state = .waiting(waiter)
+                    return nil
+                }
+            }
+            if let done { waiter.resume(returning: done) }
+        }
+        return try result.get()
     }
 }
 
@@ -168,14 +221,14 @@ private let rdKafkaDeliveryCallback:
     @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
         _, message, _ in
         guard let message, let opaque = message.pointee._private else { return }
-        let waiter = Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue().waiter
+        let waiter = Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue()
         let raw = message.pointee
         let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            waiter.resume(returning: .success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
+            waiter.deliver(.success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
         } else {
-            waiter.resume(
-                returning: .failure(
+            waiter.deliver(
+                .failure(
                     KafkaError(
                         .delivery, "message to \(topic) was not delivered: \(RdKafkaConfig.describe(raw.err))",
                         rdkafkaCode: Int(raw.err.rawValue))))

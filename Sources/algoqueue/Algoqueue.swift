@@ -34,6 +34,7 @@ struct Algoqueue: AsyncParsableCommand {
 /// Exit codes shared by the subcommands (from sysexits.h where one fits).
 enum ExitCodes {
     static let failure = ExitCode(1)
+    static let usage = ExitCode(64)
     static let dataError = ExitCode(65)
     static let configError = ExitCode(78)
 }

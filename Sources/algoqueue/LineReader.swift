@@ -5,6 +5,8 @@ struct LineReader {
     let handle: FileHandle
     var buffer: [UInt8] = []
     var start = 0
+    /// Where the search for the next line break goes on: bytes before it hold none (a long line is scanned once).
+    var searched = 0
     var finished = false
     /// Bytes read from the file so far (for progress).
     private(set) var bytesRead = 0
@@ -23,9 +25,10 @@ struct LineReader {
     /// The next line without its line break (and without a trailing carriage return), or nil at the end.
     mutating func next() -> [UInt8]? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+            if let newline = buffer[max(start, searched)...].firstIndex(of: 0x0A) {
                 var line = Array(buffer[start..<newline])
                 start = newline + 1
+                searched = start
                 if line.last == 0x0D { line.removeLast() }
                 return line
             }
@@ -35,6 +38,7 @@ struct LineReader {
                 start = buffer.count
                 return line
             }
+            searched = buffer.count - start
             buffer.removeFirst(start)
             start = 0
             let chunk = handle.readData(ofLength: 1 << 16)

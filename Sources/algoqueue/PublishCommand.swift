@@ -17,8 +17,15 @@ struct PublishCommand: AsyncParsableCommand {
             CSV (--format csv, or a file ending in .csv): the first row names the fields; every other row
             becomes a JSON object {"field": value}, numbers and true/false typed, empty fields null.
 
+            Messages keep the file's order within each partition. A line larger than the message size limit
+            (message.max.bytes, default 1000000 bytes; raise it with --kafka-property, and on the broker) is
+            reported with its line number before anything is sent for it, and not published (exit code 65).
+
             On a terminal a progress bar shows the rate and the time left; otherwise a line every 10 s.
             A summary ends the run.
+
+            Exit codes: 0 all published, 64 bad usage (such as an invalid topic name), 65 some lines were not
+            published, 1 delivery failed.
 
             Examples:
               algoqueue publish --brokers 127.0.0.1:9092 --topic inputs inputs.jsonl
@@ -40,6 +47,9 @@ struct PublishCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-invalid"), help: "Publish lines that are not valid JSON as they are.")
     var allowInvalid = false
 
+    @Option(name: .customLong("kafka-property"), help: ArgumentHelp("Any librdkafka property (repeatable), such as SASL/SSL settings or message.max.bytes.", valueName: "name=value"))
+    var kafkaProperties: [String] = []
+
     @Option(name: .long, help: "jsonl or csv (default: csv for a .csv file, jsonl otherwise).")
     var format: InputFormat?
 
@@ -52,9 +62,28 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: "warning")
+        if let problem = TopicName.problem(topic) {
+            printError("algoqueue: error: --topic: \(problem)")
+            throw ExitCodes.usage
+        }
         var configuration = KafkaProducerConfiguration()
         configuration.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        for property in kafkaProperties {
+            guard let equals = property.firstIndex(of: "=") else {
+                printError("algoqueue: error: --kafka-property: \"\(property)\" is not of the form name=value")
+                throw ExitCodes.usage
+            }
+            configuration.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
+        }
+        // librdkafka's default; what is larger fails at the client or the broker, so it is reported up front.
+        let maxMessageBytes = configuration.properties["message.max.bytes"].flatMap { Int($0) } ?? 1_000_000
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(configuration: configuration, logger: logger)
+        } catch {
+            printError("algoqueue: error: \(error)")
+            throw ExitCodes.usage
+        }
         var reader: LineReader
         do {
             reader = try LineReader(path: file)
@@ -111,13 +140,41 @@ struct PublishCommand: AsyncParsableCommand {
                     }
                 }
                 let key = keyField.flatMap { KeyField.value(named: $0, in: line) }
+                // Room for the record's framing (about a hundred bytes) under the limit.
+                let size = line.count + (key?.utf8.count ?? 0)
+                if size > maxMessageBytes - 512 {
+                    invalid += 1
+                    printError(
+                        "line \(lineNumber): \(size) bytes, above the message size limit of \(maxMessageBytes) bytes "
+                            + "(message.max.bytes); not published. Raise it with --kafka-property message.max.bytes=N "
+                            + "(and the topic's max.message.bytes on the broker), or split the input")
+                    continue
+                }
                 return KafkaRecord(topic: topic, key: key.map { Array($0.utf8) }, value: line)
             }
             return nil
         }
-        await forEachConcurrently(records, limit: 1000, { record in
-            do { return .success(try await producer.send(record)) } catch { return .failure(error) }
-        }) { settle($0) }
+        // Records are queued one after another, so they keep the file's order within each partition; up to 1000
+        // deliveries are awaited at a time, oldest first.
+        var window: [PendingDelivery] = []
+        var head = 0
+        func settleOldest() async {
+            do { settle(.success(try await window[head].delivery())) } catch { settle(.failure(error)) }
+            head += 1
+            if head > 4096, head * 2 > window.count {
+                window.removeFirst(head)
+                head = 0
+            }
+        }
+        for record in records {
+            do {
+                window.append(try await producer.enqueue(record))
+            } catch {
+                settle(.failure(error))
+            }
+            if window.count - head >= 1000 { await settleOldest() }
+        }
+        while head < window.count { await settleOldest() }
         await producer.close()
         progress.finish()
         if !pending.isEmpty {

@@ -158,3 +158,49 @@ struct ConfigCheckDefectsTests {
         #expect(!bad.error.contains("no algorithm"))
     }
 }
+
+@Suite("New-user defects: publish")
+struct PublishDefectsTests {
+    @Test("publish keeps each partition in file order, refuses oversize lines and bad topic names before sending")
+    func publishOrderSizeAndTopics() async throws {
+        let bed = try await TestBed(topic: "ordered", partitions: 3)
+        defer { bed.cleanUp() }
+        let brokers = bed.broker.bootstrapServers
+        let file = bed.directory.file("inputs.jsonl")
+        try (0..<300).map { #"{"n": \#($0)}"# }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let publish = try await algoqueue(["publish", "--brokers", brokers, "--topic", "ordered", file], directory: bed.directory)
+        #expect(publish.status == 0, "publish failed: \(publish.error)")
+        let database = bed.directory.file("results.db")
+        let run = try await algoqueue(
+            [
+                "run", "--brokers", brokers, "--topic", "ordered", "--group", "ordered", "--url", bed.endpoint.url,
+                "--database", database, "--until-idle",
+            ], directory: bed.directory)
+        #expect(run.status == 0, "run failed: \(run.error)")
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["300"])
+        // No pair in one partition where a later offset holds an earlier line.
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results a JOIN results b ON a.partition = b.partition AND a.offset < b.offset "
+                    + "AND a.input ->> '$.n' > b.input ->> '$.n'") == ["0"])
+
+        let big = bed.directory.file("big.jsonl")
+        try (#"{"n": 1}"# + "\n" + #"{"text": ""# + String(repeating: "x", count: 1_200_000) + "\"}\n" + #"{"n": 2}"#)
+            .write(toFile: big, atomically: true, encoding: .utf8)
+        let oversize = try await algoqueue(["publish", "--brokers", brokers, "--topic", "sizes", big], directory: bed.directory)
+        #expect(oversize.status == 65)
+        #expect(oversize.error.contains("line 2: 1200012 bytes, above the message size limit of 1000000 bytes (message.max.bytes)"))
+        #expect(oversize.output.contains("published 2 message(s)"))
+        for name in ["", "bad topic!", ".."] {
+            let refused = try await algoqueue(["publish", "--brokers", brokers, "--topic", name, big], directory: bed.directory)
+            #expect(refused.status == 64, "topic \(name): \(refused.error)")
+        }
+        let run78 = try await algoqueue(
+            ["run", "--brokers", brokers, "--topic", "bad topic!", "--url", bed.endpoint.url, "--database", database],
+            directory: bed.directory)
+        #expect(run78.status == 78)
+        #expect(run78.error.contains("kafka.topics: \"bad topic!\" is not a valid topic name"))
+        await bed.endpoint.stop()
+    }
+}

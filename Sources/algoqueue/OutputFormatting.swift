@@ -6,8 +6,15 @@ import Foundation
 enum RowFormatter {
     static let columns = [
         "topic", "partition", "offset", "item", "algorithm", "algorithm_version", "key", "status", "output", "error",
-        "attempts", "duration_ms", "created_at", "updated_at", "output_file", "metadata",
+        "attempts", "duration_ms", "created_at", "updated_at", "output_file", "metadata", "input", "input_bytes",
+        "message_timestamp",
     ]
+
+    /// The input as the user published it: JSON embedded as JSON, other text as a string, bytes as base64 under
+    /// `input_base64` (JSON) or prefixed `base64:` (CSV).
+    static func inputText(_ row: ResultRow) -> String? {
+        row.input ?? row.rawInput.map { "base64:" + Data($0).base64EncodedString() }
+    }
 
     /// One JSON object per row; `output` is embedded as JSON, not as a string.
     static func object(_ row: ResultRow) -> [String: Any] {
@@ -24,6 +31,17 @@ enum RowFormatter {
         object["output_file"] = row.outputFile ?? NSNull()
         object["output"] = embedded(row.output)
         object["metadata"] = embedded(row.metadata)
+        object["input_bytes"] = row.inputBytes
+        object["message_timestamp"] = row.messageTimestamp ?? NSNull()
+        if let raw = row.rawInput {
+            object["input_base64"] = Data(raw).base64EncodedString()
+            object["input"] = NSNull()
+        } else if let input = row.input {
+            let value = embedded(input)
+            object["input"] = value is NSNull ? input : value
+        } else {
+            object["input"] = NSNull()
+        }
         return object
     }
 
@@ -51,7 +69,8 @@ enum RowFormatter {
         let values: [String?] = [
             row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
             row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
-            row.createdAt, row.updatedAt, row.outputFile, row.metadata,
+            row.createdAt, row.updatedAt, row.outputFile, row.metadata, inputText(row), String(row.inputBytes),
+            row.messageTimestamp,
         ]
         return values.map { csvField($0 ?? "") }.joined(separator: ",")
     }

@@ -115,15 +115,19 @@ struct DailyCLITests {
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
         #expect(objects.count == 13)
         #expect(objects.allSatisfy { ($0["status"] as? String) == "ok" })
+        // The input comes back as published: a JSON object, with its size and the message's timestamp.
+        #expect(objects.allSatisfy { $0["input"] is [String: Any] && ($0["input_bytes"] as? Int ?? 0) > 0 })
+        #expect(objects.allSatisfy { ($0["message_timestamp"] as? String)?.hasSuffix("Z") == true })
         let doubled = objects.compactMap { ($0["output"] as? [String: Any])?["doubled"] as? Int }.sorted()
         #expect(doubled == ((0..<12).map { $0 * 2 } + [198]))
 
         let table = try await algoqueue(["results", "--database", database, "--format", "csv", "--limit", "0"], directory: directory)
         let records = table.output.split(separator: "\n").map(String.init)
-        #expect(records.first == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata")
+        #expect(records.first == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata,input,input_bytes,message_timestamp")
         #expect(records.count == 14)
         let parsed = records.dropFirst().map { CSVLine.fields($0) }
-        #expect(parsed.allSatisfy { $0.count == 16 && $0[7] == "ok" })
+        #expect(parsed.allSatisfy { $0.count == 19 && $0[7] == "ok" })
+        #expect(parsed.allSatisfy { Int($0[17]) == $0[16].utf8.count && $0[16].hasPrefix("{") })
         #expect(Set(parsed.map { $0[6] }) == Set((0..<12).map { "row-\($0)" } + ["row-q"]))
         #expect(parsed.contains { $0[8] == #"{"doubled": 198}"# })
 

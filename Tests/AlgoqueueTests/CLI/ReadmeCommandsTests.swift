@@ -45,9 +45,13 @@ struct ReadmeCommandsTests {
             .joined(separator: "\n")
             .replacingOccurrences(of: "http://127.0.0.1:8080", with: model.baseURL)
         try script.write(toFile: directory.file("readme.sh"), atomically: true, encoding: .utf8)
-        let result = try runProgram(
-            "/bin/bash", ["-c", "cd '\(directory.path)' && PATH='\(bin)':\"$PATH\" bash readme.sh"])
-        #expect(result.status == 0, "the README's commands failed:\n\(result.output)\n\(result.error)")
+        // Waited for without blocking a thread: the in-process endpoints of tests running beside this one need them.
+        let program = try RunningProgram(
+            "/bin/bash", ["-c", "cd '\(directory.path)' && PATH='\(bin)':\"$PATH\" bash readme.sh"], directory: directory,
+            name: "readme")
+        let status = await program.exitStatus(within: .seconds(300))
+        let result = (output: program.output, error: program.errorOutput)
+        #expect(status == 0, "the README's commands failed:\n\(result.output)\n\(result.error)")
         // What the README shows as output (lines `# 0|0|ok` right after a command) is what the commands print.
         for block in blocks {
             for line in block.split(separator: "\n") where line.hasPrefix("# ") && line.contains("|") {

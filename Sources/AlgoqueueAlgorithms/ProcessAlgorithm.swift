@@ -29,7 +29,8 @@ public struct ProcessPoolConfiguration: Sendable {
 /// An algorithm served by a pool of long-lived local processes speaking JSON lines.
 ///
 /// algoqueue writes one request per line to a worker's stdin, `{"id": 7, "input": <the input>}` (binary inputs
-/// as `"input_base64"`; the message key as `"key"` and passed headers as a `"headers"` object when there are any), and reads one answer per line from its stdout, `{"id": 7, "result": <JSON>}` or
+/// as `"input_base64"`; the message key as `"key"` and passed headers as a `"headers"` object when there are
+/// any), and reads one answer per line from its stdout, `{"id": 7, "result": <JSON>}` or
 /// `{"id": 7, "error": "message"}`, in any order: a worker may hold several requests at once. A worker that
 /// exits or crashes is restarted and the requests it held are sent again (to any worker, up to `maxResends`
 /// times); one that holds a request beyond the timeout is taken as hung, killed and restarted. Its stderr

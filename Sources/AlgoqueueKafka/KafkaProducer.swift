@@ -57,27 +57,7 @@ public final class KafkaProducer: Sendable {
 
     /// Produces one message and returns once the broker has it (or throws why it could not be delivered).
     public func send(_ record: KafkaRecord) async throws -> KafkaDelivery {
-        startIfNeeded()
-        while true {
-            let outcome = await withCheckedContinuation { (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>?, Never>) in
-                let opaque = Unmanaged.passRetained(DeliveryWaiter { waiter.resume(returning: $0) }).toOpaque()
-                let code = enqueue(record, opaque: opaque)
-                guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-                Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
-                if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                    waiter.resume(returning: nil)
-                } else {
-                    waiter.resume(
-                        returning: .failure(
-                            KafkaError(
-                                .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))",
-                                rdkafkaCode: Int(code.rawValue))))
-                }
-            }
-            if let outcome { return try outcome.get() }
-            // The local queue is full: give the delivery thread a moment to drain it.
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await enqueue(record).delivery()
     }
 
     /// Queues `record` before returning (waiting while librdkafka's local queue is full), so that records queued

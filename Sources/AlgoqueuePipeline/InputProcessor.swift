@@ -187,14 +187,14 @@ final class InputProcessor: Sendable {
     /// Calls the algorithm named like `row` again with the row's input (kept in the store) and returns the new
     /// row, or nil when cancelled or when no configured algorithm has that name.
     func replay(_ row: ResultRow) async -> ResultRow? {
-        guard let input = row.input.map({ Array($0.utf8) }) ?? row.rawInput,
-            let target = targets.first(where: { $0.algorithm.name == row.algorithm })
-        else { return nil }
+        guard let input = row.input, let target = targets.first(where: { $0.algorithm.name == row.algorithm }) else {
+            return nil
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let message = KafkaMessage(
             topic: row.topic, partition: row.partition, offset: row.offset, key: row.key.map { Array($0.utf8) },
-            value: input)
+            value: Array(input.utf8))
         var base = row
         base.status = .error
         base.output = nil

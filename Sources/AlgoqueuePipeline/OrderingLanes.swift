@@ -73,6 +73,4 @@ final class OrderingLanes: Sendable {
     func stop() {
         state.withLock { $0.stopping = true }
     }
-
-    var isStopping: Bool { state.withLock { $0.stopping } }
 }

@@ -203,9 +203,7 @@ extension Pipeline {
     /// not called (its new owner calls it).
     static func run(_ work: OrderingLanes.Work, _ dispatch: Dispatch) async {
         let message = work.message
-        var completed = CompletedMessage(
-            partition: message.topicPartition, generation: work.generation, offset: message.offset,
-            byteCount: message.byteCount, rows: [], complete: false)
+        var completed = CompletedMessage(unfinished: work)
         if dispatch.tracker.withLock({ $0.isCurrent(message.topicPartition, generation: work.generation) }) {
             let processed = await dispatch.processor.process(message)
             completed.rows = processed.rows
@@ -230,11 +228,7 @@ extension Pipeline {
     /// Processes a micro-batch and hands each message's row to the writer. Messages of revoked partitions are left
     /// out of the call; when a stop cancelled it, the messages go to the writer without rows (offsets stay).
     static func runBatch(_ works: [OrderingLanes.Work], _ dispatch: Dispatch) async {
-        var completed = works.map { work in
-            CompletedMessage(
-                partition: work.message.topicPartition, generation: work.generation, offset: work.message.offset,
-                byteCount: work.message.byteCount, rows: [], complete: false)
-        }
+        var completed = works.map { CompletedMessage(unfinished: $0) }
         let current = dispatch.tracker.withLock { tracker in
             works.indices.filter { tracker.isCurrent(works[$0].message.topicPartition, generation: works[$0].generation) }
         }

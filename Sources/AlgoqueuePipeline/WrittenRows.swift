@@ -34,7 +34,8 @@ final class WrittenRows: Sendable {
 
     /// Per item (-1 for a whole message), the algorithms that have a row for the message `base` stands for.
     func rows(of base: ResultRow, isChunk: Bool) async -> [Int: Set<String>] {
-        guard isChunk || ranges[TopicPartition(base.topic, base.partition)]?.contains(base.offset) == true else { return [:] }
+        guard isChunk || (!ranges.isEmpty && ranges[TopicPartition(base.topic, base.partition)]?.contains(base.offset) == true)
+        else { return [:] }
         do {
             var done: [Int: Set<String>] = [:]
             for row in try await store.writtenRows(topic: base.topic, partition: base.partition, offset: base.offset) {

@@ -67,11 +67,9 @@ public final class ResultsStore: Sendable {
         return store
     }
 
-    /// Closes the file (checkpointing the write-ahead log) so that the run is over when this returns: a reader
-    /// starting right after never meets the closing checkpoint. Safe to call more than once.
-    ///
-    /// The write-ahead log is checkpointed into the main file and truncated first, so that after a clean stop the
-    /// `.db` file alone holds every row (a copy of it is the whole store).
+    /// Checkpoints the write-ahead log into the main file and truncates it, so that after a clean stop the `.db`
+    /// file alone holds every row, then closes the file: the run is over when this returns, and a reader starting
+    /// right after never meets the closing checkpoint. Safe to call more than once.
     public func close() {
         guard !closed.withLock({ closed in defer { closed = true }; return closed }) else { return }
         do {

@@ -68,13 +68,12 @@ struct PublishCommand: AsyncParsableCommand {
         }
         var configuration = KafkaProducerConfiguration()
         configuration.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for property in kafkaProperties {
-            guard let equals = property.firstIndex(of: "=") else {
-                printError("algoqueue: error: --kafka-property: \"\(property)\" is not of the form name=value")
-                throw ExitCodes.usage
-            }
-            configuration.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
+        let flagged = KafkaPropertyFlags.parse(kafkaProperties)
+        if let problem = flagged.problems.first {
+            printError("algoqueue: error: --kafka-property: \(problem)")
+            throw ExitCodes.usage
         }
+        configuration.properties = flagged.properties
         // librdkafka's default; what is larger fails at the client or the broker, so it is reported up front.
         let maxMessageBytes = configuration.properties["message.max.bytes"].flatMap { Int($0) } ?? 1_000_000
         let producer: KafkaProducer

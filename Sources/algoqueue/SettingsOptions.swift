@@ -146,13 +146,9 @@ struct SettingsOptions: ParsableArguments {
         if let inputDir { settings.pipeline.sideband.inputDirectory = inputDir }
         if let outputDir { settings.pipeline.sideband.outputDirectory = outputDir }
         if let database { settings.store.path = database }
-        for property in kafkaProperties {
-            guard let equals = property.firstIndex(of: "=") else {
-                problems.append(ConfigProblem("--kafka-property", "\"\(property)\" is not of the form name=value"))
-                continue
-            }
-            settings.kafka.properties[String(property[..<equals])] = String(property[property.index(after: equals)...])
-        }
+        let flagged = KafkaPropertyFlags.parse(kafkaProperties)
+        settings.kafka.properties.merge(flagged.properties) { $1 }
+        problems += flagged.problems.map { ConfigProblem("--kafka-property", $0) }
         if let logLevel { settings.logLevel = logLevel }
         if let metricsListen { settings.operations.listen = metricsListen }
         adjust(&settings)

@@ -12,12 +12,9 @@ struct NewUserDefectsTests {
         _ = try await produce((0..<3).map { numberInput($0) }, to: "dead", brokers: bed.broker.bootstrapServers)
         let database = bed.directory.file("results.db")
         // Port 9 (discard) has no listener here: every connection is refused.
-        let run = try await algoqueue(
-            [
-                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "dead", "--group", "dead",
-                "--url", "http://127.0.0.1:9/predict", "--timeout", "60s", "--max-attempts", "3", "--database", database,
-                "--until-idle",
-            ], directory: bed.directory)
+        let run = try await runUntilIdle(
+            bed, topic: "dead", database: database, url: "http://127.0.0.1:9/predict",
+            ["--timeout", "60s", "--max-attempts", "3"])
         #expect(run.status == 0, "run failed: \(run.error)")
         let rows = try sqlite3(database, "SELECT attempts, error LIKE '%connection refused%', duration_ms FROM results")
         #expect(rows.count == 3)
@@ -42,11 +39,7 @@ struct NewUserDefectsTests {
         ]
         _ = try await produce(values, to: "bytes", brokers: bed.broker.bootstrapServers)
         let database = bed.directory.file("results.db")
-        let run = try await algoqueue(
-            [
-                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "bytes", "--group", "bytes",
-                "--url", bed.endpoint.url, "--database", database, "--until-idle",
-            ], directory: bed.directory)
+        let run = try await runUntilIdle(bed, topic: "bytes", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(
             try sqlite3(database, "SELECT offset, typeof(input), hex(input), input_bytes, status FROM results ORDER BY offset") == [
@@ -62,11 +55,7 @@ struct NewUserDefectsTests {
         defer { bed.cleanUp() }
         _ = try await produce((0..<20).map { numberInput($0) }, to: "wal", brokers: bed.broker.bootstrapServers)
         let database = bed.directory.file("results.db")
-        let run = try await algoqueue(
-            [
-                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "wal", "--group", "wal",
-                "--url", bed.endpoint.url, "--database", database, "--until-idle",
-            ], directory: bed.directory)
+        let run = try await runUntilIdle(bed, topic: "wal", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
         let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0
         #expect(wal == 0, "the -wal file still holds \(wal) bytes")
@@ -123,6 +112,18 @@ struct NewUserDefectsTests {
     }
 }
 
+/// `algoqueue run --until-idle` on `topic` (group named after it) into `database`, calling `url` (default: the
+/// bed's endpoint), with `extra` flags.
+func runUntilIdle(
+    _ bed: TestBed, topic: String, database: String, url: String? = nil, _ extra: [String] = []
+) async throws -> (status: Int32?, output: String, error: String) {
+    try await algoqueue(
+        [
+            "run", "--brokers", bed.broker.bootstrapServers, "--topic", topic, "--group", topic,
+            "--url", url ?? bed.endpoint.url, "--database", database, "--until-idle",
+        ] + extra, directory: bed.directory)
+}
+
 func hex(_ text: String) -> String {
     text.utf8.map { String(format: "%02X", $0) }.joined()
 }
@@ -171,11 +172,7 @@ struct PublishDefectsTests {
         let publish = try await algoqueue(["publish", "--brokers", brokers, "--topic", "ordered", file], directory: bed.directory)
         #expect(publish.status == 0, "publish failed: \(publish.error)")
         let database = bed.directory.file("results.db")
-        let run = try await algoqueue(
-            [
-                "run", "--brokers", brokers, "--topic", "ordered", "--group", "ordered", "--url", bed.endpoint.url,
-                "--database", database, "--until-idle",
-            ], directory: bed.directory)
+        let run = try await runUntilIdle(bed, topic: "ordered", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["300"])
         // No pair in one partition where a later offset holds an earlier line.

@@ -9,6 +9,36 @@ import Foundation
 struct Sideband: Sendable {
     let configuration: SidebandConfiguration
     let maxInputBytes: Int
+    /// `configuration.outputDirectory` made absolute against the working directory at start, so that
+    /// `output_file` always holds an absolute path.
+    let outputDirectory: String?
+
+    init(configuration: SidebandConfiguration, maxInputBytes: Int) {
+        self.configuration = configuration
+        self.maxInputBytes = maxInputBytes
+        outputDirectory = configuration.outputDirectory.map(Self.absolute)
+    }
+
+    /// `path` made absolute against the working directory, with `.` and `..` components resolved lexically.
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return "/" + (lexicallyNormalized(full) ?? []).joined(separator: "/")
+    }
+
+    /// The components of `path` with empty and `.` components dropped and each `..` removing the one before;
+    /// nil when a `..` would lead above the start.
+    static func lexicallyNormalized(_ path: String) -> [Substring]? {
+        var components: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..":
+                guard components.popLast() != nil else { return nil }
+            default: components.append(component)
+            }
+        }
+        return components
+    }
 
     /// `input` with a file reference replaced by the file's content; unchanged when it references no file.
     /// The error is a sentence for the error row.
@@ -66,21 +96,23 @@ struct Sideband: Sendable {
         return .success(AlgorithmInput(bytes: bytes, contentType: type, key: input.key, source: input.source))
     }
 
-    /// The real path of `name` inside `directory`, refusing anything that leads outside it (absolute paths,
-    /// `..`, symbolic links pointing out).
+    /// The real path of `name` inside `directory`, refusing anything that leads outside it (absolute paths, a
+    /// `..` above the directory, symbolic links pointing out). `sub/../ok.json` is `ok.json`; `.` is the directory.
     static func path(of name: String, in directory: String) -> Result<String, SidebandFailure> {
         let escape = SidebandFailure(
             "the file \"\(name)\" is outside the input directory (sideband.input_dir); only files inside it can be read")
-        guard !name.hasPrefix("/"), !name.split(separator: "/").contains(".."), !name.contains("\0") else {
+        guard !name.hasPrefix("/"), !name.contains("\0"), let components = lexicallyNormalized(name) else {
             return .failure(escape)
         }
         guard let base = realPath(directory) else {
             return .failure(SidebandFailure("the input directory \(directory) (sideband.input_dir) does not exist"))
         }
-        guard let resolved = realPath(base + "/" + name) else {
+        guard let resolved = realPath(([base] + components.map(String.init)).joined(separator: "/")) else {
             return .failure(SidebandFailure("there is no file \"\(name)\" in the input directory"))
         }
-        guard resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/") else { return .failure(escape) }
+        guard resolved == base || resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            return .failure(escape)
+        }
         return .success(resolved)
     }
 
@@ -114,7 +146,7 @@ struct Sideband: Sendable {
     /// Writes `output` to a file when it is above the inline limit and an output directory is set; returns the
     /// path (nil when the output stays in the row).
     func storeOutput(_ output: String, of row: ResultRow) -> Result<String?, SidebandFailure> {
-        guard let directory = configuration.outputDirectory, output.utf8.count > configuration.maxInlineOutputBytes else {
+        guard let directory = outputDirectory, output.utf8.count > configuration.maxInlineOutputBytes else {
             return .success(nil)
         }
         let safe = { (text: String) in

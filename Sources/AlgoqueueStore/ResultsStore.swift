@@ -195,6 +195,19 @@ public final class ResultsStore: Sendable {
         }
     }
 
+    /// The consumer groups that have offsets stored in this file, with how many partitions each.
+    public func offsetGroups() throws(StoreError) -> [(group: String, partitions: Int)] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT group_id, COUNT(*) FROM consumer_offsets GROUP BY group_id ORDER BY group_id"
+                ).map { (group: $0[0], partitions: $0[1]) }
+            }
+        } catch {
+            throw StoreError(.read, "cannot read stored offsets from \(configuration.path): \(Self.describe(error))")
+        }
+    }
+
     static let upsertRowSQL = """
         INSERT INTO results (topic, "partition", "offset", item, algorithm, algorithm_version, "key", status, input,
             input_bytes, output, error, metadata, output_file, attempts, duration_ms, message_timestamp, created_at,

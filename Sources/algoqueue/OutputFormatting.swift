@@ -84,17 +84,11 @@ enum RowFormatter {
 
 /// `stats` output.
 enum StatsReport {
-    static func render(_ stats: StoreStatistics, lag: [(partition: TopicPartition, lag: Int64)], format: OutputFormat) -> String {
-        if format == .json {
-            let object: [String: Any] = [
-                "rows": stats.total,
-                "counts": stats.counts.map { ["algorithm": $0.algorithm, "status": $0.status, "rows": $0.rows] },
-                "rows_per_second": stats.rowsPerSecond,
-                "p50_ms": stats.p50Milliseconds ?? NSNull(), "p99_ms": stats.p99Milliseconds ?? NSNull(),
-                "lag": lag.map { ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag] },
-            ]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+    static func render(_ stats: StoreStatistics, lag: LagReport, database: String, format: OutputFormat) -> String {
+        switch format {
+        case .json: return json(stats, lag: lag, database: database)
+        case .csv: return csv(stats, lag: lag)
+        case .table: break
         }
         var lines = ["rows: \(stats.total)"]
         for count in stats.counts { lines.append("  \(count.algorithm) \(count.status): \(count.rows)") }
@@ -102,9 +96,41 @@ enum StatsReport {
         let p50 = stats.p50Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
         let p99 = stats.p99Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
         lines.append("latency of ok rows: p50 \(p50), p99 \(p99)")
-        if !lag.isEmpty {
-            lines.append("lag: \(lag.reduce(0) { $0 + $1.lag }) message(s)")
-            for entry in lag { lines.append("  \(entry.partition): \(entry.lag)") }
+        if let absence = lag.absence(database: database) {
+            lines.append("lag (group \(lag.group)): \(absence)")
+        } else {
+            lines.append("lag (group \(lag.group)): \(lag.total) message(s)")
+            for entry in lag.entries { lines.append("  \(entry.partition): \(entry.lag)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ stats: StoreStatistics, lag: LagReport, database: String) -> String {
+        var object: [String: Any] = [
+            "rows": stats.total,
+            "counts": stats.counts.map { ["algorithm": $0.algorithm, "status": $0.status, "rows": $0.rows] },
+            "rows_per_second": stats.rowsPerSecond,
+            "p50_ms": stats.p50Milliseconds ?? NSNull(), "p99_ms": stats.p99Milliseconds ?? NSNull(),
+            "group": lag.group,
+            "lag": lag.entries.map { ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag] },
+        ]
+        object["lag_note"] = lag.absence(database: database) ?? NSNull()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One figure per line: `figure,algorithm,status,topic,partition,value`, empty where a column does not apply.
+    static func csv(_ stats: StoreStatistics, lag: LagReport) -> String {
+        var lines = ["figure,algorithm,status,group,topic,partition,value", "rows,,,,,,\(stats.total)"]
+        let field = RowFormatter.csvField
+        for count in stats.counts {
+            lines.append("rows,\(field(count.algorithm)),\(field(count.status)),,,,\(count.rows)")
+        }
+        lines.append(String(format: "rows_per_second,,,,,,%.3f", stats.rowsPerSecond))
+        if let p50 = stats.p50Milliseconds { lines.append(String(format: "p50_ms,,,,,,%.3f", p50)) }
+        if let p99 = stats.p99Milliseconds { lines.append(String(format: "p99_ms,,,,,,%.3f", p99)) }
+        for entry in lag.entries {
+            lines.append("lag,,,\(field(lag.group)),\(field(entry.partition.topic)),\(entry.partition.partition),\(entry.lag)")
         }
         return lines.joined(separator: "\n")
     }

@@ -14,9 +14,12 @@ struct ResultsCommand: AsyncParsableCommand {
               algoqueue results --database results.db --format csv --limit 0 > results.csv
               algoqueue results --database results.db --format json --algorithm sentiment | jq '.[].output'
               algoqueue results --database results.db --follow          # new rows as they land; Ctrl-C stops
+              algoqueue results --database results.db --follow --format json | jq .output   # one object per line
 
-            --limit 0 means all rows. JSON is an array of objects whose output is embedded as JSON; with
-            --follow it is one object per line. For anything more, query the file with sqlite3.
+            --limit 0 means all rows. JSON is an array of objects whose output is embedded as JSON. With
+            --follow the table keeps its columns under one header (repeated every screenful on a terminal),
+            --format json prints one object per line and --format csv one header, then one record per row.
+            For anything more, query the file with sqlite3.
             """
     )
 
@@ -79,7 +82,27 @@ struct ResultsCommand: AsyncParsableCommand {
     func followRows(store: ResultsStore, query: ResultQuery, initial: [ResultRow]) async throws {
         var query = query
         query.limit = nil
-        if format == .csv { print(RowFormatter.csvHeader()) }
+        // A table keeps one set of column widths (wide enough for the first rows) under one header, printed
+        // again every screenful on a terminal; JSON is one object per line, CSV one header then records.
+        let widths = ResultsTable.widths(initial, minimum: [12, 4, 8, 4, 12, 6])
+        let screen = isatty(STDOUT_FILENO) == 1 ? max(10, Self.terminalRows() - 2) : Int.max
+        var printedSinceHeader = 0
+        func emit(_ row: ResultRow) {
+            switch format {
+            case .table:
+                if printedSinceHeader % screen == 0 { print(ResultsTable.headerLine(widths)) }
+                printedSinceHeader += 1
+                print(ResultsTable.line(row, widths))
+            case .json: print(RowFormatter.jsonLine(row))
+            case .csv: print(RowFormatter.csvLine(row))
+            }
+        }
+        switch format {
+        case .table: print(ResultsTable.headerLine(widths))
+        case .csv: print(RowFormatter.csvHeader())
+        case .json: break
+        }
+        printedSinceHeader = 1
         var lastSeen = initial.first?.updatedAt ?? ""
         var printedAtLast = Set(initial.filter { $0.updatedAt == lastSeen }.map(Self.identity))
         for row in initial.reversed() { emit(row) }
@@ -100,12 +123,11 @@ struct ResultsCommand: AsyncParsableCommand {
         }
     }
 
-    func emit(_ row: ResultRow) {
-        switch format {
-        case .table: print(ResultsTable.render([row]).split(separator: "\n").last.map(String.init) ?? "")
-        case .json: print(RowFormatter.jsonLine(row))
-        case .csv: print(RowFormatter.csvLine(row))
-        }
+    /// The terminal's height in rows (24 when it cannot be asked).
+    static func terminalRows() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 else { return 24 }
+        return Int(size.ws_row)
     }
 
     static func identity(_ row: ResultRow) -> String {
@@ -115,23 +137,36 @@ struct ResultsCommand: AsyncParsableCommand {
 
 /// A plain-text table of rows that fits a terminal.
 enum ResultsTable {
+    static let header = ["TOPIC", "PART", "OFFSET", "ITEM", "ALGORITHM", "STATUS", "OUTPUT / ERROR"]
+
     static func render(_ rows: [ResultRow]) -> String {
-        let header = ["TOPIC", "PART", "OFFSET", "ITEM", "ALGORITHM", "STATUS", "OUTPUT / ERROR"]
-        let lines = rows.map { row in
-            [
-                row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm,
-                row.status.rawValue, clip((row.status == .ok ? row.output : row.error) ?? "", 70),
-            ]
+        let widths = widths(rows)
+        return ([format(header, widths)] + rows.map { line($0, widths) }).joined(separator: "\n")
+    }
+
+    /// Column widths that fit `rows` and the header, and are at least `minimum` (for a table whose rows come later).
+    static func widths(_ rows: [ResultRow], minimum: [Int] = []) -> [Int] {
+        let lines = rows.map(cells)
+        return header.indices.map { column in
+            max(([header] + lines).map { $0[column].count }.max() ?? 0, column < minimum.count ? minimum[column] : 0)
         }
-        let widths = header.indices.map { column in
-            ([header] + lines).map { $0[column].count }.max() ?? 0
-        }
-        func format(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
-        return ([format(header)] + lines.map(format)).joined(separator: "\n")
+    }
+
+    static func headerLine(_ widths: [Int]) -> String { format(header, widths) }
+
+    static func line(_ row: ResultRow, _ widths: [Int]) -> String { format(cells(row), widths) }
+
+    static func cells(_ row: ResultRow) -> [String] {
+        [
+            row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm,
+            row.status.rawValue, clip((row.status == .ok ? row.output : row.error) ?? "", 70),
+        ]
+    }
+
+    static func format(_ cells: [String], _ widths: [Int]) -> String {
+        cells.enumerated().map { index, cell in
+            index == cells.count - 1 ? cell : cell.padding(toLength: max(widths[index], cell.count), withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
     }
 
     static func clip(_ text: String, _ width: Int) -> String {

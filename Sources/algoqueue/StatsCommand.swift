@@ -18,6 +18,11 @@ struct StatsCommand: AsyncParsableCommand {
               algoqueue stats --database results.db
               algoqueue stats --config /etc/algoqueue/algoqueue.yaml --database /var/lib/algoqueue/results.db
               algoqueue stats --database results.db --since 1h --format json
+              algoqueue stats --brokers localhost:9092 --group nightly --database results.db --format csv
+
+            Lag is measured for one consumer group: --group, the configuration's kafka.group_id, or the
+            default "algoqueue". When the store holds no offsets for that group, stats names the groups
+            it does hold offsets for.
             """
     )
 
@@ -27,7 +32,7 @@ struct StatsCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
     var since: String?
 
-    @Option(name: .long, help: "table or json.")
+    @Option(name: .long, help: "table, json or csv.")
     var format: OutputFormat = .table
 
     func run() async throws {
@@ -40,21 +45,48 @@ struct StatsCommand: AsyncParsableCommand {
         if let group = options.group { settings.kafka.groupID = group }
         let store = try openStore(settings.store, logger: LoggingSetup.quiet(), mustExist: true)
         let stats = try store.statistics(since: TimeFilter.option(since))
-        var lag: [(partition: TopicPartition, lag: Int64)] = []
+        var lag = LagReport(group: settings.kafka.groupID)
         if options.brokers != nil || options.config != nil {
             let stored = try store.offsets(group: settings.kafka.groupID)
+            if stored.isEmpty {
+                lag.otherGroups = try store.offsetGroups()
+            }
             do {
                 let admin = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet())
                 for offset in stored {
                     let partition = TopicPartition(offset.topic, offset.partition)
-                    lag.append((partition, max(0, try admin.highWatermark(partition) - offset.nextOffset)))
+                    lag.entries.append((partition, max(0, try admin.highWatermark(partition) - offset.nextOffset)))
                 }
+                lag.entries.sort { $0.partition < $1.partition }
+                lag.measured = true
             } catch {
                 printError("algoqueue: warning: no lag: \(error)")
             }
         }
         store.close()
-        print(StatsReport.render(stats, lag: lag.sorted { $0.partition < $1.partition }, format: format))
+        print(StatsReport.render(stats, lag: lag, database: settings.store.path, format: format))
+    }
+}
+
+/// The lag `stats` found for one consumer group, or why it found none.
+struct LagReport {
+    let group: String
+    var entries: [(partition: TopicPartition, lag: Int64)] = []
+    /// Whether the broker was asked (--brokers or --config given, and it answered).
+    var measured = false
+    /// When the store holds no offsets for `group`: the groups it does hold offsets for.
+    var otherGroups: [(group: String, partitions: Int)] = []
+
+    var total: Int64 { entries.reduce(0) { $0 + $1.lag } }
+
+    /// Why no lag is shown, as a sentence, or nil when there is lag to show.
+    func absence(database: String) -> String? {
+        guard entries.isEmpty else { return nil }
+        guard measured else { return "not measured; give --brokers (or a --config naming them) to compare with the broker" }
+        let others = otherGroups.map { "\($0.group) (\($0.partitions) partition(s))" }.joined(separator: ", ")
+        return others.isEmpty
+            ? "no offsets stored for group \(group) in \(database): nothing consumed yet"
+            : "no offsets stored for group \(group) in \(database); it holds offsets for \(others): name one with --group"
     }
 }
 

@@ -40,6 +40,9 @@ struct LimitsAndSidebandTests {
             #"{"$file": "big.txt"}"#,  // 6: above max_input_bytes (200)
             #"{"big": true}"#,  // 7: the answer goes to a file
             #"{"n": 1, "pad": "\#(String(repeating: "p", count: 250))"}"#,  // 8: the message itself is too big
+            #"{"$file": "nested/../nested/case.json"}"#,  // 9: `..` that stays inside
+            #"{"$file": "."}"#,  // 10: the directory itself
+            #"{"$file": "nested/../../outside.txt"}"#,  // 11: `..` that leads out
         ]
         _ = try await produce(values.map { Array($0.utf8) }, to: "side", brokers: bed.broker.bootstrapServers)
         var harness = PipelineHarness(
@@ -47,7 +50,9 @@ struct LimitsAndSidebandTests {
             url: server.baseURL)
         harness.maxInputBytes = 200
         harness.sideband.inputDirectory = inputs
-        harness.sideband.outputDirectory = outputs
+        // Relative to the working directory, as a user's `--output-dir out` is; rows hold the absolute path.
+        let upward = String(repeating: "../", count: FileManager.default.currentDirectoryPath.split(separator: "/").count)
+        harness.sideband.outputDirectory = upward + outputs.dropFirst()
         harness.sideband.maxInlineOutputBytes = 1000
         _ = try await harness.runUntilIdle()
         let rows = try sqlite3(harness.database, "SELECT offset, status, COALESCE(output, error), output_file FROM results ORDER BY offset")
@@ -64,6 +69,9 @@ struct LimitsAndSidebandTests {
         #expect(rows[7] == "7|ok||\(file)")
         #expect(try String(contentsOfFile: file, encoding: .utf8).count == 2000 + 12)
         #expect(rows[8].hasPrefix("8|error|the input is 269 bytes, above the limit of 200 bytes (pipeline.max_input_bytes)"))
+        #expect(rows[9] == #"9|ok|{"doubled": 42}|"#)
+        #expect(rows[10] == #"10|error|"." in the input directory is not a regular file|"#)
+        #expect(rows[11] == #"11|error|the file "nested/../../outside.txt" "# + outside)
         await server.stop()
     }
 }

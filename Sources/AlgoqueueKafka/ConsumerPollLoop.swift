@@ -26,7 +26,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
             // revocation or a close commits what is pending right away).
             let due = clock.now - lastCommit >= interval
             let (closing, commits, messages, bytes) = consumer.shared.withLock { state in
-                let closing = state.closeRequested
+                let closing = state.lifecycle.isClosing
                 guard due || closing else { return (closing, [TopicPartition: Int64](), state.unreleasedMessages, state.unreleasedBytes) }
                 defer { state.pendingCommits = [:] }
                 return (closing, state.pendingCommits, state.unreleasedMessages, state.unreleasedBytes)
@@ -55,11 +55,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
         }
         consumer.client.context.rebalance = nil
         consumer.continuation.finish()
-        let waiters = consumer.shared.withLock { state in
-            state.closed = true
-            defer { state.closeWaiters = [] }
-            return state.closeWaiters
-        }
+        let waiters = consumer.shared.withLock { $0.lifecycle.pollingEnded() }
         for waiter in waiters { waiter.resume() }
     }
 

@@ -37,10 +37,7 @@ public final class KafkaConsumer: Sendable {
     public typealias StoredOffsets = @Sendable ([TopicPartition]) -> [TopicPartition: Int64]
 
     struct Shared {
-        var started = false
-        var closeRequested = false
-        var closed = false
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        var lifecycle = ConsumerLifecycle()
         var pendingCommits: [TopicPartition: Int64] = [:]
         var unreleasedMessages = 0
         var unreleasedBytes = 0
@@ -83,13 +80,13 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Subscribes and starts the poll thread. Call once.
+    /// Subscribes and starts the poll thread. A second call does nothing; a call after ``close()`` throws.
     public func start() throws(KafkaError) {
-        let alreadyStarted = shared.withLock { state in
-            defer { state.started = true }
-            return state.started
+        switch shared.withLock({ $0.lifecycle.start() }) {
+        case .none: return
+        case .refuseClosed: throw KafkaError(.subscription, "the consumer is closed; create a new one to consume again")
+        case .subscribe: break
         }
-        guard !alreadyStarted else { return }
         let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for topic in configuration.topics {
@@ -98,10 +95,15 @@ public final class KafkaConsumer: Sendable {
         rd_kafka_poll_set_consumer(client.handle)
         let result = rd_kafka_subscribe(client.handle, list)
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            let waiters = shared.withLock { $0.lifecycle.subscribeFailed() }
+            continuation.finish()
+            for waiter in waiters { waiter.resume() }
             throw KafkaError(
                 .subscription, "could not subscribe to \(configuration.topics.joined(separator: ", ")): "
                     + RdKafkaConfig.describe(result), rdkafkaCode: Int(result.rawValue))
         }
+        // Either way the poll thread runs: after a close() that came while subscribing, it leaves the group at once.
+        _ = shared.withLock { $0.lifecycle.subscribed() }
         let loop = ConsumerPollLoop(consumer: self)
         client.context.rebalance = { handle, code, list in loop.rebalance(handle: handle, code: code, list: list) }
         let thread = Thread { loop.run() }
@@ -136,23 +138,23 @@ public final class KafkaConsumer: Sendable {
         return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
     }
 
-    /// Commits what is pending, leaves the group and ends ``events``. Safe to call more than once.
+    /// Commits what is pending, leaves the group and ends ``events``. Safe to call more than once, and before
+    /// ``start()`` (which then refuses to start).
     public func close() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let resumeNow = shared.withLock { state -> Bool in
-                if state.closed || !state.started {
-                    state.closed = true
-                    return true
-                }
-                state.closeRequested = true
-                state.closeWaiters.append(waiter)
-                return false
-            }
-            if resumeNow {
-                continuation.finish()
+            switch shared.withLock({ $0.lifecycle.close(waiter) }) {
+            case .wait: break
+            case .resumeNow(let finishEvents):
+                if finishEvents { continuation.finish() }
                 waiter.resume()
             }
         }
+    }
+
+    /// A consumer dropped without ``close()`` was never started (the poll thread keeps a started one alive until
+    /// it is closed): its event stream ends here.
+    deinit {
+        continuation.finish()
     }
 }
 

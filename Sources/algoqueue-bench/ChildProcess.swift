@@ -12,7 +12,7 @@ struct ChildUsage {
 /// Runs a program to completion and returns its resource usage (CPU, peak RSS) as the kernel counted it.
 func runMeasured(_ path: String, _ arguments: [String]) throws -> ChildUsage {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).out")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     let handle = try FileHandle(forWritingTo: output)
     defer { try? FileManager.default.removeItem(at: output) }
     var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()

@@ -124,6 +124,13 @@ public protocol Algorithm: Sendable {
     var version: String? { get }
     /// Calls the algorithm once. Never throws: every outcome is an answer or a failure that becomes a row.
     func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure>
+    /// Starts what the algorithm needs before its first call (worker processes); throws when it cannot. Called
+    /// once before consuming; a call before it starts it too. Default: nothing to start.
+    func start() throws(AlgorithmConfigurationError)
     /// Releases connections and processes. Called once, after the last call.
     func shutdown() async
+}
+
+extension Algorithm {
+    public func start() throws(AlgorithmConfigurationError) {}
 }

@@ -34,51 +34,25 @@ public struct ProcessPoolConfiguration: Sendable {
 /// `{"id": 7, "error": "message"}`, in any order: a worker may hold several requests at once. A worker that
 /// exits or crashes is restarted and the requests it held are sent again (to any worker, up to `maxResends`
 /// times); one that holds a request beyond the timeout is taken as hung, killed and restarted. Its stderr
-/// goes to the log.
+/// goes to the log. Workers start with ``start()`` (the run calls it before consuming) or the first call,
+/// never in `init`.
 public final class ProcessAlgorithm: Algorithm {
     public let name: String
     public let version: String?
     let configuration: ProcessPoolConfiguration
     let logger: Logger
-    let state: Mutex<PoolState>
+    let state: Mutex<WorkerPoolState>
 
-    struct Slot {
-        var worker: WorkerProcess?
-        var generation = 0
-        var inFlight: Set<Int> = []
-        var startedAt = ContinuousClock.now
-        /// Killed by algoqueue as hung: the requests it held are not to blame.
-        var killedAsHung = false
-    }
-
-    struct Request {
-        var line: [UInt8]
-        var continuation: CheckedContinuation<Result<AlgorithmAnswer, AlgorithmFailure>, Never>
-        var slot: Int?
-        var resends = 0
-    }
-
-    struct PoolState {
-        var slots: [Slot]
-        var requests: [Int: Request] = [:]
-        var waiting: [Int] = []
-        var nextID = 1
-        var closed = false
-        var restarts = 0
-    }
-
-    /// Starts the workers. Throws when the command cannot be started.
+    /// Checks the configuration; starts no process.
     public init(_ configuration: ProcessPoolConfiguration, logger: Logger) throws(AlgorithmConfigurationError) {
         guard !configuration.command.isEmpty else {
             throw AlgorithmConfigurationError("algorithm \(configuration.name): give the worker command")
         }
-        signal(SIGPIPE, SIG_IGN)
         name = configuration.name
         version = configuration.version
         self.configuration = configuration
         self.logger = logger
-        state = Mutex(PoolState(slots: Array(repeating: Slot(), count: max(1, configuration.workers))))
-        for index in 0..<max(1, configuration.workers) { try start(slot: index) }
+        state = Mutex(WorkerPoolState(workers: configuration.workers))
     }
 
     /// The process ids of the live workers (for tests and diagnostics).
@@ -87,8 +61,31 @@ public final class ProcessAlgorithm: Algorithm {
     /// How many times a worker was restarted.
     public var restarts: Int { state.withLock { $0.restarts } }
 
-    func start(slot index: Int) throws(AlgorithmConfigurationError) {
-        let generation = state.withLock { $0.slots[index].generation + 1 }
+    /// Starts the workers (once; later calls do nothing). Throws when the command cannot be started, having
+    /// stopped the workers it did start.
+    public func start() throws(AlgorithmConfigurationError) {
+        guard state.withLock({ $0.begin() }) else { return }
+        try startWorkers()
+    }
+
+    /// Starts a worker in every slot; on failure stops those started and fails the requests waiting for them.
+    func startWorkers() throws(AlgorithmConfigurationError) {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            for index in state.withLock({ $0.slots.indices }) { try startWorker(slot: index) }
+        } catch {
+            let (started, failed) = state.withLock { $0.beginFailed() }
+            for worker in started { worker.kill() }
+            for request in failed { request.continuation.resume(returning: .failure(AlgorithmFailure(.transport, error.message))) }
+            throw error
+        }
+    }
+
+    /// Starts one worker in slot `index` and hands it the queued requests. Returns nil when the pool closed
+    /// meanwhile (the new worker is then killed).
+    @discardableResult
+    func startWorker(slot index: Int) throws(AlgorithmConfigurationError) -> WorkerProcess? {
+        let generation = state.withLock { $0.nextGeneration(index) }
         let logger = self.logger
         // The exit handler waits until the new worker is recorded, so that a worker dying at once is not missed.
         let recorded = DispatchSemaphore(value: 0)
@@ -101,23 +98,47 @@ public final class ProcessAlgorithm: Algorithm {
                 self?.exited(slot: index, generation: generation, status: status)
             })
         logger.debug("worker started", metadata: ["worker": "\(index)", "pid": "\(worker.pid)"])
-        let sends = state.withLock { state -> [(WorkerProcess, [UInt8])] in
-            state.slots[index] = Slot(worker: worker, generation: generation)
-            let waiting = state.waiting
-            state.waiting = []
-            return waiting.compactMap { Self.assign($0, in: &state) }
-        }
+        let sends = state.withLock { $0.record(worker, slot: index, generation: generation) }
         recorded.signal()
-        for (worker, line) in sends { worker.send(line) }
+        guard let sends else {
+            worker.kill()
+            return nil
+        }
+        for send in sends { send.worker.send(send.line) }
+        return worker
     }
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
-        var line = Array(#"{"id":"#.utf8)
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
+        let id = state.withLock { $0.takeID() }
+        let line = Self.requestLine(id, input)
+        let timeout = configuration.timeout
+        // The timeout is a child task of this call: it ends with the call, whichever finishes first.
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask { [weak self] in
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                self?.timedOut(id)
+            }
+            let answer = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let action = Task.isCancelled ? .refuse : state.withLock { $0.enqueue(id, line: line, continuation) }
+                    switch action {
+                    case .send(let send): send.worker.send(send.line)
+                    case .queued: break
+                    case .queuedStart: try? startWorkers()  // a failure fails the queued requests
+                    case .refuse: continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
+                    }
+                }
+            } onCancel: {
+                finish(id, .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
+            }
+            group.cancelAll()
+            return answer
         }
-        line += Array(String(id).utf8)
+    }
+
+    /// `{"id":7,"input":...}` with the key and passed headers when there are any.
+    static func requestLine(_ id: Int, _ input: AlgorithmInput) -> [UInt8] {
+        var line = Array(#"{"id":"#.utf8) + Array(String(id).utf8)
         switch input.contentType {
         case .json: line += Array(#","input":"#.utf8) + input.bytes
         case .text: line += Array(#","input":"#.utf8) + Array(JSONString.quoted(String(decoding: input.bytes, as: UTF8.self)).utf8)
@@ -129,37 +150,13 @@ public final class ProcessAlgorithm: Algorithm {
             line += Array((#","headers":{"# + members.joined(separator: ",") + "}").utf8)
         }
         line.append(UInt8(ascii: "}"))
-        let timeout = configuration.timeout
-        let timer = Task { [weak self] in
-            try await Task.sleep(for: timeout)
-            self?.timedOut(id)
-        }
-        defer { timer.cancel() }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let send = state.withLock { state -> (WorkerProcess, [UInt8])? in
-                    guard !state.closed, !Task.isCancelled else {
-                        continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
-                        return nil
-                    }
-                    state.requests[id] = Request(line: line, continuation: continuation)
-                    return Self.assign(id, in: &state)
-                }
-                if let (worker, line) = send { worker.send(line) }
-            }
-        } onCancel: {
-            finish(id, .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
-        }
+        return line
     }
 
     /// Request `id` outlived the timeout: it fails, and the worker holding it is taken as hung and killed (the
     /// other requests it held are sent again once its exit is noticed).
     func timedOut(_ id: Int) {
-        let hung = state.withLock { state -> WorkerProcess? in
-            guard let slot = state.requests[id]?.slot else { return nil }
-            state.slots[slot].killedAsHung = true
-            return state.slots[slot].worker
-        }
+        let hung = state.withLock { $0.hungWorker(holding: id) }
         finish(id, .failure(AlgorithmFailure(.timeout, "the worker gave no answer within \(configuration.timeout.text) (timeout)")))
         if let hung {
             logger.warning("a worker held a request beyond \(configuration.timeout.text); killing it", metadata: ["pid": "\(hung.pid)"])
@@ -167,30 +164,9 @@ public final class ProcessAlgorithm: Algorithm {
         }
     }
 
-    /// Sends request `id` to the live worker holding the fewest requests, or queues it when none is live.
-    static func assign(_ id: Int, in state: inout PoolState) -> (WorkerProcess, [UInt8])? {
-        guard let request = state.requests[id] else { return nil }
-        let live = state.slots.indices.filter { state.slots[$0].worker != nil }
-        guard let index = live.min(by: { state.slots[$0].inFlight.count < state.slots[$1].inFlight.count }),
-            let worker = state.slots[index].worker
-        else {
-            state.waiting.append(id)
-            return nil
-        }
-        state.slots[index].inFlight.insert(id)
-        state.requests[id]?.slot = index
-        return (worker, request.line)
-    }
-
     /// Resolves request `id` (if it is still waiting) with `result`.
     func finish(_ id: Int, _ result: Result<AlgorithmAnswer, AlgorithmFailure>) {
-        let request = state.withLock { state -> Request? in
-            guard let request = state.requests.removeValue(forKey: id) else { return nil }
-            if let slot = request.slot { state.slots[slot].inFlight.remove(id) }
-            state.waiting.removeAll { $0 == id }
-            return request
-        }
-        request?.continuation.resume(returning: result)
+        state.withLock { $0.finish(id) }?.continuation.resume(returning: result)
     }
 
     /// One line from a worker's stdout.
@@ -215,71 +191,41 @@ public final class ProcessAlgorithm: Algorithm {
         }
     }
 
-    /// A worker's stdout ended: send its requests again (or fail those sent too often) and start a new one.
+    /// A worker's stdout ended (called on its reader thread): send its requests again (or fail those sent too
+    /// often) and start a new worker in its place, on this same thread.
     func exited(slot index: Int, generation: Int, status: String) {
-        let (failed, sends, closed, wasHung) = state.withLock { state -> ([Request], [(WorkerProcess, [UInt8])], Bool, Bool) in
-            guard state.slots[index].generation == generation else { return ([], [], true, false) }
-            let held = state.slots[index].inFlight
-            let wasHung = state.slots[index].killedAsHung
-            state.slots[index].worker = nil
-            state.slots[index].inFlight = []
-            var failed: [Request] = []
-            var sends: [(WorkerProcess, [UInt8])] = []
-            for id in held.sorted() {
-                guard var request = state.requests[id] else { continue }
-                request.slot = nil
-                if !wasHung { request.resends += 1 }
-                if request.resends > configuration.maxResends || state.closed {
-                    state.requests[id] = nil
-                    failed.append(request)
-                } else {
-                    state.requests[id] = request
-                    if let send = Self.assign(id, in: &state) { sends.append(send) }
-                }
-            }
-            if !state.closed { state.restarts += 1 }
-            return (failed, sends, state.closed, wasHung)
-        }
-        for request in failed {
+        let action = state.withLock { $0.exited(slot: index, generation: generation, maxResends: configuration.maxResends) }
+        for request in action.failed {
             request.continuation.resume(
                 returning: .failure(
                     AlgorithmFailure(
                         .transport,
-                        closed ? "the worker pool was shut down" : "the worker died (\(status)) while handling this input, "
+                        action.closed ? "the worker pool was shut down" : "the worker died (\(status)) while handling this input, "
                             + "\(request.resends) time(s); not sent again")))
         }
-        for (worker, line) in sends { worker.send(line) }
-        guard !closed else { return }
+        for send in action.sends { send.worker.send(send.line) }
+        guard action.restart else { return }
         logger.warning(
-            wasHung ? "worker was hung and is restarted" : "worker exited (\(status)); restarting it",
+            action.wasHung ? "worker was hung and is restarted" : "worker exited (\(status)); restarting it",
             metadata: ["worker": "\(index)"])
-        let quick = state.withLock { ContinuousClock.now - $0.slots[index].startedAt < .seconds(1) }
-        Task {
-            // A worker that dies right after starting is restarted once a second, not in a tight loop.
-            if quick { try? await Task.sleep(for: .seconds(1)) }
-            do {
-                try start(slot: index)
-            } catch {
-                logger.error("cannot restart worker \(index): \(error)")
-            }
+        // A worker that dies right after starting is restarted once a second, not in a tight loop.
+        if action.quick { Thread.sleep(forTimeInterval: 1) }
+        do {
+            try startWorker(slot: index)
+        } catch {
+            logger.error("cannot restart worker \(index): \(error)")
         }
     }
 
     public func shutdown() async {
-        let workers = state.withLock { state -> [WorkerProcess] in
-            state.closed = true
-            return state.slots.compactMap(\.worker)
-        }
+        let workers = state.withLock { $0.close() }
         for worker in workers { worker.closeInput() }
         let deadline = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < deadline, state.withLock({ $0.slots.contains { $0.worker != nil } }) {
+        while ContinuousClock.now < deadline, state.withLock({ $0.hasLiveWorkers }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for worker in state.withLock({ $0.slots.compactMap(\.worker) }) { worker.kill() }
-        let left = state.withLock { state -> [Request] in
-            defer { state.requests = [:] }
-            return Array(state.requests.values)
-        }
+        let left = state.withLock { $0.drain() }
         for request in left { request.continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the worker pool was shut down"))) }
     }
 }

@@ -51,6 +51,7 @@ struct AlgorithmWiring {
                     algorithms.append(try ProcessAlgorithm(configuration, logger: logger))
                 }
             }
+            for algorithm in algorithms { try algorithm.start() }
         } catch {
             for algorithm in algorithms { await algorithm.shutdown() }
             await server?.stop()

@@ -60,6 +60,7 @@ struct WorkerProcessTests {
         harness.retry.maxAttempts = 1
         harness.concurrency = 8
         let pipeline = try harness.makePipeline()
+        try pool.start()
         let victim = try #require(pool.workerPIDs.first)
         let killer = Task {
             // Kill a worker while it holds requests (each takes 0.3 s, so it always holds some once calls start).

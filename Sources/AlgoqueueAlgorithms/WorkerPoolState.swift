@@ -1,0 +1,188 @@
+/// The state of a ``ProcessAlgorithm``'s pool: its phase, its worker slots and the requests they hold.
+///
+/// Every method runs under the pool's lock and returns what the caller must do once it has unlocked: start
+/// workers, write lines, resume continuations, kill processes. Nothing here blocks, writes or resumes.
+struct WorkerPoolState {
+    typealias Answer = Result<AlgorithmAnswer, AlgorithmFailure>
+    typealias Continuation = CheckedContinuation<Answer, Never>
+
+    enum Phase: Equatable {
+        /// Created: no worker runs yet. The first `start()` or call starts them.
+        case idle
+        /// Workers are being started or run.
+        case running
+        /// `shutdown()` was called: nothing new is accepted, no worker is restarted.
+        case closed
+    }
+
+    struct Slot {
+        var worker: WorkerProcess?
+        var generation = 0
+        var inFlight: Set<Int> = []
+        var startedAt = ContinuousClock.now
+        /// Killed by algoqueue as hung: the requests it held are not to blame.
+        var killedAsHung = false
+    }
+
+    struct Request {
+        var line: [UInt8]
+        var continuation: Continuation
+        var slot: Int?
+        var resends = 0
+    }
+
+    /// A line to write to a worker.
+    typealias Send = (worker: WorkerProcess, line: [UInt8])
+
+    private(set) var phase = Phase.idle
+    private(set) var slots: [Slot]
+    private(set) var requests: [Int: Request] = [:]
+    private(set) var waiting: [Int] = []
+    private(set) var nextID = 1
+    private(set) var restarts = 0
+
+    init(workers: Int) {
+        slots = Array(repeating: Slot(), count: max(1, workers))
+    }
+
+    /// Whether the caller must start the workers (the first call to start from idle).
+    mutating func begin() -> Bool {
+        guard phase == .idle else { return false }
+        phase = .running
+        return true
+    }
+
+    /// Starting the workers failed: back to idle (the next call tries again) with no worker recorded. Returns
+    /// the workers that did start, to be killed, and every open request, to be failed.
+    mutating func beginFailed() -> (workers: [WorkerProcess], failed: [Request]) {
+        guard phase == .running else { return ([], []) }
+        phase = .idle
+        let workers = slots.compactMap(\.worker)
+        for index in slots.indices {
+            slots[index].worker = nil
+            slots[index].inFlight = []
+        }
+        return (workers, drain())
+    }
+
+    mutating func takeID() -> Int {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    enum EnqueueAction {
+        case send(Send)
+        /// No live worker: queued until one is recorded.
+        case queued
+        /// Queued, and the pool is idle: start the workers.
+        case queuedStart
+        /// Closed: resume the continuation with a cancellation.
+        case refuse
+    }
+
+    mutating func enqueue(_ id: Int, line: [UInt8], _ continuation: Continuation) -> EnqueueAction {
+        guard phase != .closed else { return .refuse }
+        requests[id] = Request(line: line, continuation: continuation)
+        if let send = assign(id) { return .send(send) }
+        return begin() ? .queuedStart : .queued
+    }
+
+    /// The generation a new worker in slot `index` will have.
+    func nextGeneration(_ index: Int) -> Int { slots[index].generation + 1 }
+
+    /// A worker was started in slot `index`: the queued requests go to the live workers. Nil when the pool closed
+    /// meanwhile (the caller kills the new worker).
+    mutating func record(_ worker: WorkerProcess, slot index: Int, generation: Int) -> [Send]? {
+        guard phase == .running else { return nil }
+        slots[index] = Slot(worker: worker, generation: generation)
+        let queued = waiting
+        waiting = []
+        return queued.compactMap { assign($0) }
+    }
+
+    /// Sends request `id` to the live worker holding the fewest requests, or queues it when none is live.
+    private mutating func assign(_ id: Int) -> Send? {
+        guard let request = requests[id] else { return nil }
+        let live = slots.indices.filter { slots[$0].worker != nil }
+        guard let index = live.min(by: { slots[$0].inFlight.count < slots[$1].inFlight.count }),
+            let worker = slots[index].worker
+        else {
+            waiting.append(id)
+            return nil
+        }
+        slots[index].inFlight.insert(id)
+        requests[id]?.slot = index
+        return (worker, request.line)
+    }
+
+    /// Takes request `id` out (nil when it was already answered, timed out or cancelled).
+    mutating func finish(_ id: Int) -> Request? {
+        guard let request = requests.removeValue(forKey: id) else { return nil }
+        if let slot = request.slot { slots[slot].inFlight.remove(id) }
+        waiting.removeAll { $0 == id }
+        return request
+    }
+
+    /// Request `id` outlived the timeout: the worker holding it (if any) is marked hung and returned to be killed.
+    mutating func hungWorker(holding id: Int) -> WorkerProcess? {
+        guard let slot = requests[id]?.slot else { return nil }
+        slots[slot].killedAsHung = true
+        return slots[slot].worker
+    }
+
+    struct ExitAction {
+        /// Requests to fail: sent too often, or the pool is closed.
+        var failed: [Request] = []
+        var sends: [Send] = []
+        /// Start a new worker in the slot (after a pause when `quick`).
+        var restart = false
+        var quick = false
+        var wasHung = false
+        var closed = false
+    }
+
+    /// The worker of `generation` in slot `index` is gone: its requests are sent again (or failed when sent
+    /// `maxResends` times already, or when the pool is closed).
+    mutating func exited(slot index: Int, generation: Int, maxResends: Int) -> ExitAction {
+        guard slots[index].generation == generation else { return ExitAction() }  // an old worker: nothing to do
+        var action = ExitAction(wasHung: slots[index].killedAsHung, closed: phase != .running)
+        let held = slots[index].inFlight
+        action.quick = ContinuousClock.now - slots[index].startedAt < .seconds(1)
+        slots[index].worker = nil
+        slots[index].inFlight = []
+        for id in held.sorted() {
+            guard var request = requests[id] else { continue }
+            request.slot = nil
+            if !action.wasHung { request.resends += 1 }
+            if request.resends > maxResends || action.closed {
+                requests[id] = nil
+                action.failed.append(request)
+            } else {
+                requests[id] = request
+                if let send = assign(id) { action.sends.append(send) }
+            }
+        }
+        if !action.closed {
+            restarts += 1
+            action.restart = true
+        }
+        return action
+    }
+
+    /// Closes the pool; returns the live workers, to be asked to finish.
+    mutating func close() -> [WorkerProcess] {
+        phase = .closed
+        return slots.compactMap(\.worker)
+    }
+
+    var hasLiveWorkers: Bool { slots.contains { $0.worker != nil } }
+
+    /// Every request still open, taken out (to be failed).
+    mutating func drain() -> [Request] {
+        defer {
+            requests = [:]
+            waiting = []
+        }
+        return Array(requests.values)
+    }
+}

@@ -1,0 +1,82 @@
+import AlgoqueueAlgorithms
+import Foundation
+import Testing
+
+/// When a pool of worker processes starts, and what happens when it cannot.
+@Suite("Worker pool lifecycle")
+struct WorkerPoolLifecycleTests {
+    static func pool(_ command: [String] = ["python3", WorkerProcessTests.worker], workers: Int = 2) throws -> ProcessAlgorithm {
+        var configuration = ProcessPoolConfiguration(command: command)
+        configuration.name = "words"
+        configuration.workers = workers
+        configuration.timeout = .seconds(20)
+        return try ProcessAlgorithm(configuration, logger: testLogger("pool"))
+    }
+
+    static let input = AlgorithmInput(json: Array(#"{"text": "two words"}"#.utf8))
+
+    @Test("init starts no process; start() starts the workers once; shutdown stops them")
+    func startExplicitly() async throws {
+        let pool = try Self.pool(workers: 2)
+        #expect(pool.workerPIDs.isEmpty)
+        try pool.start()
+        let first = pool.workerPIDs
+        #expect(first.count == 2)
+        try pool.start()
+        #expect(pool.workerPIDs == first)
+        guard case .success(let answer) = await pool.call(Self.input) else {
+            Issue.record("no answer")
+            return
+        }
+        #expect(answer.output.contains(#""words":2"#))
+        await pool.shutdown()
+        #expect(pool.workerPIDs.isEmpty)
+        #expect(first.allSatisfy { kill($0, 0) != 0 })
+    }
+
+    @Test("the first call starts the workers; calls made together share the one start")
+    func startOnFirstCall() async throws {
+        let pool = try Self.pool(workers: 2)
+        var answers = 0
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<6 {
+                group.addTask { if case .success = await pool.call(Self.input) { true } else { false } }
+            }
+            for await ok in group where ok { answers += 1 }
+        }
+        #expect(answers == 6)
+        #expect(pool.workerPIDs.count == 2)
+        #expect(pool.restarts == 0)
+        await pool.shutdown()
+    }
+
+    @Test("a command that cannot start: start() throws, a call fails at once with the reason, nothing is left running")
+    func cannotStart() async throws {
+        let pool = try Self.pool(["/nonexistent/model-worker"], workers: 2)
+        #expect {
+            try pool.start()
+        } throws: { error in
+            "\(error)".contains("cannot start the worker command /nonexistent/model-worker")
+        }
+        #expect(pool.workerPIDs.isEmpty)
+        guard case .failure(let failure) = await pool.call(Self.input) else {
+            Issue.record("a call to a pool that cannot start succeeded")
+            return
+        }
+        #expect(failure.message.contains("cannot start the worker command"))
+        #expect(pool.workerPIDs.isEmpty)
+        await pool.shutdown()
+    }
+
+    @Test("after shutdown a call is refused and starts nothing")
+    func callAfterShutdown() async throws {
+        let pool = try Self.pool(workers: 1)
+        await pool.shutdown()
+        guard case .failure(let failure) = await pool.call(Self.input) else {
+            Issue.record("a call after shutdown succeeded")
+            return
+        }
+        #expect(failure.kind == .cancelled)
+        #expect(pool.workerPIDs.isEmpty)
+    }
+}

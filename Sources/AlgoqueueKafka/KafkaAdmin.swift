@@ -1,8 +1,10 @@
+import AlgoqueueSupport
 import CRdKafka
 import Logging
 
 /// Questions for the cluster that need no subscription: which topics exist, where a group stands, how far a
-/// partition reaches. Every call blocks up to its timeout: call it off the cooperative pool or from a command.
+/// partition reaches. The synchronous calls block up to the timeout; from async code the `async` forms run them
+/// on ``BlockingWork``'s queue, off the cooperative threads.
 public final class KafkaAdmin: Sendable {
     let client: RdKafkaClient
     let timeoutMilliseconds: Int32
@@ -52,5 +54,20 @@ public final class KafkaAdmin: Sendable {
             throw KafkaError(.consumer, "cannot read the end of \(partition): \(RdKafkaConfig.describe(result))", rdkafkaCode: Int(result.rawValue))
         }
         return high
+    }
+
+    /// ``topics()`` off the cooperative threads.
+    public func topics() async throws(KafkaError) -> [String: Int] {
+        try await BlockingWork.run { () throws(KafkaError) in try self.topics() }
+    }
+
+    /// ``committedOffsets(_:)`` off the cooperative threads.
+    public func committedOffsets(_ partitions: [TopicPartition]) async throws(KafkaError) -> [TopicPartition: Int64] {
+        try await BlockingWork.run { () throws(KafkaError) in try self.committedOffsets(partitions) }
+    }
+
+    /// ``highWatermark(_:)`` off the cooperative threads.
+    public func highWatermark(_ partition: TopicPartition) async throws(KafkaError) -> Int64 {
+        try await BlockingWork.run { () throws(KafkaError) in try self.highWatermark(partition) }
     }
 }

@@ -39,12 +39,12 @@ final class BatchSplitter: Sendable {
             BatchChunk(origin: origin, firstItem: $0, items: min(maxItems, ranges.count - $0))
         }
         let split = BatchSplit(origin: origin, items: ranges.count, chunks: chunks)
-        if (try? store.isSplit(origin)) == true {
+        if (try? await store.isSplit(origin)) == true {
             logger.info("batch already split; its chunks are not published again", metadata: ["batch": "\(origin)"])
             return split
         }
         let topic = configuration.topic ?? message.topic
-        let partitions = partitionCount(topic)
+        let partitions = await partitionCount(topic)
         var records: [KafkaRecord] = []
         for (number, chunk) in chunks.enumerated().dropFirst() {
             let value = bytes.jsonList(ranges[chunk.firstItem..<(chunk.firstItem + chunk.items)])
@@ -87,9 +87,9 @@ final class BatchSplitter: Sendable {
     }
 
     /// The topic's partition count (asked once), or nil when it cannot be known (librdkafka then picks).
-    func partitionCount(_ topic: String) -> Int? {
+    func partitionCount(_ topic: String) async -> Int? {
         if let known = partitionCounts.withLock({ $0[topic] }) { return known }
-        guard let count = (try? admin.topics())?[topic], count > 0 else { return nil }
+        guard let count = (try? await admin.topics())?[topic], count > 0 else { return nil }
         partitionCounts.withLock { $0[topic] = count }
         return count
     }

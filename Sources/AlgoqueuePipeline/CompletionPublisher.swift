@@ -31,7 +31,7 @@ final class CompletionPublisher: Sendable {
     /// Publishes the events left unpublished by an earlier run.
     func publishPending() async {
         do {
-            for batch in try store.unpublishedCompletions() { await send(batch) }
+            for batch in try await store.unpublishedCompletions() { await send(batch) }
         } catch {
             logger.warning("cannot read completed batches to publish their events: \(error)")
         }

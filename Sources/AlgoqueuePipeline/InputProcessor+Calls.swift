@@ -26,7 +26,7 @@ extension InputProcessor {
         let clock = ContinuousClock()
         let start = clock.now
         let input: AlgorithmInput
-        switch sideband.resolve(given) {
+        switch await sideband.resolve(given) {
         case .success(let resolved): input = resolved
         case .failure(let failure): return InputRows(rows: errorRows(base, failure.message), complete: true)
         }
@@ -35,7 +35,7 @@ extension InputProcessor {
             let target = targets[wanted[0]]
             let outcome = await call(target, input)
             guard let result = outcome.result else { return InputRows(rows: [], complete: false) }
-            let row = row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            let row = await row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
             return InputRows(rows: [row], complete: true)
         }
         let failFast = fanOut.failFast
@@ -54,7 +54,7 @@ extension InputProcessor {
                     unanswered[index] = outcome.attempts
                     continue
                 }
-                rows[index] = row(base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
+                rows[index] = await row(base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
                 if failFast, firstFailure == nil, case .failure(let failure) = result {
                     firstFailure = (targets[index].algorithm.name, failure.message)
                     group.cancelAll()

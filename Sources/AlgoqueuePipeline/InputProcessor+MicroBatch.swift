@@ -53,7 +53,7 @@ extension InputProcessor {
                     if let elements, elements.count == inputs.count {
                         for (index, entry) in inputs.enumerated() {
                             let single = AlgorithmAnswer(output: String(decoding: bytes[elements[index]], as: UTF8.self))
-                            rows[entry.index][position] = row(
+                            rows[entry.index][position] = await row(
                                 rows[entry.index][position], target, .success(single), attempts: attempts, milliseconds: 0)
                         }
                     } else {
@@ -65,7 +65,7 @@ extension InputProcessor {
                     }
                 case .failure:
                     for entry in inputs {
-                        rows[entry.index][position] = row(rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
+                        rows[entry.index][position] = await row(rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
                     }
                 }
             }

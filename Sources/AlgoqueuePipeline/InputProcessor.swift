@@ -160,7 +160,7 @@ final class InputProcessor: Sendable {
     func row(
         _ base: ResultRow, _ target: Target, _ result: Result<AlgorithmAnswer, AlgorithmFailure>, attempts: Int,
         milliseconds: Double
-    ) -> ResultRow {
+    ) async -> ResultRow {
         var row = base
         row.algorithm = target.algorithm.name
         row.algorithmVersion = target.algorithm.version
@@ -168,7 +168,7 @@ final class InputProcessor: Sendable {
         row.durationMilliseconds = milliseconds
         switch result {
         case .success(let answer):
-            switch sideband.storeOutput(answer.output, of: row) {
+            switch await sideband.storeOutput(answer.output, of: row) {
             case .success(let path):
                 row.status = .ok
                 row.error = nil
@@ -210,7 +210,7 @@ final class InputProcessor: Sendable {
             return base
         case .input(let decoded):
             var input = decoded
-            switch sideband.resolve(input) {
+            switch await sideband.resolve(input) {
             case .failure(let failure):
                 base.error = failure.message
                 return base
@@ -218,7 +218,7 @@ final class InputProcessor: Sendable {
             }
             let outcome = await call(target, input)
             guard let result = outcome.result else { return nil }
-            return self.row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            return await self.row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
         }
     }
 }

@@ -67,7 +67,7 @@ public final class Replay: Sendable {
         // Rows are keyed by algorithm name: only rows of a configured algorithm can be replaced in place.
         let names = Set(processor.targets.map(\.algorithm.name))
         if let wanted = query.algorithm, !names.contains(wanted) { return ReplaySummary() }
-        let rows = try store.results(query).filter { names.contains($0.algorithm) }
+        let rows = try await store.results(query).filter { names.contains($0.algorithm) }
         var summary = ReplaySummary(selected: rows.count)
         let replayable = rows.filter { $0.input != nil }
         summary.withoutInput = rows.count - replayable.count

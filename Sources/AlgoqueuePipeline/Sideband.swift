@@ -41,8 +41,14 @@ struct Sideband: Sendable {
     }
 
     /// `input` with a file reference replaced by the file's content; unchanged when it references no file.
-    /// The error is a sentence for the error row.
-    func resolve(_ input: AlgorithmInput) -> Result<AlgorithmInput, SidebandFailure> {
+    /// The error is a sentence for the error row. The file is read on ``BlockingWork``'s queue.
+    func resolve(_ input: AlgorithmInput) async -> Result<AlgorithmInput, SidebandFailure> {
+        guard input.contentType == .json, Self.mayReferenceFile(input.bytes) else { return .success(input) }
+        return await BlockingWork.run { readReference(input) }
+    }
+
+    /// ``resolve(_:)``, blocking.
+    func readReference(_ input: AlgorithmInput) -> Result<AlgorithmInput, SidebandFailure> {
         guard input.contentType == .json, Self.mayReferenceFile(input.bytes),
             let members = JSONSyntax.objectMembers(input.bytes),
             let reference = members.first(where: { $0.name == "$file" })?.value
@@ -144,11 +150,16 @@ struct Sideband: Sendable {
     }
 
     /// Writes `output` to a file when it is above the inline limit and an output directory is set; returns the
-    /// path (nil when the output stays in the row).
-    func storeOutput(_ output: String, of row: ResultRow) -> Result<String?, SidebandFailure> {
+    /// path (nil when the output stays in the row). The file is written and synced on ``BlockingWork``'s queue.
+    func storeOutput(_ output: String, of row: ResultRow) async -> Result<String?, SidebandFailure> {
         guard let directory = outputDirectory, output.utf8.count > configuration.maxInlineOutputBytes else {
             return .success(nil)
         }
+        return await BlockingWork.run { writeOutput(output, of: row, to: directory) }
+    }
+
+    /// ``storeOutput(_:of:)``'s file, blocking.
+    func writeOutput(_ output: String, of row: ResultRow, to directory: String) -> Result<String?, SidebandFailure> {
         let safe = { (text: String) in
             String(text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
         }

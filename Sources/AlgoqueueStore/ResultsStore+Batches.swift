@@ -78,9 +78,9 @@ public struct CompletedBatch: Sendable, Hashable {
 
 extension ResultsStore {
     /// Whether the batch carried by `origin` was already split (its chunks published) by any instance.
-    public func isSplit(_ origin: BatchOrigin) throws(StoreError) -> Bool {
+    public func isSplit(_ origin: BatchOrigin) async throws(StoreError) -> Bool {
         do {
-            return try pool.read { db in
+            return try await pool.read { db in
                 try Bool.fetchOne(
                     db, sql: #"SELECT 1 FROM batches WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
                     arguments: [origin.topic, origin.partition, origin.offset]) ?? false
@@ -91,9 +91,9 @@ extension ResultsStore {
     }
 
     /// Completed batches whose completion event has not been published yet.
-    public func unpublishedCompletions() throws(StoreError) -> [CompletedBatch] {
+    public func unpublishedCompletions() async throws(StoreError) -> [CompletedBatch] {
         do {
-            return try pool.read { db in
+            return try await pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: #"""

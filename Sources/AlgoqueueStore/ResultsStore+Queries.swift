@@ -38,12 +38,12 @@ public struct ResultQuery: Sendable {
 
 extension ResultsStore {
     /// Rows matching `query`, newest first.
-    public func results(_ query: ResultQuery) throws(StoreError) -> [ResultRow] {
+    public func results(_ query: ResultQuery) async throws(StoreError) -> [ResultRow] {
         let (condition, arguments) = query.whereClause
         let sql = "SELECT * FROM results\(condition) ORDER BY updated_at DESC, topic, \"partition\", \"offset\" DESC, item"
             + (query.limit.map { " LIMIT \(max(0, $0))" } ?? "")
         do {
-            return try pool.read { db in
+            return try await pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.resultRow)
             }
         } catch {

@@ -66,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("4. consumed \(totals.consumed) messages until idle: \(totals.ok) ok, \(totals.errors) error rows\n")
         var query = ResultQuery()
         query.limit = 8
-        print(ResultsTable.render(try store.results(query)))
+        print(ResultsTable.render(try await store.results(query)))
         store.close()
         let path = URL(fileURLWithPath: database).standardizedFileURL.path
         print(

@@ -59,7 +59,7 @@ struct ResultsCommand: AsyncParsableCommand {
         query.topic = topic
         query.limit = limit > 0 ? limit : nil
         query.since = try TimeFilter.option(since)
-        let rows = try store.results(query)
+        let rows = try await store.results(query)
         if follow {
             try await followRows(store: store, query: query, initial: rows)
             return
@@ -110,7 +110,7 @@ struct ResultsCommand: AsyncParsableCommand {
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(500))
             query.since = lastSeen.isEmpty ? nil : lastSeen
-            let fresh = try store.results(query).reversed().filter { !printedAtLast.contains(Self.identity($0)) }
+            let fresh = try await store.results(query).reversed().filter { !printedAtLast.contains(Self.identity($0)) }
             for row in fresh {
                 emit(row)
                 if row.updatedAt ?? "" > lastSeen {

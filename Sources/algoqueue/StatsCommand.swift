@@ -55,7 +55,7 @@ struct StatsCommand: AsyncParsableCommand {
                 let admin = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet())
                 for offset in stored {
                     let partition = TopicPartition(offset.topic, offset.partition)
-                    lag.entries.append((partition, max(0, try admin.highWatermark(partition) - offset.nextOffset)))
+                    lag.entries.append((partition, max(0, try await admin.highWatermark(partition) - offset.nextOffset)))
                 }
                 lag.entries.sort { $0.partition < $1.partition }
                 lag.measured = true

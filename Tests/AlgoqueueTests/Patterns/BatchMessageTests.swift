@@ -92,6 +92,6 @@ struct WorkTopicSplitTests {
         configuration.brokers = [bed.broker.bootstrapServers]
         let admin = try KafkaAdmin(configuration: configuration, logger: testLogger())
         #expect(try (0..<3).map { try admin.highWatermark(TopicPartition("chunks", Int32($0))) }.reduce(0, +) == 2)
-        #expect(try admin.highWatermark(TopicPartition("jobs", 0)) == 1)
+        #expect(try await admin.highWatermark(TopicPartition("jobs", 0)) == 1)
     }
 }

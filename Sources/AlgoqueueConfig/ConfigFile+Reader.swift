@@ -28,88 +28,27 @@ extension ConfigFile {
         }
 
         mutating func apply(_ key: String, _ node: Node) {
-            switch key {
-            case "kafka.brokers": if let value = list(key, node) { settings.kafka.brokers = value }
-            case "kafka.group": if let value = string(key, node) { settings.kafka.groupID = value }
-            case "kafka.topics": if let value = list(key, node) { settings.kafka.topics = value }
-            case "kafka.client_id": if let value = string(key, node) { settings.kafka.clientID = value }
-            case "kafka.start_from": if let value = choice(key, node, KafkaStartPosition.self) { settings.kafka.startPosition = value }
-            case "kafka.session_timeout": if let value = duration(key, node) { settings.kafka.sessionTimeout = value }
-            case "kafka.max_buffered_messages": if let value = integer(key, node) { settings.kafka.maxBufferedMessages = value }
-            case "kafka.max_buffered_bytes": if let value = integer(key, node) { settings.kafka.maxBufferedBytes = value }
-            case "kafka.properties": if let value = dictionary(key, node) { settings.kafka.properties = value }
-            case "kafka.dead_letter_topic": if let value = string(key, node) { settings.pipeline.deadLetterTopic = value.isEmpty ? nil : value }
-            case _ where key.hasPrefix("algorithm."):
+            if key.hasPrefix("algorithm.") {
                 var algorithm = settings.algorithm
                 applyAlgorithm(key, String(key.dropFirst("algorithm.".count)), node, to: &algorithm)
                 settings.algorithm = algorithm
-            case "batch_messages.mode":
-                if let value = choice(key, node, BatchMessageConfiguration.Mode.self) { settings.pipeline.batchMessages.mode = value }
-            case "batch_messages.max_items": if let value = integer(key, node) { settings.pipeline.batchMessages.maxItems = value }
-            case "batch_messages.parallel": if let value = boolean(key, node) { settings.pipeline.batchMessages.parallel = value }
-            case "split.max_items": if let value = integer(key, node) { settings.pipeline.split.maxItems = value }
-            case "split.topic": if let value = string(key, node) { settings.pipeline.split.topic = value.isEmpty ? nil : value }
-            case "split.completion_topic":
-                if let value = string(key, node) { settings.pipeline.split.completionTopic = value.isEmpty ? nil : value }
-            case "fan_out.fail_fast": if let value = boolean(key, node) { settings.pipeline.fanOut.failFast = value }
-            case "sideband.input_dir":
-                if let value = string(key, node) { settings.pipeline.sideband.inputDirectory = value.isEmpty ? nil : value }
-            case "sideband.output_dir":
-                if let value = string(key, node) { settings.pipeline.sideband.outputDirectory = value.isEmpty ? nil : value }
-            case "sideband.max_inline_output_bytes":
-                if let value = integer(key, node) { settings.pipeline.sideband.maxInlineOutputBytes = value }
-            case "store.path": if let value = string(key, node) { settings.store.path = value }
-            case "store.synchronous": if let value = choice(key, node, StoreConfiguration.Synchronous.self) { settings.store.synchronous = value }
-            case "store.keep_inputs": if let value = boolean(key, node) { settings.store.keepInputs = value }
-            case "store.busy_timeout": if let value = duration(key, node) { settings.store.busyTimeout = value }
-            case "store.max_size": if let value = integer(key, node) { settings.store.maxSize = value }
-            case "batch.max_items": if let value = integer(key, node) { settings.pipeline.batch.maxItems = value }
-            case "batch.max_bytes": if let value = integer(key, node) { settings.pipeline.batch.maxBytes = value }
-            case "batch.linger": if let value = duration(key, node) { settings.pipeline.batch.linger = value }
-            case "retry.max_attempts": if let value = integer(key, node) { settings.pipeline.retry.maxAttempts = value }
-            case "retry.max_elapsed": if let value = duration(key, node) { settings.pipeline.retry.maxElapsed = value }
-            case "retry.initial_backoff": if let value = duration(key, node) { settings.pipeline.retry.initialBackoff = value }
-            case "retry.max_backoff": if let value = duration(key, node) { settings.pipeline.retry.maxBackoff = value }
-            case "circuit_breaker.failure_threshold": if let value = integer(key, node) { settings.pipeline.circuitBreaker.failureThreshold = value }
-            case "circuit_breaker.open_duration": if let value = duration(key, node) { settings.pipeline.circuitBreaker.openDuration = value }
-            case "pipeline.concurrency": if let value = integer(key, node) { settings.pipeline.concurrency = value }
-            case "pipeline.ordering": if let value = choice(key, node, Ordering.self) { settings.pipeline.ordering = value }
-            case "pipeline.pass_headers": if let value = list(key, node) { settings.pipeline.passHeaders = value }
-            case "pipeline.max_input_bytes": if let value = integer(key, node) { settings.pipeline.maxInputBytes = value }
-            case "pipeline.shutdown_timeout": if let value = duration(key, node) { settings.pipeline.shutdownTimeout = value }
-            case "pipeline.max_rows_per_transaction": if let value = integer(key, node) { settings.pipeline.maxRowsPerTransaction = value }
-            case "pipeline.commit_interval": if let value = duration(key, node) { settings.pipeline.commitInterval = value }
-            case "pipeline.progress_interval": if let value = duration(key, node) { settings.pipeline.progressInterval = value }
-            case "log.level": if let value = string(key, node) { settings.logLevel = value }
-            case "metrics.listen": if let value = string(key, node) { settings.operations.listen = value.isEmpty ? nil : value }
-            case "health.stall_timeout": if let value = duration(key, node) { settings.operations.stallTimeout = value }
-            default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
+            } else if let known = ConfigKeys.settingsByName[key] {
+                var settings = self.settings
+                known.field.apply(&self, key, node, &settings)
+                // Problems were added to self meanwhile; keep them and take the new settings.
+                self.settings = settings
+            } else {
+                problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
             }
         }
 
         /// Applies `field` of one algorithm (`key` is its full name, for problems).
         mutating func applyAlgorithm(_ key: String, _ field: String, _ node: Node, to algorithm: inout AlgorithmSettings) {
-            switch field {
-            case "kind": if let value = choice(key, node, AlgorithmSettings.Kind.self) { algorithm.kind = value }
-            case "name": if let value = string(key, node) { algorithm.name = value }
-            case "version": if let value = string(key, node) { algorithm.version = value }
-            case "url": if let value = string(key, node) { algorithm.url = value }
-            case "headers": if let value = dictionary(key, node) { algorithm.headers = value }
-            case "timeout": if let value = duration(key, node) { algorithm.timeout = value }
-            case "max_answer_bytes": if let value = integer(key, node) { algorithm.maxAnswerBytes = value }
-            case "algo": if let value = string(key, node) { algorithm.algo = value }
-            case "api_key_env": if let value = string(key, node) { algorithm.apiKeyEnv = value }
-            case "api_key_file": if let value = string(key, node) { algorithm.apiKeyFile = value.isEmpty ? nil : value }
-            case "api_key":
-                problems.append(
-                    ConfigProblem(
-                        key,
-                        "an API key is never read from the configuration file: put it in the environment variable "
-                            + "named by api_key_env (default ALGORITHMIA_API_KEY) or in the file named by api_key_file"))
-            case "command": if let value = list(key, node, splitCommas: false) { algorithm.command = value }
-            case "workers": if let value = integer(key, node) { algorithm.workers = value }
-            default: problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
+            guard let known = ConfigKeys.algorithmByField[field] else {
+                problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
+                return
             }
+            known.field.apply(&self, key, node, &algorithm)
         }
 
         /// `algorithms:`, a list of algorithm mappings (fan-out).
@@ -128,8 +67,8 @@ extension ConfigFile {
                 var algorithm = AlgorithmSettings()
                 for (fieldNode, value) in mapping {
                     let field = fieldNode.string ?? ""
-                    guard ConfigFile.algorithmKeys.contains(field) else {
-                        unknown("\(prefix).\(field)", among: Set(ConfigFile.algorithmKeys.map { "\(prefix).\($0)" }))
+                    guard ConfigKeys.algorithmByField[field] != nil else {
+                        unknown("\(prefix).\(field)", among: Set(ConfigKeys.algorithmByField.keys.map { "\(prefix).\($0)" }))
                         continue
                     }
                     applyAlgorithm("\(prefix).\(field)", field, value, to: &algorithm)

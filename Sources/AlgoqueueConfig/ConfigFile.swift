@@ -7,36 +7,8 @@ import Yams
 /// Reads the YAML configuration file onto ``Settings``: every known key is applied, every unknown key or
 /// bad value becomes a ``ConfigProblem`` (all of them reported at once, with a "did you mean" for typos).
 public enum ConfigFile {
-    /// The keys each section accepts.
-    static let sections: [String: Set<String>] = [
-        "kafka": [
-            "brokers", "group", "topics", "client_id", "start_from", "session_timeout", "max_buffered_messages",
-            "max_buffered_bytes", "properties", "dead_letter_topic",
-        ],
-        "algorithm": algorithmKeys,
-        "algorithms": algorithmKeys,
-        "batch_messages": ["mode", "max_items", "parallel"],
-        "split": ["max_items", "topic", "completion_topic"],
-        "fan_out": ["fail_fast"],
-        "sideband": ["input_dir", "output_dir", "max_inline_output_bytes"],
-        "store": ["path", "synchronous", "keep_inputs", "busy_timeout", "max_size"],
-        "retry": ["max_attempts", "max_elapsed", "initial_backoff", "max_backoff"],
-        "batch": ["max_items", "max_bytes", "linger"],
-        "circuit_breaker": ["failure_threshold", "open_duration"],
-        "pipeline": [
-            "concurrency", "ordering", "max_input_bytes", "shutdown_timeout", "max_rows_per_transaction", "commit_interval",
-            "progress_interval", "pass_headers",
-        ],
-        "log": ["level"],
-        "metrics": ["listen"],
-        "health": ["stall_timeout"],
-    ]
-
-    /// The keys of one algorithm (`algorithm`, and each entry of `algorithms`).
-    static let algorithmKeys: Set<String> = [
-        "kind", "name", "version", "url", "headers", "timeout", "max_answer_bytes", "algo", "api_key_env", "api_key_file",
-        "api_key", "command", "workers",
-    ]
+    /// The keys each section accepts (from ``ConfigKeys``).
+    static var sections: [String: Set<String>] { ConfigKeys.sections }
 
     /// Loads `path` over `base`, returning the settings and every problem found in the file. Check
     /// ``Settings/problems()`` too once flags are applied: flags may fix what the file leaves out.

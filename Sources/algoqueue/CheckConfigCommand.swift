@@ -15,6 +15,7 @@ struct CheckConfigCommand: ParsableCommand {
             Examples:
               algoqueue check-config /etc/algoqueue/algoqueue.yaml
               algoqueue check-config --connect job.yaml
+              algoqueue check-config --keys          # every key, its flag and default, as a Markdown table
 
             Exit codes: 0 no problem, 78 problems (listed on standard error), 1 --connect could not reach
             the brokers.
@@ -22,12 +23,24 @@ struct CheckConfigCommand: ParsableCommand {
     )
 
     @Argument(help: ArgumentHelp("The YAML configuration file.", valueName: "file"))
-    var file: String
+    var file: String?
 
     @Flag(name: .long, help: "Also connect to the brokers and check that the topics exist.")
     var connect = false
 
+    @Flag(name: .long, help: "Print every configuration key with its run flag and default (the README's table), and exit.")
+    var keys = false
+
+    func validate() throws {
+        if !keys, file == nil { throw ValidationError("give the configuration file to check (or --keys)") }
+    }
+
     func run() throws {
+        if keys {
+            print(ConfigKeys.markdownTable())
+            return
+        }
+        guard let file else { return }
         var (settings, problems) = ConfigFile.load(file)
         // A file that is not YAML says nothing else; "no algorithm to call" would only mislead.
         if !problems.contains(where: \.isWholeFile) { problems += settings.problems() }

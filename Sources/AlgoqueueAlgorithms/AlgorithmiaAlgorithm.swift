@@ -34,13 +34,10 @@ public final class AlgorithmiaAlgorithm: Algorithm {
 
     /// Checks the base URL and the algorithm path, and creates the connection pool.
     public init(_ configuration: AlgorithmiaConfiguration) throws(AlgorithmConfigurationError) {
-        let parts = configuration.algorithm.split(separator: "/", omittingEmptySubsequences: false)
-        guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) })
-        else {
-            throw AlgorithmConfigurationError(
-                "algorithm \(configuration.name ?? configuration.algorithm): \"\(configuration.algorithm)\" is not "
-                    + "owner/name/version (such as nlp/Sentiment/1.0.0)")
+        if let error = AlgorithmConfigurationError(configuration.name ?? configuration.algorithm, configuration.problems()) {
+            throw error
         }
+        let parts = configuration.algorithm.split(separator: "/")
         name = configuration.name ?? configuration.algorithm
         version = parts.count == 3 ? String(parts[2]) : nil
         var base = configuration.baseURL

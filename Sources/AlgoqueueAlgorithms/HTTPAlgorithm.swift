@@ -39,16 +39,12 @@ public final class HTTPAlgorithm: Algorithm {
 
     /// Checks the URL and creates the connection pool.
     public init(_ configuration: HTTPAlgorithmConfiguration) throws(AlgorithmConfigurationError) {
-        guard let url = URL(string: configuration.url), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
-        else {
-            throw AlgorithmConfigurationError(
-                "algorithm \(configuration.name): \"\(configuration.url)\" is not an http:// or https:// URL")
-        }
+        if let error = AlgorithmConfigurationError(configuration.name, configuration.problems()) { throw error }
+        let url = URL(string: configuration.url)!
         name = configuration.name
         version = configuration.version
         self.configuration = configuration
-        displayURL = "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")\(url.path)"
+        displayURL = "\(url.scheme?.lowercased() ?? "http")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")\(url.path)"
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         clientConfiguration.timeout.connect = .seconds(10)

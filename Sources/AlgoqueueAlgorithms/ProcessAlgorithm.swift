@@ -43,11 +43,10 @@ public final class ProcessAlgorithm: Algorithm {
     let logger: Logger
     let state: Mutex<WorkerPoolState>
 
-    /// Checks the configuration; starts no process.
+    /// Checks the configuration (the command is looked up on this process's PATH); starts no process.
     public init(_ configuration: ProcessPoolConfiguration, logger: Logger) throws(AlgorithmConfigurationError) {
-        guard !configuration.command.isEmpty else {
-            throw AlgorithmConfigurationError("algorithm \(configuration.name): give the worker command")
-        }
+        let problems = configuration.problems(path: ProcessInfo.processInfo.environment["PATH"])
+        if let error = AlgorithmConfigurationError(configuration.name, problems) { throw error }
         name = configuration.name
         version = configuration.version
         self.configuration = configuration

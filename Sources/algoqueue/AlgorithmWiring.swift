@@ -17,38 +17,21 @@ struct AlgorithmWiring {
             for settings in all.effectiveAlgorithms {
                 switch settings.kind {
                 case .http, .builtin:
-                    var url = settings.url ?? ""
+                    var url: String?
                     if settings.kind == .builtin {
                         if server == nil {
                             server = try await LoopbackHTTPServer.start { request in await DemoAlgorithm.handle(request) }
                         }
                         url = server!.baseURL + DemoAlgorithm.path
                     }
-                    var configuration = HTTPAlgorithmConfiguration(url: url)
-                    configuration.name = settings.effectiveName
-                    configuration.version = settings.version
-                    configuration.headers = settings.headers
-                    configuration.timeout = settings.timeout
-                    configuration.maxAnswerBytes = settings.maxAnswerBytes
-                    configuration.maxConnections = all.pipeline.concurrency
+                    let configuration = settings.httpConfiguration(url: url, maxConnections: all.pipeline.concurrency)
                     algorithms.append(try HTTPAlgorithm(configuration))
                 case .algorithmia:
-                    var configuration = AlgorithmiaConfiguration(algorithm: settings.algo ?? "")
-                    configuration.name = settings.name
-                    if let url = settings.url { configuration.baseURL = url }
-                    configuration.apiKey = settings.apiKey(environment: ProcessInfo.processInfo.environment)
-                    configuration.timeout = settings.timeout
-                    configuration.maxAnswerBytes = settings.maxAnswerBytes
-                    configuration.maxConnections = all.pipeline.concurrency
+                    let configuration = settings.algorithmiaConfiguration(
+                        maxConnections: all.pipeline.concurrency, environment: ProcessInfo.processInfo.environment)
                     algorithms.append(try AlgorithmiaAlgorithm(configuration))
                 case .process:
-                    var configuration = ProcessPoolConfiguration(command: settings.command)
-                    configuration.name = settings.effectiveName
-                    configuration.version = settings.version
-                    configuration.workers = settings.workers
-                    configuration.timeout = settings.timeout
-                    configuration.maxAnswerBytes = settings.maxAnswerBytes
-                    algorithms.append(try ProcessAlgorithm(configuration, logger: logger))
+                    algorithms.append(try ProcessAlgorithm(settings.processConfiguration(), logger: logger))
                 }
             }
             for algorithm in algorithms { try algorithm.start() }

@@ -50,13 +50,24 @@ struct WorkerPoolLifecycleTests {
         await pool.shutdown()
     }
 
-    @Test("a command that cannot start: start() throws, a call fails at once with the reason, nothing is left running")
+    @Test("a command that is not there is refused by init; one that cannot start: start() throws, a call fails at once")
     func cannotStart() async throws {
-        let pool = try Self.pool(["/nonexistent/model-worker"], workers: 2)
+        #expect {
+            try Self.pool(["/nonexistent/model-worker"], workers: 2)
+        } throws: { error in
+            "\(error)" == "algorithm words: command: /nonexistent/model-worker is not an executable file"
+        }
+        // An executable file whose interpreter is gone: it passes the check, and starting it fails.
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let script = directory.file("worker")
+        try "#!/nonexistent/python9\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let pool = try Self.pool([script], workers: 2)
         #expect {
             try pool.start()
         } throws: { error in
-            "\(error)".contains("cannot start the worker command /nonexistent/model-worker")
+            "\(error)".contains("cannot start the worker command \(script)")
         }
         #expect(pool.workerPIDs.isEmpty)
         guard case .failure(let failure) = await pool.call(Self.input) else {

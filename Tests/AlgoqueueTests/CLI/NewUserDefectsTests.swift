@@ -158,6 +158,31 @@ struct ConfigCheckDefectsTests {
         #expect(bad.error.contains("not valid YAML"))
         #expect(!bad.error.contains("no algorithm"))
     }
+
+    @Test("check-config and run judge a configuration alike: a URL with no host, an Algorithmia path with a space")
+    func checkConfigAgreesWithRun() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        try "key-123\n".write(toFile: directory.file("key"), atomically: true, encoding: .utf8)
+        let cases = [
+            ("algorithm: {url: \"http://\"}", #"algorithm.url: "http://" is not an http:// or https:// URL with a host"#),
+            (
+                "algorithm: {kind: algorithmia, algo: \"nlp/Senti ment/1.0\", api_key_file: \(directory.file("key"))}",
+                #"algorithm.algo: "nlp/Senti ment/1.0" is not owner/name/version"#
+            ),
+        ]
+        for (index, (algorithm, message)) in cases.enumerated() {
+            let config = directory.file("job\(index).yaml")
+            try "kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}\n\(algorithm)\n".write(
+                toFile: config, atomically: true, encoding: .utf8)
+            let check = try await algoqueue(["check-config", config], directory: directory)
+            #expect(check.status == 78, "check-config passed \(algorithm)")
+            #expect(check.error.contains(message), "check-config: \(check.error)")
+            let run = try await algoqueue(["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
+            #expect(run.status == 78, "run: \(run.error)")
+            #expect(run.error.contains(message), "run: \(run.error)")
+        }
+    }
 }
 
 @Suite("New-user defects: publish")

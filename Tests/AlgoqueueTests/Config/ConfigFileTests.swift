@@ -113,7 +113,7 @@ struct ConfigFileTests {
         #expect(settings.pipeline.fanOut.failFast)
         let found = settings.problems(environment: [:])
         #expect(found.map(\.key) == [
-            "algorithms[2].name", "algorithms", "split.max_items", "split.completion_topic", "sideband.input_dir",
+            "algorithms[2].name", "algorithms", "split.max_items", "sideband.input_dir", "split.completion_topic",
         ])
         #expect(found[1].message == "two algorithms are named a: give each its own name")
         #expect(found[2].message.contains("set batch_messages.mode to auto or required"))

@@ -1,0 +1,90 @@
+import AlgoqueueSupport
+import Foundation
+
+/// The checks of each algorithm configuration: `check-config` and `run` report them (through the settings), and
+/// each algorithm's `init` refuses a configuration that has any, so the two can never disagree.
+public enum CallLimits {
+    /// The longest call timeout accepted.
+    public static let maxTimeout: Duration = .seconds(50 * 60)
+
+    static func problems(timeout: Duration, maxAnswerBytes: Int) -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        if timeout <= .zero || timeout > maxTimeout {
+            problems.append(FieldProblem("timeout", "must be between 1ms and 50m (got \(timeout.text))"))
+        }
+        if maxAnswerBytes < 1 { problems.append(FieldProblem("max_answer_bytes", "must be at least 1")) }
+        return problems
+    }
+
+    /// A problem with `url` unless it is an absolute http:// or https:// URL with a host.
+    static func urlProblem(_ url: String, field: String = "url") -> FieldProblem? {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = parsed.host, !host.isEmpty
+        else {
+            return FieldProblem(field, "\"\(url)\" is not an http:// or https:// URL with a host, such as http://127.0.0.1:8080/predict")
+        }
+        return nil
+    }
+}
+
+extension AlgorithmConfigurationError {
+    /// The first of `problems` for the algorithm `name`, or nil when there is none.
+    init?(_ name: String, _ problems: [FieldProblem]) {
+        guard let first = problems.first else { return nil }
+        self.init("algorithm \(name): \(first.field): \(first.message)")
+    }
+}
+
+extension HTTPAlgorithmConfiguration {
+    /// Everything wrong with this configuration (empty: `HTTPAlgorithm(self)` accepts it).
+    public func problems() -> [FieldProblem] {
+        [CallLimits.urlProblem(url)].compactMap { $0 } + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+    }
+}
+
+extension AlgorithmiaConfiguration {
+    /// Everything wrong with this configuration (empty: `AlgorithmiaAlgorithm(self)` accepts it). The API key is
+    /// not checked here: where it comes from is the caller's business.
+    public func problems() -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        let parts = algorithm.split(separator: "/", omittingEmptySubsequences: false)
+        if !(2...3).contains(parts.count) || !parts.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) {
+            problems.append(
+                FieldProblem("algo", "\"\(algorithm)\" is not owner/name/version (such as nlp/Sentiment/1.0.0)"))
+        }
+        if let problem = CallLimits.urlProblem(baseURL) { problems.append(problem) }
+        return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+    }
+}
+
+extension ProcessPoolConfiguration {
+    /// Everything wrong with this configuration, the command looked up on `path` (a `PATH` value) as the pool
+    /// will start it (empty: the pool can start).
+    public func problems(path: String?) -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        if let program = command.first {
+            if Self.executable(program, path: path) == nil {
+                problems.append(
+                    FieldProblem(
+                        "command",
+                        program.contains("/")
+                            ? "\(program) is not an executable file" : "\(program) is not found on PATH (give its full path)"))
+            }
+        } else {
+            problems.append(FieldProblem("command", "give the worker program and its arguments, such as [python3, worker.py]"))
+        }
+        if workers < 1 { problems.append(FieldProblem("workers", "must be at least 1")) }
+        return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+    }
+
+    /// The executable `program` names: a path (with a `/`) as is, a bare name looked up on `path`.
+    public static func executable(_ program: String, path: String?) -> String? {
+        let files = FileManager.default
+        if program.contains("/") { return files.isExecutableFile(atPath: program) ? program : nil }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if files.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

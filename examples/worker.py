@@ -31,12 +31,18 @@ def answer(message):
 def predict(data):
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         raise ValueError('input must be an object with a "text" string')
+    slept = None
     if data.get("sleep"):
+        began = time.time()
         time.sleep(float(data["sleep"]))
+        slept = [began, time.time()]  # when this request slept: requests held at once overlap
     if data.get("fail"):
         raise RuntimeError("failing on purpose")
     text = data["text"]
-    return {"words": len(text.split()), "chars": len(text), "pid": os.getpid()}
+    result = {"words": len(text.split()), "chars": len(text), "pid": os.getpid()}
+    if slept:
+        result["slept"] = slept
+    return result
 
 
 def handle(request):

@@ -84,7 +84,7 @@ public final class KafkaConsumer: Sendable {
     public func start() throws(KafkaError) {
         switch shared.withLock({ $0.lifecycle.start() }) {
         case .none: return
-        case .refuseClosed: throw KafkaError(.subscription, "the consumer is closed; create a new one to consume again")
+        case .refuseClosed: throw KafkaError(.closed, "the consumer is closed; create a new one to consume again")
         case .subscribe: break
         }
         let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!

@@ -14,13 +14,11 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let subscription = Code(name: "subscription")
         /// A message could not be produced or was not delivered.
         public static let delivery = Code(name: "delivery")
-        /// Committing offsets failed.
-        public static let commit = Code(name: "commit")
         /// The client reported an error while consuming (broker unreachable, unknown topic, …).
         public static let consumer = Code(name: "consumer")
         /// A fatal client error: the client cannot go on and must be restarted.
         public static let fatal = Code(name: "fatal")
-        /// The client was already closed.
+        /// The client was closed: it cannot be started again.
         public static let closed = Code(name: "closed")
 
         public var description: String { name }

@@ -105,7 +105,7 @@ extension InputProcessor {
         var rowsByItem: [Int: [ResultRow]] = [:]
         var complete = true
         if batchMessages.parallel {
-            await forEachConcurrently(items, limit: callLimit, process) { index, rows in
+            await forEachConcurrently(items, limit: concurrency, process) { index, rows in
                 rowsByItem[index] = rows.rows
                 complete = complete && rows.complete
             }
@@ -128,11 +128,11 @@ extension InputProcessor {
         var attempt = 0
         while true {
             guard await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
-            if let calls {
-                guard await calls.acquire() else { return CallOutcome(attempts: attempt) }
+            if let callSlots {
+                guard await callSlots.acquire() else { return CallOutcome(attempts: attempt) }
             }
             guard !intake.isClosed, !Task.isCancelled else {
-                calls?.release()
+                callSlots?.release()
                 return CallOutcome(attempts: attempt)
             }
             attempt += 1
@@ -141,7 +141,7 @@ extension InputProcessor {
             let result = await target.algorithm.call(input)
             metrics.callDuration.recordNanoseconds((clock.now - started).nanoseconds)
             health.callFinished(call)
-            calls?.release()
+            callSlots?.release()
             guard case .failure(let failure) = result else {
                 target.breaker.record(failed: false)
                 return CallOutcome(result: result, attempts: attempt)

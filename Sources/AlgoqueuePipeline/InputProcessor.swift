@@ -35,9 +35,9 @@ final class InputProcessor: Sendable {
     /// Bounds the calls in flight across messages, items and algorithms (`pipeline.concurrency`). Nil when each
     /// message (or micro-batch) makes exactly one call: the dispatcher's limit on messages in flight is then the
     /// same bound, and one lock fewer per call.
-    let calls: ConcurrencyLimiter?
+    let callSlots: ConcurrencyLimiter?
     /// `pipeline.concurrency`.
-    let callLimit: Int
+    let concurrency: Int
     let splitter: BatchSplitter?
     let deadLetters: DeadLetterPublisher?
     let statistics: PipelineStatistics
@@ -70,10 +70,10 @@ final class InputProcessor: Sendable {
         batchMessages = configuration.batchMessages
         fanOut = configuration.fanOut
         sideband = Sideband(configuration: configuration.sideband, maxInputBytes: configuration.maxInputBytes)
-        callLimit = max(1, configuration.concurrency)
+        concurrency = max(1, configuration.concurrency)
         let oneCallPerMessage = algorithms.count == 1 && configuration.batchMessages.mode == .off
-        calls = oneCallPerMessage ? nil : ConcurrencyLimiter(capacity: configuration.concurrency)
-        if let calls { intake.register(calls) }
+        callSlots = oneCallPerMessage ? nil : ConcurrencyLimiter(capacity: configuration.concurrency)
+        if let callSlots { intake.register(callSlots) }
         self.splitter = splitter
         self.deadLetters = deadLetters
         self.statistics = statistics

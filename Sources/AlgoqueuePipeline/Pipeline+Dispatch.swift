@@ -48,7 +48,7 @@ struct Dispatch: Sendable {
     let writer: ResultWriter
     let tracker: Locked<OffsetTracker>
     /// Bounds messages (or micro-batches) in flight; closed with the intake.
-    let limiter: ConcurrencyLimiter
+    let callSlots: ConcurrencyLimiter
     /// Closed on a stop: no call starts after that.
     let intake: Intake
     let lanes: OrderingLanes
@@ -63,7 +63,7 @@ extension Pipeline {
     func dispatch(
         signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer, dispatch: Dispatch
     ) async -> PipelineError? {
-        let (limiter, lanes, intake) = (dispatch.limiter, dispatch.lanes, dispatch.intake)
+        let (callSlots, lanes, intake) = (dispatch.callSlots, dispatch.lanes, dispatch.intake)
         let batching = configuration.batch
         var batch = PendingBatch()
         var state = DispatchState()
@@ -90,9 +90,9 @@ extension Pipeline {
                             if lanes.enqueue(work, on: lane) {
                                 calls.addTask {
                                     var next: OrderingLanes.Work? = work
-                                    while let current = next, await limiter.acquire() {
+                                    while let current = next, await callSlots.acquire() {
                                         await Self.run(current, dispatch)
-                                        limiter.release()
+                                        callSlots.release()
                                         next = lanes.next(on: lane)
                                     }
                                 }
@@ -111,9 +111,9 @@ extension Pipeline {
                                 guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
                             }
                         } else {
-                            guard await limiter.acquire() else { break loop }
+                            guard await callSlots.acquire() else { break loop }
                             calls.addTask {
-                                defer { limiter.release() }
+                                defer { callSlots.release() }
                                 await Self.run(work, dispatch)
                             }
                         }
@@ -178,7 +178,7 @@ extension Pipeline {
                     }
                     health.update { $0.lag = lag }
                     metrics.setLag(lag)
-                    metrics.sync(statistics.snapshot, inFlight: limiter.inFlight)
+                    metrics.sync(statistics.snapshot, inFlight: callSlots.inFlight)
                 case .writerFailed(let error):
                     failure = Self.storeFailure(error)
                     break loop
@@ -194,7 +194,7 @@ extension Pipeline {
                 calls.cancelAll()
                 return
             }
-            await finishInFlight(limiter: limiter, cancel: { calls.cancelAll() })
+            await finishInFlight(callSlots: callSlots, cancel: { calls.cancelAll() })
         }
         return failure
     }
@@ -217,9 +217,9 @@ extension Pipeline {
     /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group. Returns false,
     /// starting nothing, once the intake is closed.
     static func startBatch(_ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, _ dispatch: Dispatch) async -> Bool {
-        guard await dispatch.limiter.acquire() else { return false }
+        guard await dispatch.callSlots.acquire() else { return false }
         calls.addTask {
-            defer { dispatch.limiter.release() }
+            defer { dispatch.callSlots.release() }
             await runBatch(works, dispatch)
         }
         return true
@@ -242,19 +242,19 @@ extension Pipeline {
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).
-    func finishInFlight(limiter: ConcurrencyLimiter, cancel: () -> Void) async {
+    func finishInFlight(callSlots: ConcurrencyLimiter, cancel: () -> Void) async {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.shutdownTimeout
-        if limiter.inFlight > 0 {
+        if callSlots.inFlight > 0 {
             logger.info(
-                "stopping: no new call starts; waiting for \(limiter.inFlight) in flight",
+                "stopping: no new call starts; waiting for \(callSlots.inFlight) in flight",
                 metadata: ["timeout": "\(configuration.shutdownTimeout.text)"])
         }
-        while limiter.inFlight > 0, clock.now < deadline, !Task.isCancelled {
+        while callSlots.inFlight > 0, clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        if limiter.inFlight > 0 {
-            logger.warning("abandoning \(limiter.inFlight) call(s) still in flight; their inputs will be consumed again")
+        if callSlots.inFlight > 0 {
+            logger.warning("abandoning \(callSlots.inFlight) call(s) still in flight; their inputs will be consumed again")
             cancel()
         }
     }

@@ -127,14 +127,14 @@ public final class Pipeline: Service {
             producer.map { CompletionPublisher(producer: $0, topic: topic, store: store, logger: logger) }
         }
         let intake = Intake()
-        let limiter = ConcurrencyLimiter(capacity: configuration.concurrency)
-        intake.register(limiter)
+        let callSlots = ConcurrencyLimiter(capacity: configuration.concurrency)
+        intake.register(callSlots)
         let processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
             statistics: statistics, health: health, metrics: metrics, intake: intake,
             written: await WrittenRows(store: store, group: group, logger: logger), logger: logger)
         let dispatch = Dispatch(
-            processor: processor, writer: writer, tracker: tracker, limiter: limiter, intake: intake,
+            processor: processor, writer: writer, tracker: tracker, callSlots: callSlots, intake: intake,
             lanes: OrderingLanes(ordering: configuration.ordering))
         try consumer.start()
         logger.info(

@@ -5,8 +5,10 @@ import Logging
 
 /// What librdkafka's callbacks need to reach: set as the handle's opaque, owned by `RdKafkaClient`.
 ///
-/// `@unchecked Sendable`: the logger is immutable; `rebalance` and `delivery` are set once before the handle
-/// exists and only read by callbacks afterwards.
+/// `@unchecked Sendable`: the logger is immutable; `secrets` is set while the client is created; `error` is set
+/// by the consumer's `init` and `rebalance` by its `start()`, both before the poll thread starts, and the poll
+/// thread (where librdkafka calls back, from inside `rd_kafka_consumer_poll`) is the only one that reads them
+/// afterwards, and clears `rebalance` when it closes.
 final class RdKafkaCallbackContext: @unchecked Sendable {
     let logger: Logger
     /// Values of secret properties (passwords), scrubbed from every librdkafka log line.

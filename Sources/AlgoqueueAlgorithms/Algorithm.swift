@@ -1,4 +1,5 @@
 import AlgoqueueSupport
+
 /// Header names never passed from a message to an HTTP target: they describe the request itself, or carry
 /// algoqueue's own information.
 public let reservedHeaderNames: Set<String> = [

@@ -18,10 +18,13 @@ public enum CallLimits {
 
     /// A problem with `url` unless it is an absolute http:// or https:// URL with a host.
     static func urlProblem(_ url: String, field: String = "url") -> FieldProblem? {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             let host = parsed.host, !host.isEmpty
         else {
-            return FieldProblem(field, "\"\(url)\" is not an http:// or https:// URL with a host, such as http://127.0.0.1:8080/predict")
+            return FieldProblem(
+                field, "\"\(url)\" is not an http:// or https:// URL with a host, such as http://127.0.0.1:8080/predict"
+            )
         }
         return nil
     }
@@ -38,7 +41,8 @@ extension AlgorithmConfigurationError {
 extension HTTPAlgorithmConfiguration {
     /// Everything wrong with this configuration (empty: `HTTPAlgorithm(self)` accepts it).
     public func problems() -> [FieldProblem] {
-        [CallLimits.urlProblem(url)].compactMap { $0 } + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+        [CallLimits.urlProblem(url)].compactMap { $0 }
+            + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
     }
 }
 
@@ -68,10 +72,12 @@ extension ProcessPoolConfiguration {
                     FieldProblem(
                         "command",
                         program.contains("/")
-                            ? "\(program) is not an executable file" : "\(program) is not found on PATH (give its full path)"))
+                            ? "\(program) is not an executable file"
+                            : "\(program) is not found on PATH (give its full path)"))
             }
         } else {
-            problems.append(FieldProblem("command", "give the worker program and its arguments, such as [python3, worker.py]"))
+            problems.append(
+                FieldProblem("command", "give the worker program and its arguments, such as [python3, worker.py]"))
         }
         if workers < 1 { problems.append(FieldProblem("workers", "must be at least 1")) }
         return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)

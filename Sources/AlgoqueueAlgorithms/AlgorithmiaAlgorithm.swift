@@ -34,7 +34,9 @@ public final class AlgorithmiaAlgorithm: Algorithm {
 
     /// Checks the base URL and the algorithm path, and creates the connection pool.
     public init(_ configuration: AlgorithmiaConfiguration) throws(AlgorithmConfigurationError) {
-        if let error = AlgorithmConfigurationError(configuration.name ?? configuration.algorithm, configuration.problems()) {
+        if let error = AlgorithmConfigurationError(
+            configuration.name ?? configuration.algorithm, configuration.problems())
+        {
             throw error
         }
         let parts = configuration.algorithm.split(separator: "/")
@@ -61,8 +63,11 @@ public final class AlgorithmiaAlgorithm: Algorithm {
         let code = Int(response.status.code)
         let members = JSONSyntax.objectMembers(response.body)
         if let error = members?.first(where: { $0.name == "error" })?.value {
-            let message = Self.errorMessage(Array(response.body[error])) ?? String(decoding: response.body[error], as: UTF8.self)
-            if code >= 500 || code == 429 { return .failure(http.statusFailure(response, detail: http.redacted(message))) }
+            let message =
+                Self.errorMessage(Array(response.body[error])) ?? String(decoding: response.body[error], as: UTF8.self)
+            if code >= 500 || code == 429 {
+                return .failure(http.statusFailure(response, detail: http.redacted(message)))
+            }
             return .failure(
                 AlgorithmFailure(.algorithm, "\(name) reported an error: \(http.redacted(message))", statusCode: code))
         }
@@ -76,8 +81,11 @@ public final class AlgorithmiaAlgorithm: Algorithm {
                             + (http.excerpt(response.body).map { ": \($0)" } ?? "")))
             }
         }
-        let metadata = members.first(where: { $0.name == "metadata" }).map { String(decoding: response.body[$0.value], as: UTF8.self) }
-        return .success(AlgorithmAnswer(output: String(decoding: response.body[result], as: UTF8.self), metadata: metadata))
+        let metadata = members.first(where: { $0.name == "metadata" }).map {
+            String(decoding: response.body[$0.value], as: UTF8.self)
+        }
+        return .success(
+            AlgorithmAnswer(output: String(decoding: response.body[result], as: UTF8.self), metadata: metadata))
     }
 
     /// `message` of an error object (or the error itself when it is a string).

@@ -44,7 +44,8 @@ public final class HTTPAlgorithm: Algorithm {
         name = configuration.name
         version = configuration.version
         self.configuration = configuration
-        displayURL = "\(url.scheme?.lowercased() ?? "http")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")\(url.path)"
+        displayURL =
+            "\(url.scheme?.lowercased() ?? "http")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")\(url.path)"
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         clientConfiguration.timeout.connect = .seconds(10)
@@ -92,11 +93,13 @@ public final class HTTPAlgorithm: Algorithm {
         do {
             let response = try await client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: configuration.maxAnswerBytes)
-            return .success(Response(status: response.status, headers: response.headers, body: Array(body.readableBytesView)))
+            return .success(
+                Response(status: response.status, headers: response.headers, body: Array(body.readableBytesView)))
         } catch is NIOTooManyBytesError {
             return .failure(
                 AlgorithmFailure(
-                    .invalidAnswer, "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes "
+                    .invalidAnswer,
+                    "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes "
                         + "(algorithm.max_answer_bytes); raise it if such answers are expected"))
         } catch {
             return .failure(classify(error))
@@ -135,7 +138,8 @@ public final class HTTPAlgorithm: Algorithm {
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .writeTimeout:
-                return AlgorithmFailure(.timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
+                return AlgorithmFailure(
+                    .timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
             case .connectTimeout:
                 return AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
             case .cancelled:
@@ -148,7 +152,8 @@ public final class HTTPAlgorithm: Algorithm {
         }
         let text = "\(error)"
         if text.contains("connection refused") || text.contains("Connection refused") {
-            return AlgorithmFailure(.transport, "could not connect to \(displayURL): connection refused (is the endpoint running?)")
+            return AlgorithmFailure(
+                .transport, "could not connect to \(displayURL): connection refused (is the endpoint running?)")
         }
         return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(text)")
     }

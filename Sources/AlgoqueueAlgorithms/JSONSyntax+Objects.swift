@@ -3,7 +3,9 @@ import Foundation
 extension JSONSyntax {
     /// The members of a top-level JSON object, in order: each name (unescaped) with the byte range of its value,
     /// kept as sent. Nil when `bytes` are not one valid object.
-    public static func objectMembers(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [(name: String, value: Range<Int>)]? {
+    public static func objectMembers(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [(
+        name: String, value: Range<Int>
+    )]? {
         guard (try? validate(bytes, maxDepth: maxDepth)) != nil, topLevelKind(bytes) == "object" else { return nil }
         return bytes.withUnsafeBufferPointer { buffer in
             var scanner = Scanner(bytes: buffer, maxDepth: maxDepth)

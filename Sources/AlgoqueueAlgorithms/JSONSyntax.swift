@@ -115,11 +115,14 @@ public enum JSONSyntax {
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                    throw fail(index < bytes.count ? "expected a quoted member name" : "unexpected end of input in an object")
+                    throw fail(
+                        index < bytes.count ? "expected a quoted member name" : "unexpected end of input in an object")
                 }
                 try string()
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                    throw fail("expected ':' after a member name")
+                }
                 index += 1
                 skipWhitespace()
                 try value(depth: depth)
@@ -171,7 +174,8 @@ public enum JSONSyntax {
                     index += 1
                     guard index < bytes.count else { break }
                     switch bytes[index] {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                        UInt8(ascii: "f"),
                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         index += 1
                     case UInt8(ascii: "u"):
@@ -214,8 +218,12 @@ public enum JSONSyntax {
             }
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-                guard index < bytes.count, Self.isDigit(bytes[index]) else { throw fail("expected a digit in an exponent") }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                guard index < bytes.count, Self.isDigit(bytes[index]) else {
+                    throw fail("expected a digit in an exponent")
+                }
                 while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
             }
         }

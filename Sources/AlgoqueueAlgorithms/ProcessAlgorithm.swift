@@ -75,7 +75,9 @@ public final class ProcessAlgorithm: Algorithm {
         } catch {
             let (started, failed) = state.withLock { $0.beginFailed() }
             for worker in started { worker.kill() }
-            for request in failed { request.continuation.resume(returning: .failure(AlgorithmFailure(.transport, error.message))) }
+            for request in failed {
+                request.continuation.resume(returning: .failure(AlgorithmFailure(.transport, error.message)))
+            }
             throw error
         }
     }
@@ -119,12 +121,14 @@ public final class ProcessAlgorithm: Algorithm {
             }
             let answer = await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
-                    let action = Task.isCancelled ? .refuse : state.withLock { $0.enqueue(id, line: line, continuation) }
+                    let action =
+                        Task.isCancelled ? .refuse : state.withLock { $0.enqueue(id, line: line, continuation) }
                     switch action {
                     case .send(let send): send.worker.send(send.line)
                     case .queued: break
                     case .queuedStart: try? startWorkers()  // a failure fails the queued requests
-                    case .refuse: continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
+                    case .refuse:
+                        continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
                     }
                 }
             } onCancel: {
@@ -140,8 +144,14 @@ public final class ProcessAlgorithm: Algorithm {
         var line = Array(#"{"id":"#.utf8) + Array(String(id).utf8)
         switch input.contentType {
         case .json: line += Array(#","input":"#.utf8) + input.bytes
-        case .text: line += Array(#","input":"#.utf8) + Array(JSONString.quoted(String(decoding: input.bytes, as: UTF8.self)).utf8)
-        case .binary: line += Array(#","input_base64":""#.utf8) + Array(Data(input.bytes).base64EncodedString().utf8) + [UInt8(ascii: "\"")]
+        case .text:
+            line +=
+                Array(#","input":"#.utf8) + Array(JSONString.quoted(String(decoding: input.bytes, as: UTF8.self)).utf8)
+        case .binary:
+            line +=
+                Array(#","input_base64":""#.utf8) + Array(Data(input.bytes).base64EncodedString().utf8) + [
+                    UInt8(ascii: "\"")
+                ]
         }
         if let key = input.key { line += Array(#","key":"#.utf8) + Array(JSONString.quoted(key).utf8) }
         if !input.headers.isEmpty {
@@ -156,9 +166,14 @@ public final class ProcessAlgorithm: Algorithm {
     /// other requests it held are sent again once its exit is noticed).
     func timedOut(_ id: Int) {
         let hung = state.withLock { $0.hungWorker(holding: id) }
-        finish(id, .failure(AlgorithmFailure(.timeout, "the worker gave no answer within \(configuration.timeout.text) (timeout)")))
+        finish(
+            id,
+            .failure(
+                AlgorithmFailure(.timeout, "the worker gave no answer within \(configuration.timeout.text) (timeout)")))
         if let hung {
-            logger.warning("a worker held a request beyond \(configuration.timeout.text); killing it", metadata: ["pid": "\(hung.pid)"])
+            logger.warning(
+                "a worker held a request beyond \(configuration.timeout.text); killing it",
+                metadata: ["pid": "\(hung.pid)"])
             hung.kill()
         }
     }
@@ -186,21 +201,29 @@ public final class ProcessAlgorithm: Algorithm {
             let message = AlgorithmiaAlgorithm.errorMessage(bytes) ?? String(decoding: bytes, as: UTF8.self)
             finish(id, .failure(AlgorithmFailure(.algorithm, "worker reported an error: \(message)")))
         } else {
-            finish(id, .failure(AlgorithmFailure(.invalidAnswer, "worker answered request \(id) with neither \"result\" nor \"error\"")))
+            finish(
+                id,
+                .failure(
+                    AlgorithmFailure(
+                        .invalidAnswer, "worker answered request \(id) with neither \"result\" nor \"error\"")))
         }
     }
 
     /// A worker's stdout ended (called on its reader thread): send its requests again (or fail those sent too
     /// often) and start a new worker in its place, on this same thread.
     func exited(slot index: Int, generation: Int, status: String) {
-        let action = state.withLock { $0.exited(slot: index, generation: generation, maxResends: configuration.maxResends) }
+        let action = state.withLock {
+            $0.exited(slot: index, generation: generation, maxResends: configuration.maxResends)
+        }
         for request in action.failed {
             request.continuation.resume(
                 returning: .failure(
                     AlgorithmFailure(
                         .transport,
-                        action.closed ? "the worker pool was shut down" : "the worker died (\(status)) while handling this input, "
-                            + "\(request.resends) time(s); not sent again")))
+                        action.closed
+                            ? "the worker pool was shut down"
+                            : "the worker died (\(status)) while handling this input, "
+                                + "\(request.resends) time(s); not sent again")))
         }
         for send in action.sends { send.worker.send(send.line) }
         guard action.restart else { return }
@@ -225,6 +248,9 @@ public final class ProcessAlgorithm: Algorithm {
         }
         for worker in state.withLock({ $0.slots.compactMap(\.worker) }) { worker.kill() }
         let left = state.withLock { $0.drain() }
-        for request in left { request.continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the worker pool was shut down"))) }
+        for request in left {
+            request.continuation.resume(
+                returning: .failure(AlgorithmFailure(.cancelled, "the worker pool was shut down")))
+        }
     }
 }

@@ -45,7 +45,8 @@ final class WorkerProcess: Sendable {
         guard spawned == 0 else {
             for descriptor in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(descriptor) }
             throw AlgorithmConfigurationError(
-                "cannot start the worker command \(command.joined(separator: " ")): \(String(cString: strerror(spawned)))")
+                "cannot start the worker command \(command.joined(separator: " ")): \(String(cString: strerror(spawned)))"
+            )
         }
         let worker = WorkerProcess(pid: pid, input: stdinPipe[1], label: label)
         let output = stdoutPipe[0]

@@ -17,7 +17,8 @@ extension AlgorithmSettings {
     }
 
     /// Kind `algorithmia`, with the API key from `environment` or `api_key_file`.
-    public func algorithmiaConfiguration(maxConnections: Int, environment: [String: String]) -> AlgorithmiaConfiguration {
+    public func algorithmiaConfiguration(maxConnections: Int, environment: [String: String]) -> AlgorithmiaConfiguration
+    {
         var configuration = AlgorithmiaConfiguration(algorithm: algo ?? "")
         configuration.name = name
         if let url { configuration.baseURL = url }
@@ -49,7 +50,9 @@ extension AlgorithmSettings {
             }
             problems = httpConfiguration(maxConnections: 1).problems()
         case .builtin:
-            if effectiveName != "text-stats" { problems.append(FieldProblem("name", "the built-in algorithm is text-stats")) }
+            if effectiveName != "text-stats" {
+                problems.append(FieldProblem("name", "the built-in algorithm is text-stats"))
+            }
             problems += httpConfiguration(url: "http://127.0.0.1/", maxConnections: 1).problems()
         case .algorithmia:
             problems = algorithmiaConfiguration(maxConnections: 1, environment: environment).problems()
@@ -58,7 +61,8 @@ extension AlgorithmSettings {
                     FieldProblem(
                         "api_key_env",
                         "no API key: set the environment variable \(apiKeyEnv)"
-                            + (apiKeyFile.map { " or put the key in \($0) (\(prefix).api_key_file)" } ?? " or give \(prefix).api_key_file")))
+                            + (apiKeyFile.map { " or put the key in \($0) (\(prefix).api_key_file)" }
+                                ?? " or give \(prefix).api_key_file")))
             }
         case .process:
             problems = processConfiguration().problems(path: environment["PATH"])

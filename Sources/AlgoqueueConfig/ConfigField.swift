@@ -10,7 +10,8 @@ struct ConfigField<Root>: Sendable {
 
     static func string(_ path: WritableKeyPath<Root, String> & Sendable) -> Self {
         Self(
-            apply: { reader, key, node, root in if let value = reader.string(key, node) { root[keyPath: path] = value } },
+            apply: { reader, key, node, root in if let value = reader.string(key, node) { root[keyPath: path] = value }
+            },
             render: { $0[keyPath: path] })
     }
 
@@ -25,19 +26,23 @@ struct ConfigField<Root>: Sendable {
 
     static func integer(_ path: WritableKeyPath<Root, Int> & Sendable) -> Self {
         Self(
-            apply: { reader, key, node, root in if let value = reader.integer(key, node) { root[keyPath: path] = value } },
+            apply: { reader, key, node, root in if let value = reader.integer(key, node) { root[keyPath: path] = value }
+            },
             render: { String($0[keyPath: path]) })
     }
 
     static func boolean(_ path: WritableKeyPath<Root, Bool> & Sendable) -> Self {
         Self(
-            apply: { reader, key, node, root in if let value = reader.boolean(key, node) { root[keyPath: path] = value } },
+            apply: { reader, key, node, root in if let value = reader.boolean(key, node) { root[keyPath: path] = value }
+            },
             render: { String($0[keyPath: path]) })
     }
 
     static func duration(_ path: WritableKeyPath<Root, Duration> & Sendable) -> Self {
         Self(
-            apply: { reader, key, node, root in if let value = reader.duration(key, node) { root[keyPath: path] = value } },
+            apply: { reader, key, node, root in
+                if let value = reader.duration(key, node) { root[keyPath: path] = value }
+            },
             render: { $0[keyPath: path].text })
     }
 
@@ -62,8 +67,12 @@ struct ConfigField<Root>: Sendable {
 
     static func dictionary(_ path: WritableKeyPath<Root, [String: String]> & Sendable) -> Self {
         Self(
-            apply: { reader, key, node, root in if let value = reader.dictionary(key, node) { root[keyPath: path] = value } },
-            render: { $0[keyPath: path].sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") })
+            apply: { reader, key, node, root in
+                if let value = reader.dictionary(key, node) { root[keyPath: path] = value }
+            },
+            render: {
+                $0[keyPath: path].sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            })
     }
 
     /// A key that is known but never read: naming it is a problem, with `message`.

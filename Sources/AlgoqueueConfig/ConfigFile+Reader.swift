@@ -1,9 +1,9 @@
-import Foundation
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
 import AlgoqueuePipeline
 import AlgoqueueStore
 import AlgoqueueSupport
+import Foundation
 import Yams
 
 extension ConfigFile {
@@ -43,7 +43,9 @@ extension ConfigFile {
         }
 
         /// Applies `field` of one algorithm (`key` is its full name, for problems).
-        mutating func applyAlgorithm(_ key: String, _ field: String, _ node: Node, to algorithm: inout AlgorithmSettings) {
+        mutating func applyAlgorithm(
+            _ key: String, _ field: String, _ node: Node, to algorithm: inout AlgorithmSettings
+        ) {
             guard let known = ConfigKeys.algorithmByField[field] else {
                 problems.append(ConfigProblem(key, "is known but not handled (a bug in algoqueue)"))
                 return
@@ -54,7 +56,8 @@ extension ConfigFile {
         /// `algorithms:`, a list of algorithm mappings (fan-out).
         mutating func readAlgorithms(_ node: Node) {
             guard let sequence = node.sequence else {
-                problems.append(ConfigProblem("algorithms", "must be a list of algorithms, each like the algorithm section"))
+                problems.append(
+                    ConfigProblem("algorithms", "must be a list of algorithms, each like the algorithm section"))
                 return
             }
             var algorithms: [AlgorithmSettings] = []
@@ -68,7 +71,9 @@ extension ConfigFile {
                 for (fieldNode, value) in mapping {
                     let field = fieldNode.string ?? ""
                     guard ConfigKeys.algorithmByField[field] != nil else {
-                        unknown("\(prefix).\(field)", among: Set(ConfigKeys.algorithmByField.keys.map { "\(prefix).\($0)" }))
+                        unknown(
+                            "\(prefix).\(field)", among: Set(ConfigKeys.algorithmByField.keys.map { "\(prefix).\($0)" })
+                        )
                         continue
                     }
                     applyAlgorithm("\(prefix).\(field)", field, value, to: &algorithm)
@@ -182,7 +187,8 @@ extension ConfigFile {
                 } else if let value = environment[name] {
                     result += value
                 } else {
-                    problems.append(ConfigProblem(key, "uses ${\(name)}, but the environment variable \(name) is not set"))
+                    problems.append(
+                        ConfigProblem(key, "uses ${\(name)}, but the environment variable \(name) is not set"))
                 }
                 rest = rest[rest.index(after: end)...]
             }
@@ -207,7 +213,8 @@ extension ConfigFile {
             for i in 1...a.count {
                 var current = [i] + Array(repeating: 0, count: b.count)
                 for j in 1...b.count {
-                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    current[j] = min(
+                        previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
                 }
                 previous = current
             }

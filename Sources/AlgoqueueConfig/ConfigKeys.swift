@@ -16,22 +16,32 @@ public enum ConfigKeys {
     typealias S = ConfigKey<Settings>
     typealias A = ConfigKey<AlgorithmSettings>
 
-    static let rows: [Row] = kafka.map(Row.setting) + algorithm.map(Row.algorithm) + [
-        .other(flag: nil, name: "algorithms", defaultText: "", meaning: "a list of algorithms, each with the keys above: fan-out")
-    ] + patterns.map(Row.setting) + pipeline.map(Row.setting) + [
-        .other(flag: "`--until-idle`", name: nil, defaultText: "off", meaning: "exit 0 once everything assigned is consumed and written")
-    ] + operations.map(Row.setting)
+    static let rows: [Row] =
+        kafka.map(Row.setting) + algorithm.map(Row.algorithm) + [
+            .other(
+                flag: nil, name: "algorithms", defaultText: "",
+                meaning: "a list of algorithms, each with the keys above: fan-out")
+        ] + patterns.map(Row.setting) + pipeline.map(Row.setting) + [
+            .other(
+                flag: "`--until-idle`", name: nil, defaultText: "off",
+                meaning: "exit 0 once everything assigned is consumed and written")
+        ] + operations.map(Row.setting)
 
     static let kafka: [S] = [
         S("kafka.brokers", flag: "`--brokers h:p,...`", .list(\.kafka.brokers), "bootstrap brokers"),
-        S("kafka.group", flag: "`--group G`", .string(\.kafka.groupID), "consumer group; instances in one group share partitions"),
+        S(
+            "kafka.group", flag: "`--group G`", .string(\.kafka.groupID),
+            "consumer group; instances in one group share partitions"),
         S("kafka.topics", flag: "`--topic T` (repeat)", .list(\.kafka.topics), "topics to consume"),
         S("kafka.client_id", .string(\.kafka.clientID), "the client id brokers log"),
         S("kafka.start_from", .choice(\.kafka.startPosition), "where a partition with no stored offset starts"),
-        S("kafka.session_timeout", .duration(\.kafka.sessionTimeout), "silence after which the group reassigns our partitions"),
+        S(
+            "kafka.session_timeout", .duration(\.kafka.sessionTimeout),
+            "silence after which the group reassigns our partitions"),
         S(
             "kafka.max_buffered_messages", .integer(\.kafka.maxBufferedMessages),
-            "consumed but unwritten messages before pausing (each pause/resume refetches, so small values cost throughput)"),
+            "consumed but unwritten messages before pausing (each pause/resume refetches, so small values cost throughput)"
+        ),
         S("kafka.max_buffered_bytes", .integer(\.kafka.maxBufferedBytes), "the same in bytes"),
         S(
             "kafka.properties", flag: "`--kafka-property k=v`", .dictionary(\.kafka.properties),
@@ -43,23 +53,31 @@ public enum ConfigKeys {
 
     /// The keys of one algorithm, under `algorithm.` (and in each entry of `algorithms`).
     static let algorithm: [A] = [
-        A("algorithm.url", flag: "`--url U`", .optional(\.url), "the endpoint (kind `http`); the API base (kind `algorithmia`)"),
+        A(
+            "algorithm.url", flag: "`--url U`", .optional(\.url),
+            "the endpoint (kind `http`); the API base (kind `algorithmia`)"),
         A("algorithm.kind", .choice(\.kind), "`http`, `algorithmia`, `process`, or `builtin` for the text-stats demo"),
-        A("algorithm.name", flag: "`--algorithm-name N`", .optional(\.name), default: "`http`", "the name rows are stored under"),
+        A(
+            "algorithm.name", flag: "`--algorithm-name N`", .optional(\.name), default: "`http`",
+            "the name rows are stored under"),
         A("algorithm.version", .optional(\.version), "stored with each row"),
         A("algorithm.headers", flag: "`--header \"N: v\"`", .dictionary(\.headers), "extra request headers"),
         A("algorithm.timeout", flag: "`--timeout 30s`", .duration(\.timeout), "per call, at most 50 minutes"),
         A("algorithm.max_answer_bytes", .integer(\.maxAnswerBytes), "larger answers become error rows"),
         A("algorithm.algo", .optional(\.algo), "`owner/name/version` (kind `algorithmia`)"),
         A("algorithm.api_key_env", .string(\.apiKeyEnv), "the environment variable holding the API key"),
-        A("algorithm.api_key_file", .optional(\.apiKeyFile), "a file holding the API key, when the variable is not set"),
+        A(
+            "algorithm.api_key_file", .optional(\.apiKeyFile),
+            "a file holding the API key, when the variable is not set"),
         A(
             "algorithm.api_key",
             .refused(
                 "an API key is never read from the configuration file: put it in the environment variable "
                     + "named by api_key_env (default ALGORITHMIA_API_KEY) or in the file named by api_key_file"),
             "", hidden: true),
-        A("algorithm.command", .list(\.command, splitCommas: false), "the worker program and its arguments (kind `process`)"),
+        A(
+            "algorithm.command", .list(\.command, splitCommas: false),
+            "the worker program and its arguments (kind `process`)"),
         A("algorithm.workers", .integer(\.workers), "worker processes (kind `process`)"),
     ]
 
@@ -70,8 +88,12 @@ public enum ConfigKeys {
         S(
             "batch_messages.mode", flag: "`--batch-messages M`", .choice(\.pipeline.batchMessages.mode),
             "`off`, `auto` or `required`: a list in a message gives a row per item"),
-        S("batch_messages.max_items", .integer(\.pipeline.batchMessages.maxItems), "the most items in one batch message"),
-        S("batch_messages.parallel", .boolean(\.pipeline.batchMessages.parallel), "items in parallel, or one after another in order"),
+        S(
+            "batch_messages.max_items", .integer(\.pipeline.batchMessages.maxItems),
+            "the most items in one batch message"),
+        S(
+            "batch_messages.parallel", .boolean(\.pipeline.batchMessages.parallel),
+            "items in parallel, or one after another in order"),
         S(
             "split.max_items", flag: "`--split-max-items N`", .integer(\.pipeline.split.maxItems),
             "split batches above N items into chunks for the group (0: never)"),
@@ -80,7 +102,9 @@ public enum ConfigKeys {
         S(
             "sideband.input_dir", flag: "`--input-dir D`", .optional(\.pipeline.sideband.inputDirectory),
             "the only directory `{\"$file\": ...}` inputs are read from"),
-        S("sideband.output_dir", flag: "`--output-dir D`", .optional(\.pipeline.sideband.outputDirectory), "where large outputs are written"),
+        S(
+            "sideband.output_dir", flag: "`--output-dir D`", .optional(\.pipeline.sideband.outputDirectory),
+            "where large outputs are written"),
         S(
             "sideband.max_inline_output_bytes", .integer(\.pipeline.sideband.maxInlineOutputBytes),
             "outputs above this go to files (with `output_dir`)"),
@@ -99,14 +123,24 @@ public enum ConfigKeys {
         S(
             "retry.max_attempts", flag: "`--max-attempts N`", .integer(\.pipeline.retry.maxAttempts),
             "calls per input for retryable failures, the first included"),
-        S("retry.max_elapsed", .duration(\.pipeline.retry.maxElapsed), "no new attempt after this long since the first"),
-        S("retry.initial_backoff", .duration(\.pipeline.retry.initialBackoff), "first backoff; doubles per attempt, with full jitter"),
-        S("retry.max_backoff", .duration(\.pipeline.retry.maxBackoff), "the longest backoff (a `Retry-After` may ask for more)"),
+        S(
+            "retry.max_elapsed", .duration(\.pipeline.retry.maxElapsed),
+            "no new attempt after this long since the first"),
+        S(
+            "retry.initial_backoff", .duration(\.pipeline.retry.initialBackoff),
+            "first backoff; doubles per attempt, with full jitter"),
+        S(
+            "retry.max_backoff", .duration(\.pipeline.retry.maxBackoff),
+            "the longest backoff (a `Retry-After` may ask for more)"),
         S(
             "circuit_breaker.failure_threshold", .integer(\.pipeline.circuitBreaker.failureThreshold),
             "failed calls in a row that pause all calls (0: off)"),
-        S("circuit_breaker.open_duration", .duration(\.pipeline.circuitBreaker.openDuration), "how long calls pause before one probe call"),
-        S("pipeline.concurrency", flag: "`--concurrency N`", .integer(\.pipeline.concurrency), "calls in flight at once"),
+        S(
+            "circuit_breaker.open_duration", .duration(\.pipeline.circuitBreaker.openDuration),
+            "how long calls pause before one probe call"),
+        S(
+            "pipeline.concurrency", flag: "`--concurrency N`", .integer(\.pipeline.concurrency),
+            "calls in flight at once"),
         S(
             "pipeline.ordering", flag: "`--ordering M`", .choice(\.pipeline.ordering),
             "`unordered`, `key` or `partition` (see below)"),
@@ -115,14 +149,18 @@ public enum ConfigKeys {
             "inputs per call as a JSON list (1: off; see below)"),
         S("batch.max_bytes", .integer(\.pipeline.batch.maxBytes), "input bytes per batch call"),
         S("batch.linger", .duration(\.pipeline.batch.linger), "how long a batch waits to fill"),
-        S("pipeline.max_input_bytes", .integer(\.pipeline.maxInputBytes), "larger inputs become error rows naming both sizes"),
+        S(
+            "pipeline.max_input_bytes", .integer(\.pipeline.maxInputBytes),
+            "larger inputs become error rows naming both sizes"),
         S(
             "pipeline.shutdown_timeout", flag: "`--shutdown-timeout D`", .duration(\.pipeline.shutdownTimeout),
             "how long calls in flight may finish on SIGTERM; no new call starts"),
         S(
             "pipeline.pass_headers", flag: "`--pass-header NAME`", .list(\.pipeline.passHeaders),
             "Kafka message headers passed on to the algorithm"),
-        S("pipeline.max_rows_per_transaction", .integer(\.pipeline.maxRowsPerTransaction), "the most rows in one SQLite transaction"),
+        S(
+            "pipeline.max_rows_per_transaction", .integer(\.pipeline.maxRowsPerTransaction),
+            "the most rows in one SQLite transaction"),
         S(
             "pipeline.commit_interval", .duration(\.pipeline.commitInterval),
             "the least time between SQLite transactions: rows finishing meanwhile share one commit (one fsync)"),
@@ -133,8 +171,12 @@ public enum ConfigKeys {
         S(
             "metrics.listen", flag: "`--metrics-listen h:p`", .optional(\.operations.listen), default: "off",
             "serve `/metrics`, `/healthz`, `/readyz`"),
-        S("health.stall_timeout", .duration(\.operations.stallTimeout), "`/readyz` turns false after this long without progress"),
-        S("log.level", flag: "`--log-level L`", .string(\.logLevel), "trace, debug, info, notice, warning, error, critical"),
+        S(
+            "health.stall_timeout", .duration(\.operations.stallTimeout),
+            "`/readyz` turns false after this long without progress"),
+        S(
+            "log.level", flag: "`--log-level L`", .string(\.logLevel),
+            "trace, debug, info, notice, warning, error, critical"),
     ]
 
     static let settingsByName: [String: S] = Dictionary(

@@ -111,7 +111,8 @@ public struct Settings: Sendable {
         problems += pipeline.problems().map(ConfigProblem.init)
         problems += store.problems().map(ConfigProblem.init)
         if let listen = operations.listen, (try? OperationsService.split(listen)) == nil {
-            problems.append(ConfigProblem("metrics.listen", "must be host:port, such as 127.0.0.1:9464 (got \(listen))"))
+            problems.append(
+                ConfigProblem("metrics.listen", "must be host:port, such as 127.0.0.1:9464 (got \(listen))"))
         }
         if kafka.maxBufferedMessages < pipeline.concurrency {
             problems.append(
@@ -120,14 +121,19 @@ public struct Settings: Sendable {
                     "must be at least pipeline.concurrency (\(pipeline.concurrency)), or calls could never fill up"))
         }
         if pipeline.batch.enabled, kafka.maxBufferedMessages < pipeline.batch.maxItems {
-            problems.append(ConfigProblem("kafka.max_buffered_messages", "must be at least batch.max_items, or a batch could never fill"))
+            problems.append(
+                ConfigProblem(
+                    "kafka.max_buffered_messages", "must be at least batch.max_items, or a batch could never fill"))
         }
         if let topic = pipeline.deadLetterTopic, kafka.topics.contains(topic) {
             problems.append(
-                ConfigProblem("kafka.dead_letter_topic", "must not be a topic algoqueue consumes (\(topic)): failures would loop"))
+                ConfigProblem(
+                    "kafka.dead_letter_topic", "must not be a topic algoqueue consumes (\(topic)): failures would loop")
+            )
         }
         if let topic = pipeline.split.completionTopic, kafka.topics.contains(topic) || topic == pipeline.split.topic {
-            problems.append(ConfigProblem("split.completion_topic", "must not be a topic algoqueue consumes (\(topic))"))
+            problems.append(
+                ConfigProblem("split.completion_topic", "must not be a topic algoqueue consumes (\(topic))"))
         }
         return problems
     }

@@ -7,7 +7,9 @@ public enum DemoAlgorithm {
     /// The path it is served on.
     public static let path = "/text-stats"
 
-    static let positive: Set<String> = ["good", "great", "love", "excellent", "happy", "fast", "nice", "wonderful", "best"]
+    static let positive: Set<String> = [
+        "good", "great", "love", "excellent", "happy", "fast", "nice", "wonderful", "best",
+    ]
     static let negative: Set<String> = ["bad", "awful", "hate", "slow", "terrible", "sad", "worst", "broken", "poor"]
 
     /// Answers one request.

@@ -3,7 +3,9 @@ import Logging
 
 extension ConsumerPollLoop {
     /// Handles an assignment change inside `rd_kafka_consumer_poll`, for both eager and cooperative protocols.
-    func rebalance(handle: OpaquePointer, code: rd_kafka_resp_err_t, list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    func rebalance(
+        handle: OpaquePointer, code: rd_kafka_resp_err_t, list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    ) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         let partitions = TopicPartitionList.entries(list).map(\.partition)
         switch code {
@@ -30,7 +32,9 @@ extension ConsumerPollLoop {
             paused = false
             logger.info(
                 "assigned \(partitions.count) partition(s)",
-                metadata: ["partitions": "\(partitions.sorted().map { "\($0)@\(starts[$0].map(String.init) ?? "committed")" })"])
+                metadata: [
+                    "partitions": "\(partitions.sorted().map { "\($0)@\(starts[$0].map(String.init) ?? "committed")" })"
+                ])
             var event: [TopicPartition: Int64?] = [:]
             for partition in partitions { event[partition] = starts[partition] }
             consumer.continuation.yield(.assigned(event))
@@ -81,7 +85,8 @@ extension ConsumerPollLoop {
         for partition in partitions where result[partition] == nil {
             var low: Int64 = 0
             var high: Int64 = 0
-            let query = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, 10_000)
+            let query = rd_kafka_query_watermark_offsets(
+                handle, partition.topic, partition.partition, &low, &high, 10_000)
             if query == RD_KAFKA_RESP_ERR_NO_ERROR {
                 result[partition] = consumer.configuration.startPosition == .earliest ? low : high
             }

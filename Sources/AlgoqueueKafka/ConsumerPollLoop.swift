@@ -27,7 +27,9 @@ final class ConsumerPollLoop: @unchecked Sendable {
             let due = clock.now - lastCommit >= interval
             let (closing, commits, messages, bytes) = consumer.shared.withLock { state in
                 let closing = state.lifecycle.isClosing
-                guard due || closing else { return (closing, [TopicPartition: Int64](), state.unreleasedMessages, state.unreleasedBytes) }
+                guard due || closing else {
+                    return (closing, [TopicPartition: Int64](), state.unreleasedMessages, state.unreleasedBytes)
+                }
                 defer { state.pendingCommits = [:] }
                 return (closing, state.pendingCommits, state.unreleasedMessages, state.unreleasedBytes)
             }
@@ -94,8 +96,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
         default:
             let text = String(cString: rd_kafka_message_errstr(pointer))
             let code: KafkaError.Code = raw.err == RD_KAFKA_RESP_ERR__FATAL ? .fatal : .consumer
-            let where_ = topic.isEmpty ? "" : " (\(topic)[\(raw.partition)])"
-            let error = KafkaError(code, "consumer: \(text)\(where_)", rdkafkaCode: Int(raw.err.rawValue))
+            let location = topic.isEmpty ? "" : " (\(topic)[\(raw.partition)])"
+            let error = KafkaError(code, "consumer: \(text)\(location)", rdkafkaCode: Int(raw.err.rawValue))
             logger.warning("Kafka: \(error)")
             consumer.continuation.yield(.error(error))
         }
@@ -114,7 +116,9 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 let name
             else { break }
             result.append(
-                KafkaHeader(name: String(cString: name), value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                KafkaHeader(
+                    name: String(cString: name),
+                    value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
             index += 1
         }
         return result

@@ -10,9 +10,12 @@ public final class KafkaAdmin: Sendable {
     let timeoutMilliseconds: Int32
 
     /// Connects as a member-less client of `group` (nothing is joined).
-    public init(configuration: KafkaConsumerConfiguration, timeout: Duration = .seconds(10), logger: Logger) throws(KafkaError) {
+    public init(configuration: KafkaConsumerConfiguration, timeout: Duration = .seconds(10), logger: Logger)
+        throws(KafkaError)
+    {
         client = try RdKafkaClient(
-            kind: .consumer, properties: configuration.librdkafkaProperties(), context: RdKafkaCallbackContext(logger: logger))
+            kind: .consumer, properties: configuration.librdkafkaProperties(),
+            context: RdKafkaCallbackContext(logger: logger))
         timeoutMilliseconds = Int32(clamping: timeout.milliseconds)
     }
 
@@ -21,13 +24,17 @@ public final class KafkaAdmin: Sendable {
         var metadata: UnsafePointer<rd_kafka_metadata>?
         let result = rd_kafka_metadata(client.handle, 1, nil, &metadata, timeoutMilliseconds)
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-            throw KafkaError(.consumer, "cannot read the cluster's topics: \(RdKafkaConfig.describe(result))", rdkafkaCode: Int(result.rawValue))
+            throw KafkaError(
+                .consumer, "cannot read the cluster's topics: \(RdKafkaConfig.describe(result))",
+                rdkafkaCode: Int(result.rawValue))
         }
         defer { rd_kafka_metadata_destroy(metadata) }
         var topics: [String: Int] = [:]
         for index in 0..<Int(metadata.pointee.topic_cnt) {
             let topic = metadata.pointee.topics[index]
-            if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR { topics[String(cString: topic.topic)] = Int(topic.partition_cnt) }
+            if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
+            }
         }
         return topics
     }
@@ -38,10 +45,14 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let result = rd_kafka_committed(client.handle, list, timeoutMilliseconds)
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.consumer, "cannot read committed offsets: \(RdKafkaConfig.describe(result))", rdkafkaCode: Int(result.rawValue))
+            throw KafkaError(
+                .consumer, "cannot read committed offsets: \(RdKafkaConfig.describe(result))",
+                rdkafkaCode: Int(result.rawValue))
         }
         var offsets: [TopicPartition: Int64] = [:]
-        for entry in TopicPartitionList.entries(list) where entry.offset >= 0 { offsets[entry.partition] = entry.offset }
+        for entry in TopicPartitionList.entries(list) where entry.offset >= 0 {
+            offsets[entry.partition] = entry.offset
+        }
         return offsets
     }
 
@@ -49,9 +60,12 @@ public final class KafkaAdmin: Sendable {
     public func highWatermark(_ partition: TopicPartition) throws(KafkaError) -> Int64 {
         var low: Int64 = 0
         var high: Int64 = 0
-        let result = rd_kafka_query_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high, timeoutMilliseconds)
+        let result = rd_kafka_query_watermark_offsets(
+            client.handle, partition.topic, partition.partition, &low, &high, timeoutMilliseconds)
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.consumer, "cannot read the end of \(partition): \(RdKafkaConfig.describe(result))", rdkafkaCode: Int(result.rawValue))
+            throw KafkaError(
+                .consumer, "cannot read the end of \(partition): \(RdKafkaConfig.describe(result))",
+                rdkafkaCode: Int(result.rawValue))
         }
         return high
     }

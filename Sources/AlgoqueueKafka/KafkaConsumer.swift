@@ -99,7 +99,8 @@ public final class KafkaConsumer: Sendable {
             continuation.finish()
             for waiter in waiters { waiter.resume() }
             throw KafkaError(
-                .subscription, "could not subscribe to \(configuration.topics.joined(separator: ", ")): "
+                .subscription,
+                "could not subscribe to \(configuration.topics.joined(separator: ", ")): "
                     + RdKafkaConfig.describe(result), rdkafkaCode: Int(result.rawValue))
         }
         // Either way the poll thread runs: after a close() that came while subscribing, it leaves the group at once.

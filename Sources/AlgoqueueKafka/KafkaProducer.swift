@@ -17,7 +17,9 @@ public struct KafkaRecord: Sendable {
     public var headers: [KafkaHeader]
 
     /// Creates a record.
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?, headers: [KafkaHeader] = []) {
+    public init(
+        topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?, headers: [KafkaHeader] = []
+    ) {
         self.topic = topic
         self.partition = partition
         self.key = key
@@ -72,7 +74,8 @@ public final class KafkaProducer: Sendable {
             Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
             guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 throw KafkaError(
-                    .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))", rdkafkaCode: Int(code.rawValue))
+                    .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))",
+                    rdkafkaCode: Int(code.rawValue))
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -110,7 +113,9 @@ public final class KafkaProducer: Sendable {
         if let value = record.value {
             // An empty value likewise needs a non-null pointer, or it would be produced as null.
             code = value.withUnsafeBytes { bytes in
-                produce(bytes.baseAddress == nil ? UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: 1), count: 0) : bytes)
+                produce(
+                    bytes.baseAddress == nil
+                        ? UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: 1), count: 0) : bytes)
             }
         } else {
             code = produce(nil)
@@ -182,7 +187,8 @@ public final class PendingDelivery: Sendable {
 
     /// Returns once the broker has the record (or throws why it could not be delivered).
     public func delivery() async throws(KafkaError) -> KafkaDelivery {
-        let result = await withCheckedContinuation { (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>) in
+        let result = await withCheckedContinuation {
+            (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>) in
             let done = state.withLock { state -> Result<KafkaDelivery, KafkaError>? in
                 switch state {
                 case .done(let result): return result

@@ -62,11 +62,13 @@ public struct OperationsService: Service {
     static func status(_ pipeline: Pipeline, rate: Double) -> String {
         let totals = pipeline.statistics.snapshot
         let report = pipeline.health.report(stallTimeout: .seconds(3600))
-        return "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag), \(Int(rate.rounded()))/s"
+        return
+            "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag), \(Int(rate.rounded()))/s"
     }
 
     static func answer(
-        _ request: LoopbackHTTPRequest, pipeline: Pipeline, registry: PrometheusCollectorRegistry, stallTimeout: Duration
+        _ request: LoopbackHTTPRequest, pipeline: Pipeline, registry: PrometheusCollectorRegistry,
+        stallTimeout: Duration
     ) -> LoopbackHTTPReply {
         let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
         switch path {
@@ -79,7 +81,8 @@ public struct OperationsService: Service {
         case "/readyz":
             let report = pipeline.health.report(stallTimeout: stallTimeout)
             let text = report.ready ? "ready\n" : "not ready: " + report.reasons.joined(separator: "; ") + "\n"
-            return LoopbackHTTPReply(status: report.ready ? 200 : 503, headers: [("Content-Type", "text/plain")], body: Array(text.utf8))
+            return LoopbackHTTPReply(
+                status: report.ready ? 200 : 503, headers: [("Content-Type", "text/plain")], body: Array(text.utf8))
         default:
             return LoopbackHTTPReply(status: 404, body: Array("try /metrics, /healthz or /readyz\n".utf8))
         }

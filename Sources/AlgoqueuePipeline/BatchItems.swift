@@ -69,7 +69,9 @@ extension BatchMessageConfiguration {
             }
             return .single(input)
         }
-        guard !ranges.isEmpty else { return .invalid("the batch is empty (a list with no items); publish at least one input") }
+        guard !ranges.isEmpty else {
+            return .invalid("the batch is empty (a list with no items); publish at least one input")
+        }
         guard isChunk || ranges.count <= maxItems else {
             return .invalid(
                 "the batch holds \(ranges.count) items, above the limit of \(maxItems) (batch_messages.max_items); "

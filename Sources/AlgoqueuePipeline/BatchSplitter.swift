@@ -82,7 +82,10 @@ final class BatchSplitter: Sendable {
         }
         onPublished(delivered)
         logger.info(
-            "split a batch into chunks", metadata: ["batch": "\(origin)", "items": "\(ranges.count)", "chunks": "\(chunks.count)", "topic": "\(topic)"])
+            "split a batch into chunks",
+            metadata: [
+                "batch": "\(origin)", "items": "\(ranges.count)", "chunks": "\(chunks.count)", "topic": "\(topic)",
+            ])
         return split
     }
 

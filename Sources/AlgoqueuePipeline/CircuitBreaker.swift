@@ -80,7 +80,8 @@ final class CircuitBreaker: Sendable {
             case (.closed, false), (.halfOpen, false):
                 mode = .closed(consecutiveFailures: 0)
             case (.closed(let count), true):
-                mode = count + 1 >= configuration.failureThreshold
+                mode =
+                    count + 1 >= configuration.failureThreshold
                     ? .open(until: now + configuration.openDuration) : .closed(consecutiveFailures: count + 1)
             case (.halfOpen, true):
                 mode = .open(until: now + configuration.openDuration)
@@ -93,10 +94,12 @@ final class CircuitBreaker: Sendable {
         case (.closed, .open):
             statistics.update { $0.circuitOpenings += 1 }
             logger.warning(
-                "circuit opened: \(configuration.failureThreshold) calls failed in a row; pausing calls for \(configuration.openDuration.text)")
+                "circuit opened: \(configuration.failureThreshold) calls failed in a row; pausing calls for \(configuration.openDuration.text)"
+            )
         case (.halfOpen, .open):
             statistics.update { $0.circuitOpenings += 1 }
-            logger.warning("circuit stays open: the probe call failed; pausing calls for \(configuration.openDuration.text)")
+            logger.warning(
+                "circuit stays open: the probe call failed; pausing calls for \(configuration.openDuration.text)")
         case (.halfOpen, .closed):
             logger.notice("circuit closed: the probe call succeeded; calls resume")
         default:

@@ -40,11 +40,15 @@ final class CompletionPublisher: Sendable {
     func send(_ batch: CompletedBatch) async {
         do {
             _ = try await producer.send(
-                KafkaRecord(topic: topic, key: Array(batch.origin.description.utf8), value: Array(batch.eventJSON.utf8)))
+                KafkaRecord(topic: topic, key: Array(batch.origin.description.utf8), value: Array(batch.eventJSON.utf8))
+            )
             try await store.markPublished(batch.origin)
-            logger.info("batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)", "errors": "\(batch.errors)"])
+            logger.info(
+                "batch complete",
+                metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)", "errors": "\(batch.errors)"])
         } catch {
-            logger.warning("cannot publish the completion of batch \(batch.origin) (published at the next start): \(error)")
+            logger.warning(
+                "cannot publish the completion of batch \(batch.origin) (published at the next start): \(error)")
         }
     }
 

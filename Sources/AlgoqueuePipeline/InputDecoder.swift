@@ -45,7 +45,9 @@ struct InputDecoder {
             return .input(with(AlgorithmInput(bytes: value, contentType: .binary, key: key, source: source), message))
         case .text:
             if let bad = Self.firstInvalidUTF8Offset(value) {
-                return .invalid("the message value is not valid UTF-8 text (bad byte at offset \(bad)), yet its content-type is text")
+                return .invalid(
+                    "the message value is not valid UTF-8 text (bad byte at offset \(bad)), yet its content-type is text"
+                )
             }
             return .input(with(AlgorithmInput(bytes: value, contentType: .text, key: key, source: source), message))
         case .json: break
@@ -75,7 +77,8 @@ struct InputDecoder {
     /// any other non-JSON type) bytes; no header, or a JSON type, is JSON.
     static func contentType(of message: KafkaMessage) -> InputContentType {
         guard !message.headers.isEmpty,
-            let header = message.headers.last(where: { $0.name.lowercased() == "content-type" }), let value = header.value
+            let header = message.headers.last(where: { $0.name.lowercased() == "content-type" }),
+            let value = header.value
         else { return .json }
         let type = String(decoding: value, as: UTF8.self).lowercased().trimmingCharacters(in: .whitespaces)
         if type.isEmpty || type.hasPrefix("application/json") || type.hasSuffix("+json") { return .json }

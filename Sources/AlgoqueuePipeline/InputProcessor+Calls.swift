@@ -35,7 +35,8 @@ extension InputProcessor {
             let target = targets[wanted[0]]
             let outcome = await call(target, input)
             guard let result = outcome.result else { return InputRows(rows: [], complete: false) }
-            let row = await row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            let row = await row(
+                base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
             return InputRows(rows: [row], complete: true)
         }
         let failFast = fanOut.failFast
@@ -54,7 +55,8 @@ extension InputProcessor {
                     unanswered[index] = outcome.attempts
                     continue
                 }
-                rows[index] = await row(base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
+                rows[index] = await row(
+                    base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
                 if failFast, firstFailure == nil, case .failure(let failure) = result {
                     firstFailure = (targets[index].algorithm.name, failure.message)
                     group.cancelAll()
@@ -69,7 +71,8 @@ extension InputProcessor {
                 result.rows.append(row)
             } else if let firstFailure, !stopping {
                 var cancelled = errorRows(base, "")[index]
-                cancelled.error = "cancelled: \(firstFailure.algorithm) failed first for this input (fan_out.fail_fast): \(firstFailure.message)"
+                cancelled.error =
+                    "cancelled: \(firstFailure.algorithm) failed first for this input (fan_out.fail_fast): \(firstFailure.message)"
                 cancelled.attempts = unanswered[index] ?? 0
                 cancelled.durationMilliseconds = (clock.now - start).seconds * 1000
                 result.rows.append(cancelled)
@@ -81,7 +84,8 @@ extension InputProcessor {
     /// The rows of a batch message's items (each one input, numbered from `firstItem`), called in parallel
     /// or one after another in order. `done` names, per item, the algorithms whose rows are in the store already.
     func callItems(
-        bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow, headers: [(name: String, value: String)] = [],
+        bytes: [UInt8], ranges: [Range<Int>], firstItem: Int, base: ResultRow,
+        headers: [(name: String, value: String)] = [],
         done: [Int: Set<String>] = [:]
     ) async -> InputRows {
         let items = ranges.enumerated().map { (index: firstItem + $0.offset, range: $0.element) }

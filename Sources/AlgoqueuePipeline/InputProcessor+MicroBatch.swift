@@ -20,7 +20,9 @@ extension InputProcessor {
                 if let json = input.jsonValue {
                     inputs.append((index, AlgorithmInput(json: json, key: input.key, source: input.source)))
                 } else {
-                    rows[index] = errorRows(baseRow(message), "binary inputs cannot go in a micro-batch (a JSON list); turn batch.max_items down to 1")
+                    rows[index] = errorRows(
+                        baseRow(message),
+                        "binary inputs cannot go in a micro-batch (a JSON list); turn batch.max_items down to 1")
                 }
             }
         }
@@ -52,9 +54,11 @@ extension InputProcessor {
                     let elements = JSONSyntax.arrayElements(bytes)
                     if let elements, elements.count == inputs.count {
                         for (index, entry) in inputs.enumerated() {
-                            let single = AlgorithmAnswer(output: String(decoding: bytes[elements[index]], as: UTF8.self))
+                            let single = AlgorithmAnswer(
+                                output: String(decoding: bytes[elements[index]], as: UTF8.self))
                             rows[entry.index][position] = await row(
-                                rows[entry.index][position], target, .success(single), attempts: attempts, milliseconds: 0)
+                                rows[entry.index][position], target, .success(single), attempts: attempts,
+                                milliseconds: 0)
                         }
                     } else {
                         let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
@@ -65,7 +69,8 @@ extension InputProcessor {
                     }
                 case .failure:
                     for entry in inputs {
-                        rows[entry.index][position] = await row(rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
+                        rows[entry.index][position] = await row(
+                            rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
                     }
                 }
             }

@@ -62,10 +62,12 @@ final class InputProcessor: Sendable {
         targets = algorithms.map {
             Target(
                 algorithm: $0,
-                breaker: CircuitBreaker(configuration: configuration.circuitBreaker, statistics: statistics, logger: logger))
+                breaker: CircuitBreaker(
+                    configuration: configuration.circuitBreaker, statistics: statistics, logger: logger))
         }
         decoder = InputDecoder(
-            maxInputBytes: configuration.maxInputBytes, passHeaders: Set(configuration.passHeaders.map { $0.lowercased() }))
+            maxInputBytes: configuration.maxInputBytes,
+            passHeaders: Set(configuration.passHeaders.map { $0.lowercased() }))
         retry = configuration.retry
         batchMessages = configuration.batchMessages
         fanOut = configuration.fanOut
@@ -218,7 +220,8 @@ final class InputProcessor: Sendable {
             }
             let outcome = await call(target, input)
             guard let result = outcome.result else { return nil }
-            return await self.row(base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            return await self.row(
+                base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
         }
     }
 }

@@ -61,7 +61,8 @@ extension Pipeline {
     /// A stop closes the intake at once (from the shutdown handler, the writer or the consumer's events): the loop
     /// may be waiting for a call slot in the middle of an event, and no call may start after the signal.
     func dispatch(
-        signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer, dispatch: Dispatch
+        signals: AsyncStream<Signal>, sink: AsyncStream<Signal>.Continuation, consumer: KafkaConsumer,
+        dispatch: Dispatch
     ) async -> PipelineError? {
         let (callSlots, lanes, intake) = (dispatch.callSlots, dispatch.lanes, dispatch.intake)
         let batching = configuration.batch
@@ -77,7 +78,10 @@ extension Pipeline {
                         let partition = message.topicPartition
                         if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
                         state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
-                        guard let generation = dispatch.tracker.withLock({ $0.receive(partition, offset: message.offset) }) else {
+                        guard
+                            let generation = dispatch.tracker.withLock({ $0.receive(partition, offset: message.offset) }
+                            )
+                        else {
                             consumer.release(messages: 1, bytes: message.byteCount)
                             continue
                         }
@@ -173,7 +177,8 @@ extension Pipeline {
                     var lag: [TopicPartition: Int64] = [:]
                     for partition in state.assignment {
                         guard let high = consumer.highWatermark(partition) else { continue }
-                        let durable = dispatch.tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
+                        let durable =
+                            dispatch.tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
                         lag[partition] = max(0, high - durable)
                     }
                     health.update { $0.lag = lag }
@@ -216,7 +221,9 @@ extension Pipeline {
 
     /// Waits for a concurrency slot, then processes `works` as one micro-batch call in the group. Returns false,
     /// starting nothing, once the intake is closed.
-    static func startBatch(_ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, _ dispatch: Dispatch) async -> Bool {
+    static func startBatch(_ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, _ dispatch: Dispatch) async
+        -> Bool
+    {
         guard await dispatch.callSlots.acquire() else { return false }
         calls.addTask {
             defer { dispatch.callSlots.release() }
@@ -230,7 +237,9 @@ extension Pipeline {
     static func runBatch(_ works: [OrderingLanes.Work], _ dispatch: Dispatch) async {
         var completed = works.map { CompletedMessage(unfinished: $0) }
         let current = dispatch.tracker.withLock { tracker in
-            works.indices.filter { tracker.isCurrent(works[$0].message.topicPartition, generation: works[$0].generation) }
+            works.indices.filter {
+                tracker.isCurrent(works[$0].message.topicPartition, generation: works[$0].generation)
+            }
         }
         if !current.isEmpty, let rows = await dispatch.processor.processBatch(current.map { works[$0].message }) {
             for (index, messageRows) in zip(current, rows) {
@@ -254,7 +263,8 @@ extension Pipeline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         if callSlots.inFlight > 0 {
-            logger.warning("abandoning \(callSlots.inFlight) call(s) still in flight; their inputs will be consumed again")
+            logger.warning(
+                "abandoning \(callSlots.inFlight) call(s) still in flight; their inputs will be consumed again")
             cancel()
         }
     }

@@ -17,15 +17,22 @@ extension PipelineConfiguration {
                     "\"\(name)\" cannot be passed on: it describes the request itself or is algoqueue's own "
                         + "(the key goes as X-Algoqueue-Key)"))
         }
-        let named = [("kafka.dead_letter_topic", deadLetterTopic), ("split.topic", split.topic), ("split.completion_topic", split.completionTopic)]
-        for case let (key, topic?) in named {
+        let named = [
+            ("kafka.dead_letter_topic", deadLetterTopic), ("split.topic", split.topic),
+            ("split.completion_topic", split.completionTopic),
+        ]
+        for case (let key, let topic?) in named {
             if let problem = TopicName.problem(topic) { problems.append(FieldProblem(key, problem)) }
         }
-        if batch.maxItems < 1 { problems.append(FieldProblem("batch.max_items", "must be at least 1 (1 turns micro-batching off)")) }
+        if batch.maxItems < 1 {
+            problems.append(FieldProblem("batch.max_items", "must be at least 1 (1 turns micro-batching off)"))
+        }
         if batch.enabled, ordering != .unordered {
             problems.append(FieldProblem("batch.max_items", "micro-batches need pipeline.ordering: unordered"))
         }
-        if retry.maxAttempts < 1 { problems.append(FieldProblem("retry.max_attempts", "must be at least 1 (1 means no retries)")) }
+        if retry.maxAttempts < 1 {
+            problems.append(FieldProblem("retry.max_attempts", "must be at least 1 (1 means no retries)"))
+        }
         if retry.initialBackoff > retry.maxBackoff {
             problems.append(FieldProblem("retry.initial_backoff", "must not be above retry.max_backoff"))
         }
@@ -38,14 +45,20 @@ extension PipelineConfiguration {
     /// Problems with batch messages, splitting, fan-out and sideband settings.
     func patternProblems() -> [FieldProblem] {
         var problems: [FieldProblem] = []
-        if batchMessages.maxItems < 1 { problems.append(FieldProblem("batch_messages.max_items", "must be at least 1")) }
+        if batchMessages.maxItems < 1 {
+            problems.append(FieldProblem("batch_messages.max_items", "must be at least 1"))
+        }
         if batchMessages.mode != .off, batch.enabled {
             problems.append(
-                FieldProblem("batch_messages.mode", "batch messages and micro-batches (batch.max_items > 1) do not mix: choose one"))
+                FieldProblem(
+                    "batch_messages.mode",
+                    "batch messages and micro-batches (batch.max_items > 1) do not mix: choose one"))
         }
         if split.maxItems < 0 { problems.append(FieldProblem("split.max_items", "must be 0 (no splitting) or more")) }
         if split.enabled, batchMessages.mode == .off {
-            problems.append(FieldProblem("split.max_items", "splitting needs batch messages: set batch_messages.mode to auto or required"))
+            problems.append(
+                FieldProblem(
+                    "split.max_items", "splitting needs batch messages: set batch_messages.mode to auto or required"))
         }
         if let topic = split.topic, topic == deadLetterTopic {
             problems.append(FieldProblem("split.topic", "must not be the dead-letter topic"))

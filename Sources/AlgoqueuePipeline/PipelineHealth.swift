@@ -51,7 +51,8 @@ public final class PipelineHealth: Sendable {
             var reasons: [String] = []
             if !state.joined { reasons.append("not yet joined the consumer group") }
             if lag > 0, now - state.lastProgress > stallTimeout {
-                reasons.append("\(lag) message(s) waiting and nothing written for \(Self.seconds(now - state.lastProgress))")
+                reasons.append(
+                    "\(lag) message(s) waiting and nothing written for \(Self.seconds(now - state.lastProgress))")
             }
             if let oldest, oldest > stallTimeout {
                 reasons.append("a call has been running for \(Self.seconds(oldest))")

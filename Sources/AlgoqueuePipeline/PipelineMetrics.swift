@@ -31,7 +31,9 @@ final class PipelineMetrics: Sendable {
         if snapshot.circuitOpenings > last.circuitOpenings {
             circuitOpenings.increment(by: snapshot.circuitOpenings - last.circuitOpenings)
         }
-        if snapshot.deadLettered > last.deadLettered { deadLettered.increment(by: snapshot.deadLettered - last.deadLettered) }
+        if snapshot.deadLettered > last.deadLettered {
+            deadLettered.increment(by: snapshot.deadLettered - last.deadLettered)
+        }
         inFlight.record(calls)
     }
 

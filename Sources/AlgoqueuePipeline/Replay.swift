@@ -29,7 +29,8 @@ public final class Replay: Sendable {
 
     /// Creates a replay with the pipeline's retry, circuit-breaker, input-size, sideband and concurrency settings.
     /// Rows are replayed with the algorithm of the same name.
-    public init(configuration: PipelineConfiguration, store: ResultsStore, algorithms: [any Algorithm], logger: Logger) {
+    public init(configuration: PipelineConfiguration, store: ResultsStore, algorithms: [any Algorithm], logger: Logger)
+    {
         self.store = store
         self.concurrency = max(1, configuration.concurrency)
         self.logger = logger
@@ -39,7 +40,9 @@ public final class Replay: Sendable {
     }
 
     /// Creates a replay for one algorithm.
-    public convenience init(configuration: PipelineConfiguration, store: ResultsStore, algorithm: any Algorithm, logger: Logger) {
+    public convenience init(
+        configuration: PipelineConfiguration, store: ResultsStore, algorithm: any Algorithm, logger: Logger
+    ) {
         self.init(configuration: configuration, store: store, algorithms: [algorithm], logger: logger)
     }
 
@@ -76,7 +79,9 @@ public final class Replay: Sendable {
         for start in stride(from: 0, to: replayable.count, by: 100) {
             let chunk = Array(replayable[start..<min(start + 100, replayable.count)])
             var replayed: [ResultRow] = []
-            await forEachConcurrently(chunk, limit: concurrency, { row in await Self.replay(row, processor: processor) }) {
+            await forEachConcurrently(
+                chunk, limit: concurrency, { row in await Self.replay(row, processor: processor) }
+            ) {
                 if let row = $0 { replayed.append(row) }
             }
             try await store.write(rows: replayed, offsets: [], group: "")

@@ -74,12 +74,15 @@ final class ResultWriter: Sendable {
                 let started = ContinuousClock.now
                 let completed = try await store.write(
                     rows: rows,
-                    offsets: offsets.map { StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) },
+                    offsets: offsets.map {
+                        StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
+                    },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk))
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(
                     DurableBatch(
-                        messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows, offsets: offsets,
+                        messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows,
+                        offsets: offsets,
                         completed: completed))
             }
             if state.withLock({ $0.closed && $0.pending.isEmpty }) { return }

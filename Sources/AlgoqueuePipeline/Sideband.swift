@@ -57,11 +57,14 @@ struct Sideband: Sendable {
             return .failure(SidebandFailure("\"$file\" must name a file as a string"))
         }
         guard let directory = configuration.inputDirectory else {
-            return .failure(SidebandFailure("the input references the file \"\(name)\", but sideband.input_dir is not set"))
+            return .failure(
+                SidebandFailure("the input references the file \"\(name)\", but sideband.input_dir is not set"))
         }
         var type = Self.defaultType(name)
         if let typeRange = members.first(where: { $0.name == "type" })?.value {
-            guard let text = JSONSyntax.stringValue(input.bytes[typeRange]), let chosen = InputContentType(rawValue: text) else {
+            guard let text = JSONSyntax.stringValue(input.bytes[typeRange]),
+                let chosen = InputContentType(rawValue: text)
+            else {
                 return .failure(SidebandFailure("\"type\" must be json, text or binary"))
             }
             type = chosen
@@ -106,7 +109,8 @@ struct Sideband: Sendable {
     /// `..` above the directory, symbolic links pointing out). `sub/../ok.json` is `ok.json`; `.` is the directory.
     static func path(of name: String, in directory: String) -> Result<String, SidebandFailure> {
         let escape = SidebandFailure(
-            "the file \"\(name)\" is outside the input directory (sideband.input_dir); only files inside it can be read")
+            "the file \"\(name)\" is outside the input directory (sideband.input_dir); only files inside it can be read"
+        )
         guard !name.hasPrefix("/"), !name.contains("\0"), let components = lexicallyNormalized(name) else {
             return .failure(escape)
         }
@@ -169,7 +173,8 @@ struct Sideband: Sendable {
         let descriptor = open(temporary, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else {
             return .failure(
-                SidebandFailure("cannot write the output to \(path) (sideband.output_dir): \(String(cString: strerror(errno)))"))
+                SidebandFailure(
+                    "cannot write the output to \(path) (sideband.output_dir): \(String(cString: strerror(errno)))"))
         }
         guard writeAll(descriptor, Array(output.utf8)) else {
             let reason = String(cString: strerror(errno))

@@ -22,7 +22,8 @@ final class WrittenRows: Sendable {
                 ranges[TopicPartition(range.topic, range.partition)] = range.from...range.through
             }
         } catch {
-            logger.warning("cannot tell which rows are written ahead of the offsets; such inputs are called again: \(error)")
+            logger.warning(
+                "cannot tell which rows are written ahead of the offsets; such inputs are called again: \(error)")
         }
         self.ranges = ranges
         if !ranges.isEmpty {
@@ -34,7 +35,10 @@ final class WrittenRows: Sendable {
 
     /// Per item (-1 for a whole message), the algorithms that have a row for the message `base` stands for.
     func rows(of base: ResultRow, isChunk: Bool) async -> [Int: Set<String>] {
-        guard isChunk || (!ranges.isEmpty && ranges[TopicPartition(base.topic, base.partition)]?.contains(base.offset) == true)
+        guard
+            isChunk
+                || (!ranges.isEmpty
+                    && ranges[TopicPartition(base.topic, base.partition)]?.contains(base.offset) == true)
         else { return [:] }
         do {
             var done: [Int: Set<String>] = [:]
@@ -43,7 +47,9 @@ final class WrittenRows: Sendable {
             }
             return done
         } catch {
-            logger.warning("cannot read the rows written for \(base.topic)/\(base.partition)/\(base.offset); calling it again: \(error)")
+            logger.warning(
+                "cannot read the rows written for \(base.topic)/\(base.partition)/\(base.offset); calling it again: \(error)"
+            )
             return [:]
         }
     }

@@ -14,110 +14,114 @@ public struct Migration: Sendable {
 public enum Migrations {
     /// Every migration, oldest first.
     public static let all: [Migration] = [
-        Migration(version: 1, name: "001_initial.sql", sql: #"""
--- algoqueue results store, schema version 1.
--- One row per (topic, partition, offset, item, algorithm); a replay rewrites the same row.
+        Migration(
+            version: 1, name: "001_initial.sql",
+            sql: #"""
+                -- algoqueue results store, schema version 1.
+                -- One row per (topic, partition, offset, item, algorithm); a replay rewrites the same row.
 
-CREATE TABLE results (
-    topic             TEXT    NOT NULL,
-    "partition"       INTEGER NOT NULL,
-    "offset"          INTEGER NOT NULL,
-    item              INTEGER NOT NULL DEFAULT -1,
-    algorithm         TEXT    NOT NULL,
-    algorithm_version TEXT,
-    "key"             TEXT,
-    status            TEXT    NOT NULL CHECK (status IN ('ok', 'error')),
-    input             TEXT,
-    input_bytes       INTEGER NOT NULL DEFAULT 0,
-    output            TEXT,
-    error             TEXT,
-    attempts          INTEGER NOT NULL DEFAULT 1,
-    duration_ms       REAL    NOT NULL DEFAULT 0,
-    message_timestamp TEXT,
-    created_at        TEXT    NOT NULL,
-    updated_at        TEXT    NOT NULL,
-    PRIMARY KEY (topic, "partition", "offset", item, algorithm)
-);
+                CREATE TABLE results (
+                    topic             TEXT    NOT NULL,
+                    "partition"       INTEGER NOT NULL,
+                    "offset"          INTEGER NOT NULL,
+                    item              INTEGER NOT NULL DEFAULT -1,
+                    algorithm         TEXT    NOT NULL,
+                    algorithm_version TEXT,
+                    "key"             TEXT,
+                    status            TEXT    NOT NULL CHECK (status IN ('ok', 'error')),
+                    input             TEXT,
+                    input_bytes       INTEGER NOT NULL DEFAULT 0,
+                    output            TEXT,
+                    error             TEXT,
+                    attempts          INTEGER NOT NULL DEFAULT 1,
+                    duration_ms       REAL    NOT NULL DEFAULT 0,
+                    message_timestamp TEXT,
+                    created_at        TEXT    NOT NULL,
+                    updated_at        TEXT    NOT NULL,
+                    PRIMARY KEY (topic, "partition", "offset", item, algorithm)
+                );
 
-CREATE INDEX results_by_status ON results (status, updated_at);
-CREATE INDEX results_by_time ON results (updated_at);
+                CREATE INDEX results_by_status ON results (status, updated_at);
+                CREATE INDEX results_by_time ON results (updated_at);
 
--- The next offset to read per partition, written in the same transaction as the rows it covers.
-CREATE TABLE consumer_offsets (
-    group_id    TEXT    NOT NULL,
-    topic       TEXT    NOT NULL,
-    "partition" INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
-    updated_at  TEXT    NOT NULL,
-    PRIMARY KEY (group_id, topic, "partition")
-);
+                -- The next offset to read per partition, written in the same transaction as the rows it covers.
+                CREATE TABLE consumer_offsets (
+                    group_id    TEXT    NOT NULL,
+                    topic       TEXT    NOT NULL,
+                    "partition" INTEGER NOT NULL,
+                    next_offset INTEGER NOT NULL,
+                    updated_at  TEXT    NOT NULL,
+                    PRIMARY KEY (group_id, topic, "partition")
+                );
 
--- Newest first: what happened lately.
-CREATE VIEW latest_results AS
-SELECT topic, "partition", "offset", item, algorithm, "key", status, output, error, attempts, duration_ms, updated_at
-FROM results
-ORDER BY updated_at DESC;
+                -- Newest first: what happened lately.
+                CREATE VIEW latest_results AS
+                SELECT topic, "partition", "offset", item, algorithm, "key", status, output, error, attempts, duration_ms, updated_at
+                FROM results
+                ORDER BY updated_at DESC;
 
--- Every failed input with what went wrong.
-CREATE VIEW errors AS
-SELECT topic, "partition", "offset", item, algorithm, "key", error, attempts, input, updated_at
-FROM results
-WHERE status = 'error'
-ORDER BY updated_at DESC;
+                -- Every failed input with what went wrong.
+                CREATE VIEW errors AS
+                SELECT topic, "partition", "offset", item, algorithm, "key", error, attempts, input, updated_at
+                FROM results
+                WHERE status = 'error'
+                ORDER BY updated_at DESC;
 
-"""#),
-        Migration(version: 2, name: "002_batches_and_fan_out.sql", sql: #"""
--- algoqueue results store, schema version 2: batch messages split into chunks, fan-out, sideband outputs.
+                """#),
+        Migration(
+            version: 2, name: "002_batches_and_fan_out.sql",
+            sql: #"""
+                -- algoqueue results store, schema version 2: batch messages split into chunks, fan-out, sideband outputs.
 
--- What the target said about a call (the Algorithmia envelope's metadata), as JSON text.
-ALTER TABLE results ADD COLUMN metadata TEXT;
--- Where an output too large to keep in the row was written (output is then NULL).
-ALTER TABLE results ADD COLUMN output_file TEXT;
+                -- What the target said about a call (the Algorithmia envelope's metadata), as JSON text.
+                ALTER TABLE results ADD COLUMN metadata TEXT;
+                -- Where an output too large to keep in the row was written (output is then NULL).
+                ALTER TABLE results ADD COLUMN output_file TEXT;
 
--- Batch messages split into chunks that every instance in the group shares; one row per batch, keyed by
--- the coordinates of the message that carried it (the rows of every chunk carry the same coordinates).
-CREATE TABLE batches (
-    topic              TEXT    NOT NULL,
-    "partition"        INTEGER NOT NULL,
-    "offset"           INTEGER NOT NULL,
-    items              INTEGER NOT NULL,
-    chunks             INTEGER NOT NULL,
-    split_at           TEXT    NOT NULL,
-    completed_at       TEXT,
-    event_published_at TEXT,
-    PRIMARY KEY (topic, "partition", "offset")
-);
+                -- Batch messages split into chunks that every instance in the group shares; one row per batch, keyed by
+                -- the coordinates of the message that carried it (the rows of every chunk carry the same coordinates).
+                CREATE TABLE batches (
+                    topic              TEXT    NOT NULL,
+                    "partition"        INTEGER NOT NULL,
+                    "offset"           INTEGER NOT NULL,
+                    items              INTEGER NOT NULL,
+                    chunks             INTEGER NOT NULL,
+                    split_at           TEXT    NOT NULL,
+                    completed_at       TEXT,
+                    event_published_at TEXT,
+                    PRIMARY KEY (topic, "partition", "offset")
+                );
 
--- The chunks of each split batch; written_at is set in the transaction that writes the chunk's rows.
-CREATE TABLE batch_chunks (
-    topic       TEXT    NOT NULL,
-    "partition" INTEGER NOT NULL,
-    "offset"    INTEGER NOT NULL,
-    first_item  INTEGER NOT NULL,
-    items       INTEGER NOT NULL,
-    written_at  TEXT,
-    PRIMARY KEY (topic, "partition", "offset", first_item)
-);
+                -- The chunks of each split batch; written_at is set in the transaction that writes the chunk's rows.
+                CREATE TABLE batch_chunks (
+                    topic       TEXT    NOT NULL,
+                    "partition" INTEGER NOT NULL,
+                    "offset"    INTEGER NOT NULL,
+                    first_item  INTEGER NOT NULL,
+                    items       INTEGER NOT NULL,
+                    written_at  TEXT,
+                    PRIMARY KEY (topic, "partition", "offset", first_item)
+                );
 
--- Split batches and how far they are.
-CREATE VIEW batch_progress AS
-SELECT b.topic, b."partition", b."offset", b.items, b.chunks,
-    (SELECT COUNT(*) FROM batch_chunks c
-     WHERE c.topic = b.topic AND c."partition" = b."partition" AND c."offset" = b."offset"
-       AND c.written_at IS NOT NULL) AS chunks_written,
-    b.split_at, b.completed_at
-FROM batches b;
+                -- Split batches and how far they are.
+                CREATE VIEW batch_progress AS
+                SELECT b.topic, b."partition", b."offset", b.items, b.chunks,
+                    (SELECT COUNT(*) FROM batch_chunks c
+                     WHERE c.topic = b.topic AND c."partition" = b."partition" AND c."offset" = b."offset"
+                       AND c.written_at IS NOT NULL) AS chunks_written,
+                    b.split_at, b.completed_at
+                FROM batches b;
 
--- Per input (a message, or an item of a batch message): every algorithm's status side by side.
--- statuses is a JSON object such as {"sentiment": "ok", "language": "error"}.
-CREATE VIEW input_status AS
-SELECT topic, "partition", "offset", item, MAX("key") AS "key", COUNT(*) AS algorithms,
-    SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors,
-    json_group_object(algorithm, status) AS statuses, MAX(updated_at) AS updated_at
-FROM results
-GROUP BY topic, "partition", "offset", item;
+                -- Per input (a message, or an item of a batch message): every algorithm's status side by side.
+                -- statuses is a JSON object such as {"sentiment": "ok", "language": "error"}.
+                CREATE VIEW input_status AS
+                SELECT topic, "partition", "offset", item, MAX("key") AS "key", COUNT(*) AS algorithms,
+                    SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors,
+                    json_group_object(algorithm, status) AS statuses, MAX(updated_at) AS updated_at
+                FROM results
+                GROUP BY topic, "partition", "offset", item;
 
-"""#),
+                """#),
     ]
 
     /// The newest schema version this build knows.

@@ -114,7 +114,8 @@ extension ResultsStore {
         do {
             try await pool.write { db in
                 try db.execute(
-                    sql: #"UPDATE batches SET event_published_at = ? WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
+                    sql:
+                        #"UPDATE batches SET event_published_at = ? WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
                     arguments: [Timestamp.now(), origin.topic, origin.partition, origin.offset])
             }
         } catch {
@@ -168,7 +169,9 @@ extension ResultsStore {
                     FROM batches b WHERE b.topic = ? AND b."partition" = ? AND b."offset" = ? AND b.completed_at IS NULL
                     """#,
                 arguments: [origin.topic, origin.partition, origin.offset])
-            guard let open, let chunks = open[0] as Int?, let written = open[1] as Int?, written >= chunks else { continue }
+            guard let open, let chunks = open[0] as Int?, let written = open[1] as Int?, written >= chunks else {
+                continue
+            }
             try db.execute(
                 sql: #"UPDATE batches SET completed_at = ? WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
                 arguments: [now, origin.topic, origin.partition, origin.offset])
@@ -182,7 +185,9 @@ extension ResultsStore {
         let arguments: StatementArguments = [origin.topic, origin.partition, origin.offset]
         guard
             let batch = try Row.fetchOne(
-                db, sql: #"SELECT items, chunks, completed_at FROM batches WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
+                db,
+                sql:
+                    #"SELECT items, chunks, completed_at FROM batches WHERE topic = ? AND "partition" = ? AND "offset" = ?"#,
                 arguments: arguments),
             let completedAt = batch[2] as String?
         else { return nil }

@@ -40,7 +40,8 @@ extension ResultsStore {
     /// Rows matching `query`, newest first.
     public func results(_ query: ResultQuery) async throws(StoreError) -> [ResultRow] {
         let (condition, arguments) = query.whereClause
-        let sql = "SELECT * FROM results\(condition) ORDER BY updated_at DESC, topic, \"partition\", \"offset\" DESC, item"
+        let sql =
+            "SELECT * FROM results\(condition) ORDER BY updated_at DESC, topic, \"partition\", \"offset\" DESC, item"
             + (query.limit.map { " LIMIT \(max(0, $0))" } ?? "")
         do {
             return try await pool.read { db in

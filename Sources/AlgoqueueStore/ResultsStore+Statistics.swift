@@ -33,25 +33,32 @@ extension ResultsStore {
             return try pool.read { db in
                 var stats = StoreStatistics()
                 for row in try Row.fetchAll(
-                    db, sql: "SELECT algorithm, status, COUNT(*) FROM results\(filter) GROUP BY algorithm, status ORDER BY algorithm, status",
+                    db,
+                    sql:
+                        "SELECT algorithm, status, COUNT(*) FROM results\(filter) GROUP BY algorithm, status ORDER BY algorithm, status",
                     arguments: arguments)
                 {
                     stats.counts.append(.init(algorithm: row[0], status: row[1], rows: row[2]))
                 }
                 stats.total = stats.counts.reduce(0) { $0 + $1.rows }
                 if let span = try Row.fetchOne(
-                    db, sql: "SELECT (julianday(MAX(updated_at)) - julianday(MIN(updated_at))) * 86400.0 FROM results\(filter)",
+                    db,
+                    sql:
+                        "SELECT (julianday(MAX(updated_at)) - julianday(MIN(updated_at))) * 86400.0 FROM results\(filter)",
                     arguments: arguments), let seconds = span[0] as Double?, seconds > 0
                 {
                     stats.rowsPerSecond = Double(stats.total) / seconds
                 }
                 let okFilter = filter.isEmpty ? " WHERE status = 'ok'" : filter + " AND status = 'ok'"
-                let okCount = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results\(okFilter)", arguments: arguments) ?? 0
+                let okCount =
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results\(okFilter)", arguments: arguments) ?? 0
                 func percentile(_ fraction: Double) throws -> Double? {
                     guard okCount > 0 else { return nil }
                     let offset = min(okCount - 1, Int((Double(okCount) * fraction).rounded(.up)) - 1)
                     return try Double.fetchOne(
-                        db, sql: "SELECT duration_ms FROM results\(okFilter) ORDER BY duration_ms LIMIT 1 OFFSET \(max(0, offset))",
+                        db,
+                        sql:
+                            "SELECT duration_ms FROM results\(okFilter) ORDER BY duration_ms LIMIT 1 OFFSET \(max(0, offset))",
                         arguments: arguments)
                 }
                 stats.p50Milliseconds = try percentile(0.50)

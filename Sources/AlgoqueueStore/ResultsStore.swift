@@ -55,7 +55,9 @@ public final class ResultsStore: Sendable {
         while pool == nil {
             do {
                 pool = try DatabasePool(path: path, configuration: grdb)
-            } catch let error as DatabaseError where error.resultCode.primaryResultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+            } catch let error as DatabaseError
+                where error.resultCode.primaryResultCode == .SQLITE_BUSY && ContinuousClock.now < deadline
+            {
                 usleep(50_000)
             } catch {
                 throw StoreError(.open, "cannot open the results store \(path): \(Self.describe(error))")
@@ -71,7 +73,12 @@ public final class ResultsStore: Sendable {
     /// file alone holds every row, then closes the file: the run is over when this returns, and a reader starting
     /// right after never meets the closing checkpoint. Safe to call more than once.
     public func close() {
-        guard !closed.withLock({ closed in defer { closed = true }; return closed }) else { return }
+        guard
+            !closed.withLock({ closed in
+                defer { closed = true }
+                return closed
+            })
+        else { return }
         do {
             try pool.writeWithoutTransaction { db in
                 _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
@@ -120,7 +127,8 @@ public final class ResultsStore: Sendable {
                                 CREATE TABLE IF NOT EXISTS schema_migrations (
                                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
                                 """)
-                        let now = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
+                        let now =
+                            try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
                         done = now >= migration.version
                         if done { return .commit }
                         try db.execute(sql: migration.sql)
@@ -148,7 +156,8 @@ public final class ResultsStore: Sendable {
     /// returns the batches this transaction completed.
     @discardableResult
     public func write(
-        rows: [ResultRow], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [], writtenChunks: [BatchChunk] = []
+        rows: [ResultRow], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [],
+        writtenChunks: [BatchChunk] = []
     ) async throws(StoreError) -> [CompletedBatch] {
         guard !rows.isEmpty || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
         let keepInputs = configuration.keepInputs
@@ -173,8 +182,11 @@ public final class ResultsStore: Sendable {
             }
         } catch {
             var reason = Self.describe(error)
-            if configuration.maxSize > 0, let error = error as? DatabaseError, error.resultCode.primaryResultCode == .SQLITE_FULL {
-                reason = "the store reached store.max_size (\(configuration.maxSize) bytes) or the disk is full: "
+            if configuration.maxSize > 0, let error = error as? DatabaseError,
+                error.resultCode.primaryResultCode == .SQLITE_FULL
+            {
+                reason =
+                    "the store reached store.max_size (\(configuration.maxSize) bytes) or the disk is full: "
                     + "free space or raise store.max_size"
             }
             throw StoreError(.write, "cannot write \(rows.count) result row(s) to \(configuration.path): \(reason)")

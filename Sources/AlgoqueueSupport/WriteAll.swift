@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes all of `bytes` to `descriptor`, retrying short writes and interruptions. Returns false on an error

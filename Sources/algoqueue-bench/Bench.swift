@@ -27,7 +27,8 @@ struct Bench: AsyncParsableCommand {
 }
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the scenarios and print figures.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the scenarios and print figures.")
 
     @Option(help: "Messages per scenario.")
     var messages = 20_000
@@ -41,11 +42,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: "A configuration file passed to algoqueue run (to compare settings, such as store.synchronous).")
     var config: String?
 
-    @Flag(inversion: .prefixedNo, help: "Compare each scenario's rows with a serial run (concurrency 1, no batches) of the same messages.")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Compare each scenario's rows with a serial run (concurrency 1, no batches) of the same messages.")
     var verify = true
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-bench-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "algoqueue-bench-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -53,11 +58,15 @@ struct Run: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: algoqueue) else {
             throw BenchError("no algoqueue binary next to \(executable.path): build the package first")
         }
-        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(messages) messages per scenario")
+        print(
+            "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(messages) messages per scenario"
+        )
         let broker = try DevBroker(logger: quietLogger())
         defer { withExtendedLifetime(broker) {} }
         let latency = Locked(Duration.zero)
-        let server = try await LoopbackHTTPServer.start { request in await Endpoint.answer(request, latency: latency.withLock { $0 }) }
+        let server = try await LoopbackHTTPServer.start { request in
+            await Endpoint.answer(request, latency: latency.withLock { $0 })
+        }
         defer { Task { await server.stop() } }
         for scenario in scenarios.split(separator: ",").map(String.init) {
             let setup = try Scenario(name: scenario, concurrency: concurrency)
@@ -68,7 +77,8 @@ struct Run: AsyncParsableCommand {
             let database = directory + "/\(scenario).db"
             var arguments = [
                 "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench", "--url",
-                server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency", String(setup.concurrency),
+                server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency",
+                String(setup.concurrency),
                 "--log-level", "error",
             ]
             if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
@@ -84,12 +94,23 @@ struct Run: AsyncParsableCommand {
             let stats = try store.statistics()
             store.close()
             print("\nscenario \(scenario): \(setup.summary)")
-            print(String(format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
-                usage.cpuSeconds / Double(messages) * 1000, Double(usage.peakRSSBytes) / 1e6))
-            print(String(format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0, stats.p99Milliseconds ?? 0, stats.total))
-            print(String(format: "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
-                ownCPU, usage.cpuSeconds, usage.wallSeconds, usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
-            try await references(for: setup, rate: rate, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL, directory: directory, executable: executable.path)
+            print(
+                String(
+                    format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
+                    usage.cpuSeconds / Double(messages) * 1000, Double(usage.peakRSSBytes) / 1e6))
+            print(
+                String(
+                    format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0,
+                    stats.p99Milliseconds ?? 0, stats.total))
+            print(
+                String(
+                    format:
+                        "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
+                    ownCPU, usage.cpuSeconds, usage.wallSeconds,
+                    usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
+            try await references(
+                for: setup, rate: rate, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL,
+                directory: directory, executable: executable.path)
             if verify {
                 latency.withLock { $0 = .zero }
                 try compareWithSerialRun(
@@ -101,49 +122,98 @@ struct Run: AsyncParsableCommand {
 
     /// Runs the same messages again one call at a time, without batches, and counts the rows that differ
     /// (coordinates, status or output) between the two stores.
-    func compareWithSerialRun(database: String, topic: String, brokers: String, url: String, directory: String, algoqueue: String) throws {
+    func compareWithSerialRun(
+        database: String, topic: String, brokers: String, url: String, directory: String, algoqueue: String
+    ) throws {
         let serial = database.replacingOccurrences(of: ".db", with: "-serial.db")
-        let run = try runMeasured(algoqueue, [
-            "run", "--brokers", brokers, "--topic", topic, "--group", "bench-serial", "--url", url, "--database", serial,
-            "--until-idle", "--concurrency", "1", "--log-level", "error",
-        ])
+        let run = try runMeasured(
+            algoqueue,
+            [
+                "run", "--brokers", brokers, "--topic", topic, "--group", "bench-serial", "--url", url, "--database",
+                serial,
+                "--until-idle", "--concurrency", "1", "--log-level", "error",
+            ])
         guard run.status == 0 else { throw BenchError("the serial run failed (\(run.status)): \(run.output)") }
         let rows = "SELECT partition, offset, item, algorithm, status, output FROM"
-        let compare = try runMeasured("/usr/bin/sqlite3", [
-            database,
-            "ATTACH '\(serial)' AS serial; SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM serial.results), "
-                + "(SELECT COUNT(*) FROM (\(rows) main.results EXCEPT \(rows) serial.results)), "
-                + "(SELECT COUNT(*) FROM (\(rows) serial.results EXCEPT \(rows) main.results));",
-        ])
-        let counts = compare.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+        let compare = try runMeasured(
+            "/usr/bin/sqlite3",
+            [
+                database,
+                "ATTACH '\(serial)' AS serial; SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM serial.results), "
+                    + "(SELECT COUNT(*) FROM (\(rows) main.results EXCEPT \(rows) serial.results)), "
+                    + "(SELECT COUNT(*) FROM (\(rows) serial.results EXCEPT \(rows) main.results));",
+            ])
+        let counts = compare.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap {
+            Int($0)
+        }
         guard counts.count == 4 else { throw BenchError("cannot compare with the serial run: \(compare.output)") }
         let same = counts[0] == counts[1] && counts[2] == 0 && counts[3] == 0
-        print("  serial run (concurrency 1, no batches): \(counts[1]) rows; rows identical (coordinates, status, output): "
-            + (same ? "yes" : "NO (\(counts[2]) only here, \(counts[3]) only in the serial run)"))
+        print(
+            "  serial run (concurrency 1, no batches): \(counts[1]) rows; rows identical (coordinates, status, output): "
+                + (same ? "yes" : "NO (\(counts[2]) only here, \(counts[3]) only in the serial run)"))
     }
 
     func references(
-        for setup: Scenario, rate: Double, topic: String, brokers: String, url: String, directory: String, executable: String
+        for setup: Scenario, rate: Double, topic: String, brokers: String, url: String, directory: String,
+        executable: String
     ) async throws {
         switch setup.name {
         case "single":
-            let http = try runMeasured(executable, ["http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests", String(messages)])
+            let http = try runMeasured(
+                executable,
+                [
+                    "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
+                    String(messages),
+                ])
             let httpRate = Double(messages) / (Self.value("seconds", in: http.output) ?? .infinity)
-            print(String(format: "  reference HTTP-only: %.0f requests/s; algoqueue / HTTP-only = %.3f (target >= 0.60)", httpRate, rate / httpRate))
-            let sqlite = try runMeasured(executable, ["sqlite-only", "--database", directory + "/sqlite-only.db", "--rows", String(messages), "--batch", "500"])
+            print(
+                String(
+                    format: "  reference HTTP-only: %.0f requests/s; algoqueue / HTTP-only = %.3f (target >= 0.60)",
+                    httpRate, rate / httpRate))
+            let sqlite = try runMeasured(
+                executable,
+                [
+                    "sqlite-only", "--database", directory + "/sqlite-only.db", "--rows", String(messages), "--batch",
+                    "500",
+                ])
             let sqliteRate = Double(messages) / (Self.value("seconds", in: sqlite.output) ?? .infinity)
-            print(String(format: "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f", sqliteRate, rate / sqliteRate))
+            print(
+                String(
+                    format:
+                        "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
+                    sqliteRate, rate / sqliteRate))
         case "batch":
-            let consume = try runMeasured(executable, ["consume-only", "--brokers", brokers, "--topic", topic, "--group", "bench-consume-only", "--messages", String(messages)])
+            let consume = try runMeasured(
+                executable,
+                [
+                    "consume-only", "--brokers", brokers, "--topic", topic, "--group", "bench-consume-only",
+                    "--messages", String(messages),
+                ])
             let consumeRate = Double(messages) / (Self.value("seconds", in: consume.output) ?? .infinity)
-            print(String(format: "  reference consume-only: %.0f messages/s; algoqueue / consume-only = %.3f (target >= 0.50)", consumeRate, rate / consumeRate))
+            print(
+                String(
+                    format:
+                        "  reference consume-only: %.0f messages/s; algoqueue / consume-only = %.3f (target >= 0.50)",
+                    consumeRate, rate / consumeRate))
             // Every message ends as a row: writing rows alone bounds what the pipeline can reach.
-            let sqlite = try runMeasured(executable, ["sqlite-only", "--database", directory + "/sqlite-only-batch.db", "--rows", String(messages), "--batch", "500"])
+            let sqlite = try runMeasured(
+                executable,
+                [
+                    "sqlite-only", "--database", directory + "/sqlite-only-batch.db", "--rows", String(messages),
+                    "--batch", "500",
+                ])
             let sqliteRate = Double(messages) / (Self.value("seconds", in: sqlite.output) ?? .infinity)
-            print(String(format: "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f", sqliteRate, rate / sqliteRate))
+            print(
+                String(
+                    format:
+                        "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
+                    sqliteRate, rate / sqliteRate))
         default:
             let ideal = Double(setup.concurrency) / setup.latency.seconds
-            print(String(format: "  ideal %d / %.3f s = %.0f messages/s; algoqueue / ideal = %.3f (target >= 0.95)", setup.concurrency, setup.latency.seconds, ideal, rate / ideal))
+            print(
+                String(
+                    format: "  ideal %d / %.3f s = %.0f messages/s; algoqueue / ideal = %.3f (target >= 0.95)",
+                    setup.concurrency, setup.latency.seconds, ideal, rate / ideal))
         }
     }
 
@@ -152,14 +222,17 @@ struct Run: AsyncParsableCommand {
         configuration.brokers = [brokers]
         let producer = try KafkaProducer(configuration: configuration, logger: quietLogger())
         var failure: (any Error)?
-        await forEachConcurrently(0..<count, limit: 2000, { n -> (any Error)? in
-            do {
-                _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8)))
-                return nil
-            } catch {
-                return error
+        await forEachConcurrently(
+            0..<count, limit: 2000,
+            { n -> (any Error)? in
+                do {
+                    _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8)))
+                    return nil
+                } catch {
+                    return error
+                }
             }
-        }) { error in
+        ) { error in
             if failure == nil { failure = error }
         }
         if let failure { throw failure }

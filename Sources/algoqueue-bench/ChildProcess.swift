@@ -30,11 +30,13 @@ func runMeasured(_ path: String, _ arguments: [String]) throws -> ChildUsage {
     while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
     let wall = Date().timeIntervalSince(started)
     try handle.close()
-    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+    let cpu =
+        Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
         + Double(usage.ru_stime.tv_usec) / 1e6
     let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
     let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return ChildUsage(status: exitCode, wallSeconds: wall, cpuSeconds: cpu, peakRSSBytes: Int(usage.ru_maxrss) * 1024, output: text)
+    return ChildUsage(
+        status: exitCode, wallSeconds: wall, cpuSeconds: cpu, peakRSSBytes: Int(usage.ru_maxrss) * 1024, output: text)
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -42,7 +42,8 @@ struct ConsumeOnly: AsyncParsableCommand {
 
 struct HTTPOnly: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "http-only", abstract: "Reference: the same HTTP client at the same concurrency, no Kafka, no SQLite.")
+        commandName: "http-only",
+        abstract: "Reference: the same HTTP client at the same concurrency, no Kafka, no SQLite.")
 
     @Option var url: String
     @Option var concurrency: Int
@@ -55,10 +56,13 @@ struct HTTPOnly: AsyncParsableCommand {
         let http = try HTTPAlgorithm(configuration)
         let started = ContinuousClock.now
         var failures = 0
-        await forEachConcurrently(0..<requests, limit: concurrency, { n in
-            if case .success = await http.call(AlgorithmInput(json: Array(#"{"n": \#(n)}"#.utf8))) { return true }
-            return false
-        }) { ok in
+        await forEachConcurrently(
+            0..<requests, limit: concurrency,
+            { n in
+                if case .success = await http.call(AlgorithmInput(json: Array(#"{"n": \#(n)}"#.utf8))) { return true }
+                return false
+            }
+        ) { ok in
             if !ok { failures += 1 }
         }
         let seconds = (ContinuousClock.now - started).seconds
@@ -69,7 +73,8 @@ struct HTTPOnly: AsyncParsableCommand {
 
 struct SQLiteOnly: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sqlite-only", abstract: "Reference: writing result rows and offsets alone, in the same batch size.")
+        commandName: "sqlite-only",
+        abstract: "Reference: writing result rows and offsets alone, in the same batch size.")
 
     @Option var database: String
     @Option var rows: Int
@@ -85,7 +90,10 @@ struct SQLiteOnly: AsyncParsableCommand {
                     topic: "bench", partition: Int32(n % 8), offset: Int64(n), algorithm: "bench", status: .ok,
                     input: #"{"n": \#(n)}"#, inputBytes: 10, output: output, attempts: 1, durationMilliseconds: 1)
             }
-            try await store.write(rows: chunk, offsets: [StoredOffset(topic: "bench", partition: 0, nextOffset: Int64(start + chunk.count))], group: "bench")
+            try await store.write(
+                rows: chunk,
+                offsets: [StoredOffset(topic: "bench", partition: 0, nextOffset: Int64(start + chunk.count))],
+                group: "bench")
         }
         let seconds = (ContinuousClock.now - started).seconds
         store.close()

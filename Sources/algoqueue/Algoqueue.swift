@@ -24,7 +24,8 @@ struct Algoqueue: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self, ReplayCommand.self,
+            RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self,
+            ReplayCommand.self,
             StatsCommand.self, CheckConfigCommand.self,
             MigrateCommand.self,
         ]

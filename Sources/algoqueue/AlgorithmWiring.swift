@@ -20,7 +20,8 @@ struct AlgorithmWiring {
                     var url: String?
                     if settings.kind == .builtin {
                         if server == nil {
-                            server = try await LoopbackHTTPServer.start { request in await DemoAlgorithm.handle(request) }
+                            server = try await LoopbackHTTPServer.start { request in await DemoAlgorithm.handle(request)
+                            }
                         }
                         url = server!.baseURL + DemoAlgorithm.path
                     }

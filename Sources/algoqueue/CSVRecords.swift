@@ -92,7 +92,8 @@ struct ProgressReporter {
             let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
             let width = 24
             let filled = Int(fraction * Double(width))
-            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            line =
+                "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
                 + "\(Int(fraction * 100))% " + line + " ETA \(Int(eta.rounded()))s"
         }
         FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))

@@ -28,7 +28,9 @@ struct CheckConfigCommand: ParsableCommand {
     @Flag(name: .long, help: "Also connect to the brokers and check that the topics exist.")
     var connect = false
 
-    @Flag(name: .long, help: "Print every configuration key with its run flag and default (the README's table), and exit.")
+    @Flag(
+        name: .long, help: "Print every configuration key with its run flag and default (the README's table), and exit."
+    )
     var keys = false
 
     func validate() throws {
@@ -49,7 +51,10 @@ struct CheckConfigCommand: ParsableCommand {
             do {
                 let topics = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet()).topics()
                 for topic in settings.kafka.topics where topics[topic] == nil {
-                    problems.append(ConfigProblem("kafka.topics", "topic \(topic) does not exist on \(settings.kafka.brokers.joined(separator: ","))"))
+                    problems.append(
+                        ConfigProblem(
+                            "kafka.topics",
+                            "topic \(topic) does not exist on \(settings.kafka.brokers.joined(separator: ","))"))
                 }
             } catch {
                 printError("algoqueue: error: \(error)")
@@ -63,6 +68,7 @@ struct CheckConfigCommand: ParsableCommand {
         print(
             "\(file): ok (topics \(settings.kafka.topics.joined(separator: ", ")) on \(settings.kafka.brokers.joined(separator: ",")), "
                 + (settings.algorithms.isEmpty ? "algorithm " : "algorithms ")
-                    + "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")), results in \(settings.store.path))")
+                + "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")), results in \(settings.store.path))"
+        )
     }
 }

@@ -28,8 +28,10 @@ struct LineLogHandler: LogHandler {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
         let pairs = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
-        let text = ([event.message.description.replacingOccurrences(of: "\n", with: " ")] + pairs).joined(separator: " ")
-        let line = Self.journal
+        let text = ([event.message.description.replacingOccurrences(of: "\n", with: " ")] + pairs).joined(
+            separator: " ")
+        let line =
+            Self.journal
             ? "<\(Self.priority(event.level))>\(text)\n"
             : "\(Timestamp.now()) \(event.level) \(label): \(text)\n"
         Self.output.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
@@ -47,8 +49,11 @@ struct LineLogHandler: LogHandler {
     }
 
     static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else {
+            return value
+        }
+        return "\""
+            + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 }

@@ -47,14 +47,18 @@ enum RowFormatter {
 
     /// JSON text as a value to embed (null when absent or not JSON).
     static func embedded(_ text: String?) -> Any {
-        guard let text, let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+        guard let text,
+            let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        else {
             return NSNull()
         }
         return value
     }
 
     static func jsonLine(_ row: ResultRow) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object(row), options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object(row), options: [.sortedKeys, .fragmentsAllowed]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -112,7 +116,9 @@ enum StatsReport {
             "rows_per_second": stats.rowsPerSecond,
             "p50_ms": stats.p50Milliseconds ?? NSNull(), "p99_ms": stats.p99Milliseconds ?? NSNull(),
             "group": lag.group,
-            "lag": lag.entries.map { ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag] },
+            "lag": lag.entries.map {
+                ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag]
+            },
         ]
         object["lag_note"] = lag.absence(database: database) ?? NSNull()
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
@@ -130,7 +136,8 @@ enum StatsReport {
         if let p50 = stats.p50Milliseconds { lines.append(String(format: "p50_ms,,,,,,%.3f", p50)) }
         if let p99 = stats.p99Milliseconds { lines.append(String(format: "p99_ms,,,,,,%.3f", p99)) }
         for entry in lag.entries {
-            lines.append("lag,,,\(field(lag.group)),\(field(entry.partition.topic)),\(entry.partition.partition),\(entry.lag)")
+            lines.append(
+                "lag,,,\(field(lag.group)),\(field(entry.partition.topic)),\(entry.partition.partition),\(entry.lag)")
         }
         return lines.joined(separator: "\n")
     }

@@ -41,13 +41,19 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The topic to publish to.")
     var topic: String
 
-    @Option(name: .customLong("key-field"), help: ArgumentHelp("Take each message's key from this top-level field.", valueName: "name"))
+    @Option(
+        name: .customLong("key-field"),
+        help: ArgumentHelp("Take each message's key from this top-level field.", valueName: "name"))
     var keyField: String?
 
     @Flag(name: .customLong("allow-invalid"), help: "Publish lines that are not valid JSON as they are.")
     var allowInvalid = false
 
-    @Option(name: .customLong("kafka-property"), help: ArgumentHelp("Any librdkafka property (repeatable), such as SASL/SSL settings or message.max.bytes.", valueName: "name=value"))
+    @Option(
+        name: .customLong("kafka-property"),
+        help: ArgumentHelp(
+            "Any librdkafka property (repeatable), such as SASL/SSL settings or message.max.bytes.",
+            valueName: "name=value"))
     var kafkaProperties: [String] = []
 
     @Option(name: .long, help: "jsonl or csv (default: csv for a .csv file, jsonl otherwise).")
@@ -100,7 +106,8 @@ struct PublishCommand: AsyncParsableCommand {
         let csv = (format ?? (file.lowercased().hasSuffix(".csv") ? .csv : .jsonl)) == .csv
         var csvRecords = CSVRecords()
         var pending = ""
-        let totalBytes = file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
+        let totalBytes =
+            file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
         var progress = ProgressReporter(totalBytes: totalBytes)
         func settle(_ result: Result<KafkaDelivery, any Error>) {
             switch result {
@@ -119,7 +126,9 @@ struct PublishCommand: AsyncParsableCommand {
                 var line = raw
                 if csv {
                     do {
-                        guard let object = try csvRecords.record(from: String(decoding: raw, as: UTF8.self), pending: &pending)
+                        guard
+                            let object = try csvRecords.record(
+                                from: String(decoding: raw, as: UTF8.self), pending: &pending)
                         else { continue }
                         line = object
                     } catch {
@@ -128,7 +137,7 @@ struct PublishCommand: AsyncParsableCommand {
                         continue
                     }
                 }
-                guard line.contains(where: { !JSONSyntaxWhitespace.contains($0) }) else { continue }
+                guard line.contains(where: { !jsonWhitespace.contains($0) }) else { continue }
                 do {
                     try JSONSyntax.validate(line)
                 } catch {
@@ -192,7 +201,7 @@ struct PublishCommand: AsyncParsableCommand {
     }
 }
 
-private let JSONSyntaxWhitespace: Set<UInt8> = [0x20, 0x09, 0x0D, 0x0A]
+private let jsonWhitespace: Set<UInt8> = [0x20, 0x09, 0x0D, 0x0A]
 
 /// Reads one top-level field of a JSON object line as a key.
 enum KeyField {

@@ -32,10 +32,14 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("error-contains"), help: "Only rows whose error contains this text.")
     var errorContains: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
     var since: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only rows written before: an ISO time, or an age such as 30m.", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Only rows written before: an ISO time, or an age such as 30m.", valueName: "time"))
     var until: String?
 
     @Option(name: .long, help: "At most this many rows, newest first.")
@@ -55,7 +59,8 @@ struct ReplayCommand: AsyncParsableCommand {
         query.until = try TimeFilter.option(until)
         let store = try openStore(settings.store, logger: logger, mustExist: true)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
-        let replay = Replay(configuration: settings.pipeline, store: store, algorithms: wiring.algorithms, logger: logger)
+        let replay = Replay(
+            configuration: settings.pipeline, store: store, algorithms: wiring.algorithms, logger: logger)
         let summary = try await replay.run(query, dryRun: dryRun) { progress in
             printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
         }
@@ -63,7 +68,9 @@ struct ReplayCommand: AsyncParsableCommand {
         store.close()
         let name = settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")
         if dryRun {
-            print("\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed")
+            print(
+                "\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed"
+            )
         } else {
             print(
                 "replayed \(summary.replayed) of \(summary.selected) error row(s) of \(name): \(summary.nowOK) now ok, "
@@ -95,7 +102,8 @@ enum TimeFilter {
         let normalized = text.replacingOccurrences(of: " ", with: "T")
         let digits = normalized.prefix(10).filter(\.isNumber).count
         guard normalized.count >= 10, digits == 8, normalized.dropFirst(4).first == "-" else {
-            throw ValidationErrorText("\"\(text)\" is neither an age such as 2h nor an ISO time such as 2026-11-21T08:00")
+            throw ValidationErrorText(
+                "\"\(text)\" is neither an age such as 2h nor an ISO time such as 2026-11-21T08:00")
         }
         return normalized
     }

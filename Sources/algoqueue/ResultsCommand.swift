@@ -35,7 +35,9 @@ struct ResultsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only rows from this topic.")
     var topic: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
     var since: String?
 
     @Option(name: .long, help: "At most this many rows (0: all).")
@@ -165,7 +167,8 @@ enum ResultsTable {
 
     static func format(_ cells: [String], _ widths: [Int]) -> String {
         cells.enumerated().map { index, cell in
-            index == cells.count - 1 ? cell : cell.padding(toLength: max(widths[index], cell.count), withPad: " ", startingAt: 0)
+            index == cells.count - 1
+                ? cell : cell.padding(toLength: max(widths[index], cell.count), withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
     }
 

@@ -48,7 +48,8 @@ struct RunCommand: AsyncParsableCommand {
             "starting",
             metadata: [
                 "brokers": "\(settings.kafka.brokers.joined(separator: ","))", "topics": "\(settings.kafka.topics)",
-                "database": "\(settings.store.path)", "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
+                "database": "\(settings.store.path)",
+                "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
             ])
         let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
@@ -61,13 +62,15 @@ struct RunCommand: AsyncParsableCommand {
             observer: PipelineObserver(
                 onReady: { notifier?.send("READY=1") }, onStopping: { notifier?.send("STOPPING=1") }))
         let operations = OperationsService(
-            configuration: settings.operations, pipeline: pipeline, registry: registry, notifier: notifier, logger: logger)
+            configuration: settings.operations, pipeline: pipeline, registry: registry, notifier: notifier,
+            logger: logger)
         let outcome = await ServiceRunner.run([operations, pipeline], logger: logger)
         await wiring.stop()
         store.close()
         let totals = pipeline.statistics.snapshot
         if settings.pipeline.untilIdle {
-            let seconds = pipeline.statistics.processingDuration.map { String(format: " (processing %.3f s)", $0.seconds) } ?? ""
+            let seconds =
+                pipeline.statistics.processingDuration.map { String(format: " (processing %.3f s)", $0.seconds) } ?? ""
             print(
                 "consumed \(totals.consumed) message(s): \(totals.ok) ok, \(totals.errors) error row(s) in \(settings.store.path)"
                     + seconds)

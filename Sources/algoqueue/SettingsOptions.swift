@@ -26,7 +26,9 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("header"), help: ArgumentHelp("A request header (repeatable).", valueName: "Name: value"))
     var headers: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
     var timeout: String?
 
     @Option(name: .long, help: "Calls in flight at once (default 8).")
@@ -44,30 +46,47 @@ struct SettingsOptions: ParsableArguments {
             valueName: "duration"))
     var shutdownTimeout: String?
 
-    @Option(name: .long, help: ArgumentHelp("unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
     var ordering: String?
 
-    @Option(name: .customLong("batch-max-items"), help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
+    @Option(
+        name: .customLong("batch-max-items"),
+        help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
     var batchMaxItems: Int?
 
     @Option(
         name: .customLong("batch-messages"),
-        help: ArgumentHelp("off (default), auto (a JSON list or {\"inputs\": [...]} is a batch: a row per item) or required.", valueName: "mode"))
+        help: ArgumentHelp(
+            "off (default), auto (a JSON list or {\"inputs\": [...]} is a batch: a row per item) or required.",
+            valueName: "mode"))
     var batchMessages: String?
 
-    @Option(name: .customLong("split-max-items"), help: "Split batch messages above N items into chunks the whole group shares (default 0: never).")
+    @Option(
+        name: .customLong("split-max-items"),
+        help: "Split batch messages above N items into chunks the whole group shares (default 0: never).")
     var splitMaxItems: Int?
 
-    @Flag(name: .customLong("fail-fast"), help: "With several algorithms: the first failure for an input cancels its other calls.")
+    @Flag(
+        name: .customLong("fail-fast"),
+        help: "With several algorithms: the first failure for an input cancels its other calls.")
     var failFast = false
 
-    @Option(name: .customLong("input-dir"), help: ArgumentHelp("The only directory {\"$file\": \"name\"} inputs are read from.", valueName: "dir"))
+    @Option(
+        name: .customLong("input-dir"),
+        help: ArgumentHelp("The only directory {\"$file\": \"name\"} inputs are read from.", valueName: "dir"))
     var inputDir: String?
 
-    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Write outputs above 1 MiB here; the row holds the path.", valueName: "dir"))
+    @Option(
+        name: .customLong("output-dir"),
+        help: ArgumentHelp("Write outputs above 1 MiB here; the row holds the path.", valueName: "dir"))
     var outputDir: String?
 
-    @Option(name: .customLong("max-attempts"), help: "Calls per input for retryable failures, the first included (default 3).")
+    @Option(
+        name: .customLong("max-attempts"),
+        help: "Calls per input for retryable failures, the first included (default 3).")
     var maxAttempts: Int?
 
     @Option(name: .customLong("dead-letter-topic"), help: "Also publish messages that end as error rows to this topic.")
@@ -76,10 +95,14 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
     var database: String?
 
-    @Option(name: .customLong("kafka-property"), help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
+    @Option(
+        name: .customLong("kafka-property"),
+        help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
     var kafkaProperties: [String] = []
 
-    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve /metrics, /healthz, /readyz here.", valueName: "host:port"))
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp("Serve /metrics, /healthz, /readyz here.", valueName: "host:port"))
     var metricsListen: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -92,7 +115,9 @@ struct SettingsOptions: ParsableArguments {
         if let config {
             (settings, problems) = ConfigFile.load(config)
         }
-        if let brokers { settings.kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let brokers {
+            settings.kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
         if let group { settings.kafka.groupID = group }
         if !topic.isEmpty { settings.kafka.topics = topic }
         if let url {
@@ -121,14 +146,16 @@ struct SettingsOptions: ParsableArguments {
             if let value = Duration(text: shutdownTimeout) {
                 settings.pipeline.shutdownTimeout = value
             } else {
-                problems.append(ConfigProblem("--shutdown-timeout", "\"\(shutdownTimeout)\" is not a duration such as 10s or 2m"))
+                problems.append(
+                    ConfigProblem("--shutdown-timeout", "\"\(shutdownTimeout)\" is not a duration such as 10s or 2m"))
             }
         }
         if let ordering {
             if let mode = Ordering(rawValue: ordering.lowercased()) {
                 settings.pipeline.ordering = mode
             } else {
-                problems.append(ConfigProblem("--ordering", "must be one of unordered, key, partition (got \"\(ordering)\")"))
+                problems.append(
+                    ConfigProblem("--ordering", "must be one of unordered, key, partition (got \"\(ordering)\")"))
             }
         }
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
@@ -138,7 +165,8 @@ struct SettingsOptions: ParsableArguments {
             if let mode = BatchMessageConfiguration.Mode(rawValue: batchMessages.lowercased()) {
                 settings.pipeline.batchMessages.mode = mode
             } else {
-                problems.append(ConfigProblem("--batch-messages", "must be one of off, auto, required (got \"\(batchMessages)\")"))
+                problems.append(
+                    ConfigProblem("--batch-messages", "must be one of off, auto, required (got \"\(batchMessages)\")"))
             }
         }
         if let splitMaxItems { settings.pipeline.split.maxItems = splitMaxItems }

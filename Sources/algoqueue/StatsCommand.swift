@@ -29,7 +29,9 @@ struct StatsCommand: AsyncParsableCommand {
     @OptionGroup(title: "Settings")
     var options: SettingsOptions
 
-    @Option(name: .long, help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Only rows written since: an ISO time, or an age such as 2h.", valueName: "time"))
     var since: String?
 
     @Option(name: .long, help: "table, json or csv.")
@@ -55,7 +57,8 @@ struct StatsCommand: AsyncParsableCommand {
                 let admin = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet())
                 for offset in stored {
                     let partition = TopicPartition(offset.topic, offset.partition)
-                    lag.entries.append((partition, max(0, try await admin.highWatermark(partition) - offset.nextOffset)))
+                    lag.entries.append(
+                        (partition, max(0, try await admin.highWatermark(partition) - offset.nextOffset)))
                 }
                 lag.entries.sort { $0.partition < $1.partition }
                 lag.measured = true
@@ -82,7 +85,9 @@ struct LagReport {
     /// Why no lag is shown, as a sentence, or nil when there is lag to show.
     func absence(database: String) -> String? {
         guard entries.isEmpty else { return nil }
-        guard measured else { return "not measured; give --brokers (or a --config naming them) to compare with the broker" }
+        guard measured else {
+            return "not measured; give --brokers (or a --config naming them) to compare with the broker"
+        }
         let others = otherGroups.map { "\($0.group) (\($0.partitions) partition(s))" }.joined(separator: ", ")
         return others.isEmpty
             ? "no offsets stored for group \(group) in \(database): nothing consumed yet"

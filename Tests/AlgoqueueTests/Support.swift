@@ -6,7 +6,8 @@ import Testing
 /// A logger for tests: warnings and above to stderr, so failures explain themselves.
 func testLogger(_ label: String = "test") -> Logger {
     var logger = Logger(label: label)
-    logger.logLevel = ProcessInfo.processInfo.environment["ALGOQUEUE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["ALGOQUEUE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return logger
 }
 
@@ -63,7 +64,9 @@ func produce(
     var deliveries: [KafkaDelivery] = []
     for (index, value) in values.enumerated() {
         let key = keys?[index].map { Array($0.utf8) }
-        deliveries.append(try await producer.send(KafkaRecord(topic: topic, partition: partition, key: key, value: value, headers: headers)))
+        deliveries.append(
+            try await producer.send(
+                KafkaRecord(topic: topic, partition: partition, key: key, value: value, headers: headers)))
     }
     await producer.close()
     return deliveries
@@ -71,7 +74,9 @@ func produce(
 
 /// Runs a command line program and returns its exit status and standard output.
 @discardableResult
-func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
+func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> (
+    status: Int32, output: String, error: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -87,12 +92,16 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
     let outData = output.fileHandleForReading.readDataToEndOfFile()
     let errData = error.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
+    )
 }
 
 /// Runs `sqlite3` on a database file, as a user would, and returns its output lines.
 func sqlite3(_ database: String, _ sql: String) throws -> [String] {
     let result = try runProgram("/usr/bin/sqlite3", [database, sql])
     #expect(result.status == 0, "sqlite3 failed: \(result.error)")
-    return result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+    return result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter {
+        !$0.isEmpty
+    }
 }

@@ -48,7 +48,8 @@ final class TestEndpoint: Sendable {
                 if let failTimes = object["failTimes"] as? Int, count <= failTimes {
                     if let retryAfter = object["retryAfter"] as? Int {
                         return LoopbackHTTPReply(
-                            status: 429, headers: [("Retry-After", String(retryAfter)), ("Content-Type", "application/json")],
+                            status: 429,
+                            headers: [("Retry-After", String(retryAfter)), ("Content-Type", "application/json")],
                             body: Array(#"{"error": "slow down"}"#.utf8))
                     }
                     return .json(500, #"{"error": "flaky failure \#(count) of \#(failTimes)"}"#)
@@ -64,18 +65,21 @@ final class TestEndpoint: Sendable {
                 try? await Task.sleep(for: hangFor)
             }
             if object["garbage"] as? Bool == true {
-                return LoopbackHTTPReply(status: 200, headers: [("Content-Type", "text/html")], body: Array("<html>oops</html>".utf8))
+                return LoopbackHTTPReply(
+                    status: 200, headers: [("Content-Type", "text/html")], body: Array("<html>oops</html>".utf8))
             }
             guard let n = object["n"] as? Int else {
                 return .json(422, #"{"error": "input needs an integer field n"}"#)
             }
             return .json(200, #"{"doubled": \#(n * 2)}"#)
         }
-        return TestEndpoint(server: server, calls: calls, sources: sources, lastHeaders: lastHeaders, callTimes: callTimes)
+        return TestEndpoint(
+            server: server, calls: calls, sources: sources, lastHeaders: lastHeaders, callTimes: callTimes)
     }
 
     private init(
-        server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>, lastHeaders: Locked<[String: String]>,
+        server: LoopbackHTTPServer, calls: Locked<Int>, sources: Locked<[String]>,
+        lastHeaders: Locked<[String: String]>,
         callTimes: Locked<[Int: [ContinuousClock.Instant]]>
     ) {
         self.server = server
@@ -104,7 +108,8 @@ func algoqueueBinary() throws -> String {
         return found
     }()
     guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw ValidationFailure("the algoqueue binary is not built; run swift build first (looked in \(candidates.prefix(2)))")
+        throw ValidationFailure(
+            "the algoqueue binary is not built; run swift build first (looked in \(candidates.prefix(2)))")
     }
     return path
 }

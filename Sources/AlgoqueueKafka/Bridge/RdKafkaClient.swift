@@ -16,7 +16,8 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
     /// When a failed offset commit was last logged as a warning (one a minute; the rest at debug).
     let lastCommitWarning = Locked<ContinuousClock.Instant?>(nil)
     /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
-    var rebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    var rebalance:
+        ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     /// Called on the polling thread for a client-level error.
     var error: ((KafkaError) -> Void)?
 
@@ -71,35 +72,37 @@ final class RdKafkaClient: @unchecked Sendable {
 }
 
 /// librdkafka's log lines go to swift-log at the matching level (syslog levels 0–7).
-private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
-    handle, level, facility, line in
-    guard let context = RdKafkaClient.context(of: handle), let line else { return }
-    let swiftLevel: Logger.Level
-    switch level {
-    case ...2: swiftLevel = .critical
-    case 3: swiftLevel = .error
-    case 4: swiftLevel = .warning
-    case 5: swiftLevel = .notice
-    case 6: swiftLevel = .info
-    default: swiftLevel = .debug
+private let rdKafkaLogCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+        handle, level, facility, line in
+        guard let context = RdKafkaClient.context(of: handle), let line else { return }
+        let swiftLevel: Logger.Level
+        switch level {
+        case ...2: swiftLevel = .critical
+        case 3: swiftLevel = .error
+        case 4: swiftLevel = .warning
+        case 5: swiftLevel = .notice
+        case 6: swiftLevel = .info
+        default: swiftLevel = .debug
+        }
+        let facilityText = facility.map { String(cString: $0) } ?? "-"
+        var text = String(cString: line)
+        for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
+        context.logger.log(level: swiftLevel, "\(text)", metadata: ["rdkafka": "\(facilityText)"])
     }
-    let facilityText = facility.map { String(cString: $0) } ?? "-"
-    var text = String(cString: line)
-    for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
-    context.logger.log(level: swiftLevel, "\(text)", metadata: ["rdkafka": "\(facilityText)"])
-}
 
-private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    handle, code, reason, _ in
-    guard let context = RdKafkaClient.context(of: handle) else { return }
-    var text = reason.map { String(cString: $0) } ?? RdKafkaConfig.describe(rd_kafka_resp_err_t(code))
-    for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
-    let isFatal = rd_kafka_resp_err_t(code) == RD_KAFKA_RESP_ERR__FATAL
-    let error = KafkaError(isFatal ? .fatal : .consumer, text, rdkafkaCode: Int(code))
-    if let report = context.error {
-        report(error)
-    } else {
-        // librdkafka's log line already said it; only a fatal error needs saying again.
-        context.logger.log(level: isFatal ? .error : .debug, "Kafka client error: \(error)")
+private let rdKafkaErrorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+        handle, code, reason, _ in
+        guard let context = RdKafkaClient.context(of: handle) else { return }
+        var text = reason.map { String(cString: $0) } ?? RdKafkaConfig.describe(rd_kafka_resp_err_t(code))
+        for secret in context.secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
+        let isFatal = rd_kafka_resp_err_t(code) == RD_KAFKA_RESP_ERR__FATAL
+        let error = KafkaError(isFatal ? .fatal : .consumer, text, rdkafkaCode: Int(code))
+        if let report = context.error {
+            report(error)
+        } else {
+            // librdkafka's log line already said it; only a fatal error needs saying again.
+            context.logger.log(level: isFatal ? .error : .debug, "Kafka client error: \(error)")
+        }
     }
-}

@@ -19,7 +19,8 @@ enum RdKafkaConfig {
             let result = rd_kafka_conf_set(conf, name, value, &errorBuffer, errorBuffer.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                let reason = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let reason = String(
+                    decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let shown = isSecret(name) ? "(hidden)" : "\"\(value)\""
                 throw KafkaError(.configuration, "Kafka property \(name) = \(shown) was refused: \(reason)")
             }

@@ -3,7 +3,9 @@ import Testing
 
 @Suite("HTTP algorithm against a real loopback endpoint")
 struct HTTPAlgorithmTests {
-    func algorithm(_ url: String, timeout: Duration = .seconds(5), headers: [String: String] = [:]) throws -> HTTPAlgorithm {
+    func algorithm(_ url: String, timeout: Duration = .seconds(5), headers: [String: String] = [:]) throws
+        -> HTTPAlgorithm
+    {
         var configuration = HTTPAlgorithmConfiguration(url: url)
         configuration.timeout = timeout
         configuration.headers = headers
@@ -48,7 +50,9 @@ struct HTTPAlgorithmTests {
         }
         #expect(
             await impatient.call(AlgorithmInput(json: Array(#"{"hang": true}"#.utf8)))
-                == .failure(AlgorithmFailure(.timeout, "no answer from http://127.0.0.1:\(port)/predict within 200ms (timeout)")))
+                == .failure(
+                    AlgorithmFailure(.timeout, "no answer from http://127.0.0.1:\(port)/predict within 200ms (timeout)")
+                ))
         await http.shutdown()
         await impatient.shutdown()
         await endpoint.stop()

@@ -4,26 +4,30 @@ import Testing
 
 @Suite("JSON syntax check")
 struct JSONSyntaxTests {
-    @Test("accepts what JSONSerialization accepts", arguments: [
-        #"{}"#, #"[]"#, #"{"a": [1, -2.5e10, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9"]}"#, #"  0  "#, #""é""#,
-        #"[[[]]]"#, #"{"nested": {"deep": [1, {"k": "v"}]}}"#, "-0.0E+1",
-    ])
+    @Test(
+        "accepts what JSONSerialization accepts",
+        arguments: [
+            #"{}"#, #"[]"#, #"{"a": [1, -2.5e10, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9"]}"#, #"  0  "#, #""é""#,
+            #"[[[]]]"#, #"{"nested": {"deep": [1, {"k": "v"}]}}"#, "-0.0E+1",
+        ])
     func accepts(_ text: String) throws {
         try JSONSyntax.validate(Array(text.utf8))
         _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
     }
 
-    @Test("rejects what is not JSON, saying where", arguments: [
-        ("{", "unexpected end of input in an object at byte 1"),
-        (#"{"a" 1}"#, "expected ':' after a member name at byte 5"),
-        ("[1,]", "unexpected character ']', expected a value at byte 3"),
-        ("01", "unexpected text after the JSON value at byte 1"),
-        (#""abc"#, "unterminated string at byte 4"),
-        ("{\"a\": \"x\ty\"}", "control character in a string (escape it) at byte 8"),
-        (#"[1] [2]"#, "unexpected text after the JSON value at byte 4"),
-        ("1.", "expected a digit after '.' at byte 2"),
-        (#""\x""#, "bad escape '\\x' in a string at byte 2"),
-    ])
+    @Test(
+        "rejects what is not JSON, saying where",
+        arguments: [
+            ("{", "unexpected end of input in an object at byte 1"),
+            (#"{"a" 1}"#, "expected ':' after a member name at byte 5"),
+            ("[1,]", "unexpected character ']', expected a value at byte 3"),
+            ("01", "unexpected text after the JSON value at byte 1"),
+            (#""abc"#, "unterminated string at byte 4"),
+            ("{\"a\": \"x\ty\"}", "control character in a string (escape it) at byte 8"),
+            (#"[1] [2]"#, "unexpected text after the JSON value at byte 4"),
+            ("1.", "expected a digit after '.' at byte 2"),
+            (#""\x""#, "bad escape '\\x' in a string at byte 2"),
+        ])
     func rejects(_ text: String, _ expected: String) {
         #expect(throws: JSONSyntax.Failure.self) { try JSONSyntax.validate(Array(text.utf8)) }
         do {

@@ -5,7 +5,9 @@ import Testing
 /// When a pool of worker processes starts, and what happens when it cannot.
 @Suite("Worker pool lifecycle")
 struct WorkerPoolLifecycleTests {
-    static func pool(_ command: [String] = ["python3", WorkerProcessTests.worker], workers: Int = 2) throws -> ProcessAlgorithm {
+    static func pool(_ command: [String] = ["python3", WorkerProcessTests.worker], workers: Int = 2) throws
+        -> ProcessAlgorithm
+    {
         var configuration = ProcessPoolConfiguration(command: command)
         configuration.name = "words"
         configuration.workers = workers

@@ -30,7 +30,10 @@ struct GracefulStopTests {
         let restart = try await algoqueue(arguments + ["--until-idle"], directory: directory)
         #expect(restart.status == 0, "restart failed: \(restart.error)")
         #expect(restart.output.contains("consumed \(200 - rows) message(s)"))
-        #expect(try sqlite3(database, "SELECT COUNT(*), COUNT(DISTINCT offset || '/' || partition), SUM(status = 'ok') FROM results") == ["200|200|200"])
+        #expect(
+            try sqlite3(
+                database, "SELECT COUNT(*), COUNT(DISTINCT offset || '/' || partition), SUM(status = 'ok') FROM results"
+            ) == ["200|200|200"])
         #expect(try sqlite3(database, "SELECT COUNT(DISTINCT json_extract(input, '$.n')) FROM results") == ["200"])
         // A clean stop commits everything it wrote: nothing was called twice.
         #expect(endpoint.callCount == 200)

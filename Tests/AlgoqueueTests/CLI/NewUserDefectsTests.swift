@@ -42,10 +42,12 @@ struct NewUserDefectsTests {
         let run = try await runUntilIdle(bed, topic: "bytes", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(
-            try sqlite3(database, "SELECT offset, typeof(input), hex(input), input_bytes, status FROM results ORDER BY offset") == [
-                "0|blob|6162006364|5|error", "1|blob|000102\(hex("binary"))|9|error", "2|blob|FFFE41|3|error",
-                "3|text|\(hex(#"{"n": 7}"#))|8|ok",
-            ])
+            try sqlite3(
+                database, "SELECT offset, typeof(input), hex(input), input_bytes, status FROM results ORDER BY offset")
+                == [
+                    "0|blob|6162006364|5|error", "1|blob|000102\(hex("binary"))|9|error", "2|blob|FFFE41|3|error",
+                    "3|text|\(hex(#"{"n": 7}"#))|8|ok",
+                ])
         await bed.endpoint.stop()
     }
 
@@ -65,47 +67,61 @@ struct NewUserDefectsTests {
         await bed.endpoint.stop()
     }
 
-    @Test("The key and the allowed headers reach HTTP targets and workers; other headers do not; reserved names are refused")
+    @Test(
+        "The key and the allowed headers reach HTTP targets and workers; other headers do not; reserved names are refused"
+    )
     func keyAndHeaders() async throws {
         let bed = try await TestBed(topic: "keyed", partitions: 1)
         defer { bed.cleanUp() }
-        let headers = [KafkaHeader(name: "traceparent", string: "00-abc-01"), KafkaHeader(name: "x-secret", string: "hunter2")]
+        let headers = [
+            KafkaHeader(name: "traceparent", string: "00-abc-01"), KafkaHeader(name: "x-secret", string: "hunter2"),
+        ]
         _ = try await produce(
-            [numberInput(1)], to: "keyed", brokers: bed.broker.bootstrapServers, keys: ["customer-42"], headers: headers)
+            [numberInput(1)], to: "keyed", brokers: bed.broker.bootstrapServers, keys: ["customer-42"], headers: headers
+        )
         let database = bed.directory.file("results.db")
         let common = [
             "run", "--brokers", bed.broker.bootstrapServers, "--topic", "keyed", "--database", database, "--until-idle",
             "--pass-header", "traceparent",
         ]
-        let run = try await algoqueue(common + ["--group", "http", "--url", bed.endpoint.url], directory: bed.directory)
+        let run = try await algoqueue(
+            common + ["--group", "http", "--url", bed.endpoint.url], directory: bed.directory)
         #expect(run.status == 0, "run failed: \(run.error)")
         let seen = bed.endpoint.lastHeaders.withLock { $0 }
         #expect(seen["x-algoqueue-key"] == "customer-42")
         #expect(seen["traceparent"] == "00-abc-01")
         #expect(seen["x-secret"] == nil)
 
-        let worker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../examples/worker.py").standardized.path
+        let worker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../../examples/worker.py"
+        ).standardized.path
         let config = bed.directory.file("worker.yaml")
         try """
-            algorithm:
-              kind: process
-              command: [python3, \(worker)]
-              workers: 1
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        algorithm:
+          kind: process
+          command: [python3, \(worker)]
+          workers: 1
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         _ = try await produce(
             [Array(#"{"text": "hello world"}"#.utf8)], to: "words", brokers: bed.broker.bootstrapServers, keys: ["k-7"],
             headers: headers)
         let processRun = try await algoqueue(
             [
-                "run", "--config", config, "--brokers", bed.broker.bootstrapServers, "--topic", "words", "--group", "words",
+                "run", "--config", config, "--brokers", bed.broker.bootstrapServers, "--topic", "words", "--group",
+                "words",
                 "--database", database, "--until-idle", "--pass-header", "traceparent",
             ], directory: bed.directory)
         #expect(processRun.status == 0, "run failed: \(processRun.error)")
         #expect(
-            try sqlite3(database, "SELECT output ->> '$.key', output ->> '$.headers.traceparent', output -> '$.headers.x-secret' FROM results WHERE topic = 'words'")
+            try sqlite3(
+                database,
+                "SELECT output ->> '$.key', output ->> '$.headers.traceparent', output -> '$.headers.x-secret' FROM results WHERE topic = 'words'"
+            )
                 == ["k-7|00-abc-01|"])
 
-        let refused = try await algoqueue(common + ["--group", "bad", "--url", bed.endpoint.url, "--pass-header", "Content-Type"], directory: bed.directory)
+        let refused = try await algoqueue(
+            common + ["--group", "bad", "--url", bed.endpoint.url, "--pass-header", "Content-Type"],
+            directory: bed.directory)
         #expect(refused.status == 78)
         #expect(refused.error.contains("pipeline.pass_headers: \"Content-Type\" cannot be passed on"))
         await bed.endpoint.stop()
@@ -136,20 +152,23 @@ struct ConfigCheckDefectsTests {
         defer { directory.cleanUp() }
         let config = directory.file("job.yaml")
         try """
-            kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
-            algorithm: {kind: process, command: [no-such-model-server, --port, "0"]}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
+        algorithm: {kind: process, command: [no-such-model-server, --port, "0"]}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let check = try await algoqueue(["check-config", config], directory: directory)
         #expect(check.status == 78)
         #expect(check.error.contains("algorithm.command: no-such-model-server is not found on PATH"))
-        let run = try await algoqueue(["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
+        let run = try await algoqueue(
+            ["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
         #expect(run.status == 78, "run: \(run.error)")
         let absolute = directory.file("absolute.yaml")
         try """
-            kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
-            algorithm: {kind: process, command: [/opt/nothing/here]}
-            """.write(toFile: absolute, atomically: true, encoding: .utf8)
-        #expect(try await algoqueue(["check-config", absolute], directory: directory).error.contains("/opt/nothing/here is not an executable file"))
+        kafka: {brokers: [127.0.0.1:9], topics: [t], group: g}
+        algorithm: {kind: process, command: [/opt/nothing/here]}
+        """.write(toFile: absolute, atomically: true, encoding: .utf8)
+        #expect(
+            try await algoqueue(["check-config", absolute], directory: directory).error.contains(
+                "/opt/nothing/here is not an executable file"))
 
         let broken = directory.file("broken.yaml")
         try "kafka: [unclosed\n".write(toFile: broken, atomically: true, encoding: .utf8)
@@ -165,7 +184,10 @@ struct ConfigCheckDefectsTests {
         defer { directory.cleanUp() }
         try "key-123\n".write(toFile: directory.file("key"), atomically: true, encoding: .utf8)
         let cases = [
-            ("algorithm: {url: \"http://\"}", #"algorithm.url: "http://" is not an http:// or https:// URL with a host"#),
+            (
+                "algorithm: {url: \"http://\"}",
+                #"algorithm.url: "http://" is not an http:// or https:// URL with a host"#
+            ),
             (
                 "algorithm: {kind: algorithmia, algo: \"nlp/Senti ment/1.0\", api_key_file: \(directory.file("key"))}",
                 #"algorithm.algo: "nlp/Senti ment/1.0" is not owner/name/version"#
@@ -178,7 +200,8 @@ struct ConfigCheckDefectsTests {
             let check = try await algoqueue(["check-config", config], directory: directory)
             #expect(check.status == 78, "check-config passed \(algorithm)")
             #expect(check.error.contains(message), "check-config: \(check.error)")
-            let run = try await algoqueue(["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
+            let run = try await algoqueue(
+                ["run", "--config", config, "--database", directory.file("r.db")], directory: directory)
             #expect(run.status == 78, "run: \(run.error)")
             #expect(run.error.contains(message), "run: \(run.error)")
         }
@@ -193,8 +216,10 @@ struct PublishDefectsTests {
         defer { bed.cleanUp() }
         let brokers = bed.broker.bootstrapServers
         let file = bed.directory.file("inputs.jsonl")
-        try (0..<300).map { #"{"n": \#($0)}"# }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        let publish = try await algoqueue(["publish", "--brokers", brokers, "--topic", "ordered", file], directory: bed.directory)
+        try (0..<300).map { #"{"n": \#($0)}"# }.joined(separator: "\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let publish = try await algoqueue(
+            ["publish", "--brokers", brokers, "--topic", "ordered", file], directory: bed.directory)
         #expect(publish.status == 0, "publish failed: \(publish.error)")
         let database = bed.directory.file("results.db")
         let run = try await runUntilIdle(bed, topic: "ordered", database: database)
@@ -210,12 +235,16 @@ struct PublishDefectsTests {
         let big = bed.directory.file("big.jsonl")
         try (#"{"n": 1}"# + "\n" + #"{"text": ""# + String(repeating: "x", count: 1_200_000) + "\"}\n" + #"{"n": 2}"#)
             .write(toFile: big, atomically: true, encoding: .utf8)
-        let oversize = try await algoqueue(["publish", "--brokers", brokers, "--topic", "sizes", big], directory: bed.directory)
+        let oversize = try await algoqueue(
+            ["publish", "--brokers", brokers, "--topic", "sizes", big], directory: bed.directory)
         #expect(oversize.status == 65)
-        #expect(oversize.error.contains("line 2: 1200012 bytes, above the message size limit of 1000000 bytes (message.max.bytes)"))
+        #expect(
+            oversize.error.contains(
+                "line 2: 1200012 bytes, above the message size limit of 1000000 bytes (message.max.bytes)"))
         #expect(oversize.output.contains("published 2 message(s)"))
         for name in ["", "bad topic!", ".."] {
-            let refused = try await algoqueue(["publish", "--brokers", brokers, "--topic", name, big], directory: bed.directory)
+            let refused = try await algoqueue(
+                ["publish", "--brokers", brokers, "--topic", name, big], directory: bed.directory)
             #expect(refused.status == 64, "topic \(name): \(refused.error)")
         }
         let run78 = try await algoqueue(

@@ -6,7 +6,8 @@ import Testing
 /// The README's examples cannot drift: its `sh runnable` blocks run, in order, as one shell script.
 @Suite("README commands")
 struct ReadmeCommandsTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..").standardized
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..")
+        .standardized
 
     /// The bodies of the README's fenced blocks whose info string is `sh runnable`, in order.
     static func runnableBlocks(_ readme: String) -> [String] {
@@ -40,14 +41,16 @@ struct ReadmeCommandsTests {
         }
         let bin = directory.file("bin")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: bin + "/algoqueue", withDestinationPath: try algoqueueBinary())
+        try FileManager.default.createSymbolicLink(
+            atPath: bin + "/algoqueue", withDestinationPath: try algoqueueBinary())
         let script = (["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"] + blocks)
             .joined(separator: "\n")
             .replacingOccurrences(of: "http://127.0.0.1:8080", with: model.baseURL)
         try script.write(toFile: directory.file("readme.sh"), atomically: true, encoding: .utf8)
         // Waited for without blocking a thread: the in-process endpoints of tests running beside this one need them.
         let program = try RunningProgram(
-            "/bin/bash", ["-c", "cd '\(directory.path)' && PATH='\(bin)':\"$PATH\" bash readme.sh"], directory: directory,
+            "/bin/bash", ["-c", "cd '\(directory.path)' && PATH='\(bin)':\"$PATH\" bash readme.sh"],
+            directory: directory,
             name: "readme")
         let status = await program.exitStatus(within: .seconds(300))
         let result = (output: program.output, error: program.errorOutput)
@@ -55,7 +58,9 @@ struct ReadmeCommandsTests {
         // What the README shows as output (lines `# 0|0|ok` right after a command) is what the commands print.
         for block in blocks {
             for line in block.split(separator: "\n") where line.hasPrefix("# ") && line.contains("|") {
-                #expect(result.output.contains(line.dropFirst(2)), "README shows \(line) but the commands printed:\n\(result.output)")
+                #expect(
+                    result.output.contains(line.dropFirst(2)),
+                    "README shows \(line) but the commands printed:\n\(result.output)")
             }
         }
         await model.stop()

@@ -10,16 +10,22 @@ struct ReplayTests {
         defer { bed.cleanUp() }
         let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
         // n < 6 fail their first 5 calls: 3 attempts in the run fail, the replay's 3rd attempt succeeds.
-        let values: [[UInt8]?] = (0..<20).map { n in n < 6 ? Array(#"{"n": \#(n), "failTimes": 5}"#.utf8) : numberInput(n) }
+        let values: [[UInt8]?] = (0..<20).map { n in
+            n < 6 ? Array(#"{"n": \#(n), "failTimes": 5}"#.utf8) : numberInput(n)
+        }
         _ = try await produce(values, to: "again", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         let common = ["--url", endpoint.url, "--algorithm-name", "doubler", "--database", database]
         let run = try await algoqueue(
-            ["run", "--brokers", broker.bootstrapServers, "--topic", "again", "--group", "again", "--until-idle"] + common,
+            ["run", "--brokers", broker.bootstrapServers, "--topic", "again", "--group", "again", "--until-idle"]
+                + common,
             directory: directory)
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("14 ok, 6 error row(s)"))
-        let before = try sqlite3(database, "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE status = 'error' ORDER BY 1")
+        let before = try sqlite3(
+            database,
+            "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE status = 'error' ORDER BY 1"
+        )
 
         let listed = try await algoqueue(["results", "--database", database, "--errors"], directory: directory)
         #expect(listed.output.split(separator: "\n").filter { $0.contains("HTTP 500") }.count == 6)
@@ -27,7 +33,8 @@ struct ReplayTests {
         let none = try await algoqueue(["replay", "--error-contains", "no such error"] + common, directory: directory)
         #expect(none.status == 0)
         #expect(none.output.contains("replayed 0 of 0 error row(s) of doubler"))
-        let dry = try await algoqueue(["replay", "--dry-run", "--error-contains", "http 500", "--since", "1h"] + common, directory: directory)
+        let dry = try await algoqueue(
+            ["replay", "--dry-run", "--error-contains", "http 500", "--since", "1h"] + common, directory: directory)
         #expect(dry.output.contains("6 error row(s) of doubler match; 6 can be replayed"))
         #expect(endpoint.callCount == 14 + 6 * 3)
 
@@ -36,8 +43,15 @@ struct ReplayTests {
         #expect(replay.output.contains("replayed 6 of 6 error row(s) of doubler: 6 now ok, 0 still failing"))
         #expect(endpoint.callCount == 14 + 6 * 3 + 6 * 3)
         #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["20|20"])
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')") == ["20"])
-        let after = try sqlite3(database, "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE json_extract(input, '$.n') < 6 ORDER BY 1")
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')")
+                == ["20"])
+        let after = try sqlite3(
+            database,
+            "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE json_extract(input, '$.n') < 6 ORDER BY 1"
+        )
         #expect(after.count == 6)
         for (old, new) in zip(before, after) {
             let oldParts = old.split(separator: "|")

@@ -13,7 +13,8 @@ struct ResultsAndStatsTests {
         let database = bed.directory.file("results.db")
         _ = try await algoqueue(["migrate", "--database", database], directory: bed.directory)
         let follower = try RunningProgram(
-            try algoqueueBinary(), ["results", "--database", database, "--follow"], directory: bed.directory, name: "follow")
+            try algoqueueBinary(), ["results", "--database", database, "--follow"], directory: bed.directory,
+            name: "follow")
         let run = try await runUntilIdle(bed, topic: "nightly", database: database)  // group "nightly"
         #expect(run.status == 0, "run failed: \(run.error)")
 
@@ -25,7 +26,9 @@ struct ResultsAndStatsTests {
         #expect(lines.first?.hasPrefix("TOPIC") == true, "first line: \(lines.first ?? "")")
         #expect(lines.filter { $0.hasPrefix("TOPIC") }.count == 1)
         // Fixed columns: the status column starts at the same place on every row, under its header.
-        let statusColumn = lines.first.flatMap { $0.range(of: "STATUS") }.map { lines[0].distance(from: lines[0].startIndex, to: $0.lowerBound) }
+        let statusColumn = lines.first.flatMap { $0.range(of: "STATUS") }.map {
+            lines[0].distance(from: lines[0].startIndex, to: $0.lowerBound)
+        }
         let rows = lines.dropFirst()
         #expect(rows.count == 6)
         for row in rows {
@@ -34,7 +37,8 @@ struct ResultsAndStatsTests {
         }
 
         // The default group has no offsets in this file: stats says so and names the group that has.
-        let other = try await algoqueue(["stats", "--database", database, "--brokers", address], directory: bed.directory)
+        let other = try await algoqueue(
+            ["stats", "--database", database, "--brokers", address], directory: bed.directory)
         #expect(other.status == 0)
         #expect(
             other.output.contains(
@@ -44,16 +48,21 @@ struct ResultsAndStatsTests {
         #expect(noBrokers.output.contains("lag (group algoqueue): not measured; give --brokers"))
 
         let csv = try await algoqueue(
-            ["stats", "--database", database, "--brokers", address, "--group", "nightly", "--format", "csv"], directory: bed.directory)
+            ["stats", "--database", database, "--brokers", address, "--group", "nightly", "--format", "csv"],
+            directory: bed.directory)
         let records = csv.output.split(separator: "\n").map { CSVLine.fields(String($0)) }
         #expect(records.first == ["figure", "algorithm", "status", "group", "topic", "partition", "value"])
         #expect(records.allSatisfy { $0.count == 7 })
         #expect(records.contains(["rows", "", "", "", "", "", "6"]))
         #expect(records.contains(["rows", "http", "ok", "", "", "", "6"]))
         let lag = records.filter { $0.first == "lag" }
-        #expect(lag.map { $0[3] + "/" + $0[4] + "/" + $0[5] + "=" + $0[6] }.sorted() == ["nightly/nightly/0=0", "nightly/nightly/1=0"])
+        #expect(
+            lag.map { $0[3] + "/" + $0[4] + "/" + $0[5] + "=" + $0[6] }.sorted() == [
+                "nightly/nightly/0=0", "nightly/nightly/1=0",
+            ])
         let json = try await algoqueue(
-            ["stats", "--database", database, "--brokers", address, "--group", "nightly", "--format", "json"], directory: bed.directory)
+            ["stats", "--database", database, "--brokers", address, "--group", "nightly", "--format", "json"],
+            directory: bed.directory)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         #expect(report["group"] as? String == "nightly")
         #expect(report["lag_note"] is NSNull)

@@ -10,7 +10,8 @@ final class RunningProgram: @unchecked Sendable {
     private let exitedContinuation: AsyncStream<Int32>.Continuation
 
     init(
-        _ path: String, _ arguments: [String], directory: TemporaryDirectory, name: String, environment: [String: String] = [:]
+        _ path: String, _ arguments: [String], directory: TemporaryDirectory, name: String,
+        environment: [String: String] = [:]
     ) throws {
         outputPath = directory.file("\(name).out")
         errorPath = directory.file("\(name).err")
@@ -65,7 +66,8 @@ final class RunningProgram: @unchecked Sendable {
 func algoqueue(_ arguments: [String], directory: TemporaryDirectory, timeout: Duration = .seconds(120)) async throws
     -> (status: Int32?, output: String, error: String)
 {
-    let program = try RunningProgram(try algoqueueBinary(), arguments, directory: directory, name: "run-\(UUID().uuidString.prefix(8))")
+    let program = try RunningProgram(
+        try algoqueueBinary(), arguments, directory: directory, name: "run-\(UUID().uuidString.prefix(8))")
     let status = await program.exitStatus(within: timeout)
     return (status, program.output, program.errorOutput)
 }

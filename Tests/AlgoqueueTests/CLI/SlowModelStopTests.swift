@@ -22,12 +22,14 @@ struct SlowModelStopTests {
     /// Checks a stop (exit 0, at most `slots` calls started after the signal, a row for every call made), then
     /// restarts until idle and checks that all `inputs` inputs end `ok`, each called exactly once over both runs.
     func expectStopThenRestart(
-        _ bed: TestBed, _ arguments: [String], database: String, stop: (atSignal: Int, afterExit: Int, status: Int32?, errors: String),
+        _ bed: TestBed, _ arguments: [String], database: String,
+        stop: (atSignal: Int, afterExit: Int, status: Int32?, errors: String),
         slots: Int, inputs: Int, betweenRuns: () throws -> Void = {}
     ) async throws {
         #expect(stop.status == 0, "exit status \(String(describing: stop.status)): \(stop.errors)")
         // Calls already on their way when the signal went may still arrive; never more than the free slots.
-        #expect(stop.afterExit - stop.atSignal <= slots, "\(stop.afterExit - stop.atSignal) calls started after SIGTERM")
+        #expect(
+            stop.afterExit - stop.atSignal <= slots, "\(stop.afterExit - stop.atSignal) calls started after SIGTERM")
         #expect(stop.afterExit < inputs)
         #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(stop.afterExit)"])
         try betweenRuns()
@@ -40,12 +42,15 @@ struct SlowModelStopTests {
 
     func runArguments(_ bed: TestBed, topic: String, database: String) -> [String] {
         [
-            "run", "--brokers", bed.broker.bootstrapServers, "--topic", topic, "--group", topic, "--url", bed.endpoint.url,
+            "run", "--brokers", bed.broker.bootstrapServers, "--topic", topic, "--group", topic, "--url",
+            bed.endpoint.url,
             "--database", database, "--concurrency", "8", "--shutdown-timeout", "30s",
         ]
     }
 
-    @Test("2 s calls, concurrency 8: SIGTERM starts no new call, writes the 8 in flight, exits 0; a restart calls the rest once")
+    @Test(
+        "2 s calls, concurrency 8: SIGTERM starts no new call, writes the 8 in flight, exits 0; a restart calls the rest once"
+    )
     func unordered() async throws {
         let bed = try await TestBed(topic: "slow", partitions: 2, delay: .seconds(2))
         defer { bed.cleanUp() }
@@ -62,8 +67,10 @@ struct SlowModelStopTests {
         let bed = try await TestBed(topic: "lanes", partitions: 1, delay: .seconds(2))
         defer { bed.cleanUp() }
         // Four keys, four inputs each, round robin; key k0 takes 4 s more per call, so the others run ahead of it.
-        let inputs = (0..<16).map { n in Array((n % 4 == 0 ? #"{"n": \#(n), "delayMs": 4000}"# : #"{"n": \#(n)}"#).utf8) }
-        _ = try await produce(inputs, to: "lanes", brokers: bed.broker.bootstrapServers, keys: (0..<16).map { "k\($0 % 4)" })
+        let inputs = (0..<16).map { n in Array((n % 4 == 0 ? #"{"n": \#(n), "delayMs": 4000}"# : #"{"n": \#(n)}"#).utf8)
+        }
+        _ = try await produce(
+            inputs, to: "lanes", brokers: bed.broker.bootstrapServers, keys: (0..<16).map { "k\($0 % 4)" })
         let database = bed.directory.file("results.db")
         let arguments = runArguments(bed, topic: "lanes", database: database) + ["--ordering", "key"]
         // Stop once k0's second input (offset 4) is in flight and the rows of offsets 5-7 are written past it.
@@ -77,7 +84,9 @@ struct SlowModelStopTests {
                 database,
                 "SELECT COUNT(*) FROM results r JOIN consumer_offsets o ON r.topic = o.topic AND r.partition = o.partition "
                     + "WHERE r.offset >= o.next_offset")
-            #expect((Int(ahead.first ?? "") ?? 0) > 0, "no row was written ahead of the stored offset; the test proves nothing")
+            #expect(
+                (Int(ahead.first ?? "") ?? 0) > 0,
+                "no row was written ahead of the stored offset; the test proves nothing")
         }
         await bed.endpoint.stop()
     }
@@ -98,11 +107,14 @@ struct SlowModelStopTests {
         await bed.endpoint.stop()
     }
 
-    @Test("30 s calls that outlast --shutdown-timeout are abandoned: exit 0, no row, offsets unmoved, called again next time")
+    @Test(
+        "30 s calls that outlast --shutdown-timeout are abandoned: exit 0, no row, offsets unmoved, called again next time"
+    )
     func abandonAtDeadline() async throws {
         let bed = try await TestBed(topic: "hang", partitions: 1, hangFor: .seconds(30))
         defer { bed.cleanUp() }
-        _ = try await produce((0..<4).map { _ in Array(#"{"hang": true}"#.utf8) }, to: "hang", brokers: bed.broker.bootstrapServers)
+        _ = try await produce(
+            (0..<4).map { _ in Array(#"{"hang": true}"#.utf8) }, to: "hang", brokers: bed.broker.bootstrapServers)
         let database = bed.directory.file("results.db")
         var arguments = runArguments(bed, topic: "hang", database: database)
         arguments[arguments.firstIndex(of: "30s")!] = "2s"

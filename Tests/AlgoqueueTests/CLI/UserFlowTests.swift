@@ -8,7 +8,8 @@ struct UserFlowTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let binary = try algoqueueBinary()
-        let broker = try RunningProgram(binary, ["dev-broker", "--topic", "flow", "--partitions", "3"], directory: directory, name: "broker")
+        let broker = try RunningProgram(
+            binary, ["dev-broker", "--topic", "flow", "--partitions", "3"], directory: directory, name: "broker")
         defer { broker.signal(SIGKILL) }
         let listening = await eventually(within: .seconds(20)) { broker.output.contains("\n") }
         #expect(listening, "dev-broker printed no address: \(broker.errorOutput)")
@@ -30,24 +31,29 @@ struct UserFlowTests {
         let database = directory.file("results.db")
         let config = directory.file("algoqueue.yaml")
         try """
-            kafka:
-              brokers: [\(address)]
-              topics: [flow]
-              group: from-file
-            algorithm:
-              name: doubler
-              url: \(endpoint.url)
-              timeout: 10s
-            store:
-              path: \(database)
-            pipeline:
-              concurrency: 4
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let run = try await algoqueue(["run", "--config", config, "--group", "from-flag", "--until-idle"], directory: directory)
+        kafka:
+          brokers: [\(address)]
+          topics: [flow]
+          group: from-file
+        algorithm:
+          name: doubler
+          url: \(endpoint.url)
+          timeout: 10s
+        store:
+          path: \(database)
+        pipeline:
+          concurrency: 4
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let run = try await algoqueue(
+            ["run", "--config", config, "--group", "from-flag", "--until-idle"], directory: directory)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(run.output.contains("consumed 25 message(s): 25 ok, 0 error row(s)"))
         #expect(try sqlite3(database, "SELECT DISTINCT group_id FROM consumer_offsets") == ["from-flag"])
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE algorithm = 'doubler' AND key = 'item-' || json_extract(input, '$.n')") == ["25"])
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results WHERE algorithm = 'doubler' AND key = 'item-' || json_extract(input, '$.n')"
+            ) == ["25"])
 
         let results = try await algoqueue(["results", "--database", database, "--limit", "5"], directory: directory)
         #expect(results.status == 0)
@@ -65,19 +71,20 @@ struct UserFlowTests {
         defer { directory.cleanUp() }
         let config = directory.file("bad.yaml")
         try """
-            kafka:
-              topcs: [a]
-            pipeline:
-              concurrency: many
-            algorithm:
-              url: ftp://example
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        kafka:
+          topcs: [a]
+        pipeline:
+          concurrency: many
+        algorithm:
+          url: ftp://example
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let run = try await algoqueue(["run", "--config", config], directory: directory)
         #expect(run.status == 78)
         #expect(run.error.contains("kafka.topcs: unknown key; did you mean kafka.topics?"))
         #expect(run.error.contains("pipeline.concurrency: must be a whole number (got \"many\")"))
         #expect(run.error.contains("algorithm.url: \"ftp://example\" is not an http:// or https:// URL"))
-        let ordering = try await algoqueue(["run", "--topic", "t", "--url", "http://127.0.0.1:1/p", "--ordering", "sideways"], directory: directory)
+        let ordering = try await algoqueue(
+            ["run", "--topic", "t", "--url", "http://127.0.0.1:1/p", "--ordering", "sideways"], directory: directory)
         #expect(ordering.status == 78)
         #expect(ordering.error.contains("--ordering: must be one of unordered, key, partition (got \"sideways\")"))
         let missing = try await algoqueue(["run", "--topic", "t"], directory: directory)
@@ -110,6 +117,10 @@ struct UserFlowTests {
         #expect(demo.status == 0, "demo failed: \(demo.error)")
         #expect(demo.output.contains("consumed 21 messages until idle: 16 ok, 5 error rows"))
         #expect(demo.output.contains("sqlite3 -header -column \(database)"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.sentiment') IN ('positive', 'negative', 'neutral')") == ["16"])
+        #expect(
+            try sqlite3(
+                database,
+                "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.sentiment') IN ('positive', 'negative', 'neutral')"
+            ) == ["16"])
     }
 }

@@ -9,7 +9,8 @@ struct ConfigFileTests {
     func exampleIsDefaults() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
-        let (settings, problems) = ConfigFile.load(root.appendingPathComponent("deploy/algoqueue.example.yaml").path, environment: [:])
+        let (settings, problems) = ConfigFile.load(
+            root.appendingPathComponent("deploy/algoqueue.example.yaml").path, environment: [:])
         #expect(problems.isEmpty, "\(problems)")
         // Every key's value against the defaults: ConfigKeysTests.exampleFile.
         #expect(settings.algorithms.isEmpty)
@@ -61,12 +62,13 @@ struct ConfigFileTests {
             pipeline:
               concurrency: lots
             """)
-        #expect(problems.map(\.description) == [
-            "kafak: unknown key; did you mean kafka?",
-            "store.synchronus: unknown key; did you mean store.synchronous?",
-            "store.synchronous: must be one of full, normal (got \"sometimes\")",
-            "pipeline.concurrency: must be a whole number (got \"lots\")",
-        ])
+        #expect(
+            problems.map(\.description) == [
+                "kafak: unknown key; did you mean kafka?",
+                "store.synchronus: unknown key; did you mean store.synchronous?",
+                "store.synchronous: must be one of full, normal (got \"sometimes\")",
+                "pipeline.concurrency: must be a whole number (got \"lots\")",
+            ])
         #expect(ConfigFile.parse("- a\n- b").1.first?.message.contains("top level must be a mapping") == true)
         #expect(ConfigFile.parse("a: [").1.first?.message.contains("not valid YAML") == true)
     }
@@ -82,10 +84,12 @@ struct ConfigFileTests {
         settings.kafka.topics = ["inputs-dead"]
         settings.pipeline.retry.maxAttempts = 0
         let problems = settings.problems()
-        #expect(problems.map(\.key) == [
-            "kafka.properties", "kafka.properties", "algorithm.timeout", "pipeline.concurrency", "retry.max_attempts",
-            "kafka.dead_letter_topic",
-        ])
+        #expect(
+            problems.map(\.key) == [
+                "kafka.properties", "kafka.properties", "algorithm.timeout", "pipeline.concurrency",
+                "retry.max_attempts",
+                "kafka.dead_letter_topic",
+            ])
         #expect(problems[0].message.contains("no.such.property"))
         #expect(problems[1].message.contains("session.timeout.ms = \"soon\" was refused"))
         #expect(!problems.description.contains("hunter2"))
@@ -112,9 +116,10 @@ struct ConfigFileTests {
         #expect(settings.algorithms[1].workers == 3)
         #expect(settings.pipeline.fanOut.failFast)
         let found = settings.problems(environment: [:])
-        #expect(found.map(\.key) == [
-            "algorithms[2].name", "algorithms", "split.max_items", "sideband.input_dir", "split.completion_topic",
-        ])
+        #expect(
+            found.map(\.key) == [
+                "algorithms[2].name", "algorithms", "split.max_items", "sideband.input_dir", "split.completion_topic",
+            ])
         #expect(found[1].message == "two algorithms are named a: give each its own name")
         #expect(found[2].message.contains("set batch_messages.mode to auto or required"))
     }

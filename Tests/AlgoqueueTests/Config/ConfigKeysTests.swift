@@ -12,7 +12,9 @@ struct ConfigKeysTests {
     func readmeTable() async throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         let table = ConfigKeys.markdownTable()
-        #expect(readme.contains(table + "\n"), "README's configuration table is stale: paste `algoqueue check-config --keys`")
+        #expect(
+            readme.contains(table + "\n"),
+            "README's configuration table is stale: paste `algoqueue check-config --keys`")
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let printed = try await algoqueue(["check-config", "--keys"], directory: directory)
@@ -36,9 +38,12 @@ struct ConfigKeysTests {
             })
         let tableFlags = Set(ConfigKeys.flags)
         #expect(tableFlags.count >= 20)
-        #expect(tableFlags.subtracting(runFlags).isEmpty, "in the table, not in run: \(tableFlags.subtracting(runFlags))")
+        #expect(
+            tableFlags.subtracting(runFlags).isEmpty, "in the table, not in run: \(tableFlags.subtracting(runFlags))")
         let runOnly: Set = ["--config", "--version", "--help"]
-        #expect(runFlags.subtracting(tableFlags).subtracting(runOnly).isEmpty, "in run, not in the table: \(runFlags.subtracting(tableFlags))")
+        #expect(
+            runFlags.subtracting(tableFlags).subtracting(runOnly).isEmpty,
+            "in run, not in the table: \(runFlags.subtracting(tableFlags))")
     }
 
     @Test("the example file names every key and states every default")

@@ -16,7 +16,10 @@ struct BadInputCorpusTests {
             ("empty", []),
             ("null value", nil),
             ("JSON null", Array("null".utf8)),
-            ("deeply nested", Array((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)),
+            (
+                "deeply nested",
+                Array((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)
+            ),
             ("huge list", Array(hugeList.utf8)),
             ("binary", (0..<256).map { UInt8($0) }),
             ("white space", Array(" \n\t ".utf8)),
@@ -25,17 +28,25 @@ struct BadInputCorpusTests {
         ]
         _ = try await produce(corpus.map(\.value), to: "corpus", brokers: broker.bootstrapServers, partition: 0)
         // 5 MB alone in its own partition: the development broker keeps about 5 MB per partition.
-        let big = Array(#"{"text": ""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 5_000_000) + Array(#""}"#.utf8)
-        _ = try await produce([big], to: "corpus", brokers: broker.bootstrapServers, partition: 3, properties: ["message.max.bytes": "10000000"])
+        let big =
+            Array(#"{"text": ""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 5_000_000) + Array(#""}"#.utf8)
+        _ = try await produce(
+            [big], to: "corpus", brokers: broker.bootstrapServers, partition: 3,
+            properties: ["message.max.bytes": "10000000"])
         let database = directory.file("results.db")
         let run = try await algoqueue(
-            runArguments(brokers: broker.bootstrapServers, topic: "corpus", group: "corpus", url: endpoint.url, database: database)
+            runArguments(
+                brokers: broker.bootstrapServers, topic: "corpus", group: "corpus", url: endpoint.url,
+                database: database)
                 + ["--until-idle"], directory: directory)
         #expect(run.status == 0, "the service failed: \(run.error)")
         let total = corpus.count + 1
         #expect(run.output.contains("consumed \(total) message(s)"))
         #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
-        let rows = try sqlite3(database, "SELECT partition || ':' || offset || '|' || status || '|' || COALESCE(error, '') FROM results ORDER BY partition, offset")
+        let rows = try sqlite3(
+            database,
+            "SELECT partition || ':' || offset || '|' || status || '|' || COALESCE(error, '') FROM results ORDER BY partition, offset"
+        )
         func row(_ index: Int) -> String { rows.first { $0.hasPrefix("0:\(index)|") } ?? "missing" }
         #expect(row(0).contains("not valid JSON: expected a quoted member name at byte 8"))
         #expect(row(1).contains("not valid UTF-8"))
@@ -51,7 +62,11 @@ struct BadInputCorpusTests {
         let bigRow = rows.first { $0.hasPrefix("3:") } ?? "missing"
         #expect(bigRow.contains("HTTP 422"), "the 5 MB input was sent and answered: \(bigRow.prefix(120))")
         #expect(try sqlite3(database, "SELECT input_bytes FROM results WHERE partition = 3") == ["\(big.count)"])
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'error' AND (error IS NULL OR error = '')") == ["0"])
+        #expect(
+            try sqlite3(
+                database, "SELECT COUNT(*) FROM results WHERE status = 'error' AND (error IS NULL OR error = '')") == [
+                    "0"
+                ])
         await endpoint.stop()
     }
 }

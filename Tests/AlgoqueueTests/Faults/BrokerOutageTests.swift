@@ -28,7 +28,12 @@ struct BrokerOutageTests {
         // If the outage outlasts the group session, messages consumed but not yet written are consumed again
         // after the partitions come back (at least once); the rows below are exact either way.
         #expect(result.consumed >= 400)
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results") == ["400|400|400"])
+        #expect(
+            try sqlite3(
+                harness.database,
+                "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results") == [
+                    "400|400|400"
+                ])
         await endpoint.stop()
     }
 }

@@ -3,7 +3,9 @@ import Foundation
 import Testing
 
 /// `algoqueue run` arguments for a test group; a short session timeout so a killed member leaves the group quickly.
-func runArguments(brokers: String, topic: String, group: String, url: String, database: String, concurrency: Int = 4) -> [String] {
+func runArguments(brokers: String, topic: String, group: String, url: String, database: String, concurrency: Int = 4)
+    -> [String]
+{
     [
         "run", "--brokers", brokers, "--topic", topic, "--group", group, "--url", url, "--database", database,
         "--concurrency", String(concurrency), "--kafka-property", "session.timeout.ms=3000",
@@ -28,8 +30,11 @@ struct CrashTests {
         for cycle in 0..<5 {
             let before = endpoint.callCount
             let target = before + Int.random(in: 5...30)
-            let service = try RunningProgram(try algoqueueBinary(), arguments, directory: directory, name: "cycle\(cycle)")
-            let reached = await eventually(within: .seconds(60)) { endpoint.callCount >= target || service.process.isRunning == false }
+            let service = try RunningProgram(
+                try algoqueueBinary(), arguments, directory: directory, name: "cycle\(cycle)")
+            let reached = await eventually(within: .seconds(60)) {
+                endpoint.callCount >= target || service.process.isRunning == false
+            }
             #expect(reached, "cycle \(cycle): no progress: \(service.errorOutput)")
             service.signal(SIGKILL)
             #expect(await service.exitStatus(within: .seconds(10)) == SIGKILL)
@@ -41,7 +46,10 @@ struct CrashTests {
         let finish = try await algoqueue(arguments + ["--until-idle"], directory: directory)
         #expect(finish.status == 0, "\(finish.error)")
         #expect(
-            try sqlite3(database, "SELECT COUNT(*), COUNT(DISTINCT partition || '/' || offset), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results")
+            try sqlite3(
+                database,
+                "SELECT COUNT(*), COUNT(DISTINCT partition || '/' || offset), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results"
+            )
                 == ["\(count)|\(count)|\(count)|\(count)"])
         // At least once toward the algorithm: replays after kill -9 may call an input twice, never zero times.
         #expect(endpoint.callCount >= count)

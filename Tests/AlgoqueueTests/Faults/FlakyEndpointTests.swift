@@ -35,15 +35,17 @@ struct FlakyEndpointTests {
         #expect(totals.retried == 12 + 4 * 2 + 4 + 4)
         let summary = try sqlite3(
             database,
-            "SELECT json_extract(input, '$.n') % 10 AS kind, status, attempts, COUNT(*) FROM results GROUP BY kind, status, attempts ORDER BY kind")
+            "SELECT json_extract(input, '$.n') % 10 AS kind, status, attempts, COUNT(*) FROM results GROUP BY kind, status, attempts ORDER BY kind"
+        )
         #expect(
             summary == [
                 "0|ok|2|4", "1|ok|2|4", "2|ok|2|4", "3|error|3|4", "4|ok|2|4", "5|ok|2|4", "6|ok|1|4", "7|ok|1|4",
                 "8|ok|1|4", "9|ok|1|4",
             ])
-        #expect(try sqlite3(database, "SELECT DISTINCT error FROM results WHERE status = 'error'").allSatisfy {
-            $0.contains("HTTP 500 Internal Server Error") && $0.hasSuffix("(after 3 attempts)")
-        })
+        #expect(
+            try sqlite3(database, "SELECT DISTINCT error FROM results WHERE status = 'error'").allSatisfy {
+                $0.contains("HTTP 500 Internal Server Error") && $0.hasSuffix("(after 3 attempts)")
+            })
         #expect(endpoint.callCount == 16 + 12 * 2 + 4 * 3 + 4 * 2 + 4 * 2)
         // The 429 asked for 1 s: the second call came no sooner.
         let gaps = endpoint.callTimes.withLock { times in
@@ -90,7 +92,10 @@ struct FlakyEndpointTests {
         #expect(result.consumed == 10)
         #expect(result.durable == 10)
         // Input 0 used both attempts while failing; the rest succeeded once the probe closed the circuit.
-        #expect(try sqlite3(harness.database, "SELECT status, COUNT(*) FROM results GROUP BY status") == ["error|1", "ok|9"])
+        #expect(
+            try sqlite3(harness.database, "SELECT status, COUNT(*) FROM results GROUP BY status") == [
+                "error|1", "ok|9",
+            ])
         await server.stop()
     }
 
@@ -103,7 +108,9 @@ struct FlakyEndpointTests {
         try broker.createTopic("work", partitions: 2)
         try broker.createTopic("work-dead", partitions: 1)
         let endpoint = try await TestEndpoint.start()
-        let values: [[UInt8]?] = [numberInput(1), Array(#"{"fail": true}"#.utf8), Array("not json".utf8), numberInput(2)]
+        let values: [[UInt8]?] = [
+            numberInput(1), Array(#"{"fail": true}"#.utf8), Array("not json".utf8), numberInput(2),
+        ]
         let deliveries = try await produce(values, to: "work", brokers: broker.bootstrapServers)
         var harness = PipelineHarness(
             brokers: broker.bootstrapServers, topics: ["work"], group: "work", database: directory.file("r.db"),
@@ -128,7 +135,8 @@ struct FlakyEndpointTests {
         func header(_ message: KafkaMessage, _ name: String) -> String? {
             message.headers.first { $0.name == name }?.value.map { String(decoding: $0, as: UTF8.self) }
         }
-        let byValue = Dictionary(uniqueKeysWithValues: dead.map { (String(decoding: $0.value ?? [], as: UTF8.self), $0) })
+        let byValue = Dictionary(
+            uniqueKeysWithValues: dead.map { (String(decoding: $0.value ?? [], as: UTF8.self), $0) })
         let failed = try #require(byValue[#"{"fail": true}"#])
         #expect(header(failed, "algoqueue.error")?.contains("HTTP 500") == true)
         #expect(header(failed, "algoqueue.attempts") == "3")

@@ -1,6 +1,7 @@
-@testable import AlgoqueueKafka
 import Foundation
 import Testing
+
+@testable import AlgoqueueKafka
 
 @Suite("Kafka consumer lifecycle")
 struct ConsumerLifecycleTests {

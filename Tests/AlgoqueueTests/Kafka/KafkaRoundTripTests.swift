@@ -10,7 +10,8 @@ struct KafkaRoundTripTests {
         defer { withExtendedLifetime(broker) {} }
         try broker.createTopic("round-trip", partitions: 3)
         let values = (0..<30).map { Array("{\"n\": \($0)}".utf8) }
-        let deliveries = try await produce(values, to: "round-trip", brokers: broker.bootstrapServers, keys: (0..<30).map { "k\($0)" })
+        let deliveries = try await produce(
+            values, to: "round-trip", brokers: broker.bootstrapServers, keys: (0..<30).map { "k\($0)" })
         #expect(deliveries.count == 30)
         #expect(Set(deliveries.map(\.partition)).count == 3)
 
@@ -28,7 +29,9 @@ struct KafkaRoundTripTests {
         await consumer.close()
         let messages = events.flatMap(\.messages)
         #expect(messages.count == 30)
-        #expect(Set(messages.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == Set(values.map { String(decoding: $0, as: UTF8.self) }))
+        #expect(
+            Set(messages.map { String(decoding: $0.value ?? [], as: UTF8.self) })
+                == Set(values.map { String(decoding: $0, as: UTF8.self) }))
         #expect(messages.allSatisfy { $0.key != nil && $0.timestampMilliseconds != nil })
         let assigned = events.compactMap { if case .assigned(let partitions) = $0 { partitions } else { nil } }
         #expect(assigned.first?.count == 3)

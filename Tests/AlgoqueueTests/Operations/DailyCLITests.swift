@@ -23,8 +23,10 @@ struct DailyCLITests {
         // Documentation=man:algoqueue(1) is checked too: offer the page this repository ships.
         try FileManager.default.createDirectory(atPath: directory.file("man/man1"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(
-            atPath: Self.root.appendingPathComponent("docs/algoqueue.1").path, toPath: directory.file("man/man1/algoqueue.1"))
-        let result = try runProgram("/usr/bin/env", ["MANPATH=\(directory.file("man"))", "/usr/bin/systemd-analyze", "verify", path])
+            atPath: Self.root.appendingPathComponent("docs/algoqueue.1").path,
+            toPath: directory.file("man/man1/algoqueue.1"))
+        let result = try runProgram(
+            "/usr/bin/env", ["MANPATH=\(directory.file("man"))", "/usr/bin/systemd-analyze", "verify", path])
         #expect(result.status == 0)
         #expect(result.output.isEmpty && result.error.isEmpty, "systemd-analyze: \(result.output)\(result.error)")
     }
@@ -34,31 +36,33 @@ struct DailyCLITests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let good = directory.file("good.yaml")
-        try "kafka:\n  topics: [inputs]\nalgorithm:\n  url: http://127.0.0.1:8080/predict\nmetrics:\n  listen: 127.0.0.1:9464\n"
+        try
+            "kafka:\n  topics: [inputs]\nalgorithm:\n  url: http://127.0.0.1:8080/predict\nmetrics:\n  listen: 127.0.0.1:9464\n"
             .write(toFile: good, atomically: true, encoding: .utf8)
         let passed = try await algoqueue(["check-config", good], directory: directory)
         #expect(passed.status == 0)
         #expect(passed.output.contains("ok (topics inputs on 127.0.0.1:9092, algorithm http"))
         let bad = directory.file("bad.yaml")
         try """
-            kafka:
-              topics: []
-              propertes: {}
-              properties:
-                fetch.wait.max.ms: never
-            algorithm:
-              url: localhost:8080
-              timeout: 2h
-            pipeline:
-              concurrency: 0
-            metrics:
-              listen: everywhere
-            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        kafka:
+          topics: []
+          propertes: {}
+          properties:
+            fetch.wait.max.ms: never
+        algorithm:
+          url: localhost:8080
+          timeout: 2h
+        pipeline:
+          concurrency: 0
+        metrics:
+          listen: everywhere
+        """.write(toFile: bad, atomically: true, encoding: .utf8)
         let failed = try await algoqueue(["check-config", bad], directory: directory)
         #expect(failed.status == 78)
         for expected in [
             "kafka.propertes: unknown key; did you mean kafka.properties?", "kafka.topics: name at least one topic",
-            "fetch.wait.max.ms = \"never\" was refused", "algorithm.url: \"localhost:8080\" is not an http:// or https:// URL",
+            "fetch.wait.max.ms = \"never\" was refused",
+            "algorithm.url: \"localhost:8080\" is not an http:// or https:// URL",
             "algorithm.timeout: must be between 1ms and 50m", "pipeline.concurrency: must be at least 1",
             "metrics.listen: must be host:port",
         ] {
@@ -75,7 +79,8 @@ struct DailyCLITests {
         defer { withExtendedLifetime(broker) {} }
         try broker.createTopic("present", partitions: 1)
         let file = directory.file("c.yaml")
-        try "kafka:\n  brokers: [\(broker.bootstrapServers)]\n  topics: [present, absent]\nalgorithm:\n  kind: builtin\n"
+        try
+            "kafka:\n  brokers: [\(broker.bootstrapServers)]\n  topics: [present, absent]\nalgorithm:\n  kind: builtin\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         let result = try await algoqueue(["check-config", "--connect", file], directory: directory)
         #expect(result.status == 78)
@@ -95,7 +100,8 @@ struct DailyCLITests {
         lines.append("row-q,99,\"she said \"\"hi\"\"\"")
         lines.append("row-bad,1")  // one field short
         try lines.joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
-        let publish = try await algoqueue(["publish", "--brokers", address, "--topic", "daily", "--key-field", "id", csv], directory: directory)
+        let publish = try await algoqueue(
+            ["publish", "--brokers", address, "--topic", "daily", "--key-field", "id", csv], directory: directory)
         #expect(publish.status == 65)
         #expect(publish.output.contains("published 13 message(s) to daily"))
         #expect(publish.error.contains("line 15: has 2 field(s) where the header has 3"))
@@ -103,15 +109,21 @@ struct DailyCLITests {
         let database = directory.file("r.db")
         _ = try await algoqueue(["migrate", "--database", database], directory: directory)
         let follower = try RunningProgram(
-            try algoqueueBinary(), ["results", "--database", database, "--follow", "--format", "json"], directory: directory,
+            try algoqueueBinary(), ["results", "--database", database, "--follow", "--format", "json"],
+            directory: directory,
             name: "follow")
         let run = try await algoqueue(
-            runArguments(brokers: address, topic: "daily", group: "daily", url: bed.endpoint.url, database: database) + ["--until-idle"],
+            runArguments(brokers: address, topic: "daily", group: "daily", url: bed.endpoint.url, database: database)
+                + ["--until-idle"],
             directory: directory)
         #expect(run.status == 0, "\(run.error)")
-        #expect(try sqlite3(database, "SELECT json_extract(input, '$.note') FROM results WHERE key = 'row-q'") == [#"she said "hi""#])
+        #expect(
+            try sqlite3(database, "SELECT json_extract(input, '$.note') FROM results WHERE key = 'row-q'") == [
+                #"she said "hi""#
+            ])
 
-        let json = try await algoqueue(["results", "--database", database, "--format", "json", "--limit", "0"], directory: directory)
+        let json = try await algoqueue(
+            ["results", "--database", database, "--format", "json", "--limit", "0"], directory: directory)
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
         #expect(objects.count == 13)
         #expect(objects.allSatisfy { ($0["status"] as? String) == "ok" })
@@ -121,9 +133,13 @@ struct DailyCLITests {
         let doubled = objects.compactMap { ($0["output"] as? [String: Any])?["doubled"] as? Int }.sorted()
         #expect(doubled == ((0..<12).map { $0 * 2 } + [198]))
 
-        let table = try await algoqueue(["results", "--database", database, "--format", "csv", "--limit", "0"], directory: directory)
+        let table = try await algoqueue(
+            ["results", "--database", database, "--format", "csv", "--limit", "0"], directory: directory)
         let records = table.output.split(separator: "\n").map(String.init)
-        #expect(records.first == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata,input,input_bytes,message_timestamp")
+        #expect(
+            records.first
+                == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata,input,input_bytes,message_timestamp"
+        )
         #expect(records.count == 14)
         let parsed = records.dropFirst().map { CSVLine.fields($0) }
         #expect(parsed.allSatisfy { $0.count == 19 && $0[7] == "ok" })
@@ -131,14 +147,17 @@ struct DailyCLITests {
         #expect(Set(parsed.map { $0[6] }) == Set((0..<12).map { "row-\($0)" } + ["row-q"]))
         #expect(parsed.contains { $0[8] == #"{"doubled": 198}"# })
 
-        let stats = try await algoqueue(["stats", "--database", database, "--brokers", address, "--group", "daily", "--format", "json"], directory: directory)
+        let stats = try await algoqueue(
+            ["stats", "--database", database, "--brokers", address, "--group", "daily", "--format", "json"],
+            directory: directory)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
         #expect(report["rows"] as? Int == 13)
         #expect((report["p50_ms"] as? Double).map { $0 >= 0 } == true)
         #expect((report["p99_ms"] as? Double ?? -1) >= (report["p50_ms"] as? Double ?? 0))
         let lag = try #require(report["lag"] as? [[String: Any]])
         #expect(lag.count == 2 && lag.allSatisfy { $0["lag"] as? Int == 0 })
-        let badSince = try await algoqueue(["stats", "--database", database, "--since", "last week"], directory: directory)
+        let badSince = try await algoqueue(
+            ["stats", "--database", database, "--since", "last week"], directory: directory)
         #expect(badSince.status == 78)
         #expect(badSince.error.contains("neither an age such as 2h nor an ISO time"))
         let missing = try await algoqueue(["stats", "--database", directory.file("none.db")], directory: directory)
@@ -168,10 +187,14 @@ struct DailyCLITests {
         let page = try String(contentsOf: Self.root.appendingPathComponent("docs/algoqueue.1"), encoding: .utf8)
         let help = try await algoqueue(["--help"], directory: directory)
         let commands = help.output.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS") }.dropFirst()
-            .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "help" && !$0.hasPrefix("See") }
+            .compactMap { $0.split(separator: " ").first.map(String.init) }.filter {
+                $0 != "help" && !$0.hasPrefix("See")
+            }
         #expect(commands.count >= 9)
         for command in commands {
-            #expect(page.contains(".It Em \(command)") || page.contains(".Sh \"\(command.uppercased())\"") || page.contains(command),
+            #expect(
+                page.contains(".It Em \(command)") || page.contains(".Sh \"\(command.uppercased())\"")
+                    || page.contains(command),
                 "docs/algoqueue.1 lacks \(command): run scripts/man")
         }
     }

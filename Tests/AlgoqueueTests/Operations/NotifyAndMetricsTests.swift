@@ -18,7 +18,9 @@ final class NotifySocket: @unchecked Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw ValidationFailure("cannot bind \(path)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
@@ -51,15 +53,23 @@ func freePort() throws -> Int {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// GETs a URL on loopback; returns status and body, or nil when nothing answers.
 func httpGet(_ url: String) -> (status: Int, body: String)? {
-    guard let result = try? runProgram("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]), result.status == 0 else { return nil }
+    guard let result = try? runProgram("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]),
+        result.status == 0
+    else { return nil }
     var lines = result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     let status = Int(lines.removeLast()) ?? 0
     return (status, lines.joined(separator: "\n"))
@@ -93,7 +103,9 @@ struct NotifyAndMetricsTests {
         let firstWatchdog = try #require(messages.firstIndex(of: "WATCHDOG=1"))
         let stopping = try #require(messages.firstIndex(of: "STOPPING=1"))
         #expect(ready < firstWatchdog && firstWatchdog < stopping, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0, lag 0, ") && $0.hasSuffix("/s") }, "\(messages)")
+        #expect(
+            messages.contains { $0.hasPrefix("STATUS=consumed 20, ok 20, errors 0, lag 0, ") && $0.hasSuffix("/s") },
+            "\(messages)")
         #expect(messages[..<ready].allSatisfy { $0 != "WATCHDOG=1" })
         await bed.endpoint.stop()
     }
@@ -116,19 +128,26 @@ struct NotifyAndMetricsTests {
         let port = try freePort()
         let config = bed.directory.file("c.yaml")
         try "health:\n  stall_timeout: 1s\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let arguments = runArguments(
-            brokers: bed.broker.bootstrapServers, topic: "metrics", group: "metrics", url: server.baseURL + "/p",
-            database: bed.directory.file("r.db")) + ["--config", config, "--metrics-listen", "127.0.0.1:\(port)", "--timeout", "60s"]
+        let arguments =
+            runArguments(
+                brokers: bed.broker.bootstrapServers, topic: "metrics", group: "metrics", url: server.baseURL + "/p",
+                database: bed.directory.file("r.db")) + [
+                "--config", config, "--metrics-listen", "127.0.0.1:\(port)", "--timeout", "60s",
+            ]
         let service = try RunningProgram(try algoqueueBinary(), arguments, directory: bed.directory, name: "metrics")
         let base = "http://127.0.0.1:\(port)"
-        #expect(await eventually(within: .seconds(30)) { httpGet(base + "/healthz")?.status == 200 }, "\(service.errorOutput)")
+        #expect(
+            await eventually(within: .seconds(30)) { httpGet(base + "/healthz")?.status == 200 },
+            "\(service.errorOutput)")
         let stalled = await eventually(within: .seconds(60)) {
             guard let ready = httpGet(base + "/readyz") else { return false }
             return ready.status == 503 && ready.body.contains("a call has been running for")
         }
         #expect(stalled)
         // The gauges follow the pipeline's 1-second tick.
-        _ = await eventually(within: .seconds(5)) { Self.parse(httpGet(base + "/metrics")?.body ?? "")["algoqueue_calls_in_flight"] == 1 }
+        _ = await eventually(within: .seconds(5)) {
+            Self.parse(httpGet(base + "/metrics")?.body ?? "")["algoqueue_calls_in_flight"] == 1
+        }
         let metrics = try #require(httpGet(base + "/metrics"))
         let samples = Self.parse(metrics.body)
         #expect(samples["algoqueue_messages_consumed_total"] == 31)
@@ -149,7 +168,9 @@ struct NotifyAndMetricsTests {
     static func parse(_ text: String) -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
             samples[String(line[..<space])] = value
         }
         return samples

@@ -27,7 +27,9 @@ struct AlgorithmiaTests {
             if !type.hasPrefix("application/json") {
                 let kind = type.hasPrefix("text/plain") ? "text" : "binary"
                 return .json(
-                    200, #"{"result": {"kind": "\#(kind)", "bytes": \#(request.body.count)}, "metadata": {"content_type": "json"}}"#)
+                    200,
+                    #"{"result": {"kind": "\#(kind)", "bytes": \#(request.body.count)}, "metadata": {"content_type": "json"}}"#
+                )
             }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
             if object["fail"] as? Bool == true {
@@ -37,11 +39,13 @@ struct AlgorithmiaTests {
                 return .json(400, #"{"error": {"message": "bad header \#(request.header("Authorization") ?? "")"}}"#)
             }
             let n = object["n"] as? Int ?? 0
-            return .json(200, #"{"result": {"score": \#(n * 2)}, "metadata": {"content_type": "json", "duration": 0.01}}"#)
+            return .json(
+                200, #"{"result": {"score": \#(n * 2)}, "metadata": {"content_type": "json", "duration": 0.01}}"#)
         }
     }
 
-    @Test("the envelope becomes ok rows (result, metadata) or error rows (its message); text and bytes keep their types")
+    @Test(
+        "the envelope becomes ok rows (result, metadata) or error rows (its message); text and bytes keep their types")
     func envelope() async throws {
         let bed = try await TestBed(topic: "algo", partitions: 1)
         defer { bed.cleanUp() }
@@ -53,10 +57,13 @@ struct AlgorithmiaTests {
         configuration.brokers = [bed.broker.bootstrapServers]
         let producer = try KafkaProducer(configuration: configuration, logger: testLogger())
         _ = try await producer.send(
-            KafkaRecord(topic: "algo", value: Array("plain words".utf8), headers: [KafkaHeader(name: "content-type", string: "text/plain")]))
+            KafkaRecord(
+                topic: "algo", value: Array("plain words".utf8),
+                headers: [KafkaHeader(name: "content-type", string: "text/plain")]))
         _ = try await producer.send(
             KafkaRecord(
-                topic: "algo", value: [0xFF, 0x00, 0x10], headers: [KafkaHeader(name: "content-type", string: "application/octet-stream")]))
+                topic: "algo", value: [0xFF, 0x00, 0x10],
+                headers: [KafkaHeader(name: "content-type", string: "application/octet-stream")]))
         await producer.close()
 
         var algorithmia = AlgorithmiaConfiguration(algorithm: "demo/Score/1.2.0")
@@ -69,17 +76,22 @@ struct AlgorithmiaTests {
         harness.algorithms = [try AlgorithmiaAlgorithm(algorithmia)]
         _ = try await harness.runUntilIdle()
         let rows = try sqlite3(
-            harness.database, "SELECT offset, algorithm, algorithm_version, status, output, metadata, error FROM results ORDER BY offset")
+            harness.database,
+            "SELECT offset, algorithm, algorithm_version, status, output, metadata, error FROM results ORDER BY offset")
         #expect(rows.count == 5)
         #expect(rows[0] == #"0|demo/Score/1.2.0|1.2.0|ok|{"score": 8}|{"content_type": "json", "duration": 0.01}|"#)
-        #expect(rows[1] == "1|demo/Score/1.2.0|1.2.0|error|||demo/Score/1.2.0 reported an error: model cannot score this input")
+        #expect(
+            rows[1]
+                == "1|demo/Score/1.2.0|1.2.0|error|||demo/Score/1.2.0 reported an error: model cannot score this input")
         #expect(rows[2].hasSuffix("reported an error: bad header [redacted]"))
         #expect(rows[3].hasPrefix(#"3|demo/Score/1.2.0|1.2.0|ok|{"kind": "text", "bytes": 11}"#))
         #expect(rows[4].hasPrefix(#"4|demo/Score/1.2.0|1.2.0|ok|{"kind": "binary", "bytes": 3}"#))
         // The timeout travels as a query parameter, in whole seconds; each input with its own content type.
         let seen = requests.withLock { $0 }
         #expect(seen.allSatisfy { $0.hasPrefix("/v1/algo/demo/Score/1.2.0?timeout=90 ") })
-        #expect(seen.contains { $0.hasSuffix("text/plain; charset=utf-8") } && seen.contains { $0.hasSuffix("application/octet-stream") })
+        #expect(
+            seen.contains { $0.hasSuffix("text/plain; charset=utf-8") }
+                && seen.contains { $0.hasSuffix("application/octet-stream") })
         // The key is nowhere in the store.
         let dump = try runProgram("/usr/bin/sqlite3", [harness.database, ".dump"]).output
         #expect(!dump.contains(Self.key) && dump.contains("[redacted]"))

@@ -29,17 +29,20 @@ struct BatchMessageTests {
         #expect(totals.consumed == values.count)
         let rows = try sqlite3(
             harness.database,
-            "SELECT offset, item, status, COALESCE(json_extract(output, '$.doubled'), error) FROM results ORDER BY offset, item")
+            "SELECT offset, item, status, COALESCE(json_extract(output, '$.doubled'), error) FROM results ORDER BY offset, item"
+        )
         #expect(rows.prefix(6) == ["0|0|ok|2", "0|1|ok|4", "0|2|ok|6", "1|0|ok|20", "1|1|ok|40", "2|-1|ok|14"])
         #expect(rows[6].hasPrefix("3|-1|error|the batch is empty"))
-        #expect(rows[7].hasPrefix("4|-1|error|the batch holds 5 items, above the limit of 4 (batch_messages.max_items)"))
+        #expect(
+            rows[7].hasPrefix("4|-1|error|the batch holds 5 items, above the limit of 4 (batch_messages.max_items)"))
         #expect(rows[8].hasPrefix(#"5|-1|error|"inputs" must be a list"#))
         #expect(rows[9] == "6|0|ok|8")
         #expect(rows[10].hasPrefix("6|1|error|item 1 of the batch is JSON null"))
         #expect(rows[11].hasPrefix("6|2|error|HTTP 422"))
         #expect(rows.count == 12)
         // Each item's row keeps the item as its input, and each call said which item it was.
-        #expect(try sqlite3(harness.database, "SELECT input FROM results WHERE offset = 1 AND item = 1") == [#"{"n": 20}"#])
+        #expect(
+            try sqlite3(harness.database, "SELECT input FROM results WHERE offset = 1 AND item = 1") == [#"{"n": 20}"#])
         #expect(bed.endpoint.sources.withLock { $0 }.contains("items/0/1/1"))
     }
 
@@ -48,7 +51,8 @@ struct BatchMessageTests {
         let bed = try await TestBed(topic: "serial", partitions: 1)
         defer { bed.cleanUp() }
         let batch = "[" + (0..<12).map { #"{"n": \#($0)}"# }.joined(separator: ",") + "]"
-        _ = try await produce([Array(#"{"n": 1}"#.utf8), Array(batch.utf8)], to: "serial", brokers: bed.broker.bootstrapServers)
+        _ = try await produce(
+            [Array(#"{"n": 1}"#.utf8), Array(batch.utf8)], to: "serial", brokers: bed.broker.bootstrapServers)
         var harness = PipelineHarness(
             brokers: bed.broker.bootstrapServers, topics: ["serial"], group: "g", database: bed.directory.file("r.db"),
             url: bed.endpoint.url)
@@ -58,7 +62,8 @@ struct BatchMessageTests {
         _ = try await harness.runUntilIdle()
         let refused = try sqlite3(harness.database, "SELECT item, status, error FROM results WHERE offset = 0")
         #expect(refused.count == 1 && refused[0].hasPrefix("-1|error|expected a batch: a JSON list of inputs"))
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE offset = 1 AND status = 'ok'") == ["12"])
+        #expect(
+            try sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE offset = 1 AND status = 'ok'") == ["12"])
         // Serial: every call started after the previous one, in item order.
         let starts = bed.endpoint.callTimes.withLock { times in (0..<12).compactMap { times[$0]?.first } }
         #expect(starts.count == 12)
@@ -85,9 +90,13 @@ struct WorkTopicSplitTests {
         // The batch message and its two chunks (items 10-19 and 20-24) on the work topic.
         #expect(totals.consumed == 3)
         #expect(
-            try sqlite3(harness.database, "SELECT COUNT(*), MIN(item), MAX(item), SUM(status = 'ok'), MAX(topic) FROM results")
+            try sqlite3(
+                harness.database, "SELECT COUNT(*), MIN(item), MAX(item), SUM(status = 'ok'), MAX(topic) FROM results")
                 == ["25|0|24|25|jobs"])
-        #expect(try sqlite3(harness.database, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress") == ["25|3|3|1"])
+        #expect(
+            try sqlite3(
+                harness.database, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress")
+                == ["25|3|3|1"])
         var configuration = KafkaConsumerConfiguration()
         configuration.brokers = [bed.broker.bootstrapServers]
         let admin = try KafkaAdmin(configuration: configuration, logger: testLogger())

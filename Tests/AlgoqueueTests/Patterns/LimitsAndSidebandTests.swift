@@ -19,15 +19,20 @@ struct LimitsAndSidebandTests {
         try #"{"n": 21}"#.write(toFile: inputs + "/nested/case.json", atomically: true, encoding: .utf8)
         try Data([0x89, 0x50, 0x4E, 0x47, 0x00]).write(to: URL(fileURLWithPath: inputs + "/image.png"))
         try "secret".write(toFile: bed.directory.file("outside.txt"), atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: inputs + "/sneaky.txt", withDestinationPath: bed.directory.file("outside.txt"))
+        try FileManager.default.createSymbolicLink(
+            atPath: inputs + "/sneaky.txt", withDestinationPath: bed.directory.file("outside.txt"))
         try String(repeating: "x", count: 300).write(toFile: inputs + "/big.txt", atomically: true, encoding: .utf8)
 
         // The endpoint answers a JSON input with twice its n, bytes with their count, and "big" with a long answer.
         let server = try await LoopbackHTTPServer.start { request in
             let type = request.header("Content-Type") ?? ""
-            if !type.hasPrefix("application/json") { return .json(200, #"{"type": "\#(type)", "bytes": \#(request.body.count)}"#) }
+            if !type.hasPrefix("application/json") {
+                return .json(200, #"{"type": "\#(type)", "bytes": \#(request.body.count)}"#)
+            }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
-            if object["big"] as? Bool == true { return .json(200, #"{"text": "\#(String(repeating: "y", count: 2000))"}"#) }
+            if object["big"] as? Bool == true {
+                return .json(200, #"{"text": "\#(String(repeating: "y", count: 2000))"}"#)
+            }
             return .json(200, #"{"doubled": \#((object["n"] as? Int ?? 0) * 2)}"#)
         }
         let values = [
@@ -51,11 +56,14 @@ struct LimitsAndSidebandTests {
         harness.maxInputBytes = 200
         harness.sideband.inputDirectory = inputs
         // Relative to the working directory, as a user's `--output-dir out` is; rows hold the absolute path.
-        let upward = String(repeating: "../", count: FileManager.default.currentDirectoryPath.split(separator: "/").count)
+        let upward = String(
+            repeating: "../", count: FileManager.default.currentDirectoryPath.split(separator: "/").count)
         harness.sideband.outputDirectory = upward + outputs.dropFirst()
         harness.sideband.maxInlineOutputBytes = 1000
         _ = try await harness.runUntilIdle()
-        let rows = try sqlite3(harness.database, "SELECT offset, status, COALESCE(output, error), output_file FROM results ORDER BY offset")
+        let rows = try sqlite3(
+            harness.database, "SELECT offset, status, COALESCE(output, error), output_file FROM results ORDER BY offset"
+        )
         #expect(rows.count == values.count)
         #expect(rows[0] == #"0|ok|{"doubled": 42}|"#)
         #expect(rows[1] == #"1|ok|{"type": "application/octet-stream", "bytes": 5}|"#)
@@ -64,11 +72,15 @@ struct LimitsAndSidebandTests {
         #expect(rows[3] == #"3|error|the file "/etc/passwd" "# + outside)
         #expect(rows[4] == #"4|error|the file "sneaky.txt" "# + outside)
         #expect(rows[5] == #"5|error|there is no file "missing.json" in the input directory|"#)
-        #expect(rows[6].hasPrefix(#"6|error|the file "big.txt" is 300 bytes, above the limit of 200 bytes (pipeline.max_input_bytes)"#))
+        #expect(
+            rows[6].hasPrefix(
+                #"6|error|the file "big.txt" is 300 bytes, above the limit of 200 bytes (pipeline.max_input_bytes)"#))
         let file = outputs + "/side-0-7--1-doubler.json"
         #expect(rows[7] == "7|ok||\(file)")
         #expect(try String(contentsOfFile: file, encoding: .utf8).count == 2000 + 12)
-        #expect(rows[8].hasPrefix("8|error|the input is 269 bytes, above the limit of 200 bytes (pipeline.max_input_bytes)"))
+        #expect(
+            rows[8].hasPrefix("8|error|the input is 269 bytes, above the limit of 200 bytes (pipeline.max_input_bytes)")
+        )
         #expect(rows[9] == #"9|ok|{"doubled": 42}|"#)
         #expect(rows[10] == #"10|error|"." in the input directory is not a regular file|"#)
         #expect(rows[11] == #"11|error|the file "nested/../../outside.txt" "# + outside)

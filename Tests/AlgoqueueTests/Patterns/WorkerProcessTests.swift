@@ -23,9 +23,14 @@ struct WorkerProcessTests {
     func answers() async throws {
         let pool = try Self.pool(workers: 1)
         var outputs: [String] = []
-        await forEachConcurrently(0..<6, limit: 6, { n in
-            await pool.call(AlgorithmInput(json: Array(#"{"text": "\#(String(repeating: "w ", count: n + 1))", "sleep": 0.5}"#.utf8)))
-        }) { result in
+        await forEachConcurrently(
+            0..<6, limit: 6,
+            { n in
+                await pool.call(
+                    AlgorithmInput(
+                        json: Array(#"{"text": "\#(String(repeating: "w ", count: n + 1))", "sleep": 0.5}"#.utf8)))
+            }
+        ) { result in
             if case .success(let answer) = result { outputs.append(answer.output) }
         }
         // One worker held all six at once: every request was asleep while every other was.
@@ -38,7 +43,11 @@ struct WorkerProcessTests {
         #expect(slept.count == 6)
         #expect((slept.map(\.0).max() ?? 1) < (slept.map(\.1).min() ?? 0), "requests did not overlap: \(slept)")
         #expect(outputs.count == 6)
-        #expect(Set(outputs.compactMap { JSONSyntax.member("words", of: Array($0.utf8)).map { String(decoding: $0, as: UTF8.self) } }) == ["1", "2", "3", "4", "5", "6"])
+        #expect(
+            Set(
+                outputs.compactMap {
+                    JSONSyntax.member("words", of: Array($0.utf8)).map { String(decoding: $0, as: UTF8.self) }
+                }) == ["1", "2", "3", "4", "5", "6"])
         let failed = await pool.call(AlgorithmInput(json: Array(#"{"text": "x", "fail": true}"#.utf8)))
         guard case .failure(let failure) = failed else {
             Issue.record("a worker error became a result")
@@ -54,7 +63,8 @@ struct WorkerProcessTests {
     func crashAndHang() async throws {
         let bed = try await TestBed(topic: "work", partitions: 2)
         defer { bed.cleanUp() }
-        let values = (0..<20).map { Array(#"{"text": "input number \#($0)", "sleep": 0.3}"#.utf8) }
+        let values =
+            (0..<20).map { Array(#"{"text": "input number \#($0)", "sleep": 0.3}"#.utf8) }
             + [Array(#"{"text": "never answered", "sleep": 30}"#.utf8)]
         _ = try await produce(values, to: "work", brokers: bed.broker.bootstrapServers)
         let pool = try Self.pool(workers: 2, timeout: .seconds(4))
@@ -78,7 +88,8 @@ struct WorkerProcessTests {
         #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results") == ["21"])
         #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE status = 'ok'") == ["20"])
         // Every answer came from a live worker; the killed one answered nothing after its death.
-        let pids = try sqlite3(harness.database, "SELECT DISTINCT json_extract(output, '$.pid') FROM results WHERE status = 'ok'")
+        let pids = try sqlite3(
+            harness.database, "SELECT DISTINCT json_extract(output, '$.pid') FROM results WHERE status = 'ok'")
         #expect(pids.count >= 2)
         let hung = try sqlite3(harness.database, "SELECT error FROM results WHERE status = 'error'")
         #expect(hung == ["the worker gave no answer within 4s (timeout)"])

@@ -27,9 +27,14 @@ struct InputDecoderTests {
         #expect(reason(Array("null".utf8))?.contains("JSON null") == true)
         #expect(reason(Array("  \n".utf8))?.contains("no JSON value") == true)
         #expect(reason([0x22, 0xE2, 0x82, 0x22])?.contains("not valid UTF-8 (bad byte at offset 1)") == true)
-        #expect(reason(Array(#"{"a": tru}"#.utf8)) == "the message value is not valid JSON: unexpected character 't', expected a value at byte 6")
+        #expect(
+            reason(Array(#"{"a": tru}"#.utf8))
+                == "the message value is not valid JSON: unexpected character 't', expected a value at byte 6")
         let big = Array(repeating: UInt8(ascii: "1"), count: 65)
-        #expect(reason(big) == "the input is 65 bytes, above the limit of 64 bytes (pipeline.max_input_bytes); send a smaller input or raise the limit")
+        #expect(
+            reason(big)
+                == "the input is 65 bytes, above the limit of 64 bytes (pipeline.max_input_bytes); send a smaller input or raise the limit"
+        )
     }
 
     @Test("keys are text when UTF-8 and hex otherwise")

@@ -36,14 +36,16 @@ struct MicroBatchTests {
         _ = try await produce(values, to: "batch", brokers: bed.broker.bootstrapServers)
 
         var serial = PipelineHarness(
-            brokers: bed.broker.bootstrapServers, topics: ["batch"], group: "serial", database: bed.directory.file("serial.db"),
+            brokers: bed.broker.bootstrapServers, topics: ["batch"], group: "serial",
+            database: bed.directory.file("serial.db"),
             url: server.baseURL + "/single")
         serial.concurrency = 1
         _ = try await serial.runUntilIdle()
         #expect(sizes.withLock { $0 }.isEmpty)
 
         var batched = PipelineHarness(
-            brokers: bed.broker.bootstrapServers, topics: ["batch"], group: "batched", database: bed.directory.file("batched.db"),
+            brokers: bed.broker.bootstrapServers, topics: ["batch"], group: "batched",
+            database: bed.directory.file("batched.db"),
             url: server.baseURL + "/batch")
         batched.batch.maxItems = 100
         batched.batch.linger = .milliseconds(50)
@@ -54,7 +56,8 @@ struct MicroBatchTests {
         #expect(sent.allSatisfy { $0 <= 100 })
         #expect(sent.count < 20, "250 inputs should travel in few calls, not \(sent.count)")
 
-        let query = "SELECT partition || '/' || offset || '|' || status || '|' || COALESCE(output, error) FROM results ORDER BY partition, offset"
+        let query =
+            "SELECT partition || '/' || offset || '|' || status || '|' || COALESCE(output, error) FROM results ORDER BY partition, offset"
         let serialRows = try sqlite3(serial.database, query)
         let batchedRows = try sqlite3(batched.database, query)
         #expect(serialRows.count == 251)

@@ -49,9 +49,11 @@ struct OrderingTests {
         let probe = try await OrderProbe { request in
             String(request.header("X-Algoqueue-Source")?.split(separator: "/").dropFirst().first ?? "?")
         }
-        _ = try await produce((0..<80).map { numberInput($0) }, to: "by-partition", brokers: bed.broker.bootstrapServers)
+        _ = try await produce(
+            (0..<80).map { numberInput($0) }, to: "by-partition", brokers: bed.broker.bootstrapServers)
         var harness = PipelineHarness(
-            brokers: bed.broker.bootstrapServers, topics: ["by-partition"], group: "p", database: bed.directory.file("r.db"),
+            brokers: bed.broker.bootstrapServers, topics: ["by-partition"], group: "p",
+            database: bed.directory.file("r.db"),
             url: probe.server.baseURL + "/p")
         harness.concurrency = 4
         harness.ordering = .partition
@@ -75,7 +77,8 @@ struct OrderingTests {
             return object?["k"] as? String ?? "?"
         }
         let values: [[UInt8]?] = (0..<60).map { Array(#"{"k": "k\#($0 % 4)", "n": \#($0)}"#.utf8) }
-        _ = try await produce(values, to: "by-key", brokers: bed.broker.bootstrapServers, keys: (0..<60).map { "k\($0 % 4)" })
+        _ = try await produce(
+            values, to: "by-key", brokers: bed.broker.bootstrapServers, keys: (0..<60).map { "k\($0 % 4)" })
         var harness = PipelineHarness(
             brokers: bed.broker.bootstrapServers, topics: ["by-key"], group: "k", database: bed.directory.file("r.db"),
             url: probe.server.baseURL + "/p")

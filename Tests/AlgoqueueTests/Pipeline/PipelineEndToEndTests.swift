@@ -47,7 +47,8 @@ struct PipelineEndToEndTests {
         let errors = try sqlite3(database, "SELECT error FROM results WHERE status = 'error' ORDER BY error")
         #expect(errors.count == 8)
         let expectedFragments = [
-            "HTTP 422", "HTTP 500 Internal Server Error", "boom: the model crashed", "is not JSON (HTTP 200, text/html)",
+            "HTTP 422", "HTTP 500 Internal Server Error", "boom: the model crashed",
+            "is not JSON (HTTP 200, text/html)",
             "not valid JSON: unexpected end of input in an object at byte 7", "the message has no value (null)",
             "the message value is JSON null", "the message value is empty", "not valid UTF-8 (bad byte at offset 2)",
         ]
@@ -58,8 +59,12 @@ struct PipelineEndToEndTests {
         #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE attempts = 0") == ["5"])
         // The stored offsets are each partition's end.
         var ends: [Int32: Int64] = [:]
-        for delivery in deliveries { ends[delivery.partition] = max(ends[delivery.partition] ?? 0, delivery.offset + 1) }
-        let stored = try sqlite3(database, "SELECT partition || '=' || next_offset FROM consumer_offsets WHERE group_id = 'e2e' ORDER BY partition")
+        for delivery in deliveries {
+            ends[delivery.partition] = max(ends[delivery.partition] ?? 0, delivery.offset + 1)
+        }
+        let stored = try sqlite3(
+            database,
+            "SELECT partition || '=' || next_offset FROM consumer_offsets WHERE group_id = 'e2e' ORDER BY partition")
         #expect(stored == ends.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
 
         let second = try await harness.runUntilIdle()
@@ -92,7 +97,8 @@ struct PipelineEndToEndTests {
         _ = try await produce(values, to: "faults", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         var harness = PipelineHarness(
-            brokers: broker.bootstrapServers, topics: ["faults"], group: "faults", database: database, url: endpoint.url)
+            brokers: broker.bootstrapServers, topics: ["faults"], group: "faults", database: database, url: endpoint.url
+        )
         harness.timeout = .seconds(2)
         harness.concurrency = 10
         harness.circuitBreaker.failureThreshold = 0
@@ -121,13 +127,17 @@ struct PipelineEndToEndTests {
         _ = try await produce((0..<120).map { numberInput($0) }, to: "pressure", brokers: broker.bootstrapServers)
         let database = directory.file("results.db")
         var harness = PipelineHarness(
-            brokers: broker.bootstrapServers, topics: ["pressure"], group: "pressure", database: database, url: endpoint.url)
+            brokers: broker.bootstrapServers, topics: ["pressure"], group: "pressure", database: database,
+            url: endpoint.url)
         harness.maxBufferedMessages = 8
         harness.concurrency = 4
         let totals = try await harness.runUntilIdle()
         #expect(totals.consumed == 120)
         #expect(endpoint.callCount == 120)
-        #expect(try sqlite3(database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')) FROM results WHERE status = 'ok'") == ["120|120"])
+        #expect(
+            try sqlite3(
+                database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')) FROM results WHERE status = 'ok'"
+            ) == ["120|120"])
         await endpoint.stop()
     }
 }

@@ -58,7 +58,8 @@ struct PipelineHarness {
         }
         let store = try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger())
         return Pipeline(
-            configuration: configuration, kafka: kafka, store: store, algorithms: algorithms, logger: testLogger("pipeline"))
+            configuration: configuration, kafka: kafka, store: store, algorithms: algorithms,
+            logger: testLogger("pipeline"))
     }
 
     func runUntilIdle(within limit: Duration = .seconds(60)) async throws -> PipelineStatistics.Snapshot {

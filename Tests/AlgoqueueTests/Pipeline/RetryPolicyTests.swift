@@ -72,7 +72,8 @@ struct RetryPolicyTests {
         var configuration = CircuitBreakerConfiguration()
         configuration.failureThreshold = 1
         configuration.openDuration = .seconds(3600)
-        let breaker = CircuitBreaker(configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
+        let breaker = CircuitBreaker(
+            configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
         breaker.record(failed: true)
         let intake = Intake()
         async let permitted = breaker.permit(intake)

@@ -10,7 +10,8 @@ struct ResultsStoreTests {
     @Test("the migrations in the binary are the files in migrations/, in order")
     func migrationsMatchFiles() throws {
         let directory = Self.packageRoot.appendingPathComponent("migrations")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }
+            .sorted()
         #expect(files == Migrations.all.map(\.name))
         for migration in Migrations.all {
             let text = try String(contentsOf: directory.appendingPathComponent(migration.name), encoding: .utf8)
@@ -28,7 +29,10 @@ struct ResultsStoreTests {
         #expect(try first.migrate() == ["001_initial.sql", "002_batches_and_fan_out.sql"])
         let second = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger(), migrate: false)
         #expect(try second.migrate() == [])
-        #expect(try sqlite3(path, "SELECT version, name FROM schema_migrations") == ["1|001_initial.sql", "2|002_batches_and_fan_out.sql"])
+        #expect(
+            try sqlite3(path, "SELECT version, name FROM schema_migrations") == [
+                "1|001_initial.sql", "2|002_batches_and_fan_out.sql",
+            ])
         #expect(try sqlite3(path, "PRAGMA journal_mode") == ["wal"])
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o640)
@@ -54,14 +58,19 @@ struct ResultsStoreTests {
         defer { directory.cleanUp() }
         let path = directory.file("r.db")
         let store = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
-        var row = ResultRow(topic: "t", partition: 1, offset: 5, algorithm: "a", status: .error, error: "first", createdAt: "2026-01-01T00:00:00.000Z")
+        var row = ResultRow(
+            topic: "t", partition: 1, offset: 5, algorithm: "a", status: .error, error: "first",
+            createdAt: "2026-01-01T00:00:00.000Z")
         try await store.write(rows: [row], offsets: [StoredOffset(topic: "t", partition: 1, nextOffset: 6)], group: "g")
         row.status = .ok
         row.output = #"{"x": 1}"#
         row.error = nil
         row.createdAt = "2026-06-01T00:00:00.000Z"
         try await store.write(rows: [row], offsets: [StoredOffset(topic: "t", partition: 1, nextOffset: 3)], group: "g")
-        #expect(try sqlite3(path, "SELECT status, output, error IS NULL, created_at FROM results") == [#"ok|{"x": 1}|1|2026-01-01T00:00:00.000Z"#])
+        #expect(
+            try sqlite3(path, "SELECT status, output, error IS NULL, created_at FROM results") == [
+                #"ok|{"x": 1}|1|2026-01-01T00:00:00.000Z"#
+            ])
         #expect(try store.offsets(group: "g") == [StoredOffset(topic: "t", partition: 1, nextOffset: 6)])
         #expect(try store.offsets(group: "other").isEmpty)
     }
@@ -80,12 +89,16 @@ struct ResultsStoreTests {
             Issue.record("README.md has no results-columns table")
             return
         }
-        let documented = readme[section.upperBound..<end.lowerBound].split(separator: "\n").compactMap { line -> String? in
+        let documented = readme[section.upperBound..<end.lowerBound].split(separator: "\n").compactMap {
+            line -> String? in
             guard line.hasPrefix("| `") else { return nil }
             return line.dropFirst(3).split(separator: "`").first.map(String.init)
         }
         #expect(documented == columns)
-        for required in ["topic", "partition", "offset", "item", "algorithm", "key", "status", "input", "output", "error", "attempts", "duration_ms", "created_at"] {
+        for required in [
+            "topic", "partition", "offset", "item", "algorithm", "key", "status", "input", "output", "error",
+            "attempts", "duration_ms", "created_at",
+        ] {
             #expect(columns.contains(required))
         }
     }

@@ -7,6 +7,7 @@ bash scripts/setup
 swift build -c release --product algoqueue
 install -m 0755 .build/release/algoqueue /usr/local/bin/algoqueue
 install -m 0644 deploy/algoqueue.service /etc/systemd/system/algoqueue.service
+install -m 0644 deploy/algoqueue-collect.service /etc/systemd/system/algoqueue-collect.service
 install -D -m 0644 docs/algoqueue.1 /usr/local/share/man/man1/algoqueue.1
 install -d -m 0755 /etc/algoqueue
 install -d -m 0700 /etc/algoqueue/credentials

@@ -100,6 +100,12 @@ public enum ConfigKeys {
         S("split.topic", .optional(\.pipeline.split.topic), "where chunks go (default: the batch's topic)"),
         S("split.completion_topic", .optional(\.pipeline.split.completionTopic), "where `batch_complete` events go"),
         S(
+            "results.topic", flag: "`--results-topic T`", .optional(\.pipeline.resultsTopic),
+            "also publish every row written here, for `algoqueue collect` (see Scaling out)"),
+        S(
+            "results.max_outbox", .integer(\.pipeline.maxOutboxRows),
+            "rows waiting for the results topic before consumption pauses"),
+        S(
             "sideband.input_dir", flag: "`--input-dir D`", .optional(\.pipeline.sideband.inputDirectory),
             "the only directory `{\"$file\": ...}` inputs are read from"),
         S(

@@ -131,6 +131,10 @@ public struct Settings: Sendable {
                     "kafka.dead_letter_topic", "must not be a topic algoqueue consumes (\(topic)): failures would loop")
             )
         }
+        if let topic = pipeline.resultsTopic, kafka.topics.contains(topic) {
+            problems.append(
+                ConfigProblem("results.topic", "must not be a topic algoqueue consumes (\(topic)): rows would loop"))
+        }
         if let topic = pipeline.split.completionTopic, kafka.topics.contains(topic) || topic == pipeline.split.topic {
             problems.append(
                 ConfigProblem("split.completion_topic", "must not be a topic algoqueue consumes (\(topic))"))

@@ -98,10 +98,11 @@ public final class Pipeline: Service {
                 }
             }, logger: logger)
         let tracker = Locked(OffsetTracker())
+        let health = self.health
+        let publisher = try await resultsPublisher(group: group)
         let writer = ResultWriter(
             store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction,
-            commitInterval: configuration.commitInterval, metrics: metrics, logger: logger)
-        let health = self.health
+            commitInterval: configuration.commitInterval, metrics: metrics, publisher: publisher, logger: logger)
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
         var producer: KafkaProducer?
@@ -147,6 +148,8 @@ public final class Pipeline: Service {
         let writeFailure = Locked<StoreError?>(nil)
         var failure: PipelineError? = await withDiscardingTaskGroup { writing in
             // The writer is never cancelled: after the dispatch loop ends it drains what is queued, then returns.
+            // The publisher is stopped (not cancelled) once the writer is told to finish; drain() publishes the rest.
+            if let publisher { writing.addTask { await publisher.run() } }
             writing.addTask {
                 do throws(StoreError) {
                     try await writer.run { batch in
@@ -197,13 +200,18 @@ public final class Pipeline: Service {
                 return failure
             }
             writer.close()
+            publisher?.stop()
             return failure
         }
         if failure == nil, let error = writeFailure.withLock({ $0 }) {
             failure = Self.storeFailure(error)
         }
-        // The writer has finished: commit what is durable and leave the group.
+        // The writer has finished: commit what is durable and leave the group; publish what the outbox holds.
         await consumer.close()
+        if let publisher {
+            await publisher.drain(until: .now + configuration.shutdownTimeout)
+            await publisher.producer.close()
+        }
         signal.finish()
         await completions?.finish()
         await producer?.close()
@@ -215,6 +223,14 @@ public final class Pipeline: Service {
                 "retried": "\(totals.retried)", "dead_lettered": "\(totals.deadLettered)",
             ])
         if let failure { throw failure }
+    }
+
+    /// The publisher of the results topic, when one is configured, with an idempotent producer of its own.
+    func resultsPublisher(group: String) async throws(KafkaError) -> ResultsPublisher? {
+        guard let topic = configuration.resultsTopic else { return nil }
+        return try await ResultsPublisher.make(
+            topic: topic, kafka: kafka, store: store, group: group, limit: configuration.maxOutboxRows, health: health,
+            logger: logger)
     }
 
     static func storeFailure(_ error: StoreError) -> PipelineError {

@@ -36,6 +36,12 @@ extension PipelineConfiguration {
         if retry.initialBackoff > retry.maxBackoff {
             problems.append(FieldProblem("retry.initial_backoff", "must not be above retry.max_backoff"))
         }
+        if maxOutboxRows < 1 { problems.append(FieldProblem("results.max_outbox", "must be at least 1")) }
+        if let topic = resultsTopic, topic == deadLetterTopic || topic == split.topic || topic == split.completionTopic
+        {
+            problems.append(
+                FieldProblem("results.topic", "must be a topic of its own (\(topic) is used for something else)"))
+        }
         if circuitBreaker.failureThreshold < 0 {
             problems.append(FieldProblem("circuit_breaker.failure_threshold", "must be 0 (off) or more"))
         }

@@ -30,6 +30,11 @@ public struct PipelineConfiguration: Sendable {
     public var circuitBreaker = CircuitBreakerConfiguration()
     /// Where messages that end as error rows are also published, with the error in headers. Default: none.
     public var deadLetterTopic: String?
+    /// Where every written row is also published (through an outbox in the store), for `algoqueue collect` or any
+    /// Kafka consumer. Default: none.
+    public var resultsTopic: String?
+    /// The most rows the results outbox holds before writing (and so consumption) waits. Default: 100 000.
+    public var maxOutboxRows = 100_000
 
     /// Batch messages (a list of inputs in one message). Default: off.
     public var batchMessages = BatchMessageConfiguration()

@@ -12,6 +12,8 @@ public final class PipelineHealth: Sendable {
         var callsStarted: [Int: ContinuousClock.Instant] = [:]
         var nextCall = 0
         var lag: [TopicPartition: Int64] = [:]
+        /// Rows waiting in a full results outbox (consumption paused), or nil.
+        var fullOutbox: Int?
     }
 
     /// What `/readyz` reports.
@@ -53,6 +55,10 @@ public final class PipelineHealth: Sendable {
             if lag > 0, now - state.lastProgress > stallTimeout {
                 reasons.append(
                     "\(lag) message(s) waiting and nothing written for \(Self.seconds(now - state.lastProgress))")
+            }
+            if let rows = state.fullOutbox {
+                reasons.append(
+                    "the results outbox is full (\(rows) rows wait for the results topic): consumption is paused")
             }
             if let oldest, oldest > stallTimeout {
                 reasons.append("a call has been running for \(Self.seconds(oldest))")

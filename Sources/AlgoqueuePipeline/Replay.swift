@@ -25,6 +25,8 @@ public final class Replay: Sendable {
     let store: ResultsStore
     let processor: InputProcessor
     let concurrency: Int
+    /// Replaced rows are queued for the results topic (published by ``publishReplaced(kafka:group:)``).
+    let resultsTopic: String?
     let logger: Logger
 
     /// Creates a replay with the pipeline's retry, circuit-breaker, input-size, sideband and concurrency settings.
@@ -33,6 +35,7 @@ public final class Replay: Sendable {
     {
         self.store = store
         self.concurrency = max(1, configuration.concurrency)
+        resultsTopic = configuration.resultsTopic
         self.logger = logger
         processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: nil, statistics: PipelineStatistics(),
@@ -84,7 +87,7 @@ public final class Replay: Sendable {
             ) {
                 if let row = $0 { replayed.append(row) }
             }
-            try await store.write(rows: replayed, offsets: [], group: "")
+            try await store.write(rows: replayed, offsets: [], group: "", outbox: resultsTopic != nil)
             summary.replayed += replayed.count
             summary.nowOK += replayed.filter { $0.status == .ok }.count
             summary.stillFailing += replayed.filter { $0.status == .error }.count
@@ -92,6 +95,19 @@ public final class Replay: Sendable {
             if Task.isCancelled { break }
         }
         return summary
+    }
+
+    /// With a results topic: publishes what the outbox holds (the replaced rows among it), waiting up to `timeout`;
+    /// what is left is published by the next `run`. Returns how many rows are left.
+    public func publishReplaced(kafka: KafkaConsumerConfiguration, group: String, timeout: Duration) async throws -> Int
+    {
+        guard let topic = resultsTopic else { return 0 }
+        let publisher = try await ResultsPublisher.make(
+            topic: topic, kafka: kafka, store: store, group: group, limit: .max, health: PipelineHealth(),
+            logger: logger)
+        await publisher.drain(until: .now + timeout)
+        await publisher.producer.close()
+        return try await store.outboxCount()
     }
 
     static func replay(_ row: ResultRow, processor: InputProcessor) async -> ResultRow? {

@@ -22,13 +22,16 @@ final class ResultWriter: Sendable {
     let metrics: PipelineMetrics
     let logger: Logger
     let state = Mutex(State())
+    /// Where written rows are also queued for the results topic (nil: no results topic).
+    let publisher: ResultsPublisher?
     let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
 
     init(
         store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int,
-        commitInterval: Duration = .zero, metrics: PipelineMetrics, logger: Logger
+        commitInterval: Duration = .zero, metrics: PipelineMetrics, publisher: ResultsPublisher? = nil, logger: Logger
     ) {
+        self.publisher = publisher
         self.commitInterval = commitInterval
         self.metrics = metrics
         self.store = store
@@ -62,6 +65,8 @@ final class ResultWriter: Sendable {
                 guard waiting > 0 else { break }
                 let pause: Duration = commitInterval - (clock.now - lastWrite)
                 if !closed, waiting < maxRows, pause > Duration.zero { try? await Task.sleep(for: pause) }
+                // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
+                await publisher?.waitForRoom { self.state.withLock { $0.closed } }
                 guard let batch = takeBatch() else { break }
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
@@ -77,7 +82,9 @@ final class ResultWriter: Sendable {
                     offsets: offsets.map {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
-                    group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk))
+                    group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
+                    outbox: publisher != nil)
+                publisher?.queuedRows(rows.count)
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(
                     DurableBatch(

@@ -153,11 +153,12 @@ public final class ResultsStore: Sendable {
     /// Writes `rows` and the group's next `offsets` in one transaction. A row with the same
     /// (topic, partition, offset, item, algorithm) is replaced in place, keeping its `created_at`.
     /// `splits` records batches split into chunks and `writtenChunks` the chunks whose rows are in `rows`;
-    /// returns the batches this transaction completed.
+    /// returns the batches this transaction completed. With `outbox`, each row is also queued for the results topic
+    /// in the same transaction (``ResultsStore/outbox(limit:)``).
     @discardableResult
     public func write(
         rows: [ResultRow], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [],
-        writtenChunks: [BatchChunk] = []
+        writtenChunks: [BatchChunk] = [], outbox: Bool = false
     ) async throws(StoreError) -> [CompletedBatch] {
         guard !rows.isEmpty || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
         let keepInputs = configuration.keepInputs
@@ -172,6 +173,14 @@ public final class ResultsStore: Sendable {
                         row.metadata, row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
                         row.createdAt ?? now, row.updatedAt ?? now,
                     ])
+                }
+                if outbox {
+                    let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)
+                    for row in rows {
+                        try queue.execute(arguments: [
+                            row.topic, row.partition, row.offset, row.item, row.algorithm, now,
+                        ])
+                    }
                 }
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {

@@ -25,7 +25,7 @@ struct Algoqueue: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self,
-            ReplayCommand.self,
+            ReplayCommand.self, CollectCommand.self,
             StatsCommand.self, CheckConfigCommand.self,
             MigrateCommand.self,
         ]

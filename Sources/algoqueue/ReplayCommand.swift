@@ -65,6 +65,11 @@ struct ReplayCommand: AsyncParsableCommand {
             printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
         }
         await wiring.stop()
+        if settings.pipeline.resultsTopic != nil, !dryRun {
+            let left = try await replay.publishReplaced(
+                kafka: settings.kafka, group: settings.kafka.groupID, timeout: settings.pipeline.shutdownTimeout)
+            if left > 0 { printError("\(left) row(s) wait in the results outbox; the next run publishes them") }
+        }
         store.close()
         let name = settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")
         if dryRun {

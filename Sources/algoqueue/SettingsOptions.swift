@@ -92,6 +92,11 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("dead-letter-topic"), help: "Also publish messages that end as error rows to this topic.")
     var deadLetterTopic: String?
 
+    @Option(
+        name: .customLong("results-topic"),
+        help: ArgumentHelp("Also publish every row written to this topic (for algoqueue collect).", valueName: "topic"))
+    var resultsTopic: String?
+
     @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
     var database: String?
 
@@ -161,6 +166,7 @@ struct SettingsOptions: ParsableArguments {
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
         if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
+        if let resultsTopic { settings.pipeline.resultsTopic = resultsTopic }
         if let batchMessages {
             if let mode = BatchMessageConfiguration.Mode(rawValue: batchMessages.lowercased()) {
                 settings.pipeline.batchMessages.mode = mode

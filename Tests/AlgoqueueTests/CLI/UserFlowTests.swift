@@ -101,11 +101,12 @@ struct UserFlowTests {
         #expect(first.status == 0)
         #expect(first.output.contains("applied 001_initial.sql"))
         #expect(first.output.contains("applied 002_batches_and_fan_out.sql"))
+        #expect(first.output.contains("applied 003_results_outbox.sql"))
         let second = try await algoqueue(["migrate", "--database", database], directory: directory)
         #expect(second.status == 0)
         #expect(!second.output.contains("applied"))
-        #expect(second.output.contains("schema version 2"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["2"])
+        #expect(second.output.contains("schema version 3"))
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["3"])
     }
 
     @Test("demo runs the whole flow on embedded defaults")

@@ -8,17 +8,25 @@ struct DailyCLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test("systemd-analyze verify passes on deploy/algoqueue.service")
-    func unitVerifies() throws {
+    @Test(
+        "systemd-analyze verify passes on deploy/algoqueue.service and deploy/algoqueue-collect.service",
+        arguments: [
+            "algoqueue.service", "algoqueue-collect.service",
+        ])
+    func unitVerifies(_ name: String) throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let unit = try String(contentsOf: Self.root.appendingPathComponent("deploy/algoqueue.service"), encoding: .utf8)
-        #expect(unit.contains("Type=notify"))
-        #expect(unit.contains("WatchdogSec="))
-        #expect(unit.contains("LoadCredential="))
+        let unit = try String(contentsOf: Self.root.appendingPathComponent("deploy/\(name)"), encoding: .utf8)
+        if name == "algoqueue.service" {
+            #expect(unit.contains("Type=notify"))
+            #expect(unit.contains("WatchdogSec="))
+            #expect(unit.contains("LoadCredential="))
+        } else {
+            #expect(unit.contains("ExecStart=/usr/local/bin/algoqueue collect "))
+        }
         // Verify checks that the binary exists: point it at the one just built, change nothing else.
         let local = unit.replacingOccurrences(of: "/usr/local/bin/algoqueue", with: try algoqueueBinary())
-        let path = directory.file("algoqueue.service")
+        let path = directory.file(name)
         try local.write(toFile: path, atomically: true, encoding: .utf8)
         // Documentation=man:algoqueue(1) is checked too: offer the page this repository ships.
         try FileManager.default.createDirectory(atPath: directory.file("man/man1"), withIntermediateDirectories: true)

@@ -21,6 +21,7 @@ struct PipelineHarness {
     var retry = RetryPolicy()
     var circuitBreaker = CircuitBreakerConfiguration()
     var deadLetterTopic: String?
+    var resultsTopic: String?
     var sessionTimeout: Duration = .seconds(10)
     var batchMessages = BatchMessageConfiguration()
     var split = SplitConfiguration()
@@ -45,6 +46,7 @@ struct PipelineHarness {
         configuration.retry = retry
         configuration.circuitBreaker = circuitBreaker
         configuration.deadLetterTopic = deadLetterTopic
+        configuration.resultsTopic = resultsTopic
         configuration.batchMessages = batchMessages
         configuration.split = split
         configuration.fanOut = fanOut

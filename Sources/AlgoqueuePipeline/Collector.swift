@@ -1,0 +1,125 @@
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Logging
+import ServiceLifecycle
+
+/// What a collector did.
+public struct CollectSummary: Sendable {
+    /// Row messages written (a row published twice counts twice; it is one row in the store).
+    public var rows = 0
+    /// Messages that were not result rows (logged with their coordinates, then passed over).
+    public var malformed = 0
+
+    public init() {}
+}
+
+/// `algoqueue collect`: consumes results topics into one store with the same schema. Each event's rows go in one
+/// transaction with the collector group's next offsets (so a crash resumes from the last durable row), upserted by
+/// the row's key: a row published twice is one row, and a newer `updated_at` wins.
+public final class Collector: Sendable {
+    let kafka: KafkaConsumerConfiguration
+    let store: ResultsStore
+    let logger: Logger
+
+    public init(kafka: KafkaConsumerConfiguration, store: ResultsStore, logger: Logger) {
+        self.kafka = kafka
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Collects until SIGTERM/SIGINT or, with `untilIdle`, until every assigned partition is read to its end.
+    public func run(untilIdle: Bool) async throws -> CollectSummary {
+        let group = kafka.groupID
+        let store = self.store
+        let logger = self.logger
+        let consumer = try KafkaConsumer(
+            configuration: kafka,
+            storedOffsets: { partitions in
+                let wanted = Set(partitions)
+                var result: [TopicPartition: Int64] = [:]
+                do {
+                    for stored in try store.offsets(group: group) {
+                        let partition = TopicPartition(stored.topic, stored.partition)
+                        if wanted.contains(partition) { result[partition] = stored.nextOffset }
+                    }
+                } catch {
+                    logger.error("cannot read stored offsets, resuming from Kafka's committed offsets: \(error)")
+                }
+                return result
+            }, logger: logger)
+        try consumer.start()
+        logger.info(
+            "collecting",
+            metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "database": "\(store.configuration.path)"])
+        var summary = CollectSummary()
+        var failure: (any Error)?
+        await withGracefulShutdownHandler {
+            do {
+                summary = try await collect(consumer, untilIdle: untilIdle)
+            } catch {
+                failure = error
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.close() }
+        }
+        await consumer.close()
+        if let failure { throw failure }
+        return summary
+    }
+
+    func collect(_ consumer: KafkaConsumer, untilIdle: Bool) async throws -> CollectSummary {
+        var summary = CollectSummary()
+        var assigned: Set<TopicPartition> = []
+        // Partitions read to their end: the offset the next message will have.
+        var ended: [TopicPartition: Int64] = [:]
+        var lastProgress = ContinuousClock.now
+        for await event in consumer.events {
+            switch event {
+            case .assigned(let partitions):
+                assigned.formUnion(partitions.keys)
+            case .revoked(let partitions):
+                assigned.subtract(partitions)
+                for partition in partitions { ended[partition] = nil }
+            case .messages(let messages):
+                var rows: [ResultRow] = []
+                var next: [TopicPartition: Int64] = [:]
+                let bytes = messages.reduce(0) { $0 + $1.byteCount }
+                for message in messages {
+                    let partition = TopicPartition(message.topic, message.partition)
+                    next[partition] = max(next[partition] ?? 0, message.offset + 1)
+                    if let end = ended[partition], message.offset >= end { ended[partition] = nil }
+                    if let row = message.value.flatMap(ResultMessage.row) {
+                        rows.append(row)
+                    } else {
+                        summary.malformed += 1
+                        logger.warning(
+                            "not a result row (not written by algoqueue run --results-topic?); passed over",
+                            metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
+                    }
+                }
+                try await store.writeCollected(
+                    rows: rows,
+                    offsets: next.map {
+                        StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
+                    },
+                    group: kafka.groupID)
+                consumer.commit(next)
+                consumer.release(messages: messages.count, bytes: bytes)
+                summary.rows += rows.count
+                if ContinuousClock.now - lastProgress >= .seconds(10) {
+                    lastProgress = ContinuousClock.now
+                    logger.info("collecting", metadata: ["rows": "\(summary.rows)"])
+                }
+            case .endOfPartition(let partition, let nextOffset):
+                ended[partition] = nextOffset
+            case .error(let error) where error.code == .fatal:
+                throw error
+            case .error:
+                continue
+            }
+            if untilIdle, !assigned.isEmpty, assigned.allSatisfy({ ended[$0] != nil }) { break }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,111 @@
+import AlgoqueueAlgorithms
+import AlgoqueueKafka
+import AlgoqueueStore
+import AlgoqueueSupport
+import Foundation
+
+/// A result row as a message of the results topic, and back.
+///
+/// Key: `topic/partition/offset/item/algorithm`, so that every version of one row goes to one partition, in order.
+/// Value: one JSON object with the fields of `results --format json`: `output`, `metadata` and `input` embedded as
+/// the JSON they are (as `output_text`, `metadata_text` or `input_text` strings when they are not JSON; a binary
+/// input as `input_base64`). Headers: the source coordinates, the status, the algorithm and its version, and the
+/// publishing instance's group and host. Decoding gives back the row exactly as it was stored.
+public enum ResultMessage {
+    public static let sourceTopicHeader = "algoqueue.source.topic"
+    public static let sourcePartitionHeader = "algoqueue.source.partition"
+    public static let sourceOffsetHeader = "algoqueue.source.offset"
+
+    /// The message for `row`, published to `topic` by an instance of `group` on `host`.
+    public static func record(_ row: ResultRow, topic: String, group: String, host: String) -> KafkaRecord {
+        var headers = [
+            KafkaHeader(name: sourceTopicHeader, string: row.topic),
+            KafkaHeader(name: sourcePartitionHeader, string: String(row.partition)),
+            KafkaHeader(name: sourceOffsetHeader, string: String(row.offset)),
+            KafkaHeader(name: "algoqueue.status", string: row.status.rawValue),
+            KafkaHeader(name: "algoqueue.algorithm", string: row.algorithm),
+            KafkaHeader(name: "algoqueue.group", string: group),
+            KafkaHeader(name: "algoqueue.host", string: host),
+        ]
+        if let version = row.algorithmVersion {
+            headers.append(KafkaHeader(name: "algoqueue.version", string: version))
+        }
+        return KafkaRecord(topic: topic, key: Array(key(row).utf8), value: Array(json(row).utf8), headers: headers)
+    }
+
+    public static func key(_ row: ResultRow) -> String {
+        "\(row.topic)/\(row.partition)/\(row.offset)/\(row.item)/\(row.algorithm)"
+    }
+
+    /// The row as one JSON object.
+    public static func json(_ row: ResultRow) -> String {
+        var members: [String] = []
+        func add(_ name: String, _ value: String) { members.append(JSONString.quoted(name) + ":" + value) }
+        func string(_ text: String?) -> String { text.map(JSONString.quoted) ?? "null" }
+        /// JSON text embedded as is under `name`; other text as a string under `name_text`.
+        func embed(_ name: String, _ text: String?) {
+            guard let text else { return add(name, "null") }
+            // `null` as text stays a string: embedded, it would read back as no value.
+            if text != "null", (try? JSONSyntax.validate(Array(text.utf8))) != nil {
+                add(name, text)
+            } else {
+                add(name + "_text", string(text))
+            }
+        }
+        add("topic", string(row.topic))
+        add("partition", String(row.partition))
+        add("offset", String(row.offset))
+        add("item", String(row.item))
+        add("algorithm", string(row.algorithm))
+        add("algorithm_version", string(row.algorithmVersion))
+        add("key", string(row.key))
+        add("status", string(row.status.rawValue))
+        embed("output", row.output)
+        add("error", string(row.error))
+        embed("metadata", row.metadata)
+        add("output_file", string(row.outputFile))
+        add("attempts", String(row.attempts))
+        add("duration_ms", "\(row.durationMilliseconds.isFinite ? row.durationMilliseconds : 0)")
+        add("created_at", string(row.createdAt))
+        add("updated_at", string(row.updatedAt))
+        add("message_timestamp", string(row.messageTimestamp))
+        add("input_bytes", String(row.inputBytes))
+        if let raw = row.rawInput {
+            add("input_base64", string(Data(raw).base64EncodedString()))
+        } else {
+            embed("input", row.input)
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// The row a results-topic message carries; nil when the value is not such a row.
+    public static func row(_ value: [UInt8]) -> ResultRow? {
+        guard let members = JSONSyntax.objectMembers(value) else { return nil }
+        var fields: [String: ArraySlice<UInt8>] = [:]
+        for member in members { fields[member.name] = value[member.value] }
+        func isNull(_ name: String) -> Bool { fields[name].map { Array($0) == Array("null".utf8) } ?? true }
+        func string(_ name: String) -> String? { isNull(name) ? nil : fields[name].flatMap(JSONSyntax.stringValue) }
+        func number(_ name: String) -> String? { fields[name].map { String(decoding: $0, as: UTF8.self) } }
+        /// Embedded JSON as its text, or the `_text` string.
+        func embedded(_ name: String) -> String? {
+            if !isNull(name), let raw = fields[name] { return String(decoding: raw, as: UTF8.self) }
+            return string(name + "_text")
+        }
+        guard let topic = string("topic"), let partition = number("partition").flatMap({ Int32($0) }),
+            let offset = number("offset").flatMap({ Int64($0) }), let item = number("item").flatMap({ Int($0) }),
+            let algorithm = string("algorithm"), let status = string("status").flatMap(ResultStatus.init(rawValue:))
+        else { return nil }
+        var row = ResultRow(
+            topic: topic, partition: partition, offset: offset, item: item, algorithm: algorithm,
+            algorithmVersion: string("algorithm_version"), key: string("key"), status: status, input: embedded("input"),
+            inputBytes: number("input_bytes").flatMap { Int($0) } ?? 0, output: embedded("output"),
+            error: string("error"),
+            metadata: embedded("metadata"), outputFile: string("output_file"),
+            attempts: number("attempts").flatMap { Int($0) } ?? 0,
+            durationMilliseconds: number("duration_ms").flatMap { Double($0) } ?? 0,
+            messageTimestamp: string("message_timestamp"), createdAt: string("created_at"),
+            updatedAt: string("updated_at"))
+        if let base64 = string("input_base64"), let data = Data(base64Encoded: base64) { row.rawInput = Array(data) }
+        return row
+    }
+}

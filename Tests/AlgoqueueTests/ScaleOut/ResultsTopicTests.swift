@@ -1,0 +1,158 @@
+import AlgoqueueKafka
+import AlgoqueuePipeline
+import AlgoqueueStore
+import Foundation
+import Testing
+
+@Suite("Scale-out: the results topic and collect")
+struct ResultsTopicTests {
+    @Test("a row survives the results topic exactly: JSON, text, null and bytes")
+    func roundTrip() throws {
+        var row = ResultRow(
+            topic: "in", partition: 3, offset: 42, item: 7, algorithm: "sentiment", algorithmVersion: "1.2", key: "k/1",
+            status: .ok, input: #"{"text": "ünïcode \"quoted\""}"#, inputBytes: 31,
+            output: #"{"label": "pos", "p": [0.25, 1e-05]}"#,
+            metadata: "null", attempts: 2, durationMilliseconds: 12.345678,
+            messageTimestamp: "2026-11-23T10:00:00.123Z",
+            createdAt: "2026-11-23T10:00:01.000Z", updatedAt: "2026-11-23T10:00:02.000Z")
+        var texts = row
+        texts.status = .error
+        texts.output = nil
+        texts.error = "HTTP 500: \"boom\"\nline two"
+        texts.input = "plain text, not JSON"
+        var bytes = row
+        bytes.input = nil
+        bytes.rawInput = [0, 1, 2, 255]
+        for original in [row, texts, bytes] {
+            let record = ResultMessage.record(original, topic: "results", group: "g", host: "h")
+            #expect(String(decoding: record.key ?? [], as: UTF8.self) == "in/3/42/7/sentiment")
+            let decoded = try #require(ResultMessage.row(record.value ?? []))
+            #expect(decoded == original, "\(ResultMessage.json(original))")
+        }
+        row.item = -1
+        #expect(ResultMessage.row(Array("not json".utf8)) == nil)
+        #expect(ResultMessage.row(Array(#"{"topic": "x"}"#.utf8)) == nil)
+    }
+
+    @Test(
+        "three instances, one killed with -9 and restarted, publish to one results topic; collect holds one row per input"
+    )
+    func threeInstancesAndCollect() async throws {
+        let bed = try await TestBed(topic: "work", partitions: 6, delay: .milliseconds(15))
+        defer { bed.cleanUp() }
+        let address = bed.broker.bootstrapServers
+        let total = 600
+        _ = try await produce((0..<total).map { numberInput($0) }, to: "work", brokers: address)
+        func instance(_ number: Int, _ name: String) throws -> RunningProgram {
+            try RunningProgram(
+                try algoqueueBinary(),
+                [
+                    "run", "--brokers", address, "--topic", "work", "--group", "workers", "--url", bed.endpoint.url,
+                    "--database", bed.directory.file("instance\(number).db"), "--results-topic", "results",
+                    "--concurrency", "4", "--until-idle",
+                ], directory: bed.directory, name: name)
+        }
+        let first = try instance(1, "i1")
+        let second = try instance(2, "i2")
+        let third = try instance(3, "i3")
+        // Kill the second one once it has written rows (some of them still in its outbox), then start it again.
+        let wrote = await eventually(within: .seconds(60)) {
+            // Until instance 2 has created its file and schema, sqlite3 fails: that is not yet.
+            let count = try? runProgram(
+                "/usr/bin/sqlite3", [bed.directory.file("instance2.db"), "SELECT COUNT(*) FROM results"])
+            return count?.status == 0
+                && (Int(count?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) >= 10
+        }
+        #expect(wrote, "instance 2 wrote nothing: \(second.errorOutput.suffix(500))")
+        second.signal(SIGKILL)
+        _ = await second.exitStatus(within: .seconds(10))
+        let restarted = try instance(2, "i2-again")
+        for (program, name) in [(first, "1"), (third, "3"), (restarted, "2 (restarted)")] {
+            let status = await program.exitStatus(within: .seconds(120))
+            #expect(status == 0, "instance \(name): \(program.errorOutput.suffix(800))")
+        }
+
+        let all = bed.directory.file("all.db")
+        let collect = try await algoqueue(
+            ["collect", "--brokers", address, "--topic", "results", "--database", all, "--until-idle"],
+            directory: bed.directory)
+        #expect(collect.status == 0, "collect: \(collect.error.suffix(800))")
+        #expect(collect.output.contains("row message(s) from results into \(all)"))
+        // One row per input, all ok.
+        #expect(
+            try sqlite3(
+                all, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results")
+                == ["\(total)|\(total)|\(total)"])
+        // The same rows as the three instance files together: what each input got, and its newest version.
+        let union = (1...3).map { "SELECT * FROM i\($0).results" }.joined(separator: " UNION ALL ")
+        let attach = (1...3).map { "ATTACH '\(bed.directory.file("instance\($0).db"))' AS i\($0);" }.joined()
+        let content = #"topic, "partition", "offset", item, algorithm, status, output, input"#
+        #expect(
+            try sqlite3(
+                all,
+                attach
+                    + "SELECT COUNT(*) FROM (SELECT \(content) FROM (\(union)) EXCEPT SELECT \(content) FROM main.results)"
+            )
+                == ["0"])
+        #expect(
+            try sqlite3(
+                all,
+                attach
+                    + "SELECT COUNT(*) FROM (SELECT \(content) FROM main.results EXCEPT SELECT \(content) FROM (\(union)))"
+            )
+                == ["0"])
+        let newest = """
+            SELECT COUNT(*) FROM main.results r WHERE r.updated_at <> (SELECT MAX(u.updated_at) FROM (\(union)) u
+              WHERE (u.topic, u."partition", u."offset", u.item, u.algorithm) = (r.topic, r."partition", r."offset", r.item, r.algorithm))
+            """
+        #expect(try sqlite3(all, attach + newest) == ["0"])
+        // Every outbox is empty: each instance published all it wrote.
+        for number in 1...3 {
+            #expect(
+                try sqlite3(bed.directory.file("instance\(number).db"), "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        }
+        // Collecting again changes nothing: the offsets are stored with the rows.
+        let again = try await algoqueue(
+            ["collect", "--brokers", address, "--topic", "results", "--database", all, "--until-idle"],
+            directory: bed.directory)
+        #expect(again.output.hasPrefix("collected 0 row message(s)"), "\(again.output)")
+        await bed.endpoint.stop()
+    }
+
+    @Test("the broker down while rows wait in the outbox: nothing lost, each input one row in the collected store")
+    func outageWithOutbox() async throws {
+        let bed = try await TestBed(topic: "outage", partitions: 2, delay: .milliseconds(10))
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
+        let total = 300
+        _ = try await produce((0..<total).map { numberInput($0) }, to: "outage", brokers: broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: broker.bootstrapServers, topics: ["outage"], group: "outage", database: directory.file("r.db"),
+            url: endpoint.url)
+        harness.concurrency = 2
+        harness.resultsTopic = "results"
+        let pipeline = try harness.makePipeline()
+        async let totals = harness.run(pipeline, within: .seconds(120))
+        let started = await eventually(within: .seconds(30)) { pipeline.statistics.snapshot.durable >= 40 }
+        #expect(started)
+        broker.setBrokerDown(1)
+        try await Task.sleep(for: .seconds(3))  // the outage itself, not a wait for an event
+        let queued = try sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox").first.flatMap { Int($0) } ?? 0
+        broker.setBrokerUp(1)
+        _ = try await totals
+        #expect(queued > 0, "no row waited in the outbox during the outage")
+        #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        let all = directory.file("all.db")
+        let collect = try await algoqueue(
+            ["collect", "--brokers", broker.bootstrapServers, "--topic", "results", "--database", all, "--until-idle"],
+            directory: directory)
+        #expect(collect.status == 0, "collect: \(collect.error.suffix(800))")
+        // Each row was published once: the rows waiting out the outage were neither lost nor sent twice.
+        #expect(collect.output.hasPrefix("collected \(total) row message(s)"), "\(collect.output)")
+        #expect(
+            try sqlite3(
+                all, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results")
+                == ["\(total)|\(total)|\(total)"])
+        await endpoint.stop()
+    }
+}

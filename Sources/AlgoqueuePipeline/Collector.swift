@@ -68,6 +68,9 @@ public final class Collector: Sendable {
         return summary
     }
 
+    /// librdkafka's RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.
+    static let unknownTopic = 3
+
     func collect(_ consumer: KafkaConsumer, untilIdle: Bool) async throws -> CollectSummary {
         var summary = CollectSummary()
         var assigned: Set<TopicPartition> = []
@@ -115,6 +118,11 @@ public final class Collector: Sendable {
                 ended[partition] = nextOffset
             case .error(let error) where error.code == .fatal:
                 throw error
+            case .error(let error) where untilIdle && assigned.isEmpty && error.rdkafkaCode == Self.unknownTopic:
+                // Nothing has been published there yet: with --until-idle there is nothing to wait for.
+                throw KafkaError(
+                    .subscription, "\(error.message): no results topic to collect yet (is run given --results-topic?)",
+                    rdkafkaCode: error.rdkafkaCode)
             case .error:
                 continue
             }

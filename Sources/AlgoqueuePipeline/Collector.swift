@@ -10,6 +10,8 @@ public struct CollectSummary: Sendable {
     public var rows = 0
     /// Messages that were not result rows (logged with their coordinates, then passed over).
     public var malformed = 0
+    /// Split batches this collector saw complete (each announced on the completion topic, when given).
+    public var completedBatches = 0
 
     public init() {}
 }
@@ -21,10 +23,14 @@ public final class Collector: Sendable {
     let kafka: KafkaConsumerConfiguration
     let store: ResultsStore
     let logger: Logger
+    /// Where a `batch_complete` event goes when a split batch becomes whole in the collected store.
+    let completionTopic: String?
 
-    public init(kafka: KafkaConsumerConfiguration, store: ResultsStore, logger: Logger) {
+    public init(kafka: KafkaConsumerConfiguration, store: ResultsStore, completionTopic: String? = nil, logger: Logger)
+    {
         self.kafka = kafka
         self.store = store
+        self.completionTopic = completionTopic
         self.logger = logger
     }
 
@@ -52,11 +58,23 @@ public final class Collector: Sendable {
         logger.info(
             "collecting",
             metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "database": "\(store.configuration.path)"])
+        var completions: CompletionPublisher?
+        if let completionTopic {
+            var settings = KafkaProducerConfiguration()
+            settings.brokers = kafka.brokers
+            settings.clientID = kafka.clientID
+            settings.properties = kafka.properties
+            completions = CompletionPublisher(
+                producer: try KafkaProducer(configuration: settings, logger: logger), topic: completionTopic,
+                store: store,
+                logger: logger)
+            await completions?.publishPending()
+        }
         var summary = CollectSummary()
         var failure: (any Error)?
         await withGracefulShutdownHandler {
             do {
-                summary = try await collect(consumer, untilIdle: untilIdle)
+                summary = try await collect(consumer, untilIdle: untilIdle, completions: completions)
             } catch {
                 failure = error
             }
@@ -64,6 +82,10 @@ public final class Collector: Sendable {
             Task { await consumer.close() }
         }
         await consumer.close()
+        if let completions {
+            await completions.finish()
+            await completions.producer.close()
+        }
         if let failure { throw failure }
         return summary
     }
@@ -71,7 +93,9 @@ public final class Collector: Sendable {
     /// librdkafka's RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.
     static let unknownTopic = 3
 
-    func collect(_ consumer: KafkaConsumer, untilIdle: Bool) async throws -> CollectSummary {
+    func collect(_ consumer: KafkaConsumer, untilIdle: Bool, completions: CompletionPublisher?) async throws
+        -> CollectSummary
+    {
         var summary = CollectSummary()
         var assigned: Set<TopicPartition> = []
         // Partitions read to their end: the offset the next message will have.
@@ -86,6 +110,7 @@ public final class Collector: Sendable {
                 for partition in partitions { ended[partition] = nil }
             case .messages(let messages):
                 var rows: [ResultRow] = []
+                var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
                 var next: [TopicPartition: Int64] = [:]
                 let bytes = messages.reduce(0) { $0 + $1.byteCount }
                 for message in messages {
@@ -94,6 +119,12 @@ public final class Collector: Sendable {
                     if let end = ended[partition], message.offset >= end { ended[partition] = nil }
                     if let row = message.value.flatMap(ResultMessage.row) {
                         rows.append(row)
+                        if row.item >= 0, let split = ResultMessage.split(message.headers) {
+                            splits[
+                                BatchOrigin(topic: row.topic, partition: row.partition, offset: row.offset), default: []
+                            ]
+                            .insert(split)
+                        }
                     } else {
                         summary.malformed += 1
                         logger.warning(
@@ -101,12 +132,17 @@ public final class Collector: Sendable {
                             metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
                     }
                 }
-                try await store.writeCollected(
-                    rows: rows,
+                let completed = try await store.writeCollected(
+                    rows: rows, splits: splits,
                     offsets: next.map {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
                     group: kafka.groupID)
+                summary.completedBatches += completed.count
+                for batch in completed {
+                    logger.info("batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)"])
+                }
+                completions?.publish(completed)
                 consumer.commit(next)
                 consumer.release(messages: messages.count, bytes: bytes)
                 summary.rows += rows.count

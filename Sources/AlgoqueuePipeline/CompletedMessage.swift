@@ -15,6 +15,8 @@ struct CompletedMessage: Sendable {
     var split: BatchSplit? = nil
     /// The chunk of a split batch whose rows these are.
     var chunk: BatchChunk? = nil
+    /// For the rows of a split batch, what the results topic carries for a collector.
+    var splitInfo: SplitRowInfo? = nil
 }
 
 extension CompletedMessage {

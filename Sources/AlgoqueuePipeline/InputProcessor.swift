@@ -20,6 +20,8 @@ struct ProcessedMessage: Sendable {
     var split: BatchSplit?
     /// The chunk of a split batch whose rows these are.
     var chunk: BatchChunk?
+    /// For the rows of a split batch: what a collector needs to tell when the batch is whole.
+    var splitInfo: SplitRowInfo?
 }
 
 /// One message to its rows: decode, expand a batch message into items (splitting a large one), call every
@@ -111,12 +113,18 @@ final class InputProcessor: Sendable {
                 if let chunk {
                     firstItem = chunk.firstItem
                     result.chunk = BatchChunk(origin: chunk.origin, firstItem: firstItem, items: ranges.count)
+                    result.splitInfo = SplitRowInfo(
+                        batchItems: chunk.batchItems, chunkFirstItem: firstItem, chunkItems: ranges.count,
+                        algorithms: targets.count)
                 } else if let splitter, ranges.count > splitter.maxItems {
                     guard let split = await splitter.split(message, bytes: bytes, ranges: ranges) else {
                         return ProcessedMessage(complete: false)
                     }
                     result.split = split
                     result.chunk = split.chunks[0]
+                    result.splitInfo = SplitRowInfo(
+                        batchItems: split.items, chunkFirstItem: 0, chunkItems: split.chunks[0].items,
+                        algorithms: targets.count)
                     ranges = Array(ranges.prefix(split.chunks[0].items))
                 }
                 let rows = await callItems(

@@ -215,6 +215,7 @@ extension Pipeline {
             completed.complete = processed.complete
             completed.split = processed.split
             completed.chunk = processed.complete ? processed.chunk : nil
+            completed.splitInfo = processed.splitInfo
         }
         dispatch.writer.submit(completed)
     }

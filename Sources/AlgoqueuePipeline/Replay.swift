@@ -87,7 +87,9 @@ public final class Replay: Sendable {
             ) {
                 if let row = $0 { replayed.append(row) }
             }
-            try await store.write(rows: replayed, offsets: [], group: "", outbox: resultsTopic != nil)
+            try await store.write(
+                rows: replayed, offsets: [], group: "",
+                outbox: resultsTopic == nil ? nil : Array(repeating: nil, count: replayed.count))
             summary.replayed += replayed.count
             summary.nowOK += replayed.filter { $0.status == .ok }.count
             summary.stillFailing += replayed.filter { $0.status == .error }.count

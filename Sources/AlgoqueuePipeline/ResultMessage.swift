@@ -16,8 +16,17 @@ public enum ResultMessage {
     public static let sourcePartitionHeader = "algoqueue.source.partition"
     public static let sourceOffsetHeader = "algoqueue.source.offset"
 
-    /// The message for `row`, published to `topic` by an instance of `group` on `host`.
-    public static func record(_ row: ResultRow, topic: String, group: String, host: String) -> KafkaRecord {
+    static let splitHeaders = (
+        batchItems: "algoqueue.batch.items", firstItem: "algoqueue.chunk.first_item",
+        chunkItems: "algoqueue.chunk.items",
+        algorithms: "algoqueue.algorithms"
+    )
+
+    /// The message for `row`, published to `topic` by an instance of `group` on `host`; for a row of a split batch,
+    /// `split` goes in headers too.
+    public static func record(
+        _ row: ResultRow, split: SplitRowInfo? = nil, topic: String, group: String, host: String
+    ) -> KafkaRecord {
         var headers = [
             KafkaHeader(name: sourceTopicHeader, string: row.topic),
             KafkaHeader(name: sourcePartitionHeader, string: String(row.partition)),
@@ -29,6 +38,14 @@ public enum ResultMessage {
         ]
         if let version = row.algorithmVersion {
             headers.append(KafkaHeader(name: "algoqueue.version", string: version))
+        }
+        if let split {
+            headers += [
+                KafkaHeader(name: splitHeaders.batchItems, string: String(split.batchItems)),
+                KafkaHeader(name: splitHeaders.firstItem, string: String(split.chunkFirstItem)),
+                KafkaHeader(name: splitHeaders.chunkItems, string: String(split.chunkItems)),
+                KafkaHeader(name: splitHeaders.algorithms, string: String(split.algorithms)),
+            ]
         }
         return KafkaRecord(topic: topic, key: Array(key(row).utf8), value: Array(json(row).utf8), headers: headers)
     }
@@ -76,6 +93,17 @@ public enum ResultMessage {
             embed("input", row.input)
         }
         return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// The split-batch facts in a results-topic message's headers, if it has them.
+    public static func split(_ headers: [KafkaHeader]) -> SplitRowInfo? {
+        func value(_ name: String) -> Int? {
+            headers.first { $0.name == name }?.value.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+        }
+        guard let items = value(splitHeaders.batchItems), let first = value(splitHeaders.firstItem),
+            let chunkItems = value(splitHeaders.chunkItems), let algorithms = value(splitHeaders.algorithms)
+        else { return nil }
+        return SplitRowInfo(batchItems: items, chunkFirstItem: first, chunkItems: chunkItems, algorithms: algorithms)
     }
 
     /// The row a results-topic message carries; nil when the value is not such a row.

@@ -83,7 +83,9 @@ final class ResultWriter: Sendable {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
-                    outbox: publisher != nil)
+                    outbox: publisher == nil
+                        ? nil
+                        : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) })
                 publisher?.queuedRows(rows.count)
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(

@@ -129,7 +129,7 @@ final class ResultsPublisher: Sendable {
 
     /// Publishes up to one batch from the outbox; returns how many rows left it.
     func publishBatch() async -> Int {
-        let entries: [(id: Int64, row: ResultRow)]
+        let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
         do {
             entries = try await store.outbox(limit: Self.batchSize)
         } catch {
@@ -148,7 +148,7 @@ final class ResultsPublisher: Sendable {
                     (
                         entry.id,
                         try await producer.enqueue(
-                            ResultMessage.record(entry.row, topic: topic, group: group, host: host))
+                            ResultMessage.record(entry.row, split: entry.split, topic: topic, group: group, host: host))
                     ))
             }
             for (id, delivery) in pending {

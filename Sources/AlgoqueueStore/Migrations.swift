@@ -137,7 +137,13 @@ public enum Migrations {
                     "offset"    INTEGER NOT NULL,
                     item        INTEGER NOT NULL,
                     algorithm   TEXT    NOT NULL,
-                    queued_at   TEXT    NOT NULL
+                    queued_at   TEXT    NOT NULL,
+                    -- For a row of a split batch: the batch's items, its chunk (first item, items) and how many algorithms
+                    -- each item goes to, so that a collector can tell when the batch is whole. NULL otherwise.
+                    batch_items      INTEGER,
+                    chunk_first_item INTEGER,
+                    chunk_items      INTEGER,
+                    algorithms       INTEGER
                 );
 
                 """#),

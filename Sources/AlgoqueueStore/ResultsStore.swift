@@ -153,12 +153,12 @@ public final class ResultsStore: Sendable {
     /// Writes `rows` and the group's next `offsets` in one transaction. A row with the same
     /// (topic, partition, offset, item, algorithm) is replaced in place, keeping its `created_at`.
     /// `splits` records batches split into chunks and `writtenChunks` the chunks whose rows are in `rows`;
-    /// returns the batches this transaction completed. With `outbox`, each row is also queued for the results topic
-    /// in the same transaction (``ResultsStore/outbox(limit:)``).
+    /// returns the batches this transaction completed. With `outbox` (one entry per row: its split-batch facts, or
+    /// nil), each row is also queued for the results topic in the same transaction (``ResultsStore/outbox(limit:)``).
     @discardableResult
     public func write(
         rows: [ResultRow], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [],
-        writtenChunks: [BatchChunk] = [], outbox: Bool = false
+        writtenChunks: [BatchChunk] = [], outbox: [SplitRowInfo?]? = nil
     ) async throws(StoreError) -> [CompletedBatch] {
         guard !rows.isEmpty || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
         let keepInputs = configuration.keepInputs
@@ -174,11 +174,13 @@ public final class ResultsStore: Sendable {
                         row.createdAt ?? now, row.updatedAt ?? now,
                     ])
                 }
-                if outbox {
+                if let outbox {
                     let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)
-                    for row in rows {
+                    for (index, row) in rows.enumerated() {
+                        let info = index < outbox.count ? outbox[index] : nil
                         try queue.execute(arguments: [
-                            row.topic, row.partition, row.offset, row.item, row.algorithm, now,
+                            row.topic, row.partition, row.offset, row.item, row.algorithm, now, info?.batchItems,
+                            info?.chunkFirstItem, info?.chunkItems, info?.algorithms,
                         ])
                     }
                 }

@@ -16,11 +16,15 @@ struct CollectCommand: AsyncParsableCommand {
             them into one file, which you query with sqlite3 as you would one instance's. Rows are upserted by
             their key (topic, partition, offset, item, algorithm): a row published twice is one row, and a newer
             updated_at wins over an older copy. The collector's offsets are stored with the rows, in the same
-            transaction, so a crash or restart resumes without a gap.
+            transaction, so a crash or restart resumes without a gap. Split batches (split.max_items) whose chunks
+            were called by different instances complete here: once every item has a row for every algorithm,
+            the batch gets completed_at (view batch_progress) and, with --completion-topic, one batch_complete
+            event.
 
             Examples:
               algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db
               algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db --until-idle
+              algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db --completion-topic batches-done
               sqlite3 all.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
             Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure, 64 bad flags.
@@ -40,6 +44,11 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The SQLite file to collect into (created if missing).", valueName: "path"))
     var database = "algoqueue-collected.db"
 
+    @Option(
+        name: .customLong("completion-topic"),
+        help: ArgumentHelp("Publish a batch_complete event here when a split batch is whole.", valueName: "topic"))
+    var completionTopic: String?
+
     @Flag(name: .long, help: "Exit 0 once every assigned partition is read to its end and written.")
     var untilIdle = false
 
@@ -57,6 +66,14 @@ struct CollectCommand: AsyncParsableCommand {
             if let problem = TopicName.problem(name) { throw ValidationError("--topic \(name): \(problem)") }
         }
         if group.isEmpty { throw ValidationError("--group must not be empty") }
+        if let completionTopic {
+            if let problem = TopicName.problem(completionTopic) {
+                throw ValidationError("--completion-topic: \(problem)")
+            }
+            if topic.contains(completionTopic) {
+                throw ValidationError("--completion-topic must not be a results topic")
+            }
+        }
     }
 
     func run() async throws {
@@ -77,11 +94,13 @@ struct CollectCommand: AsyncParsableCommand {
         let logger = LoggingSetup.bootstrap(level: logLevel)
         let store = try openStore(StoreConfiguration(path: database), logger: logger)
         let service = CollectService(
-            collector: Collector(kafka: kafka, store: store, logger: logger), untilIdle: untilIdle)
+            collector: Collector(kafka: kafka, store: store, completionTopic: completionTopic, logger: logger),
+            untilIdle: untilIdle)
         let outcome = await ServiceRunner.run(service, logger: logger)
         store.close()
         let summary = service.summary.withLock { $0 }
-        let malformed = summary.malformed > 0 ? " (\(summary.malformed) message(s) that were not rows passed over)" : ""
+        var malformed = summary.malformed > 0 ? " (\(summary.malformed) message(s) that were not rows passed over)" : ""
+        if summary.completedBatches > 0 { malformed += "; \(summary.completedBatches) split batch(es) completed" }
         print(
             "collected \(summary.rows) row message(s) from \(topic.joined(separator: ", ")) into \(database)\(malformed)"
         )

@@ -34,6 +34,26 @@ struct ResultsTopicTests {
         #expect(ResultMessage.row(Array(#"{"topic": "x"}"#.utf8)) == nil)
     }
 
+    @Test("a calm run publishes each row exactly once, the last ones included when it stops")
+    func calmRunPublishesOnce() async throws {
+        let bed = try await TestBed(topic: "calm", partitions: 2)
+        defer { bed.cleanUp() }
+        let total = 500
+        _ = try await produce((0..<total).map { numberInput($0) }, to: "calm", brokers: bed.broker.bootstrapServers)
+        let database = bed.directory.file("calm.db")
+        let run = try await runUntilIdle(bed, topic: "calm", database: database, ["--results-topic", "calm-results"])
+        #expect(run.status == 0, "run: \(run.error.suffix(800))")
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        let collect = try await algoqueue(
+            [
+                "collect", "--brokers", bed.broker.bootstrapServers, "--topic", "calm-results", "--database",
+                bed.directory.file("all.db"), "--until-idle",
+            ], directory: bed.directory)
+        // Stopping the publisher used to cancel its outbox update, and rows already sent were sent again.
+        #expect(collect.output.hasPrefix("collected \(total) row message(s)"), "\(collect.output)")
+        await bed.endpoint.stop()
+    }
+
     @Test(
         "three instances, one killed with -9 and restarted, publish to one results topic; collect holds one row per input"
     )
@@ -147,8 +167,10 @@ struct ResultsTopicTests {
             ["collect", "--brokers", broker.bootstrapServers, "--topic", "results", "--database", all, "--until-idle"],
             directory: directory)
         #expect(collect.status == 0, "collect: \(collect.error.suffix(800))")
-        // Each row was published once: the rows waiting out the outage were neither lost nor sent twice.
-        #expect(collect.output.hasPrefix("collected \(total) row message(s)"), "\(collect.output)")
+        // The rows waiting out the outage all arrived. A row may be published twice (when the outage outlasts the
+        // group session, a message is consumed and written again), never lost; the collected view has it once.
+        let published = collect.output.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        #expect(published >= total, "\(collect.output)")
         #expect(
             try sqlite3(
                 all, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results")

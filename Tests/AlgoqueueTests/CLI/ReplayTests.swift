@@ -66,3 +66,40 @@ struct ReplayTests {
         await endpoint.stop()
     }
 }
+
+@Suite("Replaying failed inputs with a results topic")
+struct ReplayRepublishTests {
+    @Test("replay republishes the rows it replaces; the collected file ends with the newer, ok rows")
+    func replayRepublishes() async throws {
+        let bed = try await TestBed(topic: "redo", partitions: 1)
+        defer { bed.cleanUp() }
+        let (directory, broker, endpoint) = (bed.directory, bed.broker, bed.endpoint)
+        // Inputs 0-3 fail their first call; the run makes one attempt, the replay's succeeds.
+        let values: [[UInt8]?] = (0..<10).map { n in
+            n < 4 ? Array(#"{"n": \#(n), "failTimes": 1}"#.utf8) : numberInput(n)
+        }
+        _ = try await produce(values, to: "redo", brokers: broker.bootstrapServers)
+        let database = directory.file("results.db")
+        let common = [
+            "--brokers", broker.bootstrapServers, "--url", endpoint.url, "--database", database, "--results-topic",
+            "redo-results", "--max-attempts", "1",
+        ]
+        let run = try await algoqueue(
+            ["run", "--topic", "redo", "--group", "redo", "--until-idle"] + common, directory: directory)
+        #expect(run.output.contains("6 ok, 4 error row(s)"), "\(run.output)\(run.error)")
+        let replay = try await algoqueue(["replay"] + common, directory: directory)
+        #expect(replay.output.contains("4 now ok"), "\(replay.output)\(replay.error)")
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        let all = directory.file("all.db")
+        let collect = try await algoqueue(
+            [
+                "collect", "--brokers", broker.bootstrapServers, "--topic", "redo-results", "--database", all,
+                "--until-idle",
+            ],
+            directory: directory)
+        // 10 rows from the run, 4 again from the replay; the newer versions win.
+        #expect(collect.output.hasPrefix("collected 14 row message(s)"), "\(collect.output)")
+        #expect(try sqlite3(all, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["10|10"])
+        await endpoint.stop()
+    }
+}

@@ -54,6 +54,24 @@ struct ResultsTopicTests {
         await bed.endpoint.stop()
     }
 
+    @Test("a small outbox limit holds writing back until the topic takes rows, and the run still finishes whole")
+    func boundedOutbox() async throws {
+        let bed = try await TestBed(topic: "bounded", partitions: 2)
+        defer { bed.cleanUp() }
+        let total = 300
+        _ = try await produce((0..<total).map { numberInput($0) }, to: "bounded", brokers: bed.broker.bootstrapServers)
+        let config = bed.directory.file("bounded.yaml")
+        try "results:\n  topic: bounded-results\n  max_outbox: 5\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let database = bed.directory.file("bounded.db")
+        let run = try await runUntilIdle(bed, topic: "bounded", database: database, ["--config", config])
+        #expect(run.status == 0, "run: \(run.error.suffix(800))")
+        #expect(run.error.contains("the results outbox is full: consumption pauses"), "\(run.error.suffix(800))")
+        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
+        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        await bed.endpoint.stop()
+    }
+
     @Test(
         "three instances, one killed with -9 and restarted, publish to one results topic; collect holds one row per input"
     )

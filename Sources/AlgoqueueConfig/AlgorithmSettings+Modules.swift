@@ -67,6 +67,12 @@ extension AlgorithmSettings {
         case .process:
             problems = processConfiguration().problems(path: environment["PATH"])
         }
+        if rateLimit < 0 || !rateLimit.isFinite {
+            problems.append(FieldProblem("rate_limit", "must be 0 (no limit) or calls per second, such as 200 or 0.5"))
+        }
+        if rateBurst < 0 {
+            problems.append(FieldProblem("rate_burst", "must be 0 (a tenth of a second's worth) or more"))
+        }
         return problems.map { ConfigProblem("\(prefix).\($0.field)", $0.message) }
     }
 }

@@ -31,6 +31,16 @@ struct ConfigField<Root>: Sendable {
             render: { String($0[keyPath: path]) })
     }
 
+    static func number(_ path: WritableKeyPath<Root, Double> & Sendable) -> Self {
+        Self(
+            apply: { reader, key, node, root in if let value = reader.number(key, node) { root[keyPath: path] = value }
+            },
+            render: { value in
+                let number = value[keyPath: path]
+                return number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
+            })
+    }
+
     static func boolean(_ path: WritableKeyPath<Root, Bool> & Sendable) -> Self {
         Self(
             apply: { reader, key, node, root in if let value = reader.boolean(key, node) { root[keyPath: path] = value }

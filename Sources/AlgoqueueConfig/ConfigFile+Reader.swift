@@ -100,6 +100,15 @@ extension ConfigFile {
             return value
         }
 
+        mutating func number(_ key: String, _ node: Node) -> Double? {
+            guard let text = string(key, node) else { return nil }
+            guard let value = Double(text.replacingOccurrences(of: "_", with: "")), value.isFinite else {
+                problems.append(ConfigProblem(key, "must be a number (got \"\(text)\")"))
+                return nil
+            }
+            return value
+        }
+
         mutating func boolean(_ key: String, _ node: Node) -> Bool? {
             guard let text = string(key, node) else { return nil }
             switch text.lowercased() {

@@ -63,6 +63,12 @@ public enum ConfigKeys {
         A("algorithm.version", .optional(\.version), "stored with each row"),
         A("algorithm.headers", flag: "`--header \"N: v\"`", .dictionary(\.headers), "extra request headers"),
         A("algorithm.timeout", flag: "`--timeout 30s`", .duration(\.timeout), "per call, at most 50 minutes"),
+        A(
+            "algorithm.rate_limit", flag: "`--rate-limit N`", .number(\.rateLimit),
+            "calls per second to this algorithm, shared by all its calls (0: no limit)"),
+        A(
+            "algorithm.rate_burst", .integer(\.rateBurst),
+            "calls that may start at once under the limit (0: a tenth of a second's worth)"),
         A("algorithm.max_answer_bytes", .integer(\.maxAnswerBytes), "larger answers become error rows"),
         A("algorithm.algo", .optional(\.algo), "`owner/name/version` (kind `algorithmia`)"),
         A("algorithm.api_key_env", .string(\.apiKeyEnv), "the environment variable holding the API key"),

@@ -39,6 +39,10 @@ public struct AlgorithmSettings: Sendable {
     public var command: [String] = []
     /// How many worker processes run (kind `process`). Default: 2.
     public var workers = 2
+    /// Calls per second this algorithm may start (0: no limit).
+    public var rateLimit: Double = 0
+    /// Calls that may start at once under the rate limit (0: a tenth of a second's worth).
+    public var rateBurst = 0
     /// Extra request headers; values may use `${ENV_NAME}` so secrets stay out of the file.
     public var headers: [String: String] = [:]
     /// How long one call may take. Default: 300 seconds; at most 50 minutes.
@@ -91,6 +95,16 @@ public struct Settings: Sendable {
 
     /// The algorithms each input goes to.
     public var effectiveAlgorithms: [AlgorithmSettings] { algorithms.isEmpty ? [algorithm] : algorithms }
+
+    /// The rate limits of the algorithms that have one, by name (for ``PipelineConfiguration/rateLimits``).
+    public var rateLimits: [String: RateLimit] {
+        var limits: [String: RateLimit] = [:]
+        for algorithm in effectiveAlgorithms where algorithm.rateLimit > 0 {
+            limits[algorithm.effectiveName] = RateLimit(
+                perSecond: algorithm.rateLimit, burst: algorithm.rateBurst > 0 ? algorithm.rateBurst : nil)
+        }
+        return limits
+    }
 
     /// Problems that make these settings unusable, each with the key to fix.
     public func problems(environment: [String: String] = ProcessInfo.processInfo.environment) -> [ConfigProblem] {

@@ -132,6 +132,13 @@ extension InputProcessor {
         var attempt = 0
         while true {
             guard await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
+            // The rate limit is waited for before a call slot is taken: waiting holds no slot and is no attempt.
+            if let rate = target.rate {
+                let waited = ContinuousClock.now
+                guard await rate.acquire(intake) else { return CallOutcome(attempts: attempt) }
+                let wait = ContinuousClock.now - waited
+                if wait > .milliseconds(1) { metrics.rateLimitWait.recordNanoseconds(wait.nanoseconds) }
+            }
             if let callSlots {
                 guard await callSlots.acquire() else { return CallOutcome(attempts: attempt) }
             }

@@ -8,6 +8,8 @@ import Logging
 struct Target: Sendable {
     let algorithm: any Algorithm
     let breaker: CircuitBreaker
+    /// The algorithm's rate limit, shared by every call to it (nil: none).
+    let rate: RateLimiter?
 }
 
 /// Everything one message produced: its rows, and the batch bookkeeping written with them.
@@ -65,7 +67,8 @@ final class InputProcessor: Sendable {
             Target(
                 algorithm: $0,
                 breaker: CircuitBreaker(
-                    configuration: configuration.circuitBreaker, statistics: statistics, logger: logger))
+                    configuration: configuration.circuitBreaker, statistics: statistics, logger: logger),
+                rate: configuration.rateLimits[$0.name].map(RateLimiter.init))
         }
         decoder = InputDecoder(
             maxInputBytes: configuration.maxInputBytes,

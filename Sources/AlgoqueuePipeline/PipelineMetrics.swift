@@ -15,6 +15,8 @@ final class PipelineMetrics: Sendable {
     let inFlight = Gauge(label: "algoqueue_calls_in_flight")
     let callDuration = Timer(label: "algoqueue_call_duration_seconds")
     let commitDuration = Timer(label: "algoqueue_store_commit_duration_seconds")
+    /// How long calls waited for their algorithm's rate limit (only calls that had to wait).
+    let rateLimitWait = Timer(label: "algoqueue_rate_limit_wait_seconds")
     let lastSynced = Locked(PipelineStatistics.Snapshot())
     let lagGauges = Locked([TopicPartition: Gauge]())
 

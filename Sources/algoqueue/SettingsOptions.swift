@@ -93,6 +93,11 @@ struct SettingsOptions: ParsableArguments {
     var deadLetterTopic: String?
 
     @Option(
+        name: .customLong("rate-limit"),
+        help: ArgumentHelp("Calls per second to the algorithm (each algorithm, with fan-out).", valueName: "N"))
+    var rateLimit: Double?
+
+    @Option(
         name: .customLong("results-topic"),
         help: ArgumentHelp("Also publish every row written to this topic (for algoqueue collect).", valueName: "topic"))
     var resultsTopic: String?
@@ -167,6 +172,10 @@ struct SettingsOptions: ParsableArguments {
         if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
         if let resultsTopic { settings.pipeline.resultsTopic = resultsTopic }
+        if let rateLimit {
+            settings.algorithm.rateLimit = rateLimit
+            for index in settings.algorithms.indices { settings.algorithms[index].rateLimit = rateLimit }
+        }
         if let batchMessages {
             if let mode = BatchMessageConfiguration.Mode(rawValue: batchMessages.lowercased()) {
                 settings.pipeline.batchMessages.mode = mode
@@ -186,6 +195,7 @@ struct SettingsOptions: ParsableArguments {
         if let logLevel { settings.logLevel = logLevel }
         if let metricsListen { settings.operations.listen = metricsListen }
         adjust(&settings)
+        settings.pipeline.rateLimits = settings.rateLimits
         if !problems.contains(where: \.isWholeFile) { problems += settings.problems() }
         if !problems.isEmpty {
             printError("algoqueue: error: \(ConfigError(source: config ?? "the command line", problems: problems))")

@@ -64,6 +64,9 @@ public enum ConfigKeys {
         A("algorithm.headers", flag: "`--header \"N: v\"`", .dictionary(\.headers), "extra request headers"),
         A("algorithm.timeout", flag: "`--timeout 30s`", .duration(\.timeout), "per call, at most 50 minutes"),
         A(
+            "algorithm.cache", flag: "`--cache input`", .choice(\.cache),
+            "`input`: an input answered `ok` before (same algorithm and version) is answered from the store, no call"),
+        A(
             "algorithm.rate_limit", flag: "`--rate-limit N`", .number(\.rateLimit),
             "calls per second to this algorithm, shared by all its calls (0: no limit)"),
         A(

@@ -39,6 +39,16 @@ public struct AlgorithmSettings: Sendable {
     public var command: [String] = []
     /// How many worker processes run (kind `process`). Default: 2.
     public var workers = 2
+    /// Whether answers are computed once per input.
+    public enum Cache: String, Sendable, CaseIterable {
+        /// Every input is called.
+        case off
+        /// An input whose `ok` answer (same algorithm and version) is in the store is answered from it.
+        case input
+    }
+
+    /// Default: `.off`.
+    public var cache: Cache = .off
     /// Calls per second this algorithm may start (0: no limit).
     public var rateLimit: Double = 0
     /// Calls that may start at once under the rate limit (0: a tenth of a second's worth).
@@ -95,6 +105,11 @@ public struct Settings: Sendable {
 
     /// The algorithms each input goes to.
     public var effectiveAlgorithms: [AlgorithmSettings] { algorithms.isEmpty ? [algorithm] : algorithms }
+
+    /// The algorithms whose answers are computed once (for ``PipelineConfiguration/cachedAlgorithms``).
+    public var cachedAlgorithms: Set<String> {
+        Set(effectiveAlgorithms.filter { $0.cache == .input }.map(\.effectiveName))
+    }
 
     /// The rate limits of the algorithms that have one, by name (for ``PipelineConfiguration/rateLimits``).
     public var rateLimits: [String: RateLimit] {

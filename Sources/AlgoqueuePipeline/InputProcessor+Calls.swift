@@ -9,6 +9,10 @@ struct CallOutcome: Sendable {
     var result: Result<AlgorithmAnswer, AlgorithmFailure>?
     /// Calls started, including one cancelled on the way.
     var attempts: Int
+    /// SHA-256 of the input (hex), when the algorithm's answers are cached.
+    var inputHash: String? = nil
+    /// When the answer came from the cache: the row it came from, `topic/partition/offset/item`.
+    var cachedFrom: String? = nil
 }
 
 /// The rows of one input (a row per algorithm), and whether they are all there.
@@ -33,10 +37,11 @@ extension InputProcessor {
         let wanted = targets.indices.filter { !done.contains(targets[$0].algorithm.name) }
         if wanted.count == 1 {
             let target = targets[wanted[0]]
-            let outcome = await call(target, input)
+            let outcome = await callOnce(target, input)
             guard let result = outcome.result else { return InputRows(rows: [], complete: false) }
-            let row = await row(
+            var row = await row(
                 base, target, result, attempts: outcome.attempts, milliseconds: (clock.now - start).seconds * 1000)
+            (row.inputHash, row.cachedFrom) = (outcome.inputHash, outcome.cachedFrom)
             return InputRows(rows: [row], complete: true)
         }
         let failFast = fanOut.failFast
@@ -46,7 +51,7 @@ extension InputProcessor {
         await withTaskGroup(of: (Int, CallOutcome, Double).self) { group in
             for index in wanted {
                 group.addTask {
-                    let outcome = await self.call(self.targets[index], input)
+                    let outcome = await self.callOnce(self.targets[index], input)
                     return (index, outcome, (clock.now - start).seconds * 1000)
                 }
             }
@@ -55,8 +60,10 @@ extension InputProcessor {
                     unanswered[index] = outcome.attempts
                     continue
                 }
-                rows[index] = await row(
+                var answered = await row(
                     base, targets[index], result, attempts: outcome.attempts, milliseconds: milliseconds)
+                (answered.inputHash, answered.cachedFrom) = (outcome.inputHash, outcome.cachedFrom)
+                rows[index] = answered
                 if failFast, firstFailure == nil, case .failure(let failure) = result {
                     firstFailure = (targets[index].algorithm.name, failure.message)
                     group.cancelAll()
@@ -122,6 +129,29 @@ extension InputProcessor {
             }
         }
         return InputRows(rows: items.flatMap { rowsByItem[$0.index] ?? [] }, complete: complete)
+    }
+
+    /// With `algorithm.cache: input`: the `ok` answer the store already has for the same input from the same
+    /// algorithm and version, without a call; otherwise (and without a cache) ``call(_:_:)``.
+    func callOnce(_ target: Target, _ input: AlgorithmInput) async -> CallOutcome {
+        guard target.cache, let store = cacheStore else { return await call(target, input) }
+        let hash = InputHash.sha256(input.bytes)
+        do {
+            if let hit = try await store.cachedAnswer(
+                algorithm: target.algorithm.name, version: target.algorithm.version, inputHash: hash),
+                let output = hit.output
+            {
+                return CallOutcome(
+                    result: .success(AlgorithmAnswer(output: output, metadata: hit.metadata)), attempts: 0,
+                    inputHash: hash,
+                    cachedFrom: "\(hit.topic)/\(hit.partition)/\(hit.offset)/\(hit.item)")
+            }
+        } catch {
+            logger.warning("cannot look up a cached answer; calling the algorithm: \(error)")
+        }
+        var outcome = await call(target, input)
+        outcome.inputHash = hash
+        return outcome
     }
 
     /// Calls `target` until an answer, a failure that retrying cannot fix, or the retry budget is spent; each

@@ -10,6 +10,8 @@ struct Target: Sendable {
     let breaker: CircuitBreaker
     /// The algorithm's rate limit, shared by every call to it (nil: none).
     let rate: RateLimiter?
+    /// Its answers are computed once: an input answered before is answered from the store.
+    let cache: Bool
 }
 
 /// Everything one message produced: its rows, and the batch bookkeeping written with them.
@@ -31,6 +33,8 @@ struct ProcessedMessage: Sendable {
 /// `algoqueue replay`.
 final class InputProcessor: Sendable {
     let targets: [Target]
+    /// Where cached answers are looked up (nil: no algorithm caches).
+    let cacheStore: ResultsStore?
     let decoder: InputDecoder
     let retry: RetryPolicy
     let batchMessages: BatchMessageConfiguration
@@ -57,8 +61,9 @@ final class InputProcessor: Sendable {
         algorithms: [any Algorithm], configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
         splitter: BatchSplitter? = nil, statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(),
         metrics: PipelineMetrics = PipelineMetrics(), intake: Intake = Intake(), written: WrittenRows? = nil,
-        logger: Logger
+        cacheStore: ResultsStore? = nil, logger: Logger
     ) {
+        self.cacheStore = cacheStore
         self.intake = intake
         self.written = written
         self.health = health
@@ -68,7 +73,8 @@ final class InputProcessor: Sendable {
                 algorithm: $0,
                 breaker: CircuitBreaker(
                     configuration: configuration.circuitBreaker, statistics: statistics, logger: logger),
-                rate: configuration.rateLimits[$0.name].map(RateLimiter.init))
+                rate: configuration.rateLimits[$0.name].map(RateLimiter.init),
+                cache: configuration.cachedAlgorithms.contains($0.name))
         }
         decoder = InputDecoder(
             maxInputBytes: configuration.maxInputBytes,

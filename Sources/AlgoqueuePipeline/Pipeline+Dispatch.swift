@@ -18,10 +18,19 @@ struct DispatchState {
     var outstanding = 0
     /// Per partition, the offset after the last chunk this instance published there: an end before it is stale.
     var published: [TopicPartition: Int64] = [:]
+    /// The group's committed offsets of partitions this instance published chunks to but does not own.
+    var committedElsewhere: [TopicPartition: Int64] = [:]
 
-    /// Every assigned partition is read to its end and everything consumed is written.
+    /// Chunks this instance published to partitions it does not own, not yet committed by the group.
+    var chunksElsewhere: [TopicPartition] {
+        published.filter { !assignment.contains($0.key) && (committedElsewhere[$0.key] ?? -1) < $0.value }.map(\.key)
+    }
+
+    /// Every assigned partition is read to its end, everything consumed is written, and the chunks this instance
+    /// published elsewhere have been consumed by the group (an instance that left before they arrived would
+    /// otherwise leave them for the next run).
     var isIdle: Bool {
-        assignmentKnown && outstanding == 0 && assignment.allSatisfy { atEnd[$0] != nil }
+        assignmentKnown && outstanding == 0 && assignment.allSatisfy { atEnd[$0] != nil } && chunksElsewhere.isEmpty
     }
 }
 
@@ -174,6 +183,12 @@ extension Pipeline {
                         if (state.atEnd[partition] ?? .max) < next { state.atEnd[partition] = nil }
                     }
                 case .tick:
+                    if configuration.untilIdle, let admin = dispatch.processor.splitter?.admin {
+                        let elsewhere = state.chunksElsewhere
+                        if !elsewhere.isEmpty, let committed = try? await admin.committedOffsets(elsewhere) {
+                            state.committedElsewhere.merge(committed) { max($0, $1) }
+                        }
+                    }
                     var lag: [TopicPartition: Int64] = [:]
                     for partition in state.assignment {
                         guard let high = consumer.highWatermark(partition) else { continue }

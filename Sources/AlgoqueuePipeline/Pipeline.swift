@@ -133,7 +133,8 @@ public final class Pipeline: Service {
         let processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
             statistics: statistics, health: health, metrics: metrics, intake: intake,
-            written: await WrittenRows(store: store, group: group, logger: logger), logger: logger)
+            written: await WrittenRows(store: store, group: group, logger: logger),
+            cacheStore: configuration.cachedAlgorithms.isEmpty ? nil : store, logger: logger)
         let dispatch = Dispatch(
             processor: processor, writer: writer, tracker: tracker, callSlots: callSlots, intake: intake,
             lanes: OrderingLanes(ordering: configuration.ordering))

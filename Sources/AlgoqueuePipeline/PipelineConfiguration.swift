@@ -30,6 +30,8 @@ public struct PipelineConfiguration: Sendable {
     public var circuitBreaker = CircuitBreakerConfiguration()
     /// Where messages that end as error rows are also published, with the error in headers. Default: none.
     public var deadLetterTopic: String?
+    /// The algorithms (by name) whose answers are computed once per input (`algorithm.cache: input`).
+    public var cachedAlgorithms: Set<String> = []
     /// Calls per second allowed to each algorithm, by its name (none: as fast as concurrency allows).
     public var rateLimits: [String: RateLimit] = [:]
     /// Where every written row is also published (through an outbox in the store), for `algoqueue collect` or any

@@ -87,6 +87,8 @@ public enum ResultMessage {
         add("updated_at", string(row.updatedAt))
         add("message_timestamp", string(row.messageTimestamp))
         add("input_bytes", String(row.inputBytes))
+        if let hash = row.inputHash { add("input_hash", string(hash)) }
+        if let source = row.cachedFrom { add("cached_from", string(source)) }
         if let raw = row.rawInput {
             add("input_base64", string(Data(raw).base64EncodedString()))
         } else {
@@ -134,6 +136,8 @@ public enum ResultMessage {
             messageTimestamp: string("message_timestamp"), createdAt: string("created_at"),
             updatedAt: string("updated_at"))
         if let base64 = string("input_base64"), let data = Data(base64Encoded: base64) { row.rawInput = Array(data) }
+        row.inputHash = string("input_hash")
+        row.cachedFrom = string("cached_from")
         return row
     }
 }

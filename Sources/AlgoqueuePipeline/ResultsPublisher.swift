@@ -116,10 +116,11 @@ final class ResultsPublisher: Sendable {
 
     /// Publishes what is queued until the outbox is empty or `deadline`; what is left waits for the next start.
     func drain(until deadline: ContinuousClock.Instant) async {
-        while ContinuousClock.now < deadline, queued.withLock({ $0 }) > 0 {
+        var left = (try? await store.outboxCount()) ?? 0
+        while left > 0, ContinuousClock.now < deadline {
             if await publishBatch() == 0 { try? await Task.sleep(for: .milliseconds(200)) }
+            left = (try? await store.outboxCount()) ?? left
         }
-        let left = (try? await store.outboxCount()) ?? 0
         if left > 0 {
             logger.warning(
                 "rows are left in the results outbox; they are published at the next start",
@@ -136,10 +137,8 @@ final class ResultsPublisher: Sendable {
             logger.error("cannot read the results outbox: \(error)")
             return 0
         }
-        guard !entries.isEmpty else {
-            queued.withLock { $0 = 0 }
-            return 0
-        }
+        // `queued` is not reset here: rows the writer queues after this read are counted already.
+        guard !entries.isEmpty else { return 0 }
         var delivered: [Int64] = []
         do {
             var pending: [(Int64, PendingDelivery)] = []

@@ -52,6 +52,10 @@ public struct ResultRow: Sendable, Equatable {
     public var createdAt: String?
     /// When the row was last written (ISO 8601, UTC). Set by the store when empty.
     public var updatedAt: String?
+    /// SHA-256 of the input's bytes (hex), kept when the algorithm's answers are cached (`algorithm.cache`).
+    public var inputHash: String?
+    /// For an answer taken from the cache: the row it came from, `topic/partition/offset/item`.
+    public var cachedFrom: String?
 
     /// Creates a row.
     public init(

@@ -18,12 +18,7 @@ extension ResultsStore {
                 let insert = try db.cachedStatement(
                     sql: Self.upsertRowSQL + "\nWHERE excluded.updated_at >= results.updated_at")
                 for row in rows {
-                    try insert.execute(arguments: [
-                        row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
-                        row.status.rawValue, row.storedInput, row.inputBytes, row.output, row.error, row.metadata,
-                        row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
-                        row.createdAt ?? now, row.updatedAt ?? now,
-                    ])
+                    try insert.execute(arguments: Self.rowArguments(row, keepInput: true, now: now))
                 }
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {

@@ -77,6 +77,8 @@ extension ResultsStore {
             outputFile: row["output_file"], attempts: row["attempts"],
             durationMilliseconds: row["duration_ms"], messageTimestamp: row["message_timestamp"],
             createdAt: row["created_at"], updatedAt: row["updated_at"])
+        result.inputHash = row["input_hash"]
+        result.cachedFrom = row["cached_from"]
         switch input.storage {
         case .string(let text): result.input = text
         case .blob(let data): result.rawInput = Array(data)

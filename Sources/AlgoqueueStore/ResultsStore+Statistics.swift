@@ -22,6 +22,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var p50Milliseconds: Double?
     /// 99th percentile call duration of `ok` rows, in milliseconds.
     public var p99Milliseconds: Double?
+    /// Rows answered from the cache (`algorithm.cache`), with no call.
+    public var cached = 0
 }
 
 extension ResultsStore {
@@ -41,6 +43,10 @@ extension ResultsStore {
                     stats.counts.append(.init(algorithm: row[0], status: row[1], rows: row[2]))
                 }
                 stats.total = stats.counts.reduce(0) { $0 + $1.rows }
+                let cachedFilter =
+                    filter.isEmpty ? " WHERE cached_from IS NOT NULL" : filter + " AND cached_from IS NOT NULL"
+                stats.cached =
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results\(cachedFilter)", arguments: arguments) ?? 0
                 if let span = try Row.fetchOne(
                     db,
                     sql:

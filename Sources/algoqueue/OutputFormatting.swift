@@ -7,7 +7,7 @@ enum RowFormatter {
     static let columns = [
         "topic", "partition", "offset", "item", "algorithm", "algorithm_version", "key", "status", "output", "error",
         "attempts", "duration_ms", "created_at", "updated_at", "output_file", "metadata", "input", "input_bytes",
-        "message_timestamp",
+        "message_timestamp", "cached_from",
     ]
 
     /// The input as the user published it: JSON embedded as JSON, other text as a string, bytes as base64 under
@@ -33,6 +33,7 @@ enum RowFormatter {
         object["metadata"] = embedded(row.metadata)
         object["input_bytes"] = row.inputBytes
         object["message_timestamp"] = row.messageTimestamp ?? NSNull()
+        object["cached_from"] = row.cachedFrom ?? NSNull()
         if let raw = row.rawInput {
             object["input_base64"] = Data(raw).base64EncodedString()
             object["input"] = NSNull()
@@ -74,7 +75,7 @@ enum RowFormatter {
             row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
             row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
             row.createdAt, row.updatedAt, row.outputFile, row.metadata, inputText(row), String(row.inputBytes),
-            row.messageTimestamp,
+            row.messageTimestamp, row.cachedFrom,
         ]
         return values.map { csvField($0 ?? "") }.joined(separator: ",")
     }
@@ -100,6 +101,7 @@ enum StatsReport {
         let p50 = stats.p50Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
         let p99 = stats.p99Milliseconds.map { String(format: "%.1f ms", $0) } ?? "-"
         lines.append("latency of ok rows: p50 \(p50), p99 \(p99)")
+        if stats.cached > 0 { lines.append("answered from the cache (no call): \(stats.cached)") }
         if let absence = lag.absence(database: database) {
             lines.append("lag (group \(lag.group)): \(absence)")
         } else {
@@ -115,7 +117,7 @@ enum StatsReport {
             "counts": stats.counts.map { ["algorithm": $0.algorithm, "status": $0.status, "rows": $0.rows] },
             "rows_per_second": stats.rowsPerSecond,
             "p50_ms": stats.p50Milliseconds ?? NSNull(), "p99_ms": stats.p99Milliseconds ?? NSNull(),
-            "group": lag.group,
+            "group": lag.group, "cached": stats.cached,
             "lag": lag.entries.map {
                 ["topic": $0.partition.topic, "partition": Int($0.partition.partition), "lag": $0.lag]
             },
@@ -133,6 +135,7 @@ enum StatsReport {
             lines.append("rows,\(field(count.algorithm)),\(field(count.status)),,,,\(count.rows)")
         }
         lines.append(String(format: "rows_per_second,,,,,,%.3f", stats.rowsPerSecond))
+        lines.append("cached,,,,,,\(stats.cached)")
         if let p50 = stats.p50Milliseconds { lines.append(String(format: "p50_ms,,,,,,%.3f", p50)) }
         if let p99 = stats.p99Milliseconds { lines.append(String(format: "p99_ms,,,,,,%.3f", p99)) }
         for entry in lag.entries {

@@ -93,6 +93,12 @@ struct SettingsOptions: ParsableArguments {
     var deadLetterTopic: String?
 
     @Option(
+        name: .customLong("cache"),
+        help: ArgumentHelp(
+            "input: answer an input seen before from the store, without a call (or off).", valueName: "mode"))
+    var cache: String?
+
+    @Option(
         name: .customLong("rate-limit"),
         help: ArgumentHelp("Calls per second to the algorithm (each algorithm, with fan-out).", valueName: "N"))
     var rateLimit: Double?
@@ -172,6 +178,14 @@ struct SettingsOptions: ParsableArguments {
         if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
         if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
         if let resultsTopic { settings.pipeline.resultsTopic = resultsTopic }
+        if let cache {
+            if let mode = AlgorithmSettings.Cache(rawValue: cache.lowercased()) {
+                settings.algorithm.cache = mode
+                for index in settings.algorithms.indices { settings.algorithms[index].cache = mode }
+            } else {
+                problems.append(ConfigProblem("--cache", "must be one of off, input (got \"\(cache)\")"))
+            }
+        }
         if let rateLimit {
             settings.algorithm.rateLimit = rateLimit
             for index in settings.algorithms.indices { settings.algorithms[index].rateLimit = rateLimit }
@@ -196,6 +210,7 @@ struct SettingsOptions: ParsableArguments {
         if let metricsListen { settings.operations.listen = metricsListen }
         adjust(&settings)
         settings.pipeline.rateLimits = settings.rateLimits
+        settings.pipeline.cachedAlgorithms = settings.cachedAlgorithms
         if !problems.contains(where: \.isWholeFile) { problems += settings.problems() }
         if !problems.isEmpty {
             printError("algoqueue: error: \(ConfigError(source: config ?? "the command line", problems: problems))")

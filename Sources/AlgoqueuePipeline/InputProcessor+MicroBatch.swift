@@ -27,52 +27,19 @@ extension InputProcessor {
             }
         }
         if !inputs.isEmpty {
-            let body = inputs.reduce(into: [UInt8]()) { $0 += $1.input.bytes }
-            let ranges = inputs.reduce(into: [Range<Int>]()) { ranges, entry in
-                let lower = ranges.last?.upperBound ?? 0
-                ranges.append(lower..<(lower + entry.input.bytes.count))
-            }
-            let list = body.jsonList(ranges)
-            let source = inputs[0].input.source + (inputs.count > 1 ? " +\(inputs.count - 1)" : "")
-            let outcomes = await withTaskGroup(of: (Int, CallOutcome).self) { group in
+            let entries = inputs
+            let answered = await withTaskGroup(of: (Int, [Int: ResultRow]?).self) { group in
                 for (position, target) in targets.enumerated() {
-                    group.addTask { (position, await self.call(target, AlgorithmInput(json: list, source: source))) }
+                    let bases = Dictionary(uniqueKeysWithValues: entries.map { ($0.index, rows[$0.index][position]) })
+                    group.addTask { (position, await self.batchRows(target, entries, bases: bases, priorAttempts: 0)) }
                 }
-                var outcomes: [Int: (Result<AlgorithmAnswer, AlgorithmFailure>, Int)] = [:]
-                for await (position, outcome) in group {
-                    if let result = outcome.result { outcomes[position] = (result, outcome.attempts) }
-                }
-                return outcomes
+                var answered: [Int: [Int: ResultRow]] = [:]
+                for await (position, targetRows) in group { if let targetRows { answered[position] = targetRows } }
+                return answered
             }
-            guard outcomes.count == targets.count, !Task.isCancelled else { return nil }
-            for (position, target) in targets.enumerated() {
-                let (result, attempts) = outcomes[position]!
-                for entry in inputs { rows[entry.index][position].attempts = attempts }
-                switch result {
-                case .success(let answer):
-                    let bytes = Array(answer.output.utf8)
-                    let elements = JSONSyntax.arrayElements(bytes)
-                    if let elements, elements.count == inputs.count {
-                        for (index, entry) in inputs.enumerated() {
-                            let single = AlgorithmAnswer(
-                                output: String(decoding: bytes[elements[index]], as: UTF8.self))
-                            rows[entry.index][position] = await row(
-                                rows[entry.index][position], target, .success(single), attempts: attempts,
-                                milliseconds: 0)
-                        }
-                    } else {
-                        let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
-                        for entry in inputs {
-                            rows[entry.index][position].error =
-                                "the batch answer must be a list of \(inputs.count) results, one per input in order (got \(got))"
-                        }
-                    }
-                case .failure:
-                    for entry in inputs {
-                        rows[entry.index][position] = await row(
-                            rows[entry.index][position], target, result, attempts: attempts, milliseconds: 0)
-                    }
-                }
+            guard answered.count == targets.count, !Task.isCancelled else { return nil }
+            for (position, targetRows) in answered {
+                for (index, row) in targetRows { rows[index][position] = row }
             }
         }
         let elapsed = (clock.now - start).seconds * 1000
@@ -86,5 +53,72 @@ extension InputProcessor {
             }
         }
         return rows
+    }
+
+    /// The rows of `entries` (message index → input) from `target`, called with them as one JSON list. A batch that
+    /// fails as a whole (an error, or an answer that is not a list of as many results) is split in halves and each
+    /// half called again (bisected), until the inputs that make it fail are alone and get error rows; every call
+    /// an input was part of counts as one of its attempts. An answer list may hold `{"error": ...}` entries:
+    /// those inputs get error rows, the others ok rows, with no second call. Nil when a stop came first.
+    func batchRows(
+        _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [Int: ResultRow], priorAttempts: Int
+    ) async -> [Int: ResultRow]? {
+        let body = entries.reduce(into: [UInt8]()) { $0 += $1.input.bytes }
+        let ranges = entries.reduce(into: [Range<Int>]()) { ranges, entry in
+            let lower = ranges.last?.upperBound ?? 0
+            ranges.append(lower..<(lower + entry.input.bytes.count))
+        }
+        let source = entries[0].input.source + (entries.count > 1 ? " +\(entries.count - 1)" : "")
+        let outcome = await call(target, AlgorithmInput(json: body.jsonList(ranges), source: source))
+        guard let result = outcome.result, !Task.isCancelled else { return nil }
+        let attempts = priorAttempts + outcome.attempts
+        var rows: [Int: ResultRow] = [:]
+        let failure: Result<AlgorithmAnswer, AlgorithmFailure>
+        switch result {
+        case .success(let answer):
+            let bytes = Array(answer.output.utf8)
+            let elements = JSONSyntax.arrayElements(bytes)
+            if let elements, elements.count == entries.count {
+                for (position, entry) in entries.enumerated() {
+                    let element = Array(bytes[elements[position]])
+                    if let members = JSONSyntax.objectMembers(element), members.count == 1, members[0].name == "error" {
+                        let raw = Array(element[members[0].value])
+                        var row = bases[entry.index]!
+                        row.attempts = attempts
+                        row.error =
+                            "the algorithm reported an error for this input: "
+                            + (JSONSyntax.stringValue(raw) ?? String(decoding: raw, as: UTF8.self))
+                        rows[entry.index] = row
+                    } else {
+                        rows[entry.index] = await row(
+                            bases[entry.index]!, target,
+                            .success(AlgorithmAnswer(output: String(decoding: element, as: UTF8.self))),
+                            attempts: attempts, milliseconds: 0)
+                    }
+                }
+                return rows
+            }
+            let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
+            failure = .failure(
+                AlgorithmFailure(
+                    .invalidAnswer,
+                    "the batch answer must be a list of \(entries.count) results, one per input in order (got \(got))"))
+        case .failure:
+            failure = result
+        }
+        guard entries.count > 1 else {
+            var row = await row(bases[entries[0].index]!, target, failure, attempts: outcome.attempts, milliseconds: 0)
+            row.attempts = attempts
+            if priorAttempts > 0, let error = row.error {
+                row.error = error + " (alone, after its micro-batch failed; \(attempts) calls included it)"
+            }
+            return [entries[0].index: row]
+        }
+        // Bisect: each half is called on its own, both at once.
+        let middle = entries.count / 2
+        async let first = batchRows(target, Array(entries[..<middle]), bases: bases, priorAttempts: attempts)
+        async let second = batchRows(target, Array(entries[middle...]), bases: bases, priorAttempts: attempts)
+        guard let firstRows = await first, let secondRows = await second else { return nil }
+        return firstRows.merging(secondRows) { $1 }
     }
 }

@@ -67,7 +67,7 @@ struct MicroBatchTests {
         await bed.endpoint.stop()
     }
 
-    @Test("an answer list of the wrong length gives each input of the batch an error row saying why")
+    @Test("an answer list of the wrong length is bisected down to single inputs, whose error rows say why")
     func wrongLength() async throws {
         let bed = try await TestBed(topic: "wrong", partitions: 1)
         defer { bed.cleanUp() }
@@ -80,10 +80,78 @@ struct MicroBatchTests {
         harness.batch.maxItems = 10
         harness.batch.linger = .seconds(5)
         _ = try await harness.runUntilIdle()
-        #expect(sizes.withLock { $0 } == [10])
+        // Every answer is one short, so the batch is halved until each input is alone (and still one short).
+        let calls = sizes.withLock { $0 }
+        #expect(calls.first == 10)
+        #expect(calls.filter { $0 == 1 }.count == 10)
+        let errors = try sqlite3(harness.database, "SELECT status, error, attempts FROM results")
+        #expect(errors.count == 10)
+        for row in errors {
+            // Alone, the answer is still one short: 0 results for 1 input. Each call that held the input counts.
+            let fields = row.split(separator: "|").map(String.init)
+            #expect(fields.first == "error")
+            #expect(
+                fields[1].hasPrefix(
+                    "the batch answer must be a list of 1 results, one per input in order (got a list of 0) "
+                        + "(alone, after its micro-batch failed; \(fields.last ?? "") calls included it)"), "\(row)")
+            #expect((4...5).contains(Int(fields.last ?? "") ?? 0), "\(row)")
+        }
+        await server.stop()
+        await bed.endpoint.stop()
+    }
+
+    @Test("a batch failing on a poison input is bisected: 996 ok, 3 poison fail alone, an error entry only its input")
+    func poisonInputsAreIsolated() async throws {
+        let bed = try await TestBed(topic: "poison", partitions: 2)
+        defer { bed.cleanUp() }
+        // Fails (HTTP 500) any batch holding a poison input; answers an {"error": ...} entry for "skip" inputs.
+        let calls = Locked(0)
+        let server = try await LoopbackHTTPServer.start { request in
+            calls.withLock { $0 += 1 }
+            let list = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [[String: Any]] ?? []
+            if list.contains(where: { $0["poison"] as? Bool == true }) {
+                return .json(500, #"{"error": "poisoned batch"}"#)
+            }
+            let answers = list.map { item in
+                item["skip"] as? Bool == true
+                    ? #"{"error": "cannot score this one"}"# : #"{"doubled": \#((item["n"] as? Int ?? 0) * 2)}"#
+            }
+            return .json(200, "[" + answers.joined(separator: ",") + "]")
+        }
+        let poison: Set = [17, 450, 901]
+        let values = (0..<1000).map { n in
+            poison.contains(n)
+                ? Array(#"{"n": \#(n), "poison": true}"#.utf8)
+                : n == 500 ? Array(#"{"n": 500, "skip": true}"#.utf8) : numberInput(n)
+        }
+        _ = try await produce(values, to: "poison", brokers: bed.broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: bed.broker.bootstrapServers, topics: ["poison"], group: "p", database: bed.directory.file("r.db"),
+            url: server.baseURL + "/batch")
+        harness.batch.maxItems = 100
+        harness.batch.linger = .milliseconds(50)
+        harness.retry.maxAttempts = 1
+        harness.concurrency = 8
+        _ = try await harness.runUntilIdle()
+        #expect(try sqlite3(harness.database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["1000|996"])
+        let failed = try sqlite3(
+            harness.database, "SELECT json_extract(input, '$.n'), error FROM results WHERE status = 'error' ORDER BY 1")
+        #expect(failed.count == 4)
+        #expect(failed.map { $0.split(separator: "|").first ?? "" } == ["17", "450", "500", "901"])
+        for row in failed where !row.hasPrefix("500|") {
+            #expect(row.contains("|HTTP 500 Internal Server Error from http://127.0.0.1:"), "\(row)")
+            #expect(row.contains(#"{"error": "poisoned batch"} (alone, after its micro-batch failed; "#), "\(row)")
+        }
+        #expect(failed.contains("500|the algorithm reported an error for this input: cannot score this one"))
+        // Good rows are what the endpoint answered for them.
         #expect(
-            try sqlite3(harness.database, "SELECT status, error, COUNT(*) FROM results GROUP BY status, error")
-                == ["error|the batch answer must be a list of 10 results, one per input in order (got a list of 9)|10"])
+            try sqlite3(
+                harness.database,
+                "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')"
+            )
+                == ["996"])
+        // Bisecting costs about log2(100) + 1 calls per poison input on top of the batches, not a call per input.
+        #expect(calls.withLock { $0 } < 10 + 3 * 2 * 8)
         await server.stop()
         await bed.endpoint.stop()
     }

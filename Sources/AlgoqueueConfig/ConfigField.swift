@@ -91,6 +91,22 @@ struct ConfigField<Root>: Sendable {
     }
 }
 
+extension ConfigField where Root == Settings {
+    /// `pipeline.concurrency`: a number, or `auto` (the limit follows the endpoint).
+    static var concurrency: Self {
+        Self(
+            apply: { reader, key, node, root in
+                if node.scalar?.string.lowercased() == "auto" {
+                    root.pipeline.adaptiveConcurrency = true
+                } else if let value = reader.integer(key, node) {
+                    root.pipeline.concurrency = value
+                    root.pipeline.adaptiveConcurrency = false
+                }
+            },
+            render: { $0.pipeline.adaptiveConcurrency ? "auto" : String($0.pipeline.concurrency) })
+    }
+}
+
 /// One configuration key: its name, the `run` flag that sets it too, how it is read, and what it means.
 struct ConfigKey<Root>: Sendable {
     /// The dotted name (`kafka.brokers`; `algorithm.url` for an algorithm's key).

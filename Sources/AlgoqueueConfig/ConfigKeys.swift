@@ -154,8 +154,10 @@ public enum ConfigKeys {
             "circuit_breaker.open_duration", .duration(\.pipeline.circuitBreaker.openDuration),
             "how long calls pause before one probe call"),
         S(
-            "pipeline.concurrency", flag: "`--concurrency N`", .integer(\.pipeline.concurrency),
-            "calls in flight at once"),
+            "pipeline.concurrency", flag: "`--concurrency N`", .concurrency,
+            "calls in flight at once, or `auto`: the limit follows the endpoint (see below)"),
+        S("pipeline.concurrency_min", .integer(\.pipeline.concurrencyMin), "the lowest the limit goes with `auto`"),
+        S("pipeline.concurrency_max", .integer(\.pipeline.concurrencyMax), "the highest the limit goes with `auto`"),
         S(
             "pipeline.ordering", flag: "`--ordering M`", .choice(\.pipeline.ordering),
             "`unordered`, `key` or `partition` (see below)"),

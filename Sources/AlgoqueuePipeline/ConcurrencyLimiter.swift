@@ -6,7 +6,9 @@ final class ConcurrencyLimiter: Sendable {
     /// The slots and who waits for one. Methods change the state and say whom to resume; the caller resumes
     /// them after unlocking.
     struct State {
-        var available: Int
+        /// How many calls may be in flight (fixed, or moved by ``AdaptiveLimit``).
+        var limit: Int
+        var inUse = 0
         var waiters: [CheckedContinuation<Bool, Never>] = []
         var waiterHead = 0
         var closed = false
@@ -14,27 +16,39 @@ final class ConcurrencyLimiter: Sendable {
         /// Takes a slot now (`true`), refuses because the limiter is closed (`false`), or queues `waiter` (nil).
         mutating func acquire(_ waiter: CheckedContinuation<Bool, Never>) -> Bool? {
             if closed { return false }
-            if available > 0 {
-                available -= 1
+            if inUse < limit {
+                inUse += 1
                 return true
             }
             waiters.append(waiter)
             return nil
         }
 
-        /// Frees a slot: hands it to the first waiter (returned, to be resumed with `true`) or makes it available.
-        mutating func release() -> CheckedContinuation<Bool, Never>? {
-            guard !closed, waiterHead < waiters.count else {
-                available += 1
-                return nil
-            }
+        mutating func nextWaiter() -> CheckedContinuation<Bool, Never>? {
+            guard !closed, inUse < limit, waiterHead < waiters.count else { return nil }
             let waiter = waiters[waiterHead]
             waiterHead += 1
             if waiterHead == waiters.count {
                 waiters.removeAll(keepingCapacity: true)
                 waiterHead = 0
             }
+            inUse += 1
             return waiter
+        }
+
+        /// Frees a slot: hands it to the first waiter (returned, to be resumed with `true`) unless the limit has
+        /// come down below the calls still in flight.
+        mutating func release() -> CheckedContinuation<Bool, Never>? {
+            inUse -= 1
+            return nextWaiter()
+        }
+
+        /// Moves the limit; returns the waiters a higher limit lets in, to be resumed with `true`.
+        mutating func setLimit(_ newLimit: Int) -> [CheckedContinuation<Bool, Never>] {
+            limit = max(1, newLimit)
+            var admitted: [CheckedContinuation<Bool, Never>] = []
+            while let waiter = nextWaiter() { admitted.append(waiter) }
+            return admitted
         }
 
         /// Closes the limiter; returns the waiters, to be resumed with `false`.
@@ -49,12 +63,18 @@ final class ConcurrencyLimiter: Sendable {
         }
     }
 
-    let capacity: Int
     let state: Mutex<State>
 
     init(capacity: Int) {
-        self.capacity = max(1, capacity)
-        state = Mutex(State(available: max(1, capacity)))
+        state = Mutex(State(limit: max(1, capacity)))
+    }
+
+    /// The current limit.
+    var limit: Int { state.withLock { $0.limit } }
+
+    /// Moves the limit (waiters are let in at once when it goes up; calls in flight above a lower limit finish).
+    func setLimit(_ limit: Int) {
+        for waiter in state.withLock({ $0.setLimit(limit) }) { waiter.resume(returning: true) }
     }
 
     /// Waits for a free slot; returns false, without a slot, once the limiter is closed.
@@ -76,6 +96,6 @@ final class ConcurrencyLimiter: Sendable {
 
     /// Calls currently holding a slot.
     var inFlight: Int {
-        state.withLock { capacity - $0.available }
+        state.withLock { $0.inUse }
     }
 }

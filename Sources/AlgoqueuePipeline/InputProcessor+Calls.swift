@@ -160,6 +160,8 @@ extension InputProcessor {
         let clock = ContinuousClock()
         let start = clock.now
         var attempt = 0
+        // Failures that count against retry.max_attempts (a 429/503 does not).
+        var budgetSpent = 0
         while true {
             guard await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
             // The rate limit is waited for before a call slot is taken: waiting holds no slot and is no attempt.
@@ -168,6 +170,10 @@ extension InputProcessor {
                 guard await rate.acquire(intake) else { return CallOutcome(attempts: attempt) }
                 let wait = ContinuousClock.now - waited
                 if wait > .milliseconds(1) { metrics.rateLimitWait.recordNanoseconds(wait.nanoseconds) }
+            }
+            // A 429/503 with Retry-After pauses every call to the algorithm, not only this input's.
+            if let until = target.pausedUntil.withLock({ $0 }), until > clock.now {
+                guard await intake.sleep(for: until - clock.now) else { return CallOutcome(attempts: attempt) }
             }
             if let callSlots {
                 guard await callSlots.acquire() else { return CallOutcome(attempts: attempt) }
@@ -185,13 +191,31 @@ extension InputProcessor {
             callSlots?.release()
             guard case .failure(let failure) = result else {
                 target.breaker.record(failed: false)
+                adaptive?.record(throttled: false, seconds: (clock.now - started).seconds)
                 return CallOutcome(result: result, attempts: attempt)
             }
             if failure.kind == .cancelled { return CallOutcome(attempts: attempt) }
+            // The endpoint saying it is full (429, 503) is about load, not this input: it slows the algorithm and
+            // does not use up the input's retries (the retry budget's time still bounds it).
+            let full = failure.statusCode == 429 || failure.statusCode == 503
+            if full || failure.kind == .timeout {
+                adaptive?.record(throttled: true, seconds: (clock.now - started).seconds)
+            }
+            if full, let pause = failure.retryAfter {
+                let until = clock.now + pause
+                target.pausedUntil.withLock { $0 = max($0 ?? until, until) }
+            }
+            // Told when to come back: waiting it out is not a failed attempt of this input (without Retry-After, a
+            // 429/503 counts like any error, and a 503 that never ends opens the circuit).
+            let toldToWait = full && failure.retryAfter != nil
+            if toldToWait { budgetSpent -= 1 }
+            budgetSpent += 1
             let retryable = retry.isRetryable(failure)
-            target.breaker.record(failed: retryable)
-            guard retryable, attempt < retry.maxAttempts else { return CallOutcome(result: result, attempts: attempt) }
-            let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter)
+            target.breaker.record(failed: retryable && !toldToWait)
+            guard retryable, budgetSpent < retry.maxAttempts else {
+                return CallOutcome(result: result, attempts: attempt)
+            }
+            let delay = retry.delay(afterAttempt: max(1, budgetSpent), retryAfter: failure.retryAfter)
             guard clock.now - start + delay < retry.maxElapsed else {
                 var late = failure
                 late.message += " (retry budget of \(retry.maxElapsed.text) spent)"

@@ -12,6 +12,8 @@ struct Target: Sendable {
     let rate: RateLimiter?
     /// Its answers are computed once: an input answered before is answered from the store.
     let cache: Bool
+    /// Until when every call to it waits: the endpoint answered 429 or 503 with `Retry-After`.
+    let pausedUntil = Locked<ContinuousClock.Instant?>(nil)
 }
 
 /// Everything one message produced: its rows, and the batch bookkeeping written with them.
@@ -35,6 +37,8 @@ final class InputProcessor: Sendable {
     let targets: [Target]
     /// Where cached answers are looked up (nil: no algorithm caches).
     let cacheStore: ResultsStore?
+    /// The limit of calls in flight, when it follows the endpoint (`concurrency: auto`).
+    let adaptive: AdaptiveConcurrency?
     let decoder: InputDecoder
     let retry: RetryPolicy
     let batchMessages: BatchMessageConfiguration
@@ -61,7 +65,7 @@ final class InputProcessor: Sendable {
         algorithms: [any Algorithm], configuration: PipelineConfiguration, deadLetters: DeadLetterPublisher?,
         splitter: BatchSplitter? = nil, statistics: PipelineStatistics, health: PipelineHealth = PipelineHealth(),
         metrics: PipelineMetrics = PipelineMetrics(), intake: Intake = Intake(), written: WrittenRows? = nil,
-        cacheStore: ResultsStore? = nil, logger: Logger
+        cacheStore: ResultsStore? = nil, dispatchSlots: ConcurrencyLimiter? = nil, logger: Logger
     ) {
         self.cacheStore = cacheStore
         self.intake = intake
@@ -87,6 +91,18 @@ final class InputProcessor: Sendable {
         let oneCallPerMessage = algorithms.count == 1 && configuration.batchMessages.mode == .off
         callSlots = oneCallPerMessage ? nil : ConcurrencyLimiter(capacity: configuration.concurrency)
         if let callSlots { intake.register(callSlots) }
+        // With `concurrency: auto` the limiter that bounds calls (this one, or the dispatcher's when each message
+        // is one call) follows the endpoint.
+        if configuration.adaptiveConcurrency, let slots = callSlots ?? dispatchSlots {
+            adaptive = AdaptiveConcurrency(
+                slots: slots,
+                limit: AdaptiveLimit(
+                    minimum: configuration.concurrencyMin, maximum: configuration.concurrencyMax,
+                    start: configuration.concurrency),
+                metrics: metrics, logger: logger)
+        } else {
+            adaptive = nil
+        }
         self.splitter = splitter
         self.deadLetters = deadLetters
         self.statistics = statistics

@@ -128,13 +128,16 @@ public final class Pipeline: Service {
             producer.map { CompletionPublisher(producer: $0, topic: topic, store: store, logger: logger) }
         }
         let intake = Intake()
-        let callSlots = ConcurrencyLimiter(capacity: configuration.concurrency)
+        // With `concurrency: auto` the dispatcher admits up to the most the limit may reach; the limiter that bounds
+        // calls follows the endpoint (InputProcessor.adaptive).
+        let callSlots = ConcurrencyLimiter(
+            capacity: configuration.adaptiveConcurrency ? configuration.concurrencyMax : configuration.concurrency)
         intake.register(callSlots)
         let processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
             statistics: statistics, health: health, metrics: metrics, intake: intake,
             written: await WrittenRows(store: store, group: group, logger: logger),
-            cacheStore: configuration.cachedAlgorithms.isEmpty ? nil : store, logger: logger)
+            cacheStore: configuration.cachedAlgorithms.isEmpty ? nil : store, dispatchSlots: callSlots, logger: logger)
         let dispatch = Dispatch(
             processor: processor, writer: writer, tracker: tracker, callSlots: callSlots, intake: intake,
             lanes: OrderingLanes(ordering: configuration.ordering))
@@ -222,6 +225,7 @@ public final class Pipeline: Service {
             metadata: [
                 "consumed": "\(totals.consumed)", "ok": "\(totals.ok)", "errors": "\(totals.errors)",
                 "retried": "\(totals.retried)", "dead_lettered": "\(totals.deadLettered)",
+                "concurrency_limit": "\(processor.adaptive?.current ?? configuration.concurrency)",
             ])
         if let failure { throw failure }
     }

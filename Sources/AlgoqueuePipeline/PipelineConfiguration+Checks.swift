@@ -9,6 +9,11 @@ extension PipelineConfiguration {
     public func problems() -> [FieldProblem] {
         var problems: [FieldProblem] = []
         if concurrency < 1 { problems.append(FieldProblem("pipeline.concurrency", "must be at least 1")) }
+        if concurrencyMin < 1 || concurrencyMax < concurrencyMin {
+            problems.append(
+                FieldProblem(
+                    "pipeline.concurrency_max", "needs 1 <= pipeline.concurrency_min <= pipeline.concurrency_max"))
+        }
         if maxInputBytes < 1 { problems.append(FieldProblem("pipeline.max_input_bytes", "must be at least 1")) }
         for name in passHeaders where reservedHeaderNames.contains(name.lowercased()) || name.isEmpty {
             problems.append(

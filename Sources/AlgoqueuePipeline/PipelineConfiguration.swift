@@ -2,6 +2,14 @@
 public struct PipelineConfiguration: Sendable {
     /// Calls in flight at once. Default: 8.
     public var concurrency: Int = 8
+    /// `pipeline.concurrency: auto`: the limit starts at `concurrency` (within the bounds) and follows the
+    /// endpoint (``AdaptiveLimit``) between `concurrencyMin` and `concurrencyMax`.
+    public var adaptiveConcurrency = false
+    public var concurrencyMin = 1
+    public var concurrencyMax = 64
+
+    /// The most calls that can be in flight: connection pools are sized for it.
+    public var maxCallsInFlight: Int { adaptiveConcurrency ? max(concurrency, concurrencyMax) : concurrency }
     /// Which calls may overlap: `unordered`, per `key`, or per `partition`. Default: `.unordered`.
     public var ordering: Ordering = .unordered
     /// Micro-batching for batch-capable algorithms. Default: off.

@@ -13,6 +13,8 @@ final class PipelineMetrics: Sendable {
     let circuitOpenings = Counter(label: "algoqueue_circuit_openings_total")
     let deadLettered = Counter(label: "algoqueue_dead_lettered_total")
     let inFlight = Gauge(label: "algoqueue_calls_in_flight")
+    /// The limit of calls in flight (moves with `pipeline.concurrency: auto`).
+    let concurrencyLimit = Gauge(label: "algoqueue_concurrency_limit")
     let callDuration = Timer(label: "algoqueue_call_duration_seconds")
     let commitDuration = Timer(label: "algoqueue_store_commit_duration_seconds")
     /// How long calls waited for their algorithm's rate limit (only calls that had to wait).

@@ -25,11 +25,12 @@ struct AlgorithmWiring {
                         }
                         url = server!.baseURL + DemoAlgorithm.path
                     }
-                    let configuration = settings.httpConfiguration(url: url, maxConnections: all.pipeline.concurrency)
+                    let configuration = settings.httpConfiguration(
+                        url: url, maxConnections: all.pipeline.maxCallsInFlight)
                     algorithms.append(try HTTPAlgorithm(configuration))
                 case .algorithmia:
                     let configuration = settings.algorithmiaConfiguration(
-                        maxConnections: all.pipeline.concurrency, environment: ProcessInfo.processInfo.environment)
+                        maxConnections: all.pipeline.maxCallsInFlight, environment: ProcessInfo.processInfo.environment)
                     algorithms.append(try AlgorithmiaAlgorithm(configuration))
                 case .process:
                     algorithms.append(try ProcessAlgorithm(settings.processConfiguration(), logger: logger))

@@ -31,8 +31,11 @@ struct SettingsOptions: ParsableArguments {
         help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
     var timeout: String?
 
-    @Option(name: .long, help: "Calls in flight at once (default 8).")
-    var concurrency: Int?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Calls in flight at once (default 8), or auto: the limit follows the endpoint.", valueName: "N|auto"))
+    var concurrency: String?
 
     @Option(
         name: .customLong("pass-header"),
@@ -156,7 +159,16 @@ struct SettingsOptions: ParsableArguments {
                 problems.append(ConfigProblem("--timeout", "\"\(timeout)\" is not a duration such as 30s or 5m"))
             }
         }
-        if let concurrency { settings.pipeline.concurrency = concurrency }
+        if let concurrency {
+            if concurrency.lowercased() == "auto" {
+                settings.pipeline.adaptiveConcurrency = true
+            } else if let value = Int(concurrency) {
+                settings.pipeline.concurrency = value
+                settings.pipeline.adaptiveConcurrency = false
+            } else {
+                problems.append(ConfigProblem("--concurrency", "must be a number or auto (got \"\(concurrency)\")"))
+            }
+        }
         if !passHeaders.isEmpty { settings.pipeline.passHeaders = passHeaders }
         if let shutdownTimeout {
             if let value = Duration(text: shutdownTimeout) {

@@ -69,11 +69,14 @@ public struct AlgorithmAnswer: Sendable, Equatable {
     public var output: String
     /// What the target said about the call (JSON text), kept beside the output where the target gives it.
     public var metadata: String?
+    /// The HTTP status of the answer, for HTTP targets.
+    public var statusCode: Int?
 
     /// Creates an answer.
-    public init(output: String, metadata: String? = nil) {
+    public init(output: String, metadata: String? = nil, statusCode: Int? = nil) {
         self.output = output
         self.metadata = metadata
+        self.statusCode = statusCode
     }
 }
 

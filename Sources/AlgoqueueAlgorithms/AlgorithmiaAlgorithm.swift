@@ -85,7 +85,9 @@ public final class AlgorithmiaAlgorithm: Algorithm {
             String(decoding: response.body[$0.value], as: UTF8.self)
         }
         return .success(
-            AlgorithmAnswer(output: String(decoding: response.body[result], as: UTF8.self), metadata: metadata))
+            AlgorithmAnswer(
+                output: String(decoding: response.body[result], as: UTF8.self), metadata: metadata,
+                statusCode: Int(response.status.code)))
     }
 
     /// `message` of an error object (or the error itself when it is a string).

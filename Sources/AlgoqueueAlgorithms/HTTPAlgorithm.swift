@@ -64,7 +64,7 @@ public final class HTTPAlgorithm: Algorithm {
         case .failure(let failure): return .failure(failure)
         }
         guard (200..<300).contains(response.status.code) else { return .failure(statusFailure(response)) }
-        return validJSON(response).map { AlgorithmAnswer(output: $0) }
+        return validJSON(response).map { AlgorithmAnswer(output: $0, statusCode: Int(response.status.code)) }
     }
 
     /// An HTTP answer: status, headers and the whole body.

@@ -10,11 +10,12 @@ struct InputDecoder {
     /// Lower-cased names of the headers passed to the algorithm.
     var passHeaders: Set<String> = []
 
-    /// The message headers to pass on: those named, with UTF-8 values.
+    /// The message headers to pass on: those named, and the W3C `traceparent` always, with UTF-8 values.
     func passedHeaders(_ message: KafkaMessage) -> [(name: String, value: String)] {
-        guard !passHeaders.isEmpty else { return [] }
+        guard !message.headers.isEmpty else { return [] }
         return message.headers.compactMap { header in
-            guard passHeaders.contains(header.name.lowercased()), let bytes = header.value,
+            let name = header.name.lowercased()
+            guard passHeaders.contains(name) || name == "traceparent", let bytes = header.value,
                 let value = String(validating: bytes, as: UTF8.self)
             else { return nil }
             return (header.name, value)

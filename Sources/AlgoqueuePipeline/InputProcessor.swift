@@ -177,6 +177,8 @@ final class InputProcessor: Sendable {
             inputBytes: message.value?.count ?? 0, attempts: 0,
             messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
         if text == nil, let value = message.value { row.rawInput = value }
+        row.traceparent = message.headers.first { $0.name.lowercased() == "traceparent" }?.value
+            .flatMap { String(validating: $0, as: UTF8.self) }
         return row
     }
 
@@ -201,6 +203,10 @@ final class InputProcessor: Sendable {
         row.algorithmVersion = target.algorithm.version
         row.attempts = attempts
         row.durationMilliseconds = milliseconds
+        switch result {
+        case .success(let answer): row.httpStatus = answer.statusCode
+        case .failure(let failure): row.httpStatus = failure.statusCode
+        }
         switch result {
         case .success(let answer):
             switch await sideband.storeOutput(answer.output, of: row) {

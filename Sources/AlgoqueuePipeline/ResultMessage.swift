@@ -89,6 +89,8 @@ public enum ResultMessage {
         add("input_bytes", String(row.inputBytes))
         if let hash = row.inputHash { add("input_hash", string(hash)) }
         if let source = row.cachedFrom { add("cached_from", string(source)) }
+        if let traceparent = row.traceparent { add("traceparent", string(traceparent)) }
+        if let status = row.httpStatus { add("http_status", String(status)) }
         if let raw = row.rawInput {
             add("input_base64", string(Data(raw).base64EncodedString()))
         } else {
@@ -138,6 +140,8 @@ public enum ResultMessage {
         if let base64 = string("input_base64"), let data = Data(base64Encoded: base64) { row.rawInput = Array(data) }
         row.inputHash = string("input_hash")
         row.cachedFrom = string("cached_from")
+        row.traceparent = string("traceparent")
+        row.httpStatus = number("http_status").flatMap { Int($0) }
         return row
     }
 }

@@ -161,6 +161,17 @@ public enum Migrations {
                     WHERE status = 'ok' AND input_hash IS NOT NULL;
 
                 """#),
+        Migration(
+            version: 5, name: "005_provenance.sql",
+            sql: #"""
+                -- algoqueue results store, schema version 5: where an answer came from.
+
+                -- The message's W3C traceparent header, when it had one (it is passed to the algorithm too).
+                ALTER TABLE results ADD COLUMN traceparent TEXT;
+                -- The HTTP status of the last attempt, for HTTP targets.
+                ALTER TABLE results ADD COLUMN http_status INTEGER;
+
+                """#),
     ]
 
     /// The newest schema version this build knows.

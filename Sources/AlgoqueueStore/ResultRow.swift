@@ -56,6 +56,10 @@ public struct ResultRow: Sendable, Equatable {
     public var inputHash: String?
     /// For an answer taken from the cache: the row it came from, `topic/partition/offset/item`.
     public var cachedFrom: String?
+    /// The message's W3C `traceparent` header, when it had one (it is passed to the algorithm too).
+    public var traceparent: String?
+    /// The HTTP status of the last attempt, for HTTP targets.
+    public var httpStatus: Int?
 
     /// Creates a row.
     public init(

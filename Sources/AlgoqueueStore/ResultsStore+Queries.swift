@@ -79,6 +79,8 @@ extension ResultsStore {
             createdAt: row["created_at"], updatedAt: row["updated_at"])
         result.inputHash = row["input_hash"]
         result.cachedFrom = row["cached_from"]
+        result.traceparent = row["traceparent"]
+        result.httpStatus = row["http_status"]
         switch input.storage {
         case .string(let text): result.input = text
         case .blob(let data): result.rawInput = Array(data)

@@ -229,15 +229,16 @@ public final class ResultsStore: Sendable {
     static let upsertRowSQL = """
         INSERT INTO results (topic, "partition", "offset", item, algorithm, algorithm_version, "key", status, input,
             input_bytes, output, error, metadata, output_file, attempts, duration_ms, message_timestamp, created_at,
-            updated_at, input_hash, cached_from)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            updated_at, input_hash, cached_from, traceparent, http_status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (topic, "partition", "offset", item, algorithm) DO UPDATE SET
             algorithm_version = excluded.algorithm_version, "key" = excluded."key", status = excluded.status,
             input = excluded.input, input_bytes = excluded.input_bytes, output = excluded.output,
             error = excluded.error, metadata = excluded.metadata, output_file = excluded.output_file,
             attempts = excluded.attempts, duration_ms = excluded.duration_ms,
             message_timestamp = excluded.message_timestamp, updated_at = excluded.updated_at,
-            input_hash = excluded.input_hash, cached_from = excluded.cached_from
+            input_hash = excluded.input_hash, cached_from = excluded.cached_from,
+            traceparent = excluded.traceparent, http_status = excluded.http_status
         """
 
     /// The arguments of ``upsertRowSQL`` for `row` (its input only when `keepInput`).
@@ -246,7 +247,7 @@ public final class ResultsStore: Sendable {
             row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
             row.status.rawValue, keepInput ? row.storedInput : nil, row.inputBytes, row.output, row.error,
             row.metadata, row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
-            row.createdAt ?? now, row.updatedAt ?? now, row.inputHash, row.cachedFrom,
+            row.createdAt ?? now, row.updatedAt ?? now, row.inputHash, row.cachedFrom, row.traceparent, row.httpStatus,
         ]
     }
 

@@ -7,7 +7,7 @@ enum RowFormatter {
     static let columns = [
         "topic", "partition", "offset", "item", "algorithm", "algorithm_version", "key", "status", "output", "error",
         "attempts", "duration_ms", "created_at", "updated_at", "output_file", "metadata", "input", "input_bytes",
-        "message_timestamp", "cached_from",
+        "message_timestamp", "cached_from", "traceparent", "http_status",
     ]
 
     /// The input as the user published it: JSON embedded as JSON, other text as a string, bytes as base64 under
@@ -34,6 +34,8 @@ enum RowFormatter {
         object["input_bytes"] = row.inputBytes
         object["message_timestamp"] = row.messageTimestamp ?? NSNull()
         object["cached_from"] = row.cachedFrom ?? NSNull()
+        object["traceparent"] = row.traceparent ?? NSNull()
+        object["http_status"] = row.httpStatus ?? NSNull()
         if let raw = row.rawInput {
             object["input_base64"] = Data(raw).base64EncodedString()
             object["input"] = NSNull()
@@ -75,7 +77,7 @@ enum RowFormatter {
             row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
             row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
             row.createdAt, row.updatedAt, row.outputFile, row.metadata, inputText(row), String(row.inputBytes),
-            row.messageTimestamp, row.cachedFrom,
+            row.messageTimestamp, row.cachedFrom, row.traceparent, row.httpStatus.map(String.init),
         ]
         return values.map { csvField($0 ?? "") }.joined(separator: ",")
     }

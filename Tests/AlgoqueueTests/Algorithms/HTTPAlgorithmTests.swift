@@ -17,7 +17,7 @@ struct HTTPAlgorithmTests {
         let endpoint = try await TestEndpoint.start()
         let http = try algorithm(endpoint.url, headers: ["Authorization": "Bearer abc", "X-Model": "v2"])
         let result = await http.call(AlgorithmInput(json: numberInput(21), source: "t/0/7"))
-        #expect(result == .success(AlgorithmAnswer(output: #"{"doubled": 42}"#)))
+        #expect(result == .success(AlgorithmAnswer(output: #"{"doubled": 42}"#, statusCode: 200)))
         #expect(endpoint.sources.withLock { $0 } == ["t/0/7"])
         let headers = endpoint.lastHeaders.withLock { $0 }
         #expect(headers["authorization"] == "Bearer abc")

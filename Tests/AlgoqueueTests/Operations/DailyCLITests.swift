@@ -146,11 +146,11 @@ struct DailyCLITests {
         let records = table.output.split(separator: "\n").map(String.init)
         #expect(
             records.first
-                == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata,input,input_bytes,message_timestamp,cached_from"
+                == "topic,partition,offset,item,algorithm,algorithm_version,key,status,output,error,attempts,duration_ms,created_at,updated_at,output_file,metadata,input,input_bytes,message_timestamp,cached_from,traceparent,http_status"
         )
         #expect(records.count == 14)
         let parsed = records.dropFirst().map { CSVLine.fields($0) }
-        #expect(parsed.allSatisfy { $0.count == 20 && $0[7] == "ok" })
+        #expect(parsed.allSatisfy { $0.count == 22 && $0[7] == "ok" && $0[21] == "200" })
         #expect(parsed.allSatisfy { Int($0[17]) == $0[16].utf8.count && $0[16].hasPrefix("{") })
         #expect(Set(parsed.map { $0[6] }) == Set((0..<12).map { "row-\($0)" } + ["row-q"]))
         #expect(parsed.contains { $0[8] == #"{"doubled": 198}"# })

@@ -62,8 +62,10 @@ public struct OperationsService: Service {
     static func status(_ pipeline: Pipeline, rate: Double) -> String {
         let totals = pipeline.statistics.snapshot
         let report = pipeline.health.report(stallTimeout: .seconds(3600))
+        let limit = pipeline.health.concurrencyLimit.map { ", limit \($0) in flight" } ?? ""
         return
             "consumed \(totals.consumed), ok \(totals.ok), errors \(totals.errors), lag \(report.lag), \(Int(rate.rounded()))/s"
+            + limit
     }
 
     static func answer(

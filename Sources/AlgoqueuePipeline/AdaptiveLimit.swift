@@ -58,15 +58,21 @@ final class AdaptiveConcurrency: Sendable {
     let slots: ConcurrencyLimiter
     let limit: Locked<AdaptiveLimit>
     let metrics: PipelineMetrics
+    let health: PipelineHealth
     let logger: Logger
 
-    init(slots: ConcurrencyLimiter, limit: AdaptiveLimit, metrics: PipelineMetrics, logger: Logger) {
+    init(
+        slots: ConcurrencyLimiter, limit: AdaptiveLimit, metrics: PipelineMetrics, health: PipelineHealth,
+        logger: Logger
+    ) {
         self.slots = slots
         self.limit = Locked(limit)
         self.metrics = metrics
+        self.health = health
         self.logger = logger
         slots.setLimit(limit.current)
         metrics.concurrencyLimit.record(limit.current)
+        health.update { $0.concurrencyLimit = limit.current }
     }
 
     var current: Int { limit.withLock { $0.current } }
@@ -81,6 +87,7 @@ final class AdaptiveConcurrency: Sendable {
         guard let moved else { return }
         slots.setLimit(moved)
         metrics.concurrencyLimit.record(moved)
+        health.update { $0.concurrencyLimit = moved }
         if throttled { logger.info("the endpoint is full: calls in flight limited to \(moved)") }
     }
 }

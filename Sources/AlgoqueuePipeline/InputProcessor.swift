@@ -99,7 +99,7 @@ final class InputProcessor: Sendable {
                 limit: AdaptiveLimit(
                     minimum: configuration.concurrencyMin, maximum: configuration.concurrencyMax,
                     start: configuration.concurrency),
-                metrics: metrics, logger: logger)
+                metrics: metrics, health: health, logger: logger)
         } else {
             adaptive = nil
         }

@@ -14,6 +14,8 @@ public final class PipelineHealth: Sendable {
         var lag: [TopicPartition: Int64] = [:]
         /// Rows waiting in a full results outbox (consumption paused), or nil.
         var fullOutbox: Int?
+        /// The limit of calls in flight when it follows the endpoint (`concurrency: auto`), or nil.
+        var concurrencyLimit: Int?
     }
 
     /// What `/readyz` reports.
@@ -36,6 +38,9 @@ public final class PipelineHealth: Sendable {
 
     /// The pipeline joined its group (its first assignment arrived).
     public var joined: Bool { state.withLock { $0.joined } }
+
+    /// The limit of calls in flight when it follows the endpoint (`concurrency: auto`), or nil.
+    public var concurrencyLimit: Int? { state.withLock { $0.concurrencyLimit } }
 
     /// The pipeline has stopped fetching and is finishing.
     public var stopping: Bool { state.withLock { $0.stopping } }

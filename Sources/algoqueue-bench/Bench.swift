@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Messages per scenario.")
     var messages = 20_000
 
-    @Option(help: "Scenarios: single, batch, latency (comma-separated).")
+    @Option(help: "Scenarios: single, batch, latency, adaptive (comma-separated).")
     var scenarios = "single,batch,latency"
 
     @Option(help: "Calls in flight for the single-call scenario.")
@@ -78,7 +78,7 @@ struct Run: AsyncParsableCommand {
             var arguments = [
                 "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench", "--url",
                 server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency",
-                String(setup.concurrency),
+                setup.concurrencyFlag,
                 "--log-level", "error",
             ]
             if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
@@ -158,6 +158,27 @@ struct Run: AsyncParsableCommand {
         executable: String
     ) async throws {
         switch setup.name {
+        case "adaptive":
+            // The same messages again with the limit fixed at what the endpoint serves: auto should come close.
+            let algoqueue = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(
+                "algoqueue")
+            let fixed = try runMeasured(
+                algoqueue.path,
+                [
+                    "run", "--brokers", brokers, "--topic", topic, "--group", "bench-fixed", "--url", url + setup.path,
+                    "--database", directory + "/adaptive-fixed.db", "--until-idle", "--concurrency", "16",
+                    "--log-level", "error",
+                ])
+            guard fixed.status == 0, let fixedSeconds = Self.processingSeconds(fixed.output) else {
+                throw BenchError("the --concurrency 16 run failed (\(fixed.status)): \(fixed.output)")
+            }
+            let fixedRate = Double(messages) / fixedSeconds
+            print(
+                String(
+                    format:
+                        "  reference --concurrency 16: %.0f messages/s; auto / fixed 16 = %.3f (target >= 0.80); "
+                        + "endpoint refusals (429) during both runs: %d",
+                    fixedRate, rate / fixedRate, Endpoint.refused.withLock { $0 }))
         case "single":
             let http = try runMeasured(
                 executable,
@@ -271,12 +292,18 @@ struct Scenario {
         case "single": (path, self.concurrency, batchItems, latency) = ("/single", concurrency, 1, .zero)
         case "batch": (path, self.concurrency, batchItems, latency) = ("/batch", 4, 100, .zero)
         case "latency": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .milliseconds(20))
-        default: throw BenchError("unknown scenario \(name): use single, batch or latency")
+        case "adaptive": (path, self.concurrency, batchItems, latency) = ("/capped", 0, 1, .milliseconds(20))
+        default: throw BenchError("unknown scenario \(name): use single, batch, latency or adaptive")
         }
     }
 
+    /// The `--concurrency` value: `auto` for the adaptive scenario.
+    var concurrencyFlag: String { name == "adaptive" ? "auto" : String(concurrency) }
+
     var summary: String {
         switch name {
+        case "adaptive":
+            "--concurrency auto against an endpoint that serves 16 calls at once (20 ms) and answers 429 above"
         case "single": "one call per message, concurrency \(concurrency), fast endpoint"
         case "batch": "micro-batches of \(batchItems), concurrency \(concurrency), fast endpoint"
         default: "latency-bound endpoint (\(latency.milliseconds) ms per call), concurrency \(concurrency)"
@@ -286,7 +313,27 @@ struct Scenario {
 
 /// The loopback endpoint: doubles `n`, for one input or a list; waits `latency` first.
 enum Endpoint {
+    /// Calls `/capped` is serving, and how many it refused (it serves 16 at once).
+    static let active = Locked(0)
+    static let refused = Locked(0)
+
     static func answer(_ request: LoopbackHTTPRequest, latency: Duration) async -> LoopbackHTTPReply {
+        if request.uri.hasPrefix("/capped") {
+            let admitted = active.withLock { count -> Bool in
+                guard count < 16 else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
+                refused.withLock { $0 += 1 }
+                return LoopbackHTTPReply(
+                    status: 429, headers: [("Retry-After", "0"), ("Content-Type", "application/json")],
+                    body: Array(#"{"error": "busy"}"#.utf8))
+            }
+            if latency > .zero { try? await Task.sleep(for: latency) }
+            active.withLock { $0 -= 1 }
+            return .json(200, #"{"doubled": \#((JSONSyntaxLite.numbers(request.body).first ?? 0) * 2)}"#)
+        }
         if latency > .zero { try? await Task.sleep(for: latency) }
         if request.uri.hasPrefix("/batch") {
             let elements = JSONSyntaxLite.numbers(request.body)

@@ -83,6 +83,13 @@ public struct KafkaProducerConfiguration: Sendable {
     /// A configuration with every default.
     public init() {}
 
+    /// A producer for the cluster `consumer` reads: its brokers, client id and pass-through properties.
+    public init(sameClusterAs consumer: KafkaConsumerConfiguration) {
+        brokers = consumer.brokers
+        clientID = consumer.clientID
+        properties = consumer.properties
+    }
+
     /// The librdkafka properties this configuration stands for, in the order they are applied.
     public func librdkafkaProperties() -> [(String, String)] {
         var result: [(String, String)] = [

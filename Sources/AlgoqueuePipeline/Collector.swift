@@ -40,32 +40,17 @@ public final class Collector: Sendable {
         let store = self.store
         let logger = self.logger
         let consumer = try KafkaConsumer(
-            configuration: kafka,
-            storedOffsets: { partitions in
-                let wanted = Set(partitions)
-                var result: [TopicPartition: Int64] = [:]
-                do {
-                    for stored in try store.offsets(group: group) {
-                        let partition = TopicPartition(stored.topic, stored.partition)
-                        if wanted.contains(partition) { result[partition] = stored.nextOffset }
-                    }
-                } catch {
-                    logger.error("cannot read stored offsets, resuming from Kafka's committed offsets: \(error)")
-                }
-                return result
-            }, logger: logger)
+            configuration: kafka, storedOffsets: store.storedOffsets(group: group, logger: logger), logger: logger)
         try consumer.start()
         logger.info(
             "collecting",
             metadata: ["topics": "\(kafka.topics)", "group": "\(group)", "database": "\(store.configuration.path)"])
         var completions: CompletionPublisher?
         if let completionTopic {
-            var settings = KafkaProducerConfiguration()
-            settings.brokers = kafka.brokers
-            settings.clientID = kafka.clientID
-            settings.properties = kafka.properties
             completions = CompletionPublisher(
-                producer: try KafkaProducer(configuration: settings, logger: logger), topic: completionTopic,
+                producer: try KafkaProducer(
+                    configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: logger),
+                topic: completionTopic,
                 store: store,
                 logger: logger)
             await completions?.publishPending()

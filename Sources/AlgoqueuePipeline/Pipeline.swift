@@ -82,21 +82,7 @@ public final class Pipeline: Service {
             kafka.topics.append(topic)  // chunks published to a work topic are consumed like the rest
         }
         let consumer = try KafkaConsumer(
-            configuration: kafka,
-            storedOffsets: { partitions in
-                do {
-                    let wanted = Set(partitions)
-                    var result: [TopicPartition: Int64] = [:]
-                    for stored in try store.offsets(group: group) {
-                        let partition = TopicPartition(stored.topic, stored.partition)
-                        if wanted.contains(partition) { result[partition] = stored.nextOffset }
-                    }
-                    return result
-                } catch {
-                    logger.error("cannot read stored offsets, resuming from Kafka's committed offsets: \(error)")
-                    return [:]
-                }
-            }, logger: logger)
+            configuration: kafka, storedOffsets: store.storedOffsets(group: group, logger: logger), logger: logger)
         let tracker = Locked(OffsetTracker())
         let health = self.health
         let publisher = try await resultsPublisher(group: group)
@@ -107,11 +93,8 @@ public final class Pipeline: Service {
         let statistics = self.statistics
         var producer: KafkaProducer?
         if configuration.deadLetterTopic != nil || configuration.split.enabled {
-            var settings = KafkaProducerConfiguration()
-            settings.brokers = kafka.brokers
-            settings.clientID = kafka.clientID
-            settings.properties = kafka.properties
-            producer = try KafkaProducer(configuration: settings, logger: logger)
+            producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: logger)
         }
         var deadLetters: DeadLetterPublisher?
         if let topic = configuration.deadLetterTopic, let producer {

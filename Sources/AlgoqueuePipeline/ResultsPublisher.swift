@@ -49,10 +49,8 @@ final class ResultsPublisher: Sendable {
         topic: String, kafka: KafkaConsumerConfiguration, store: ResultsStore, group: String, limit: Int,
         health: PipelineHealth, logger: Logger
     ) async throws(KafkaError) -> ResultsPublisher {
-        var settings = KafkaProducerConfiguration()
-        settings.brokers = kafka.brokers
-        settings.clientID = kafka.clientID
-        settings.properties = kafka.properties.merging(["enable.idempotence": "true"]) { _, idempotent in idempotent }
+        var settings = KafkaProducerConfiguration(sameClusterAs: kafka)
+        settings.properties["enable.idempotence"] = "true"
         let publisher = ResultsPublisher(
             producer: try KafkaProducer(configuration: settings, logger: logger), topic: topic, store: store,
             group: group,

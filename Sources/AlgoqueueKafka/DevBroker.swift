@@ -1,5 +1,7 @@
 import CRdKafka
+import Glibc
 import Logging
+import Synchronization
 
 /// A development Kafka cluster in this process: librdkafka's mock cluster, which speaks the real Kafka
 /// protocol over TCP on 127.0.0.1 (produce, fetch, consumer groups, offset commits).
@@ -10,6 +12,8 @@ public final class DevBroker: Sendable {
     let client: RdKafkaClient
     // `nonisolated(unsafe)`: set once in init, destroyed once in deinit; the mock cluster is thread-safe.
     nonisolated(unsafe) let cluster: OpaquePointer
+    /// Sockets holding the ports of brokers that are down (by broker id).
+    let reserved = Mutex<[Int32: Int32]>([:])
     /// The bootstrap address to give consumers and producers, such as `127.0.0.1:39021`.
     public let bootstrapServers: String
 
@@ -27,6 +31,7 @@ public final class DevBroker: Sendable {
 
     deinit {
         rd_kafka_mock_cluster_destroy(cluster)
+        for placeholder in reserved.withLock({ $0.values }) where placeholder >= 0 { close(placeholder) }
     }
 
     /// Creates a topic with `partitions` partitions (topics used before they are created get the default count).
@@ -40,12 +45,47 @@ public final class DevBroker: Sendable {
     }
 
     /// Takes broker `id` (from 1) down: its connections are closed and it refuses new ones until ``setBrokerUp(_:)``.
+    ///
+    /// While it is down its port stays reserved by a bound socket that does not listen: otherwise a client
+    /// reconnecting to the port (or any connection picking a source port) may take it, and the mock cluster
+    /// aborts the process when it cannot listen there again.
     public func setBrokerDown(_ id: Int32) {
         rd_kafka_mock_broker_set_down(cluster, id)
+        let ports = bootstrapServers.split(separator: ",").compactMap {
+            $0.split(separator: ":").last.flatMap { Int($0) }
+        }
+        guard id >= 1, Int(id) <= ports.count else { return }
+        let placeholder = Self.reservePort(ports[Int(id) - 1])
+        reserved.withLock { reserved in
+            if let old = reserved.updateValue(placeholder, forKey: id) { close(old) }
+        }
     }
 
     /// Brings broker `id` back up.
     public func setBrokerUp(_ id: Int32) {
+        if let placeholder = reserved.withLock({ $0.removeValue(forKey: id) }) { close(placeholder) }
         rd_kafka_mock_broker_set_up(cluster, id)
+    }
+
+    /// A socket bound (not listening) to 127.0.0.1:`port` with SO_REUSEADDR, or -1 when the port is taken.
+    static func reservePort(_ port: Int) -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return -1 }
+        var on: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            return -1
+        }
+        return descriptor
     }
 }

@@ -4,7 +4,7 @@ import AlgoqueueSupport
 /// algoqueue's own information.
 public let reservedHeaderNames: Set<String> = [
     "content-type", "content-length", "content-encoding", "transfer-encoding", "host", "connection", "accept",
-    "authorization", "x-algoqueue-source", "x-algoqueue-key",
+    "authorization", "x-algoqueue-source", "x-algoqueue-key", "x-algoqueue-item-ids",
 ]
 
 /// What the bytes of an input are, and the content type they are sent with.
@@ -39,6 +39,10 @@ public struct AlgorithmInput: Sendable {
     public var source: String
     /// Message headers passed on to the algorithm (those named in `pipeline.pass_headers`), in message order.
     public var headers: [(name: String, value: String)] = []
+    /// For a micro-batch (a JSON list of inputs): the id of each input, in list order (its source coordinates).
+    /// HTTP targets get them as `X-Algoqueue-Item-Ids: id,id,...`, worker processes as an `"ids"` list, so an
+    /// algorithm may answer `{"results": [{"id": ..., "output": ...}, {"id": ..., "error": ...}]}` in any order.
+    public var itemIDs: [String] = []
 
     /// Creates a JSON input.
     public init(json: [UInt8], key: String? = nil, source: String = "") {

@@ -83,6 +83,9 @@ public final class HTTPAlgorithm: Algorithm {
         request.headers.add(name: "Accept", value: "application/json")
         if !input.source.isEmpty { request.headers.add(name: "X-Algoqueue-Source", value: input.source) }
         if let key = input.key { request.headers.add(name: "X-Algoqueue-Key", value: key) }
+        if !input.itemIDs.isEmpty {
+            request.headers.add(name: "X-Algoqueue-Item-Ids", value: input.itemIDs.joined(separator: ","))
+        }
         for (name, value) in input.headers where !reservedHeaderNames.contains(name.lowercased()) {
             request.headers.add(name: name, value: value)
         }

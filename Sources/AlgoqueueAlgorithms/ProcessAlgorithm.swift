@@ -29,9 +29,9 @@ public struct ProcessPoolConfiguration: Sendable {
 /// An algorithm served by a pool of long-lived local processes speaking JSON lines.
 ///
 /// algoqueue writes one request per line to a worker's stdin, `{"id": 7, "input": <the input>}` (binary inputs
-/// as `"input_base64"`; the message key as `"key"` and passed headers as a `"headers"` object when there are
-/// any), and reads one answer per line from its stdout, `{"id": 7, "result": <JSON>}` or
-/// `{"id": 7, "error": "message"}`, in any order: a worker may hold several requests at once. A worker that
+/// as `"input_base64"`; the message key as `"key"`, passed headers as a `"headers"` object when there are
+/// any, and for a micro-batch the ids of its inputs as `"ids"`), and reads one answer per line from its
+/// stdout, `{"id": 7, "result": <JSON>}` or `{"id": 7, "error": "message"}`, in any order: a worker may hold several requests at once. A worker that
 /// exits or crashes is restarted and the requests it held are sent again (to any worker, up to `maxResends`
 /// times); one that holds a request beyond the timeout is taken as hung, killed and restarted. Its stderr
 /// goes to the log. Workers start with ``start()`` (the run calls it before consuming) or the first call,
@@ -154,6 +154,9 @@ public final class ProcessAlgorithm: Algorithm {
                 ]
         }
         if let key = input.key { line += Array(#","key":"#.utf8) + Array(JSONString.quoted(key).utf8) }
+        if !input.itemIDs.isEmpty {
+            line += Array((#","ids":["# + input.itemIDs.map(JSONString.quoted).joined(separator: ",") + "]").utf8)
+        }
         if !input.headers.isEmpty {
             let members = input.headers.map { JSONString.quoted($0.name) + ":" + JSONString.quoted($0.value) }
             line += Array((#","headers":{"# + members.joined(separator: ",") + "}").utf8)

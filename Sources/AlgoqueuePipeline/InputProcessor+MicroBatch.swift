@@ -58,7 +58,7 @@ extension InputProcessor {
     /// The rows of `entries` (message index → input) from `target`, called with them as one JSON list. A batch that
     /// fails as a whole (an error, or an answer that is not a list of as many results) is split in halves and each
     /// half called again (bisected), until the inputs that make it fail are alone and get error rows; every call
-    /// an input was part of counts as one of its attempts. An answer list may hold `{"error": ...}` entries:
+    /// an input was part of counts as one of its attempts. The answer may fail single inputs (see ``BatchAnswer``):
     /// those inputs get error rows, the others ok rows, with no second call. Nil when a stop came first.
     func batchRows(
         _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [Int: ResultRow], priorAttempts: Int
@@ -69,40 +69,36 @@ extension InputProcessor {
             ranges.append(lower..<(lower + entry.input.bytes.count))
         }
         let source = entries[0].input.source + (entries.count > 1 ? " +\(entries.count - 1)" : "")
-        let outcome = await call(target, AlgorithmInput(json: body.jsonList(ranges), source: source))
+        var input = AlgorithmInput(json: body.jsonList(ranges), source: source)
+        input.itemIDs = entries.map(\.input.source)
+        let outcome = await call(target, input)
         guard let result = outcome.result, !Task.isCancelled else { return nil }
         let attempts = priorAttempts + outcome.attempts
-        var rows: [Int: ResultRow] = [:]
         let failure: Result<AlgorithmAnswer, AlgorithmFailure>
         switch result {
         case .success(let answer):
-            let bytes = Array(answer.output.utf8)
-            let elements = JSONSyntax.arrayElements(bytes)
-            if let elements, elements.count == entries.count {
-                for (position, entry) in entries.enumerated() {
-                    let element = Array(bytes[elements[position]])
-                    if let members = JSONSyntax.objectMembers(element), members.count == 1, members[0].name == "error" {
-                        let raw = Array(element[members[0].value])
+            switch BatchAnswer.items(Array(answer.output.utf8), ids: input.itemIDs) {
+            case .success(let items):
+                var rows: [Int: ResultRow] = [:]
+                for (entry, item) in zip(entries, items) {
+                    switch item {
+                    case .error(let message):
                         var row = bases[entry.index]!
                         row.attempts = attempts
-                        row.error =
-                            "the algorithm reported an error for this input: "
-                            + (JSONSyntax.stringValue(raw) ?? String(decoding: raw, as: UTF8.self))
+                        row.error = message
+                        row.httpStatus = answer.statusCode
                         rows[entry.index] = row
-                    } else {
+                    case .output(let bytes):
+                        var itemAnswer = answer
+                        itemAnswer.output = String(decoding: bytes, as: UTF8.self)
                         rows[entry.index] = await row(
-                            bases[entry.index]!, target,
-                            .success(AlgorithmAnswer(output: String(decoding: element, as: UTF8.self))),
-                            attempts: attempts, milliseconds: 0)
+                            bases[entry.index]!, target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
                     }
                 }
                 return rows
+            case .failure(let invalid):
+                failure = .failure(invalid)
             }
-            let got = elements.map { "a list of \($0.count)" } ?? "a JSON \(JSONSyntax.topLevelKind(bytes))"
-            failure = .failure(
-                AlgorithmFailure(
-                    .invalidAnswer,
-                    "the batch answer must be a list of \(entries.count) results, one per input in order (got \(got))"))
         case .failure:
             failure = result
         }

@@ -146,6 +146,7 @@ public final class Pipeline: Service {
                             totals.durable += batch.messages
                             for row in batch.rows {
                                 if row.status == .ok { totals.ok += 1 } else { totals.errors += 1 }
+                                if row.cachedFrom != nil { totals.cached += 1 }
                             }
                         }
                         health.update { $0.lastProgress = ContinuousClock.now }

@@ -10,6 +10,8 @@ final class PipelineMetrics: Sendable {
     let okRows = Counter(label: "algoqueue_rows_total", dimensions: [("status", "ok")])
     let errorRows = Counter(label: "algoqueue_rows_total", dimensions: [("status", "error")])
     let retried = Counter(label: "algoqueue_retries_total")
+    /// Rows answered from the store without a call (`algorithm.cache: input`).
+    let cacheHits = Counter(label: "algoqueue_cache_hits_total")
     let circuitOpenings = Counter(label: "algoqueue_circuit_openings_total")
     let deadLettered = Counter(label: "algoqueue_dead_lettered_total")
     let inFlight = Gauge(label: "algoqueue_calls_in_flight")
@@ -32,6 +34,7 @@ final class PipelineMetrics: Sendable {
         if snapshot.ok > last.ok { okRows.increment(by: snapshot.ok - last.ok) }
         if snapshot.errors > last.errors { errorRows.increment(by: snapshot.errors - last.errors) }
         if snapshot.retried > last.retried { retried.increment(by: snapshot.retried - last.retried) }
+        if snapshot.cached > last.cached { cacheHits.increment(by: snapshot.cached - last.cached) }
         if snapshot.circuitOpenings > last.circuitOpenings {
             circuitOpenings.increment(by: snapshot.circuitOpenings - last.circuitOpenings)
         }

@@ -10,6 +10,8 @@ public final class PipelineStatistics: Sendable {
         public var ok = 0
         /// Rows written with status `error`.
         public var errors = 0
+        /// `ok` rows answered from the store (`algorithm.cache: input`), without a call.
+        public var cached = 0
         /// Messages whose rows are durable.
         public var durable = 0
         /// Calls tried again after a retryable failure.

@@ -15,10 +15,22 @@ struct AnswerCacheTests {
         #expect(first.status == 0, "run: \(first.error.suffix(800))")
         #expect(bed.endpoint.callCount == 500)
 
-        // The same inputs again (new offsets): no call, rows copied from the first answers.
+        // The same inputs again (new offsets): no call, rows copied from the first answers; /metrics counts them.
         _ = try await produce(inputs, to: "once", brokers: address)
-        let second = try await runUntilIdle(bed, topic: "once", database: database, ["--cache", "input"])
-        #expect(second.status == 0, "run: \(second.error.suffix(800))")
+        let port = try freePort()
+        let service = try RunningProgram(
+            try algoqueueBinary(),
+            [
+                "run", "--brokers", address, "--topic", "once", "--group", "once", "--url", bed.endpoint.url,
+                "--database", database, "--cache", "input", "--metrics-listen", "127.0.0.1:\(port)",
+            ], directory: bed.directory, name: "cached")
+        let counted = await eventually(within: .seconds(60)) {
+            let samples = NotifyAndMetricsTests.parse(httpGet("http://127.0.0.1:\(port)/metrics")?.body ?? "")
+            return samples["algoqueue_cache_hits_total"] == 500 && samples["algoqueue_rows_total{status=\"ok\"}"] == 500
+        }
+        #expect(counted, "\(service.errorOutput.suffix(800))")
+        service.signal(SIGTERM)
+        #expect(await service.exitStatus(within: .seconds(30)) == 0)
         #expect(bed.endpoint.callCount == 500)
         #expect(
             try sqlite3(

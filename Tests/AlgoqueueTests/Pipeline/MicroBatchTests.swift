@@ -92,7 +92,8 @@ struct MicroBatchTests {
             #expect(fields.first == "error")
             #expect(
                 fields[1].hasPrefix(
-                    "the batch answer must be a list of 1 results, one per input in order (got a list of 0) "
+                    "the batch answer must be a list of 1 results, one per input in order, or "
+                        + #"{"results": [{"id": ..., "output": ...}, ...]} (got a list of 0) "#
                         + "(alone, after its micro-batch failed; \(fields.last ?? "") calls included it)"), "\(row)")
             #expect((4...5).contains(Int(fields.last ?? "") ?? 0), "\(row)")
         }

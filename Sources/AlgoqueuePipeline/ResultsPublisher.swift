@@ -23,8 +23,7 @@ final class ResultsPublisher: Sendable {
     /// Set by ``stop()``: ``run()`` returns after the batch in hand. (Not task cancellation: a cancelled store
     /// update would leave published rows in the outbox, to be published twice.)
     let stopped = Locked(false)
-    let wake: AsyncStream<Void>.Continuation
-    let wakes: AsyncStream<Void>
+    let wake = WakeSignal()
 
     static let batchSize = 500
 
@@ -40,7 +39,6 @@ final class ResultsPublisher: Sendable {
         self.limit = max(1, limit)
         self.logger = logger
         host = ProcessInfo.processInfo.hostName
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// A publisher to `topic` with an idempotent producer of its own on `kafka`'s brokers, knowing what the outbox
@@ -73,7 +71,7 @@ final class ResultsPublisher: Sendable {
     func queuedRows(_ rows: Int) {
         guard rows > 0 else { return }
         queued.withLock { $0 += rows }
-        wake.yield()
+        wake.signal()
     }
 
     /// Whether the outbox is over its limit (the writer then waits).
@@ -94,7 +92,7 @@ final class ResultsPublisher: Sendable {
     /// Lets ``run()`` return after the batch in hand.
     func stop() {
         stopped.withLock { $0 = true }
-        wake.yield()
+        wake.signal()
     }
 
     /// Publishes until ``stop()``.
@@ -102,12 +100,8 @@ final class ResultsPublisher: Sendable {
         while !stopped.withLock({ $0 }) {
             if await publishBatch() == 0 {
                 // Nothing queued (or the broker refused): wait for the writer, or retry after a pause.
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { [wakes] in for await _ in wakes { return } }
-                    group.addTask { try? await Task.sleep(for: .milliseconds(500)) }
-                    await group.next()
-                    group.cancelAll()
-                }
+                // With nothing queued only the writer has news, and it signals; a refusal is retried sooner.
+                await wake.wait(atMost: queued.withLock { $0 } == 0 ? .seconds(5) : .milliseconds(500))
             }
         }
     }

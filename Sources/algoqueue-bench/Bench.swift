@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Messages per scenario.")
     var messages = 20_000
 
-    @Option(help: "Scenarios: single, batch, latency, adaptive (comma-separated).")
+    @Option(help: "Scenarios: single, batch, latency, adaptive, python (comma-separated).")
     var scenarios = "single,batch,latency"
 
     @Option(help: "Calls in flight for the single-call scenario.")
@@ -179,6 +179,31 @@ struct Run: AsyncParsableCommand {
                         "  reference --concurrency 16: %.0f messages/s; auto / fixed 16 = %.3f (target >= 0.80); "
                         + "endpoint refusals (429) during both runs: %d",
                     fixedRate, rate / fixedRate, Endpoint.refused.withLock { $0 }))
+        case "python":
+            // bench/python_reference.py: confluent-kafka + aiohttp + executemany, same broker, endpoint, messages.
+            let script = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(
+                "../../bench/python_reference.py"
+            ).standardizedFileURL.path
+            let python = try runMeasured(
+                "/usr/bin/python3",
+                [
+                    script, "--brokers", brokers, "--topic", topic, "--group", "bench-python", "--url",
+                    url + setup.path,
+                    "--database", directory + "/python.db", "--messages", String(messages), "--concurrency",
+                    String(setup.concurrency),
+                ])
+            guard python.status == 0, let pythonSeconds = Self.value("seconds", in: python.output) else {
+                throw BenchError(
+                    "the Python reference failed (\(python.status); pip install confluent-kafka aiohttp): \(python.output)"
+                )
+            }
+            print(
+                String(
+                    format:
+                        "  reference tuned Python consumer: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB; "
+                        + "algoqueue / Python = %.2fx (target >= 3)",
+                    Double(messages) / pythonSeconds, python.cpuSeconds / Double(messages) * 1000,
+                    Double(python.peakRSSBytes) / 1e6, pythonSeconds * rate / Double(messages)))
         case "single":
             let http = try runMeasured(
                 executable,
@@ -293,7 +318,8 @@ struct Scenario {
         case "batch": (path, self.concurrency, batchItems, latency) = ("/batch", 4, 100, .zero)
         case "latency": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .milliseconds(20))
         case "adaptive": (path, self.concurrency, batchItems, latency) = ("/capped", 0, 1, .milliseconds(20))
-        default: throw BenchError("unknown scenario \(name): use single, batch, latency or adaptive")
+        case "python": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .zero)
+        default: throw BenchError("unknown scenario \(name): use single, batch, latency, adaptive or python")
         }
     }
 
@@ -305,6 +331,8 @@ struct Scenario {
         case "adaptive":
             "--concurrency auto against an endpoint that serves 16 calls at once (20 ms) and answers 429 above"
         case "single": "one call per message, concurrency \(concurrency), fast endpoint"
+        case "python":
+            "one call per message, concurrency \(concurrency), fast endpoint, against a tuned Python consumer"
         case "batch": "micro-batches of \(batchItems), concurrency \(concurrency), fast endpoint"
         default: "latency-bound endpoint (\(latency.milliseconds) ms per call), concurrency \(concurrency)"
         }

@@ -54,6 +54,35 @@ struct ResultsTopicTests {
         await bed.endpoint.stop()
     }
 
+    @Test("an idle service with a results topic sleeps: next to no CPU once its rows are published")
+    func idleServiceSleeps() async throws {
+        let bed = try await TestBed(topic: "idle", partitions: 2)
+        defer { bed.cleanUp() }
+        _ = try await produce((0..<20).map { numberInput($0) }, to: "idle", brokers: bed.broker.bootstrapServers)
+        let database = bed.directory.file("idle.db")
+        let service = try RunningProgram(
+            try algoqueueBinary(),
+            [
+                "run", "--brokers", bed.broker.bootstrapServers, "--topic", "idle", "--group", "idle", "--url",
+                bed.endpoint.url, "--database", database, "--results-topic", "idle-results",
+            ], directory: bed.directory, name: "idle")
+        let published = await eventually(within: .seconds(60)) {
+            let counts = try? runProgram(
+                "/usr/bin/sqlite3",
+                [database, "SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM results_outbox)"])
+            return counts?.output == "20|0\n"
+        }
+        #expect(published, "\(service.errorOutput.suffix(800))")
+        // The publisher's wait once ended its wake-up stream, and from then on it read the outbox in a loop.
+        let before = try #require(cpuSeconds(of: service.process.processIdentifier))
+        try await Task.sleep(for: .seconds(3))  // the idle span measured, not a wait for an event
+        let used = try #require(cpuSeconds(of: service.process.processIdentifier)) - before
+        #expect(used < 0.5, "an idle service used \(used) CPU s in 3 s")
+        service.signal(SIGTERM)
+        #expect(await service.exitStatus(within: .seconds(30)) == 0)
+        await bed.endpoint.stop()
+    }
+
     @Test("a small outbox limit holds writing back until the topic takes rows, and the run still finishes whole")
     func boundedOutbox() async throws {
         let bed = try await TestBed(topic: "bounded", partitions: 2)
@@ -195,4 +224,16 @@ struct ResultsTopicTests {
                 == ["\(total)|\(total)|\(total)"])
         await endpoint.stop()
     }
+}
+
+/// User plus system CPU seconds of process `pid` so far, from /proc.
+func cpuSeconds(of pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    return (user + system) / ticks
 }

@@ -42,6 +42,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "A configuration file passed to algoqueue run (to compare settings, such as store.synchronous).")
     var config: String?
 
+    @Option(help: "Also measure an idle service's CPU over this many seconds (0: skip).")
+    var idleSeconds = 0
+
     @Flag(
         inversion: .prefixedNo,
         help: "Compare each scenario's rows with a serial run (concurrency 1, no batches) of the same messages.")
@@ -68,7 +71,10 @@ struct Run: AsyncParsableCommand {
             await Endpoint.answer(request, latency: latency.withLock { $0 })
         }
         defer { Task { await server.stop() } }
-        for scenario in scenarios.split(separator: ",").map(String.init) {
+        if idleSeconds > 0 {
+            try await measureIdle(algoqueue: algoqueue, brokers: broker.bootstrapServers, url: server.baseURL)
+        }
+        for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
             let setup = try Scenario(name: scenario, concurrency: concurrency)
             latency.withLock { $0 = setup.latency }
             let topic = "bench-\(scenario)"
@@ -118,6 +124,50 @@ struct Run: AsyncParsableCommand {
                     directory: directory, algoqueue: algoqueue)
             }
         }
+    }
+
+    /// Starts `algoqueue run` on an empty topic (as a service, with a results topic and the metrics listener), lets
+    /// it join, and prints the CPU it uses while nothing happens.
+    func measureIdle(algoqueue: String, brokers: String, url: String) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-idle-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: algoqueue)
+        process.arguments = [
+            "run", "--brokers", brokers, "--topic", "bench-idle", "--group", "bench-idle", "--url", url + "/single",
+            "--database", directory + "/idle.db", "--results-topic", "bench-idle-results", "--metrics-listen",
+            "127.0.0.1:0", "--log-level", "error",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try await Task.sleep(for: .seconds(5))  // joining the group and starting up are not idle time
+        guard let before = Self.cpuSeconds(of: process.processIdentifier) else {
+            throw BenchError("the idle service exited early (status \(process.terminationStatus))")
+        }
+        try await Task.sleep(for: .seconds(idleSeconds))
+        let used = (Self.cpuSeconds(of: process.processIdentifier) ?? before) - before
+        print(
+            String(
+                format:
+                    "\nidle service (run with a results topic and /metrics, nothing to consume): %.3f CPU s in %d s "
+                    + "(%.2f%% of one core)",
+                used, idleSeconds, used / Double(idleSeconds) * 100))
+    }
+
+    /// User plus system CPU seconds of process `pid` so far, from /proc.
+    static func cpuSeconds(of pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Runs the same messages again one call at a time, without batches, and counts the rows that differ
@@ -181,15 +231,21 @@ struct Run: AsyncParsableCommand {
                     fixedRate, rate / fixedRate, Endpoint.refused.withLock { $0 }))
         case "python":
             // bench/python_reference.py: confluent-kafka + aiohttp + executemany, same broker, endpoint, messages.
-            let script = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(
-                "../../bench/python_reference.py"
-            ).standardizedFileURL.path
+            let binary = URL(fileURLWithPath: executable).deletingLastPathComponent()
+            let candidates = [
+                FileManager.default.currentDirectoryPath + "/bench/python_reference.py",
+                binary.appendingPathComponent("../../bench/python_reference.py").standardizedFileURL.path,
+                binary.appendingPathComponent("../../../bench/python_reference.py").standardizedFileURL.path,
+            ]
+            guard let script = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
+                throw BenchError("cannot find bench/python_reference.py: run the benchmark from the repository")
+            }
             let python = try runMeasured(
-                "/usr/bin/python3",
+                "/usr/bin/env",
                 [
-                    script, "--brokers", brokers, "--topic", topic, "--group", "bench-python", "--url",
+                    "python3", script, "--brokers", brokers, "--topic", topic, "--group", "bench-python", "--url",
                     url + setup.path,
-                    "--database", directory + "/python.db", "--messages", String(messages), "--concurrency",
+                    "--database", directory + "/python-reference.db", "--messages", String(messages), "--concurrency",
                     String(setup.concurrency),
                 ])
             guard python.status == 0, let pythonSeconds = Self.value("seconds", in: python.output) else {

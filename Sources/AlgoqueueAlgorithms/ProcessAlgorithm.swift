@@ -60,6 +60,9 @@ public final class ProcessAlgorithm: Algorithm {
     /// How many times a worker was restarted.
     public var restarts: Int { state.withLock { $0.restarts } }
 
+    /// How many workers were killed as hung (holding a request beyond the timeout).
+    public var hungKills: Int { state.withLock { $0.hungKills } }
+
     /// Starts the workers (once; later calls do nothing). Throws when the command cannot be started, having
     /// stopped the workers it did start.
     public func start() throws(AlgorithmConfigurationError) {

@@ -40,6 +40,8 @@ struct WorkerPoolState {
     private(set) var waiting: [Int] = []
     private(set) var nextID = 1
     private(set) var restarts = 0
+    /// Workers killed because they held a request beyond the timeout.
+    private(set) var hungKills = 0
 
     init(workers: Int) {
         slots = Array(repeating: Slot(), count: max(1, workers))
@@ -126,6 +128,7 @@ struct WorkerPoolState {
     /// Request `id` outlived the timeout: the worker holding it (if any) is marked hung and returned to be killed.
     mutating func hungWorker(holding id: Int) -> WorkerProcess? {
         guard let slot = requests[id]?.slot else { return nil }
+        if !slots[slot].killedAsHung, slots[slot].worker != nil { hungKills += 1 }
         slots[slot].killedAsHung = true
         return slots[slot].worker
     }

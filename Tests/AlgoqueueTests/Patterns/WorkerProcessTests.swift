@@ -93,7 +93,8 @@ struct WorkerProcessTests {
         #expect(pids.count >= 2)
         let hung = try sqlite3(harness.database, "SELECT error FROM results WHERE status = 'error'")
         #expect(hung == ["the worker gave no answer within 4s (timeout)"])
-        // Restarted twice: once after the kill, once after the hang.
-        #expect(pool.restarts >= 2)
+        // Restarted after the kill; the hung worker was killed (its restart may come after the run closed the pool).
+        #expect(pool.restarts >= 1)
+        #expect(pool.hungKills == 1)
     }
 }

@@ -7,19 +7,22 @@ struct Algoqueue: AsyncParsableCommand {
         commandName: "algoqueue",
         abstract: "Turn any model endpoint into a Kafka batch-prediction worker.",
         discussion: """
-            algoqueue consumes inputs from Kafka topics, hands each to an algorithm (an HTTP JSON endpoint),
-            and writes every answer, result or error, as a row in a SQLite results store. Offsets move only
-            after the rows are durable.
+            algoqueue consumes inputs from Kafka topics, hands each to an algorithm, and writes every answer, \
+            result or error, as a row in a SQLite results store. Offsets move only after the rows are durable.
+
+            An algorithm is an HTTP JSON endpoint (--url), an Algorithmia-style owner/name/version API \
+            (algorithm.kind: algorithmia), or a pool of local worker processes speaking JSON lines \
+            (algorithm.kind: process); several at once fan each input out (algorithms: in the configuration).
 
             Try the whole flow on embedded defaults:
               algoqueue demo
 
             Run against your own Kafka and endpoint:
-              algoqueue run --brokers kafka:9092 --topic inputs --url http://127.0.0.1:8080/predict \\
-                            --database results.db
+              algoqueue run --brokers kafka:9092 --topic inputs \\
+                  --url http://127.0.0.1:8080/predict --database results.db
               sqlite3 results.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
-            Exit codes: 0 success, 1 runtime failure (store not writable, Kafka failed),
+            Exit codes: 0 success, 1 runtime failure (store not writable, Kafka failed), \
             64 bad command line, 65 bad input data (publish), 78 bad configuration.
             """,
         version: "0.1.0",

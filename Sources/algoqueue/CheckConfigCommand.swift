@@ -8,16 +8,16 @@ struct CheckConfigCommand: ParsableCommand {
         commandName: "check-config",
         abstract: "Check a configuration file and report every problem at once.",
         discussion: """
-            Reports unknown keys (with a "did you mean"), values of the wrong kind, bad URLs, impossible
-            limits, librdkafka properties it refuses, and ${ENV} or ${credential:NAME} references that are
+            Reports unknown keys (with a "did you mean"), values of the wrong kind, bad URLs, impossible \
+            limits, librdkafka properties it refuses, and ${ENV} or ${credential:NAME} references that are \
             not set. With --connect it also asks the brokers whether the topics exist.
 
             Examples:
               algoqueue check-config /etc/algoqueue/algoqueue.yaml
               algoqueue check-config --connect job.yaml
-              algoqueue check-config --keys          # every key, its flag and default, as a Markdown table
+              algoqueue check-config --keys   # every key, flag and default (Markdown)
 
-            Exit codes: 0 no problem, 78 problems (listed on standard error), 1 --connect could not reach
+            Exit codes: 0 no problem, 78 problems (listed on standard error), 1 --connect could not reach \
             the brokers.
             """
     )

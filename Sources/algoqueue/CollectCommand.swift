@@ -12,19 +12,21 @@ struct CollectCommand: AsyncParsableCommand {
         commandName: "collect",
         abstract: "Consume results topics (run --results-topic) into one SQLite store with the same schema.",
         discussion: """
-            Every instance of a group publishes each row it writes to the results topic; collect brings all of
-            them into one file, which you query with sqlite3 as you would one instance's. Rows are upserted by
-            their key (topic, partition, offset, item, algorithm): a row published twice is one row, and a newer
-            updated_at wins over an older copy. The collector's offsets are stored with the rows, in the same
-            transaction, so a crash or restart resumes without a gap. Split batches (split.max_items) whose chunks
-            were called by different instances complete here: once every item has a row for every algorithm,
-            the batch gets completed_at (view batch_progress) and, with --completion-topic, one batch_complete
+            Every instance of a group publishes each row it writes to the results topic; collect brings all of \
+            them into one file, which you query with sqlite3 as you would one instance's. Rows are upserted by \
+            their key (topic, partition, offset, item, algorithm): a row published twice is one row, and a newer \
+            updated_at wins over an older copy. The collector's offsets are stored with the rows, in the same \
+            transaction, so a crash or restart resumes without a gap. Split batches (split.max_items) whose chunks \
+            were called by different instances complete here: once every item has a row for every algorithm, \
+            the batch gets completed_at (view batch_progress) and, with --completion-topic, one batch_complete \
             event.
 
             Examples:
               algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db
-              algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db --until-idle
-              algoqueue collect --brokers 127.0.0.1:9092 --topic results --database all.db --completion-topic batches-done
+              algoqueue collect --brokers $BROKER --topic results --database all.db \\
+                  --until-idle
+              algoqueue collect --brokers $BROKER --topic results --database all.db \\
+                  --completion-topic batches-done
               sqlite3 all.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
             Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure, 64 bad flags.

@@ -13,8 +13,8 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the whole flow on embedded defaults and show where the results are.",
         discussion: """
-            Starts a development broker and the built-in demo algorithm (text-stats, served over HTTP on
-            127.0.0.1 by algoqueue itself), publishes sample inputs (a few of them bad on purpose),
+            Starts a development broker and the built-in demo algorithm (text-stats, served over HTTP on \
+            127.0.0.1 by algoqueue itself), publishes sample inputs (a few of them bad on purpose), \
             consumes them until idle, and prints a summary with the SQLite file and a sqlite3 command.
 
             Example:

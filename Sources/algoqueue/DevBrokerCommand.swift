@@ -9,9 +9,9 @@ struct DevBrokerCommand: AsyncParsableCommand {
         commandName: "dev-broker",
         abstract: "Run a development Kafka broker; its first line on stdout is the bootstrap address.",
         discussion: """
-            A real Kafka protocol endpoint on 127.0.0.1 (librdkafka's mock cluster): produce, fetch,
-            consumer groups and offset commits work as with Kafka. Messages live in memory (about 5 MB
-            per partition) and are gone when it stops. For development and tests, not production.
+            A real Kafka protocol endpoint on 127.0.0.1 (librdkafka's mock cluster): produce, fetch, \
+            consumer groups and offset commits work as with Kafka. Messages live in memory (about 5 MB \
+            per partition) and are gone when it stops. For development and tests, not production. \
             A topic used before it is created here gets the broker's default partition count.
 
             Example:

@@ -10,27 +10,27 @@ struct PublishCommand: AsyncParsableCommand {
         commandName: "publish",
         abstract: "Publish JSON lines or CSV rows from a file (or standard input) to a topic, one message each.",
         discussion: """
-            JSON lines: one message per line; blank lines are skipped. A line that is not valid JSON is
-            reported with its line number and not published (exit code 65 at the end), unless --allow-invalid
+            JSON lines: one message per line; blank lines are skipped. A line that is not valid JSON is \
+            reported with its line number and not published (exit code 65 at the end), unless --allow-invalid \
             publishes it as is.
 
-            CSV (--format csv, or a file ending in .csv): the first row names the fields; every other row
+            CSV (--format csv, or a file ending in .csv): the first row names the fields; every other row \
             becomes a JSON object {"field": value}, numbers and true/false typed, empty fields null.
 
-            Messages keep the file's order within each partition. A line larger than the message size limit
-            (message.max.bytes, default 1000000 bytes; raise it with --kafka-property, and on the broker) is
+            Messages keep the file's order within each partition. A line larger than the message size limit \
+            (message.max.bytes, default 1000000 bytes; raise it with --kafka-property, and on the broker) is \
             reported with its line number before anything is sent for it, and not published (exit code 65).
 
-            On a terminal a progress bar shows the rate and the time left; otherwise a line every 10 s.
+            On a terminal a progress bar shows the rate and the time left; otherwise a line every 10 s. \
             A summary ends the run.
 
-            Exit codes: 0 all published, 64 bad usage (such as an invalid topic name), 65 some lines were not
+            Exit codes: 0 all published, 64 bad usage (such as an invalid topic name), 65 some lines were not \
             published, 1 delivery failed.
 
             Examples:
               algoqueue publish --brokers 127.0.0.1:9092 --topic inputs inputs.jsonl
-              algoqueue publish --brokers 127.0.0.1:9092 --topic inputs customers.csv --key-field id
-              cat inputs.jsonl | algoqueue publish --brokers 127.0.0.1:9092 --topic inputs --key-field id
+              algoqueue publish --brokers $BROKER --topic inputs people.csv --key-field id
+              cat inputs.jsonl | algoqueue publish --brokers $BROKER --topic inputs
               kcat -P -b 127.0.0.1:9092 -t inputs inputs.jsonl      # the same with kcat
             """
     )

@@ -11,17 +11,18 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Re-run failed inputs and replace their error rows in place.",
         discussion: """
-            Selects the error rows of the configured algorithm (its name: --algorithm-name or algorithm.name),
-            narrowed by the filters, calls the algorithm again for each with the usual retries, and rewrites
-            the same rows: one row per input stays one row. Offsets are not touched. Rows whose input was not
+            Selects the error rows of the configured algorithm (its name: --algorithm-name or algorithm.name), \
+            narrowed by the filters, calls the algorithm again for each with the usual retries, and rewrites \
+            the same rows: one row per input stays one row. Offsets are not touched. Rows whose input was not \
             kept (store.keep_inputs: false, or input that is not UTF-8) are counted and skipped.
 
             Examples:
               algoqueue replay --config /etc/algoqueue/algoqueue.yaml --dry-run
               algoqueue replay --config job.yaml --error-contains "HTTP 503" --since 2h
-              algoqueue replay --url http://127.0.0.1:8080/predict --database results.db --since 2026-11-21T08:00
+              algoqueue replay --url http://127.0.0.1:8080/predict --database results.db \\
+                  --since 2026-11-21T08:00
 
-            Exit codes: 0 done (even if some inputs still fail: see the summary), 1 store or algorithm
+            Exit codes: 0 done (even if some inputs still fail: see the summary), 1 store or algorithm \
             unusable, 78 bad configuration.
             """
     )

@@ -12,13 +12,14 @@ struct ResultsCommand: AsyncParsableCommand {
               algoqueue results --database results.db
               algoqueue results --database results.db --errors --since 2h --limit 50
               algoqueue results --database results.db --format csv --limit 0 > results.csv
-              algoqueue results --database results.db --format json --algorithm sentiment | jq '.[].output'
-              algoqueue results --database results.db --follow          # new rows as they land; Ctrl-C stops
-              algoqueue results --database results.db --follow --format json | jq .output   # one object per line
+              algoqueue results --database results.db --format json --algorithm sentiment \\
+                  | jq '.[].output'
+              algoqueue results --database results.db --follow   # new rows; Ctrl-C stops
+              algoqueue results --database results.db --follow --format json | jq .output
 
-            --limit 0 means all rows. JSON is an array of objects whose output is embedded as JSON. With
-            --follow the table keeps its columns under one header (repeated every screenful on a terminal),
-            --format json prints one object per line and --format csv one header, then one record per row.
+            --limit 0 means all rows. JSON is an array of objects whose output is embedded as JSON. With \
+            --follow the table keeps its columns under one header (repeated every screenful on a terminal), \
+            --format json prints one object per line and --format csv one header, then one record per row. \
             For anything more, query the file with sqlite3.
             """
     )

@@ -17,18 +17,18 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Consume inputs, call the algorithm, write one row per input (the service).",
         discussion: """
-            Settings come from defaults, then --config FILE (YAML, see deploy/algoqueue.example.yaml),
-            then these flags. Stops on SIGTERM or SIGINT after finishing calls in flight (up to
+            Settings come from defaults, then --config FILE (YAML, see deploy/algoqueue.example.yaml), \
+            then these flags. Stops on SIGTERM or SIGINT after finishing calls in flight (up to \
             pipeline.shutdown_timeout), writing their rows and committing offsets.
 
             Examples:
               algoqueue run --config /etc/algoqueue/algoqueue.yaml
-              algoqueue run --brokers 127.0.0.1:9092 --topic inputs --url http://127.0.0.1:8080/predict
-              algoqueue run --config job.yaml --topic nightly --until-idle     # a batch job: exit when done
-              algoqueue run --brokers 127.0.0.1:9092 --topic inputs --url https://model/api \\
+              algoqueue run --brokers $BROKER --topic inputs --url http://127.0.0.1:8080/p
+              algoqueue run --config job.yaml --topic nightly --until-idle   # then exit
+              algoqueue run --brokers $BROKER --topic inputs --url https://model/api \\
                   --header "Authorization: Bearer $TOKEN" --timeout 60s --concurrency 16
 
-            Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure (the message says
+            Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure (the message says \
             what to fix; nothing past the last durable row was committed), 64 bad flags, 78 bad configuration.
             """
     )

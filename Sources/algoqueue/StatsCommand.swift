@@ -10,18 +10,19 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Counts per status and algorithm, throughput, latency percentiles and lag.",
         discussion: """
-            Counts, throughput and latency come from the results store. With --brokers (or a --config that
-            names them) it also shows the lag per partition: the broker's end minus the offset stored with
+            Counts, throughput and latency come from the results store. With --brokers (or a --config that \
+            names them) it also shows the lag per partition: the broker's end minus the offset stored with \
             the results.
 
             Examples:
               algoqueue stats --database results.db
-              algoqueue stats --config /etc/algoqueue/algoqueue.yaml --database /var/lib/algoqueue/results.db
+              algoqueue stats --config /etc/algoqueue/algoqueue.yaml \\
+                  --database /var/lib/algoqueue/results.db
               algoqueue stats --database results.db --since 1h --format json
-              algoqueue stats --brokers localhost:9092 --group nightly --database results.db --format csv
+              algoqueue stats --brokers $BROKER --group nightly --format csv
 
-            Lag is measured for one consumer group: --group, the configuration's kafka.group_id, or the
-            default "algoqueue". When the store holds no offsets for that group, stats names the groups
+            Lag is measured for one consumer group: --group, the configuration's kafka.group_id, or the \
+            default "algoqueue". When the store holds no offsets for that group, stats names the groups \
             it does hold offsets for.
             """
     )

@@ -187,7 +187,10 @@ public enum ConfigKeys {
     static let operations: [S] = [
         S(
             "metrics.listen", flag: "`--metrics-listen h:p`", .optional(\.operations.listen), default: "off",
-            "serve `/metrics`, `/healthz`, `/readyz`"),
+            "serve the status page `/`, `/api/status`, `/metrics`, `/healthz`, `/readyz`"),
+        S(
+            "metrics.allow_remote", flag: "`--metrics-allow-remote`", .boolean(\.operations.allowRemote),
+            "allow `metrics.listen` on a non-loopback address"),
         S(
             "health.stall_timeout", .duration(\.operations.stallTimeout),
             "`/readyz` turns false after this long without progress"),

@@ -139,10 +139,7 @@ public struct Settings: Sendable {
         }
         problems += pipeline.problems().map(ConfigProblem.init)
         problems += store.problems().map(ConfigProblem.init)
-        if let listen = operations.listen, (try? OperationsService.split(listen)) == nil {
-            problems.append(
-                ConfigProblem("metrics.listen", "must be host:port, such as 127.0.0.1:9464 (got \(listen))"))
-        }
+        problems += operations.problems().map(ConfigProblem.init)
         if kafka.maxBufferedMessages < pipeline.concurrency {
             problems.append(
                 ConfigProblem(

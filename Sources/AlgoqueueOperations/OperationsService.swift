@@ -5,7 +5,8 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// Runs beside the pipeline: serves `/metrics`, `/healthz` and `/readyz`, and feeds systemd's watchdog and
+/// Runs beside the pipeline: serves the status page `/` with `/api/status`, `/metrics`, `/healthz` and `/readyz`,
+/// and feeds systemd's watchdog and
 /// status line. Stops when the service group shuts down.
 public struct OperationsService: Service {
     let configuration: OperationsConfiguration
@@ -13,6 +14,7 @@ public struct OperationsService: Service {
     let registry: PrometheusCollectorRegistry
     let notifier: SystemdNotifier?
     let logger: Logger
+    let history = StatusHistory()
 
     /// Creates the service; `registry` is the one the process's metrics were bootstrapped with.
     public init(
@@ -33,15 +35,20 @@ public struct OperationsService: Service {
             let pipeline = self.pipeline
             let registry = self.registry
             let stallTimeout = configuration.stallTimeout
+            let history = self.history
             server = try await LoopbackHTTPServer.start(host: host, port: port) { request in
-                Self.answer(request, pipeline: pipeline, registry: registry, stallTimeout: stallTimeout)
+                Self.answer(
+                    request, pipeline: pipeline, registry: registry, history: history, stallTimeout: stallTimeout)
             }
-            logger.info("metrics and health on http://\(listen)/metrics, /healthz, /readyz")
+            logger.info("status page on http://\(listen)/ (and /api/status, /metrics, /healthz, /readyz)")
         }
-        let interval = min(notifier?.watchdogInterval ?? .seconds(5), .seconds(5))
+        // With the status page, a sample for its chart every 2 seconds; otherwise as the watchdog needs.
+        let interval = min(
+            notifier?.watchdogInterval ?? .seconds(5), configuration.listen == nil ? .seconds(5) : .seconds(2))
         let clock = ContinuousClock()
         var previous = (time: clock.now, written: 0)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if configuration.listen != nil { history.record(pipeline.statistics.snapshot) }
             if let notifier {
                 // Fed once ready, and only while the pipeline's own heartbeat is recent: a wedged process is restarted.
                 let joined = pipeline.health.joined
@@ -70,10 +77,19 @@ public struct OperationsService: Service {
 
     static func answer(
         _ request: LoopbackHTTPRequest, pipeline: Pipeline, registry: PrometheusCollectorRegistry,
-        stallTimeout: Duration
+        history: StatusHistory, stallTimeout: Duration
     ) -> LoopbackHTTPReply {
         let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
         switch path {
+        case "/", "/index.html":
+            return LoopbackHTTPReply(
+                status: 200,
+                headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+                body: Array(StatusPage.html.utf8))
+        case "/api/status":
+            return LoopbackHTTPReply(
+                status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+                body: StatusDocument(pipeline: pipeline, history: history, stallTimeout: stallTimeout).json)
         case "/metrics":
             return LoopbackHTTPReply(
                 status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
@@ -86,7 +102,8 @@ public struct OperationsService: Service {
             return LoopbackHTTPReply(
                 status: report.ready ? 200 : 503, headers: [("Content-Type", "text/plain")], body: Array(text.utf8))
         default:
-            return LoopbackHTTPReply(status: 404, body: Array("try /metrics, /healthz or /readyz\n".utf8))
+            return LoopbackHTTPReply(
+                status: 404, body: Array("try / (the status page), /api/status, /metrics, /healthz or /readyz\n".utf8))
         }
     }
 

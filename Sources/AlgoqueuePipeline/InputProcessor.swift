@@ -264,3 +264,20 @@ final class InputProcessor: Sendable {
         }
     }
 }
+
+extension Target {
+    /// The circuit breaker, rate limit and Retry-After pause of this algorithm, for the status page.
+    var state: PipelineHealth.AlgorithmState {
+        let now = ContinuousClock.now
+        let circuit: (String, Double?) =
+            switch breaker.mode.withLock({ $0 }) {
+            case .closed: ("closed", nil)
+            case .open(let until): ("open", max(0, (until - now).seconds))
+            case .halfOpen: ("half-open", nil)
+            }
+        let paused = pausedUntil.withLock { $0 }.flatMap { $0 > now ? ($0 - now).seconds : nil }
+        return PipelineHealth.AlgorithmState(
+            name: algorithm.name, version: algorithm.version, circuit: circuit.0, circuitOpenSeconds: circuit.1,
+            rateLimit: rate?.limit.perSecond, pausedSeconds: paused)
+    }
+}

@@ -22,6 +22,8 @@ public final class Pipeline: Service {
     let logger: Logger
     /// Totals for progress lines, summaries and tests.
     public let statistics = PipelineStatistics()
+    /// Durable rows per algorithm and the last error rows (the status page).
+    public let tally = RowTally()
     /// Liveness and progress, for health endpoints and the watchdog.
     public let health = PipelineHealth()
     let metrics = PipelineMetrics()
@@ -91,6 +93,7 @@ public final class Pipeline: Service {
             commitInterval: configuration.commitInterval, metrics: metrics, publisher: publisher, logger: logger)
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
+        let tally = self.tally
         var producer: KafkaProducer?
         if configuration.deadLetterTopic != nil || configuration.split.enabled {
             producer = try KafkaProducer(
@@ -142,6 +145,7 @@ public final class Pipeline: Service {
                     try await writer.run { batch in
                         consumer.commit(batch.offsets)
                         consumer.release(messages: batch.messages, bytes: batch.bytes)
+                        tally.record(batch.rows)
                         statistics.update { totals in
                             totals.durable += batch.messages
                             for row in batch.rows {

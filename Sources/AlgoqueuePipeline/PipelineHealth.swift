@@ -16,7 +16,38 @@ public final class PipelineHealth: Sendable {
         var fullOutbox: Int?
         /// The limit of calls in flight when it follows the endpoint (`concurrency: auto`), or nil.
         var concurrencyLimit: Int?
+        var partitions: [PartitionState] = []
+        var algorithms: [AlgorithmState] = []
     }
+
+    /// An assigned partition: the next offset whose rows are not yet durable, and the broker's end.
+    public struct PartitionState: Sendable, Equatable {
+        public var topic: String
+        public var partition: Int32
+        public var position: Int64
+        public var end: Int64
+        public var lag: Int64
+    }
+
+    /// What stands between an algorithm and its next call.
+    public struct AlgorithmState: Sendable, Equatable {
+        public var name: String
+        public var version: String?
+        /// `closed`, `open` (calls wait) or `half-open` (one probe call).
+        public var circuit: String
+        /// Seconds until an open circuit lets a probe through.
+        public var circuitOpenSeconds: Double?
+        /// Calls per second allowed (`algorithm.rate_limit`), or nil.
+        public var rateLimit: Double?
+        /// Seconds the endpoint asked callers to wait (429/503 with Retry-After), or nil.
+        public var pausedSeconds: Double?
+    }
+
+    /// The assigned partitions, as of the last tick (every second).
+    public var partitions: [PartitionState] { state.withLock { $0.partitions } }
+
+    /// The algorithms' circuit breakers, rate limits and pauses, as of the last tick.
+    public var algorithms: [AlgorithmState] { state.withLock { $0.algorithms } }
 
     /// What `/readyz` reports.
     public struct Report: Sendable {

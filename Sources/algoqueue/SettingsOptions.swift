@@ -121,8 +121,15 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(
         name: .customLong("metrics-listen"),
-        help: ArgumentHelp("Serve /metrics, /healthz, /readyz here.", valueName: "host:port"))
+        help: ArgumentHelp(
+            "Serve the status page (/), /api/status, /metrics, /healthz, /readyz here (loopback).",
+            valueName: "host:port"))
     var metricsListen: String?
+
+    @Flag(
+        name: .customLong("metrics-allow-remote"),
+        help: "Allow --metrics-listen on an address other than loopback (put access control in front of it).")
+    var metricsAllowRemote = false
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
@@ -220,6 +227,7 @@ struct SettingsOptions: ParsableArguments {
         problems += flagged.problems.map { ConfigProblem("--kafka-property", $0) }
         if let logLevel { settings.logLevel = logLevel }
         if let metricsListen { settings.operations.listen = metricsListen }
+        if metricsAllowRemote { settings.operations.allowRemote = true }
         adjust(&settings)
         settings.pipeline.rateLimits = settings.rateLimits
         settings.pipeline.cachedAlgorithms = settings.cachedAlgorithms

@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import CRdKafka
 import Foundation
 import Logging
@@ -137,6 +138,19 @@ public final class KafkaConsumer: Sendable {
         var high: Int64 = 0
         let result = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
         return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+    }
+
+    /// The partition's high watermark asked of the broker (a round trip, off the cooperative threads), for when
+    /// the fetcher has not reported one yet; nil when the broker does not answer within 2 seconds.
+    public func queryHighWatermark(_ partition: TopicPartition) async -> Int64? {
+        let client = self.client
+        return try? await BlockingWork.run { () throws(KafkaError) -> Int64? in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let result = rd_kafka_query_watermark_offsets(
+                client.handle, partition.topic, partition.partition, &low, &high, 2000)
+            return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+        }
     }
 
     /// Commits what is pending, leaves the group and ends ``events``. Safe to call more than once, and before

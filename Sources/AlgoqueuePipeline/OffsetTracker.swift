@@ -19,6 +19,9 @@ struct OffsetTracker {
     }
 
     private(set) var partitions: [TopicPartition: PartitionState] = [:]
+
+    /// The partitions being tracked (assigned).
+    var assigned: [TopicPartition] { Array(partitions.keys) }
     private var nextGeneration = 1
 
     /// Starts tracking a newly assigned partition that resumes at `start` (when known); returns its generation.

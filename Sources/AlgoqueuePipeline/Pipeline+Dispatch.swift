@@ -189,26 +189,6 @@ extension Pipeline {
                             state.committedElsewhere.merge(committed) { max($0, $1) }
                         }
                     }
-                    var lag: [TopicPartition: Int64] = [:]
-                    var positions: [PipelineHealth.PartitionState] = []
-                    for partition in state.assignment {
-                        guard let high = consumer.highWatermark(partition) else { continue }
-                        let durable =
-                            dispatch.tracker.withLock { $0.watermark(partition) } ?? state.position[partition] ?? high
-                        lag[partition] = max(0, high - durable)
-                        positions.append(
-                            .init(
-                                topic: partition.topic, partition: partition.partition, position: durable, end: high,
-                                lag: max(0, high - durable)))
-                    }
-                    let algorithms = dispatch.processor.targets.map(\.state)
-                    health.update {
-                        $0.lag = lag
-                        $0.partitions = positions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
-                        $0.algorithms = algorithms
-                    }
-                    metrics.setLag(lag)
-                    metrics.sync(statistics.snapshot, inFlight: callSlots.inFlight)
                 case .writerFailed(let error):
                     failure = Self.storeFailure(error)
                     break loop

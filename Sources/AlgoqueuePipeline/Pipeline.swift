@@ -180,6 +180,7 @@ public final class Pipeline: Service {
                     }
                 }
                 helpers.addTask { await self.tick(signal) }
+                helpers.addTask { await self.measure(consumer, dispatch) }
                 if let completions { helpers.addTask { await completions.publishPending() } }
                 let failure = await withGracefulShutdownHandler {
                     await self.dispatch(signals: signals, sink: signal, consumer: consumer, dispatch: dispatch)
@@ -231,6 +232,44 @@ public final class Pipeline: Service {
             .store,
             "\(error). Stopped consuming; offsets stay at the last durable row, so after fixing this "
                 + "a restart resumes without losing anything")
+    }
+
+    /// Every second, off the dispatch loop (which a backlog keeps busy): the lag and position of each assigned
+    /// partition, the algorithms' state and the metrics. A partition's end is the fetcher's (librdkafka's cached
+    /// high watermark) or, while it has none, asked of the broker every 3 seconds.
+    func measure(_ consumer: KafkaConsumer, _ dispatch: Dispatch) async {
+        var queried: [TopicPartition: Int64] = [:]
+        var lastQuery = ContinuousClock.now - .seconds(10)
+        while !Task.isCancelled {
+            let assigned = dispatch.tracker.withLock { $0.assigned }
+            var lag: [TopicPartition: Int64] = [:]
+            var positions: [PipelineHealth.PartitionState] = []
+            let mayQuery = ContinuousClock.now - lastQuery >= .seconds(3)
+            for partition in assigned {
+                var high = consumer.highWatermark(partition)
+                if high == nil, mayQuery {
+                    lastQuery = ContinuousClock.now
+                    if let answer = await consumer.queryHighWatermark(partition) { queried[partition] = answer }
+                }
+                high = high ?? queried[partition]
+                guard let high else { continue }
+                let durable = dispatch.tracker.withLock { $0.watermark(partition) } ?? high
+                lag[partition] = max(0, high - durable)
+                positions.append(
+                    .init(
+                        topic: partition.topic, partition: partition.partition, position: durable, end: high,
+                        lag: max(0, high - durable)))
+            }
+            let algorithms = dispatch.processor.targets.map(\.state)
+            health.update {
+                $0.lag = lag
+                $0.partitions = positions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+                $0.algorithms = algorithms
+            }
+            metrics.setLag(lag)
+            metrics.sync(statistics.snapshot, inFlight: dispatch.callSlots.inFlight)
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Ticks the dispatch loop every second (lag, metrics, watchdog) and logs progress every `progressInterval`.

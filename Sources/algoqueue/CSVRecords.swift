@@ -68,10 +68,10 @@ struct CSVRecords {
     }
 }
 
-/// A progress line on a terminal (rewritten in place), plain lines every 10 s otherwise.
+/// A progress line on a terminal (the live line), plain lines every 10 s otherwise.
 struct ProgressReporter {
     let total: Int?
-    let terminal = isatty(STDERR_FILENO) == 1
+    let terminal = LiveLine.isActive
     let clock = ContinuousClock()
     let started = ContinuousClock.now
     var lastShown = ContinuousClock.now
@@ -90,16 +90,12 @@ struct ProgressReporter {
         if let total, total > 0, bytesRead > 0 {
             let fraction = min(1, Double(bytesRead) / Double(total))
             let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
-            let width = 24
-            let filled = Int(fraction * Double(width))
-            line =
-                "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-                + "\(Int(fraction * 100))% " + line + " ETA \(Int(eta.rounded()))s"
+            line = LiveLine.bar(fraction) + " " + line + " ETA " + LiveLine.duration(eta)
         }
-        FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
+        if terminal { LiveLine.show(line) } else { printError(line) }
     }
 
     func finish() {
-        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        LiveLine.clear()
     }
 }

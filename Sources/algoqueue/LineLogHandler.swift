@@ -34,7 +34,7 @@ struct LineLogHandler: LogHandler {
             Self.journal
             ? "<\(Self.priority(event.level))>\(text)\n"
             : "\(Timestamp.now()) \(event.level) \(label): \(text)\n"
-        Self.output.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+        Self.output.withLock { _ in LiveLine.writeAbove(line) }
     }
 
     static func priority(_ level: Logger.Level) -> Int {

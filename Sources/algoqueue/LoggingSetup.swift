@@ -14,9 +14,9 @@ enum LoggingSetup {
     }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (above the live line, on a terminal).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    LineLogHandler.output.withLock { _ in LiveLine.writeAbove(text + "\n") }
 }
 
 /// Opens the results store, or says why not on standard error and exits 1. With `mustExist`, a missing file is

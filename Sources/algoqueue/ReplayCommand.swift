@@ -63,8 +63,15 @@ struct ReplayCommand: AsyncParsableCommand {
         let replay = Replay(
             configuration: settings.pipeline, store: store, algorithms: wiring.algorithms, logger: logger)
         let summary = try await replay.run(query, dryRun: dryRun) { progress in
-            printError("replayed \(progress.replayed) of \(progress.selected - progress.withoutInput)")
+            let total = progress.selected - progress.withoutInput
+            if LiveLine.isActive {
+                let fraction = total > 0 ? Double(progress.replayed) / Double(total) : 1
+                LiveLine.show(LiveLine.bar(fraction) + " replayed \(progress.replayed) of \(total)")
+            } else {
+                printError("replayed \(progress.replayed) of \(total)")
+            }
         }
+        LiveLine.clear()
         await wiring.stop()
         if settings.pipeline.resultsTopic != nil, !dryRun {
             let left = try await replay.publishReplaced(

@@ -64,7 +64,13 @@ struct RunCommand: AsyncParsableCommand {
         let operations = OperationsService(
             configuration: settings.operations, pipeline: pipeline, registry: registry, notifier: notifier,
             logger: logger)
+        let live =
+            LiveLine.isActive
+            ? Task { await RunProgress.show(pipeline, untilIdle: settings.pipeline.untilIdle) } : nil
         let outcome = await ServiceRunner.run([operations, pipeline], logger: logger)
+        live?.cancel()
+        await live?.value
+        LiveLine.clear()
         await wiring.stop()
         store.close()
         let totals = pipeline.statistics.snapshot

@@ -37,6 +37,8 @@ final class WorkerProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // The worker gets its three pipes and nothing else of ours (Kafka sockets, the SQLite file, other pipes).
+        spawnClosesDescriptors(&actions)
         let argv = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0

@@ -17,6 +17,29 @@ struct WorkerPoolLifecycleTests {
 
     static let input = AlgorithmInput(json: Array(#"{"text": "two words"}"#.utf8))
 
+    @Test("a worker holds its three pipes and none of this process's other descriptors")
+    func workersInheritNothing() async throws {
+        // A pipe of ours, open while the workers start: a worker holding it would keep its reader waiting forever.
+        let pipe = Pipe()
+        defer { try? pipe.fileHandleForWriting.close() }
+        let ours = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "/proc/self/fd/\(pipe.fileHandleForWriting.fileDescriptor)")
+        let pool = try Self.pool(workers: 1)
+        try pool.start()
+        let pid = try #require(pool.workerPIDs.first)
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        let targets = descriptors.compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+        }
+        #expect(!targets.contains(ours), "the worker holds our pipe \(ours)")
+        // Beyond 0, 1 and 2, no pipe or socket (Kafka connections, other pipes) reached it.
+        let inherited = zip(descriptors, targets).filter {
+            (Int($0.0) ?? 0) > 2 && ($0.1.hasPrefix("pipe:") || $0.1.hasPrefix("socket:"))
+        }
+        #expect(inherited.isEmpty, "\(inherited)")
+        await pool.shutdown()
+    }
+
     @Test("init starts no process; start() starts the workers once; shutdown stops them")
     func startExplicitly() async throws {
         let pool = try Self.pool(workers: 2)

@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Foundation
 import Testing
 
@@ -22,11 +23,7 @@ struct LiveLineTests {
                 posix_spawn_file_actions_addopen(
                     &actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
             }
-            // glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does not show.
-            typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-            let closeFrom = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-            #expect(closeFrom != nil, "glibc without posix_spawn_file_actions_addclosefrom_np")
-            if let closeFrom { _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3) }
+            #expect(spawnClosesDescriptors(&actions), "glibc without posix_spawn_file_actions_addclosefrom_np")
             let argv = (["/usr/bin/tmux"] + arguments).map { strdup($0) } + [nil]
             defer { for pointer in argv { free(pointer) } }
             var pid: pid_t = 0

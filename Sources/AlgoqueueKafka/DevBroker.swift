@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import CRdKafka
 import Glibc
 import Logging
@@ -73,16 +74,7 @@ public final class DevBroker: Sendable {
         guard descriptor >= 0 else { return -1 }
         var on: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else {
+        guard bindLoopback(descriptor, port: port) == 0 else {
             close(descriptor)
             return -1
         }

@@ -36,11 +36,6 @@ struct StatusDocument: Encodable {
     struct Totals: Encodable {
         var consumed, ok, errors, durable, retried, cached, deadLettered, circuitOpenings: Int
     }
-    struct Partition: Encodable {
-        var topic: String
-        var partition: Int32
-        var position, end, lag: Int64
-    }
     struct Algorithm: Encodable {
         var name: String
         var version: String?
@@ -73,7 +68,7 @@ struct StatusDocument: Encodable {
     var rowsPerSecond: Double
     var concurrencyLimit: Int?
     var oldestCallSeconds: Double?
-    var partitions: [Partition]
+    var partitions: [PipelineHealth.PartitionState]
     var algorithms: [Algorithm]
     var lastErrors: [RecentError]
     var history: [Point]
@@ -97,9 +92,7 @@ struct StatusDocument: Encodable {
         rowsPerSecond = rates.last?.rowsPerSecond ?? 0
         concurrencyLimit = pipeline.health.concurrencyLimit
         oldestCallSeconds = report.oldestCall?.seconds
-        partitions = pipeline.health.partitions.map {
-            Partition(topic: $0.topic, partition: $0.partition, position: $0.position, end: $0.end, lag: $0.lag)
-        }
+        partitions = pipeline.health.partitions
         algorithms = pipeline.health.algorithms.map {
             let count = counts[$0.name] ?? (0, 0)
             return Algorithm(

@@ -21,7 +21,7 @@ public final class PipelineHealth: Sendable {
     }
 
     /// An assigned partition: the next offset whose rows are not yet durable, and the broker's end.
-    public struct PartitionState: Sendable, Equatable {
+    public struct PartitionState: Sendable, Equatable, Encodable {
         public var topic: String
         public var partition: Int32
         public var position: Int64

@@ -147,27 +147,17 @@ struct Run: AsyncParsableCommand {
             process.waitUntilExit()
         }
         try await Task.sleep(for: .seconds(5))  // joining the group and starting up are not idle time
-        guard let before = Self.cpuSeconds(of: process.processIdentifier) else {
+        guard let before = cpuSeconds(ofProcess: process.processIdentifier) else {
             throw BenchError("the idle service exited early (status \(process.terminationStatus))")
         }
         try await Task.sleep(for: .seconds(idleSeconds))
-        let used = (Self.cpuSeconds(of: process.processIdentifier) ?? before) - before
+        let used = (cpuSeconds(ofProcess: process.processIdentifier) ?? before) - before
         print(
             String(
                 format:
                     "\nidle service (run with a results topic and /metrics, nothing to consume): %.3f CPU s in %d s "
                     + "(%.2f%% of one core)",
                 used, idleSeconds, used / Double(idleSeconds) * 100))
-    }
-
-    /// User plus system CPU seconds of process `pid` so far, from /proc.
-    static func cpuSeconds(of pid: Int32) -> Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Runs the same messages again one call at a time, without batches, and counts the rows that differ

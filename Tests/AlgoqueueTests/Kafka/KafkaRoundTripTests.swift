@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueSupport
 import Foundation
 import Testing
 
@@ -46,16 +47,7 @@ struct KafkaRoundTripTests {
         // A plain bind (no SO_REUSEADDR), as an unrelated program would try, finds the port in use.
         let other = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(other) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(other, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(bound == -1 && errno == EADDRINUSE)
+        #expect(bindLoopback(other, port: port) == -1 && errno == EADDRINUSE)
         broker.setBrokerUp(1)
         let deliveries = try await produce([Array("1".utf8)], to: "after-outage", brokers: broker.bootstrapServers)
         #expect(deliveries.count == 1)

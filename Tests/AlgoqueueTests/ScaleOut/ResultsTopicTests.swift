@@ -1,6 +1,7 @@
 import AlgoqueueKafka
 import AlgoqueuePipeline
 import AlgoqueueStore
+import AlgoqueueSupport
 import Foundation
 import Testing
 
@@ -74,9 +75,9 @@ struct ResultsTopicTests {
         }
         #expect(published, "\(service.errorOutput.suffix(800))")
         // The publisher's wait once ended its wake-up stream, and from then on it read the outbox in a loop.
-        let before = try #require(cpuSeconds(of: service.process.processIdentifier))
+        let before = try #require(cpuSeconds(ofProcess: service.process.processIdentifier))
         try await Task.sleep(for: .seconds(3))  // the idle span measured, not a wait for an event
-        let used = try #require(cpuSeconds(of: service.process.processIdentifier)) - before
+        let used = try #require(cpuSeconds(ofProcess: service.process.processIdentifier)) - before
         #expect(used < 0.5, "an idle service used \(used) CPU s in 3 s")
         service.signal(SIGTERM)
         #expect(await service.exitStatus(within: .seconds(30)) == 0)
@@ -224,16 +225,4 @@ struct ResultsTopicTests {
                 == ["\(total)|\(total)|\(total)"])
         await endpoint.stop()
     }
-}
-
-/// User plus system CPU seconds of process `pid` so far, from /proc.
-func cpuSeconds(of pid: Int32) -> Double? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    else { return nil }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return (user + system) / ticks
 }

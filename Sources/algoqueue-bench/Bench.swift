@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Messages per scenario.")
     var messages = 20_000
 
-    @Option(help: "Scenarios: single, batch, latency, adaptive, python (comma-separated).")
+    @Option(help: "Scenarios: single, batch, latency, adaptive, python, model (comma-separated).")
     var scenarios = "single,batch,latency"
 
     @Option(help: "Calls in flight for the single-call scenario.")
@@ -75,6 +75,10 @@ struct Run: AsyncParsableCommand {
             try await measureIdle(algoqueue: algoqueue, brokers: broker.bootstrapServers, url: server.baseURL)
         }
         for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
+            if scenario == "model" {
+                try await runModelScenario(algoqueue: algoqueue, broker: broker, directory: directory)
+                continue
+            }
             let setup = try Scenario(name: scenario, concurrency: concurrency)
             latency.withLock { $0 = setup.latency }
             let topic = "bench-\(scenario)"
@@ -221,15 +225,7 @@ struct Run: AsyncParsableCommand {
                     fixedRate, rate / fixedRate, Endpoint.refused.withLock { $0 }))
         case "python":
             // bench/python_reference.py: confluent-kafka + aiohttp + executemany, same broker, endpoint, messages.
-            let binary = URL(fileURLWithPath: executable).deletingLastPathComponent()
-            let candidates = [
-                FileManager.default.currentDirectoryPath + "/bench/python_reference.py",
-                binary.appendingPathComponent("../../bench/python_reference.py").standardizedFileURL.path,
-                binary.appendingPathComponent("../../../bench/python_reference.py").standardizedFileURL.path,
-            ]
-            guard let script = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
-                throw BenchError("cannot find bench/python_reference.py: run the benchmark from the repository")
-            }
+            let script = try repositoryFile("bench/python_reference.py")
             let python = try runMeasured(
                 "/usr/bin/env",
                 [
@@ -309,7 +305,11 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    func publish(_ count: Int, to topic: String, brokers: String) async throws {
+    /// Publishes `count` messages: `{"n": N}`, or what `value` makes of N.
+    func publish(
+        _ count: Int, to topic: String, brokers: String,
+        value: @escaping @Sendable (Int) -> [UInt8] = { Array(#"{"n": \#($0)}"#.utf8) }
+    ) async throws {
         var configuration = KafkaProducerConfiguration()
         configuration.brokers = [brokers]
         let producer = try KafkaProducer(configuration: configuration, logger: quietLogger())
@@ -318,7 +318,7 @@ struct Run: AsyncParsableCommand {
             0..<count, limit: 2000,
             { n -> (any Error)? in
                 do {
-                    _ = try await producer.send(KafkaRecord(topic: topic, value: Array(#"{"n": \#(n)}"#.utf8)))
+                    _ = try await producer.send(KafkaRecord(topic: topic, value: value(n)))
                     return nil
                 } catch {
                     return error
@@ -365,7 +365,7 @@ struct Scenario {
         case "latency": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .milliseconds(20))
         case "adaptive": (path, self.concurrency, batchItems, latency) = ("/capped", 0, 1, .milliseconds(20))
         case "python": (path, self.concurrency, batchItems, latency) = ("/single", 64, 1, .zero)
-        default: throw BenchError("unknown scenario \(name): use single, batch, latency, adaptive or python")
+        default: throw BenchError("unknown scenario \(name): use single, batch, latency, adaptive, python or model")
         }
     }
 

@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Foundation
 
 /// What a finished child process used, from `wait4`.
@@ -9,8 +10,11 @@ struct ChildUsage {
     var output: String
 }
 
-/// Runs a program to completion and returns its resource usage (CPU, peak RSS) as the kernel counted it.
-func runMeasured(_ path: String, _ arguments: [String]) throws -> ChildUsage {
+/// Runs a program to completion and returns its resource usage (CPU, peak RSS) as the kernel counted it;
+/// `whileRunning` is called with its pid every 100 ms on another thread until it exits.
+func runMeasured(
+    _ path: String, _ arguments: [String], whileRunning: (@Sendable (Int32) -> Void)? = nil
+) throws -> ChildUsage {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).out")
     _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     let handle = try FileHandle(forWritingTo: output)
@@ -25,6 +29,23 @@ func runMeasured(_ path: String, _ arguments: [String]) throws -> ChildUsage {
     let started = Date()
     let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard spawned == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    if let whileRunning {
+        let running = Locked(true)
+        let stopped = DispatchSemaphore(value: 0)
+        let child = pid
+        Thread.detachNewThread {
+            while running.withLock({ $0 }) {
+                whileRunning(child)
+                usleep(100_000)
+            }
+            stopped.signal()
+        }
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0, errno == EINTR {}
+        running.withLock { $0 = false }
+        stopped.wait()
+        whileRunning(pid)  // the last sample: an exited child's own figures stay readable until it is reaped
+    }
     var status: Int32 = 0
     var usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}

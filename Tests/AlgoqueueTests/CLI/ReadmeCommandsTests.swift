@@ -43,6 +43,9 @@ struct ReadmeCommandsTests {
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
             atPath: bin + "/algoqueue", withDestinationPath: try algoqueueBinary())
+        // The commands run from a checkout's top directory: examples/ is where the README says.
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.file("examples"), withDestinationPath: Self.root.appendingPathComponent("examples").path)
         let script = (["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"] + blocks)
             .joined(separator: "\n")
             .replacingOccurrences(of: "http://127.0.0.1:8080", with: model.baseURL)

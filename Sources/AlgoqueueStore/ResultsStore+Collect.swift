@@ -18,7 +18,7 @@ extension ResultsStore {
                 let insert = try db.cachedStatement(
                     sql: Self.upsertRowSQL + "\nWHERE excluded.updated_at >= results.updated_at")
                 for row in rows {
-                    try insert.execute(arguments: Self.rowArguments(row, keepInput: true, now: now))
+                    try Self.upsert(row, keepInput: true, now: now, with: insert, in: db)
                 }
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {

@@ -167,7 +167,7 @@ public final class ResultsStore: Sendable {
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
                 for row in rows {
-                    try insert.execute(arguments: Self.rowArguments(row, keepInput: keepInputs, now: now))
+                    try Self.upsert(row, keepInput: keepInputs, now: now, with: insert, in: db)
                 }
                 if let outbox {
                     let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)
@@ -226,7 +226,7 @@ public final class ResultsStore: Sendable {
         }
     }
 
-    static let upsertRowSQL = """
+    public static let upsertRowSQL = """
         INSERT INTO results (topic, "partition", "offset", item, algorithm, algorithm_version, "key", status, input,
             input_bytes, output, error, metadata, output_file, attempts, duration_ms, message_timestamp, created_at,
             updated_at, input_hash, cached_from, traceparent, http_status)
@@ -241,17 +241,7 @@ public final class ResultsStore: Sendable {
             traceparent = excluded.traceparent, http_status = excluded.http_status
         """
 
-    /// The arguments of ``upsertRowSQL`` for `row` (its input only when `keepInput`).
-    static func rowArguments(_ row: ResultRow, keepInput: Bool, now: String) -> StatementArguments {
-        [
-            row.topic, row.partition, row.offset, row.item, row.algorithm, row.algorithmVersion, row.key,
-            row.status.rawValue, keepInput ? row.storedInput : nil, row.inputBytes, row.output, row.error,
-            row.metadata, row.outputFile, row.attempts, row.durationMilliseconds, row.messageTimestamp,
-            row.createdAt ?? now, row.updatedAt ?? now, row.inputHash, row.cachedFrom, row.traceparent, row.httpStatus,
-        ]
-    }
-
-    static let upsertOffsetSQL = """
+    public static let upsertOffsetSQL = """
         INSERT INTO consumer_offsets (group_id, topic, "partition", next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (group_id, topic, "partition") DO UPDATE SET
             next_offset = MAX(next_offset, excluded.next_offset), updated_at = excluded.updated_at

@@ -21,7 +21,7 @@ struct Bench: AsyncParsableCommand {
             Build in release mode first:
               swift build -c release && .build/release/algoqueue-bench --messages 50000
             """,
-        subcommands: [Run.self, ConsumeOnly.self, HTTPOnly.self, SQLiteOnly.self],
+        subcommands: [Run.self, ConsumeOnly.self, HTTPOnly.self, SQLiteOnly.self, SQLiteCLoop.self],
         defaultSubcommand: Run.self
     )
 }
@@ -270,6 +270,18 @@ struct Run: AsyncParsableCommand {
                     format:
                         "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
                     sqliteRate, rate / sqliteRate))
+            // The store layer itself against a plain loop over SQLite's C API writing the same rows.
+            let plain = try runMeasured(
+                executable,
+                [
+                    "sqlite-c", "--database", directory + "/sqlite-c-batch.db", "--rows", String(messages), "--batch",
+                    "500",
+                ])
+            let plainRate = Double(messages) / (Self.value("seconds", in: plain.output) ?? .infinity)
+            print(
+                String(
+                    format: "  reference SQLite C loop: %.0f rows/s; SQLite-only / C loop = %.3f (target >= 0.80)",
+                    plainRate, sqliteRate / plainRate))
         case "batch":
             let consume = try runMeasured(
                 executable,
@@ -296,6 +308,18 @@ struct Run: AsyncParsableCommand {
                     format:
                         "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
                     sqliteRate, rate / sqliteRate))
+            // The store layer itself against a plain loop over SQLite's C API writing the same rows.
+            let plain = try runMeasured(
+                executable,
+                [
+                    "sqlite-c", "--database", directory + "/sqlite-c-batch.db", "--rows", String(messages), "--batch",
+                    "500",
+                ])
+            let plainRate = Double(messages) / (Self.value("seconds", in: plain.output) ?? .infinity)
+            print(
+                String(
+                    format: "  reference SQLite C loop: %.0f rows/s; SQLite-only / C loop = %.3f (target >= 0.80)",
+                    plainRate, sqliteRate / plainRate))
         default:
             let ideal = Double(setup.concurrency) / setup.latency.seconds
             print(

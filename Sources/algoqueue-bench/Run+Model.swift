@@ -43,7 +43,8 @@ extension Run {
         print("\nscenario model: the digits classifier (scikit-learn) as \(workers) worker processes, concurrency 8")
         print(
             String(
-                format: "  algoqueue: %.0f messages/s, its own CPU %.3f s per 1000 messages, peak RSS %.1f MB",
+                format:
+                    "  algoqueue: %.0f messages/s, its own CPU %.3f s per 1000 messages; largest peak RSS (a worker's) %.1f MB",
                 Double(messages) / seconds, own / Double(messages) * 1000, Double(usage.peakRSSBytes) / 1e6))
         print(
             String(

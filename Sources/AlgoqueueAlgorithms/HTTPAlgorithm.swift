@@ -131,7 +131,7 @@ public final class HTTPAlgorithm: Algorithm {
                     "answer from \(displayURL) is not JSON (HTTP \(response.status.code), \(type)): \(error)"
                         + excerpt(response.body).map { "; it began: \($0)" }.orEmpty))
         }
-        return .success(String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return .success(JSONSyntax.trimmedText(response.body))
     }
 
     func classify(_ error: any Error) -> AlgorithmFailure {

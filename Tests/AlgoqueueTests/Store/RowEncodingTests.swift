@@ -1,0 +1,53 @@
+import AlgoqueueAlgorithms
+import AlgoqueueStore
+import Foundation
+import Testing
+
+@testable import AlgoqueuePipeline
+
+/// The per-row fast paths: timestamps written digit by digit, batch entries recognised without a parse.
+@Suite("Row encoding")
+struct RowEncodingTests {
+    @Test("Timestamps read as Foundation's ISO 8601 with milliseconds, for any instant")
+    func timestamps() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let samples: [Int64] = [
+            0, 1, 999, 1_000, 59_999, 86_399_999, 951_782_400_123, 1_795_531_200_007, 253_402_300_799_999,
+        ]
+        for milliseconds in samples {
+            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            #expect(Timestamp.iso8601(milliseconds: milliseconds) == expected)
+        }
+        #expect(Timestamp.iso8601(milliseconds: 1_795_531_200_007) == "2026-11-24T14:40:00.007Z")
+    }
+
+    @Test("A list entry is an error only when it is an object whose one member is named error, escaped or not")
+    func listEntries() {
+        func item(_ json: String) -> BatchAnswer.Item { BatchAnswer.listItem(ArraySlice(Array(json.utf8))) }
+        #expect(item(#"{"error": "bad input"}"#) == .error("the algorithm reported an error for this input: bad input"))
+        #expect(
+            item(#"{"\u0065rror": "escaped name"}"#)
+                == .error("the algorithm reported an error for this input: escaped name"))
+        #expect(item(#"{"label": 3}"#) == .output(ArraySlice(Array(#"{"label": 3}"#.utf8))))
+        #expect(
+            item(#"{"text": "the word \"error\" inside"}"#)
+                == .output(ArraySlice(Array(#"{"text": "the word \"error\" inside"}"#.utf8))))
+        #expect(item(#"{"error": "x", "label": 3}"#) == .output(ArraySlice(Array(#"{"error": "x", "label": 3}"#.utf8))))
+        #expect(item(#""error""#) == .output(ArraySlice(Array(#""error""#.utf8))))
+        #expect(
+            JSONSyntax.objectMembers(Array(#"{"na\"me": 1, "plain": 2}"#.utf8))?.map(\.name) == [#"na"me"#, "plain"])
+    }
+}
+
+@Suite("JSON text")
+struct JSONTextTests {
+    @Test("An answer's text is trimmed of JSON whitespace only")
+    func trimmed() {
+        #expect(JSONSyntax.trimmedText(Array(" \t\r\n{\"a\": \" x \"}\n\n".utf8)) == #"{"a": " x "}"#)
+        #expect(JSONSyntax.trimmedText(Array("42".utf8)) == "42")
+        #expect(JSONSyntax.trimmedText(Array(" \n ".utf8)) == "")
+        #expect(JSONSyntax.trimmedText(Array("\"é\" ".utf8)) == "\"é\"")
+    }
+}

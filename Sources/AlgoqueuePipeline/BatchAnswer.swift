@@ -52,7 +52,9 @@ enum BatchAnswer {
     /// A list entry: `{"error": ...}` alone fails its input; anything else is its result.
     static func listItem(_ element: ArraySlice<UInt8>) -> Item {
         // Most entries are results: one with neither `"error"` nor an escape in it cannot have a member named error.
-        guard element.contains(UInt8(ascii: "\\")) || containsErrorName(element) else { return .output(element) }
+        guard element.contains(UInt8(ascii: "\\")) || element.firstRange(of: errorName) != nil else {
+            return .output(element)
+        }
         let bytes = Array(element)
         if let members = JSONSyntax.objectMembers(bytes), members.count == 1, members[0].name == "error" {
             return .error(errorText(bytes[members[0].value]))
@@ -60,17 +62,8 @@ enum BatchAnswer {
         return .output(element)
     }
 
-    /// Whether `"error"` (quotes included) occurs in `bytes`.
-    static func containsErrorName(_ bytes: ArraySlice<UInt8>) -> Bool {
-        let name = Array(#""error""#.utf8)
-        guard bytes.count >= name.count else { return false }
-        var index = bytes.startIndex
-        while let quote = bytes[index...].firstIndex(of: UInt8(ascii: "\"")), bytes.endIndex - quote >= name.count {
-            if bytes[quote..<(quote + name.count)].elementsEqual(name) { return true }
-            index = quote + 1
-        }
-        return false
-    }
+    /// `"error"`, quotes included: an entry without these bytes (or an escape) has no member named error.
+    static let errorName = Array(#""error""#.utf8)
 
     /// The entries of a `results` list, or nil when one is not an object with `output` or `error`.
     static func resultEntries(_ list: [UInt8]) -> [(id: String?, item: Item)]? {

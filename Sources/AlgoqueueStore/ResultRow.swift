@@ -108,11 +108,3 @@ public struct StoredOffset: Sendable, Hashable {
         self.nextOffset = nextOffset
     }
 }
-
-extension ResultRow {
-    /// What the `input` column holds: the text, or the exact bytes as a BLOB.
-    var storedInput: DatabaseValue? {
-        if let input { return input.databaseValue }
-        return rawInput.map { Data($0).databaseValue }
-    }
-}

@@ -23,7 +23,7 @@ extension ResultsStore {
         bind(row.algorithmVersion, 6, handle)
         bind(row.key, 7, handle)
         bind(row.status.rawValue, 8, handle)
-        if keepInput {
+        if keepInput {  // the `input` column: the text, or the exact bytes as a BLOB
             if let input = row.input {
                 bind(input, 9, handle)
             } else if let raw = row.rawInput {

@@ -50,4 +50,15 @@ struct JSONTextTests {
         #expect(JSONSyntax.trimmedText(Array(" \n ".utf8)) == "")
         #expect(JSONSyntax.trimmedText(Array("\"é\" ".utf8)) == "\"é\"")
     }
+
+    @Test("A JSON string's text: as it is without escapes, decoded with them, nil when it is not one string")
+    func stringValues() {
+        #expect(JSONSyntax.stringValue(Array(#""plain é""#.utf8)) == "plain é")
+        #expect(JSONSyntax.stringValue(Array(#""a\"b\u0065""#.utf8)) == #"a"be"#)
+        #expect(JSONSyntax.stringValue(Array(#""a"b""#.utf8)) == nil)
+        #expect(JSONSyntax.stringValue(Array("\"tab\there\"".utf8)) == nil)
+        #expect(JSONSyntax.stringValue([0x22, 0xFF, 0x22]) == nil)
+        #expect(JSONSyntax.stringValue(Array("42".utf8)) == nil)
+        #expect(JSONSyntax.stringValue(Array(#""""#.utf8)) == "")
+    }
 }

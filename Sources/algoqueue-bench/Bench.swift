@@ -247,79 +247,31 @@ struct Run: AsyncParsableCommand {
                     Double(messages) / pythonSeconds, python.cpuSeconds / Double(messages) * 1000,
                     Double(python.peakRSSBytes) / 1e6, pythonSeconds * rate / Double(messages)))
         case "single":
-            let http = try runMeasured(
+            let httpRate = try referenceRate(
                 executable,
                 [
                     "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
                     String(messages),
                 ])
-            let httpRate = Double(messages) / (Self.value("seconds", in: http.output) ?? .infinity)
             print(
                 String(
                     format: "  reference HTTP-only: %.0f requests/s; algoqueue / HTTP-only = %.3f (target >= 0.60)",
                     httpRate, rate / httpRate))
-            let sqlite = try runMeasured(
-                executable,
-                [
-                    "sqlite-only", "--database", directory + "/sqlite-only.db", "--rows", String(messages), "--batch",
-                    "500",
-                ])
-            let sqliteRate = Double(messages) / (Self.value("seconds", in: sqlite.output) ?? .infinity)
-            print(
-                String(
-                    format:
-                        "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
-                    sqliteRate, rate / sqliteRate))
-            // The store layer itself against a plain loop over SQLite's C API writing the same rows.
-            let plain = try runMeasured(
-                executable,
-                [
-                    "sqlite-c", "--database", directory + "/sqlite-c-batch.db", "--rows", String(messages), "--batch",
-                    "500",
-                ])
-            let plainRate = Double(messages) / (Self.value("seconds", in: plain.output) ?? .infinity)
-            print(
-                String(
-                    format: "  reference SQLite C loop: %.0f rows/s; SQLite-only / C loop = %.3f (target >= 0.80)",
-                    plainRate, sqliteRate / plainRate))
+            try storeReferences(rate: rate, scenario: setup.name, directory: directory, executable: executable)
         case "batch":
-            let consume = try runMeasured(
+            let consumeRate = try referenceRate(
                 executable,
                 [
                     "consume-only", "--brokers", brokers, "--topic", topic, "--group", "bench-consume-only",
                     "--messages", String(messages),
                 ])
-            let consumeRate = Double(messages) / (Self.value("seconds", in: consume.output) ?? .infinity)
             print(
                 String(
                     format:
                         "  reference consume-only: %.0f messages/s; algoqueue / consume-only = %.3f (target >= 0.50)",
                     consumeRate, rate / consumeRate))
             // Every message ends as a row: writing rows alone bounds what the pipeline can reach.
-            let sqlite = try runMeasured(
-                executable,
-                [
-                    "sqlite-only", "--database", directory + "/sqlite-only-batch.db", "--rows", String(messages),
-                    "--batch", "500",
-                ])
-            let sqliteRate = Double(messages) / (Self.value("seconds", in: sqlite.output) ?? .infinity)
-            print(
-                String(
-                    format:
-                        "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
-                    sqliteRate, rate / sqliteRate))
-            // The store layer itself against a plain loop over SQLite's C API writing the same rows.
-            let plain = try runMeasured(
-                executable,
-                [
-                    "sqlite-c", "--database", directory + "/sqlite-c-batch.db", "--rows", String(messages), "--batch",
-                    "500",
-                ])
-            let plainRate = Double(messages) / (Self.value("seconds", in: plain.output) ?? .infinity)
-            print(
-                String(
-                    format: "  reference SQLite C loop: %.0f rows/s; SQLite-only / C loop = %.3f (target >= 0.80)",
-                    plainRate, sqliteRate / plainRate))
+            try storeReferences(rate: rate, scenario: setup.name, directory: directory, executable: executable)
         default:
             let ideal = Double(setup.concurrency) / setup.latency.seconds
             print(

@@ -75,13 +75,19 @@ def publisher(algoqueue, brokers, topic):
 def wait_for_rows(database, topic, algorithm, expected, patience):
     """Polls the store until every input has a row; prints progress. False when patience runs out."""
     started = time.monotonic()
-    written, last_print = -1, 0.0
+    written, last_print, latest_error = -1, 0.0, None
     while True:
         try:
             with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as store:
                 (written,) = store.execute(
                     "SELECT COUNT(DISTINCT key) FROM results WHERE topic = ? AND algorithm = ?",
                     (topic, algorithm)).fetchone()
+                # Why rows come slowly, when they do: a model that is down opens algoqueue's circuit breaker,
+                # which pauses calls, so its errors say more than the count.
+                row = store.execute(
+                    "SELECT error FROM results WHERE topic = ? AND algorithm = ? AND status = 'error' "
+                    "ORDER BY updated_at DESC LIMIT 1", (topic, algorithm)).fetchone()
+                latest_error = row[0] if row else None
         except sqlite3.OperationalError:
             written = 0  # the store or its table is not there yet
         elapsed = time.monotonic() - started
@@ -89,10 +95,12 @@ def wait_for_rows(database, topic, algorithm, expected, patience):
             print(f"algoqueue wrote a row for all {expected} inputs after {elapsed:.1f} s", flush=True)
             return True
         if elapsed - last_print >= 2:
-            print(f"waiting for predictions: {written} of {expected} ({elapsed:.0f} s)", flush=True)
+            latest = f"; latest error: {latest_error[:120]}" if latest_error else ""
+            print(f"waiting for predictions: {written} of {expected} ({elapsed:.0f} s){latest}", flush=True)
             last_print = elapsed
         if elapsed > patience:
-            print(f"gave up after {patience:.0f} s: {written} of {expected} inputs have a row", file=sys.stderr)
+            latest = f" (latest error: {latest_error})" if latest_error else ""
+            print(f"gave up after {patience:.0f} s: {written} of {expected} inputs have a row{latest}", file=sys.stderr)
             return False
         time.sleep(0.5)
 

@@ -33,7 +33,14 @@ public final class HTTPAlgorithm: Algorithm {
     public let name: String
     public let version: String?
     let configuration: HTTPAlgorithmConfiguration
-    let client: HTTPClient
+    /// How calls travel: plain `http://` on algoqueue's own keep-alive pool over swift-nio's HTTP/1.1 codecs (the
+    /// hot path: no per-call URL parsing, one hop per call); `https://` through AsyncHTTPClient (TLS, proxies).
+    let transport: Transport
+
+    enum Transport {
+        case pool(HTTP1ConnectionPool, uri: String, hostHeader: String, authorization: String?)
+        case client(HTTPClient)
+    }
     /// The URL without credentials or query, safe to put in an error row.
     let displayURL: String
 
@@ -46,6 +53,23 @@ public final class HTTPAlgorithm: Algorithm {
         self.configuration = configuration
         displayURL =
             "\(url.scheme?.lowercased() ?? "http")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")\(url.path)"
+        if url.scheme?.lowercased() == "http", let host = url.host, !host.isEmpty {
+            let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+            let path = components?.percentEncodedPath ?? ""
+            let query = components?.percentEncodedQuery.map { "?\($0)" } ?? ""
+            transport = .pool(
+                HTTP1ConnectionPool(
+                    host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
+                    connectTimeout: .seconds(10)),
+                uri: (path.isEmpty ? "/" : path) + query,
+                hostHeader: (host.contains(":") ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? ""),
+                // Credentials in the URL (`http://user:password@host/…`) become Basic authentication, as with curl.
+                authorization: url.user(percentEncoded: false).map { user in
+                    let password = url.password(percentEncoded: false) ?? ""
+                    return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+                })
+            return
+        }
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         clientConfiguration.timeout.connect = .seconds(10)
@@ -54,7 +78,7 @@ public final class HTTPAlgorithm: Algorithm {
         // whole timeout per attempt.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.decompression = .enabled(limit: .none)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        transport = .client(HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     }
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
@@ -77,36 +101,61 @@ public final class HTTPAlgorithm: Algorithm {
     /// POSTs `input` to the configured URL with the configured headers and timeout, and reads the whole answer
     /// (up to `maxAnswerBytes`), whatever its status.
     func exchange(_ input: AlgorithmInput) async -> Result<Response, AlgorithmFailure> {
-        var request = HTTPClientRequest(url: configuration.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: input.contentType.mimeType)
-        request.headers.add(name: "Accept", value: "application/json")
-        if !input.source.isEmpty { request.headers.add(name: "X-Algoqueue-Source", value: input.source) }
-        if let key = input.key { request.headers.add(name: "X-Algoqueue-Key", value: key) }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(8)
+        if case .pool(_, _, let hostHeader, let authorization) = transport {
+            headers.add(name: "Host", value: hostHeader)
+            if let authorization { headers.add(name: "Authorization", value: authorization) }
+        }
+        headers.add(name: "Content-Type", value: input.contentType.mimeType)
+        headers.add(name: "Accept", value: "application/json")
+        if !input.source.isEmpty { headers.add(name: "X-Algoqueue-Source", value: input.source) }
+        if let key = input.key { headers.add(name: "X-Algoqueue-Key", value: key) }
         if !input.itemIDs.isEmpty {
-            request.headers.add(name: "X-Algoqueue-Item-Ids", value: input.itemIDs.joined(separator: ","))
+            headers.add(name: "X-Algoqueue-Item-Ids", value: input.itemIDs.joined(separator: ","))
         }
         for (name, value) in input.headers where !reservedHeaderNames.contains(name.lowercased()) {
-            request.headers.add(name: name, value: value)
+            headers.add(name: name, value: value)
         }
         // Configured headers (credentials, routing) win over anything a message carries.
-        for (header, value) in configuration.headers { request.headers.replaceOrAdd(name: header, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: input.bytes))
-        let timeout = TimeAmount.milliseconds(configuration.timeout.milliseconds)
+        for (header, value) in configuration.headers { headers.replaceOrAdd(name: header, value: value) }
+        let body = ByteBuffer(bytes: input.bytes)
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: configuration.maxAnswerBytes)
-            return .success(
-                Response(status: response.status, headers: response.headers, body: Array(body.readableBytesView)))
+            switch transport {
+            case .pool(let pool, let uri, _, _):
+                headers.add(name: "Content-Length", value: String(body.readableBytes))
+                let answer = try await pool.execute(
+                    head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers), body: body,
+                    maxAnswerBytes: configuration.maxAnswerBytes,
+                    deadline: .now() + .milliseconds(configuration.timeout.milliseconds))
+                return .success(
+                    Response(
+                        status: answer.head.status, headers: answer.head.headers,
+                        body: Array(answer.body.readableBytesView)))
+            case .client(let client):
+                var request = HTTPClientRequest(url: configuration.url)
+                request.method = .POST
+                request.headers = headers
+                request.body = .bytes(body)
+                let response = try await client.execute(
+                    request, timeout: .milliseconds(configuration.timeout.milliseconds))
+                let answer = try await response.body.collect(upTo: configuration.maxAnswerBytes)
+                return .success(
+                    Response(
+                        status: response.status, headers: response.headers, body: Array(answer.readableBytesView)))
+            }
         } catch is NIOTooManyBytesError {
-            return .failure(
-                AlgorithmFailure(
-                    .invalidAnswer,
-                    "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes "
-                        + "(algorithm.max_answer_bytes); raise it if such answers are expected"))
+            return .failure(answerTooLarge)
         } catch {
             return .failure(classify(error))
         }
+    }
+
+    var answerTooLarge: AlgorithmFailure {
+        AlgorithmFailure(
+            .invalidAnswer,
+            "answer from \(displayURL) is larger than \(configuration.maxAnswerBytes) bytes "
+                + "(algorithm.max_answer_bytes); raise it if such answers are expected")
     }
 
     /// The failure for a non-2xx answer: its status, an excerpt of its body, and any `Retry-After`.
@@ -137,6 +186,19 @@ public final class HTTPAlgorithm: Algorithm {
     func classify(_ error: any Error) -> AlgorithmFailure {
         if Task.isCancelled || error is CancellationError {
             return AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled")
+        }
+        if let error = error as? HTTP1ExchangeError {
+            switch error {
+            case .timedOut:
+                return AlgorithmFailure(
+                    .timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
+            case .connectTimedOut:
+                return AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
+            case .closed:
+                return AlgorithmFailure(.transport, "\(displayURL) closed the connection before answering")
+            case .answerTooLarge:
+                return answerTooLarge
+            }
         }
         if let error = error as? HTTPClientError {
             switch error {
@@ -197,7 +259,10 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     public func shutdown() async {
-        try? await client.shutdown()
+        switch transport {
+        case .pool(let pool, _, _, _): pool.shutdown()
+        case .client(let client): try? await client.shutdown()
+        }
     }
 }
 

@@ -69,7 +69,7 @@ struct HTTPAlgorithmTests {
         await refused.shutdown()
     }
 
-    @Test("a URL with credentials or a query never shows them in an error")
+    @Test("a URL with credentials or a query never shows them in an error; the credentials authenticate the call")
     func displayURL() async throws {
         let endpoint = try await TestEndpoint.start()
         let http = try algorithm("http://user:secret@127.0.0.1:\(endpoint.server.port)/predict?api_key=hidden")
@@ -79,6 +79,8 @@ struct HTTPAlgorithmTests {
         } else {
             Issue.record("expected a failure")
         }
+        // The URL's credentials are sent as Basic authentication.
+        #expect(endpoint.lastHeaders.withLock { $0 }["authorization"] == "Basic dXNlcjpzZWNyZXQ=")
         await http.shutdown()
         await endpoint.stop()
     }

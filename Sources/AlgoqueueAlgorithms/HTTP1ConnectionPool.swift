@@ -1,0 +1,177 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Keep-alive HTTP/1.1 connections to one plain-HTTP endpoint, at most `maxConnections` open, one exchange at a
+/// time on each; callers beyond that wait in line. Built on swift-nio's own HTTP/1.1 codecs: one request costs a
+/// write, the answer's bytes and one hop back to the caller's task.
+final class HTTP1ConnectionPool: Sendable {
+    let host: String
+    let port: Int
+    let maxConnections: Int
+    /// How long connecting may take, at most (the call's own deadline can end it sooner).
+    let connectTimeout: TimeAmount
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+
+    private struct State {
+        var idle: [any Channel] = []
+        /// Connections open or being opened, idle ones included.
+        var open = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Lease, any Error>)] = []
+        var nextWaiter: UInt64 = 0
+        var isShutDown = false
+    }
+
+    /// What a caller may use: an idle connection, or a free slot to open one in.
+    private enum Lease: Sendable {
+        case reuse(any Channel)
+        case connect
+    }
+
+    init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount) {
+        self.host = host
+        self.port = port
+        self.maxConnections = max(1, maxConnections)
+        self.connectTimeout = connectTimeout
+        group = MultiThreadedEventLoopGroup.singleton
+    }
+
+    /// Sends `head` and `body` on a pooled connection and returns the whole answer. Cancelling the task closes the
+    /// connection, which ends the exchange at once.
+    func execute(
+        head: HTTPRequestHead, body: ByteBuffer, maxAnswerBytes: Int, deadline: NIODeadline
+    ) async throws -> HTTP1Answer {
+        let channel: any Channel
+        switch try await lease() {
+        case .reuse(let idle):
+            channel = idle
+        case .connect:
+            do {
+                channel = try await connect(deadline: deadline)
+            } catch {
+                giveBack(nil, reusable: false)
+                throw error
+            }
+        }
+        let answer = channel.eventLoop.makePromise(of: HTTP1Answer.self)
+        let request = HTTP1Request(
+            head: head, body: body, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
+        do {
+            let result = try await withTaskCancellationHandler {
+                channel.writeAndFlush(request).whenFailure { answer.fail($0) }
+                return try await answer.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+            giveBack(channel, reusable: result.head.isKeepAlive)
+            return result
+        } catch {
+            giveBack(channel, reusable: false)
+            throw error
+        }
+    }
+
+    /// An idle connection, a slot to open one in, or a place in line until one of those is free.
+    private func lease() async throws -> Lease {
+        if let lease = try state.withLock({ state in try Self.take(&state, maxConnections: maxConnections) }) {
+            return lease
+        }
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let taken: Result<Lease, any Error>? = state.withLock { state in
+                    do {
+                        if let lease = try Self.take(&state, maxConnections: maxConnections) { return .success(lease) }
+                    } catch {
+                        return .failure(error)
+                    }
+                    // Checked under the lock: a cancellation before this point finds no waiter to resume.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let taken { continuation.resume(with: taken) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private static func take(_ state: inout State, maxConnections: Int) throws -> Lease? {
+        if state.isShutDown { throw ChannelError.ioOnClosedChannel }
+        while let channel = state.idle.popLast() {
+            if channel.isActive { return .reuse(channel) }
+            // Closed while idle (the endpoint's keep-alive timeout): its slot is free again.
+            state.open -= 1
+        }
+        guard state.open < maxConnections else { return nil }
+        state.open += 1
+        return .connect
+    }
+
+    /// Returns `channel` to the pool when `reusable` (and still open), else closes it and frees its slot; the
+    /// first waiter gets the connection or the slot.
+    private func giveBack(_ channel: (any Channel)?, reusable: Bool) {
+        let reusable = reusable && channel?.isActive == true
+        let (kept, handOff) = state.withLock { state -> (Bool, (CheckedContinuation<Lease, any Error>, Lease)?) in
+            if reusable, let channel, !state.isShutDown {
+                if state.waiters.isEmpty {
+                    state.idle.append(channel)
+                    return (true, nil)
+                }
+                return (true, (state.waiters.removeFirst().continuation, .reuse(channel)))
+            }
+            if !state.isShutDown, !state.waiters.isEmpty {
+                return (false, (state.waiters.removeFirst().continuation, .connect))
+            }
+            state.open -= 1
+            return (false, nil)
+        }
+        if !kept { channel?.close(promise: nil) }
+        if let (continuation, lease) = handOff { continuation.resume(returning: lease) }
+    }
+
+    private func connect(deadline: NIODeadline) async throws -> any Channel {
+        let remaining = deadline - .now()
+        guard remaining > .zero else { throw HTTP1ExchangeError.timedOut }
+        let timeout = min(connectTimeout, remaining)
+        do {
+            return try await ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ExchangeHandler())
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch ChannelError.connectTimeout {
+            throw timeout < connectTimeout ? HTTP1ExchangeError.timedOut : HTTP1ExchangeError.connectTimedOut
+        }
+    }
+
+    /// Closes idle connections; connections in use close when their exchange ends; waiters fail.
+    func shutdown() {
+        let (idle, waiters) = state.withLock { state in
+            state.isShutDown = true
+            defer {
+                state.open -= state.idle.count
+                state.idle = []
+                state.waiters = []
+            }
+            return (state.idle, state.waiters.map(\.continuation))
+        }
+        for channel in idle { channel.close(promise: nil) }
+        for waiter in waiters { waiter.resume(throwing: ChannelError.ioOnClosedChannel) }
+    }
+}

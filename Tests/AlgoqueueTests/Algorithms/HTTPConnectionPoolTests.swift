@@ -1,0 +1,212 @@
+import AlgoqueueAlgorithms
+import Foundation
+import Testing
+
+/// An HTTP/1.1 server written on raw sockets, so that it can answer the ways real servers do: keep-alive,
+/// `Connection: close`, chunked, HTTP/1.0 ended by a close, cut off mid-answer, closing idle connections, never
+/// answering. `POST /stats` answers how many connections it accepted and how many the client closed.
+private let rawServer = #"""
+    import json, socket, sys, threading, time
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    print(server.getsockname()[1], flush=True)
+    stats = {"connections": 0, "closed_by_client": 0}
+    lock = threading.Lock()
+
+    def answer(body, extra=b""):
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+                + extra + b"\r\n" + body)
+
+    def serve(conn):
+        with lock:
+            stats["connections"] += 1
+        buffer = b""
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
+                    with lock:
+                        stats["closed_by_client"] += 1
+                    return
+                buffer += data
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            lines = head.decode().split("\r\n")
+            path = lines[0].split(" ")[1]
+            length = int(next(l.split(":", 1)[1] for l in lines[1:] if l.lower().startswith("content-length:")))
+            while len(buffer) < length:
+                buffer += conn.recv(65536)
+            body, buffer = buffer[:length], buffer[length:]
+            if path == "/stats":
+                with lock:
+                    conn.sendall(answer(json.dumps(stats).encode()))
+            elif path == "/ok":
+                conn.sendall(answer(b'{"echo": ' + body + b'}'))
+            elif path == "/close":
+                conn.sendall(answer(b'{"closed": true}', b"Connection: close\r\n"))
+                conn.close()
+                return
+            elif path == "/chunked":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"5\r\n{\"a\":\r\n3\r\n [1\r\n4\r\n, 2]\r\n1\r\n}\r\n0\r\n\r\n")
+            elif path == "/http10":
+                conn.sendall(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"old": true}')
+                conn.close()
+                return
+            elif path == "/big":
+                conn.sendall(answer(b'"' + b"x" * 5000 + b'"'))
+            elif path == "/cut":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"half")
+                conn.close()
+                return
+            elif path == "/idle-close":
+                conn.sendall(answer(b'{"soon": "closed"}'))
+                time.sleep(0.05)
+                conn.close()
+                return
+            # /hang: no answer; the next recv sees the client close.
+
+    while True:
+        connection, _ = server.accept()
+        threading.Thread(target=serve, args=(connection,), daemon=True).start()
+    """#
+
+@Suite("HTTP connection pool against a server answering in every HTTP/1.1 way")
+struct HTTPConnectionPoolTests {
+    final class RawServer: Sendable {
+        let program: RunningProgram
+        let port: Int
+        let stats: HTTPAlgorithm
+
+        init(directory: TemporaryDirectory) async throws {
+            let script = directory.file("raw_server.py")
+            try rawServer.write(toFile: script, atomically: true, encoding: .utf8)
+            program = try RunningProgram("/usr/bin/python3", [script], directory: directory, name: "raw-server")
+            var port: Int?
+            for _ in 0..<200 where port == nil {
+                port = Int(program.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            self.port = try #require(port, "the raw server printed no port: \(program.errorOutput)")
+            stats = try HTTPAlgorithm(HTTPAlgorithmConfiguration(url: "http://127.0.0.1:\(self.port)/stats"))
+        }
+
+        func algorithm(_ path: String, maxConnections: Int = 8, maxAnswerBytes: Int = 1 << 20) throws -> HTTPAlgorithm {
+            var configuration = HTTPAlgorithmConfiguration(url: "http://127.0.0.1:\(port)\(path)")
+            configuration.maxConnections = maxConnections
+            configuration.maxAnswerBytes = maxAnswerBytes
+            configuration.timeout = .seconds(20)
+            return try HTTPAlgorithm(configuration)
+        }
+
+        /// Connections accepted and closed by the client, counting the stats algorithm's own one connection.
+        func counts() async throws -> (connections: Int, closedByClient: Int) {
+            let answer = try await stats.call(AlgorithmInput(json: Array("{}".utf8))).get()
+            let object = try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as! [String: Int]
+            return (object["connections"]!, object["closed_by_client"]!)
+        }
+
+        func stop() async {
+            await stats.shutdown()
+            program.signal(SIGKILL)
+            _ = await program.exitStatus(within: .seconds(10))
+        }
+    }
+
+    @Test("keep-alive: sequential calls share one connection, concurrent ones at most max_connections")
+    func keepAlive() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let before = try await server.counts().connections
+        let sequential = try server.algorithm("/ok")
+        for n in 0..<20 {
+            #expect(
+                try await sequential.call(AlgorithmInput(json: numberInput(n))).get().output
+                    == #"{"echo": {"n": \#(n)}}"#)
+        }
+        #expect(try await server.counts().connections - before == 1)
+        let concurrent = try server.algorithm("/ok", maxConnections: 4)
+        let outputs = await withTaskGroup(of: String?.self) { group in
+            for n in 0..<64 {
+                group.addTask { try? await concurrent.call(AlgorithmInput(json: numberInput(n))).get().output }
+            }
+            return await group.reduce(into: [String]()) { if let output = $1 { $0.append(output) } }
+        }
+        #expect(Set(outputs) == Set((0..<64).map { #"{"echo": {"n": \#($0)}}"# }))
+        let opened = try await server.counts().connections - before - 1
+        #expect(opened >= 1 && opened <= 4)
+        await sequential.shutdown()
+        await concurrent.shutdown()
+        await server.stop()
+    }
+
+    @Test("Connection: close, chunked, HTTP/1.0 ended by a close, and idle connections the server closes all work")
+    func answerForms() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let closing = try server.algorithm("/close")
+        let before = try await server.counts().connections
+        for _ in 0..<3 {
+            #expect(try await closing.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"closed": true}"#)
+        }
+        #expect(try await server.counts().connections - before == 3)
+        let chunked = try server.algorithm("/chunked")
+        #expect(try await chunked.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"a": [1, 2]}"#)
+        let old = try server.algorithm("/http10")
+        #expect(try await old.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"old": true}"#)
+        let idleClose = try server.algorithm("/idle-close")
+        for _ in 0..<3 {
+            #expect(
+                try await idleClose.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"soon": "closed"}"#)
+            // Long enough for the server's close to arrive; the pool must not hand out the closed connection.
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        for algorithm in [closing, chunked, old, idleClose] { await algorithm.shutdown() }
+        await server.stop()
+    }
+
+    @Test("a cancelled call closes its connection; an answer cut off or too large ends as it should")
+    func failures() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let base = "http://127.0.0.1:\(server.port)"
+        let hang = try server.algorithm("/hang")
+        let before = try await server.counts()
+        let call = Task { await hang.call(AlgorithmInput(json: numberInput(1))) }
+        // Wait (bounded) until the server holds the call's connection, then cancel the call.
+        var now = before
+        for _ in 0..<200 {
+            now = try await server.counts()
+            if now.connections > before.connections { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(now.connections == before.connections + 1)
+        call.cancel()
+        #expect(await call.value == .failure(AlgorithmFailure(.cancelled, "call to \(base)/hang was cancelled")))
+        for _ in 0..<200 {
+            now = try await server.counts()
+            if now.closedByClient > before.closedByClient { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // The cancelled call's connection was closed, so the model's server can stop working on it.
+        #expect(now.closedByClient == before.closedByClient + 1)
+
+        let cut = try server.algorithm("/cut")
+        #expect(
+            await cut.call(AlgorithmInput(json: numberInput(1)))
+                == .failure(AlgorithmFailure(.transport, "\(base)/cut closed the connection before answering")))
+        let big = try server.algorithm("/big", maxAnswerBytes: 1000)
+        for _ in 0..<2 {
+            #expect(
+                await big.call(AlgorithmInput(json: numberInput(1)))
+                    == .failure(
+                        AlgorithmFailure(
+                            .invalidAnswer,
+                            "answer from \(base)/big is larger than 1000 bytes (algorithm.max_answer_bytes); "
+                                + "raise it if such answers are expected")))
+        }
+        for algorithm in [cut, big, hang] { await algorithm.shutdown() }
+        await server.stop()
+    }
+}

@@ -28,6 +28,11 @@ final class HTTP1ConnectionPool: Sendable {
     private enum Lease: Sendable {
         case reuse(any Channel)
         case connect
+
+        var isReuse: Bool {
+            if case .reuse = self { return true }
+            return false
+        }
     }
 
     init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount) {
@@ -40,11 +45,29 @@ final class HTTP1ConnectionPool: Sendable {
 
     /// Sends `head` and `body` on a pooled connection and returns the whole answer. Cancelling the task closes the
     /// connection, which ends the exchange at once.
+    ///
+    /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout, a restart) can look
+    /// open until the request is on its way; when such a reused connection closes before any of the answer
+    /// arrives, the request goes once more on a new connection, within the same deadline.
     func execute(
         head: HTTPRequestHead, body: ByteBuffer, maxAnswerBytes: Int, deadline: NIODeadline
     ) async throws -> HTTP1Answer {
+        let request = { (answer: EventLoopPromise<HTTP1Answer>) in
+            HTTP1Request(head: head, body: body, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
+        }
+        let lease = try await lease()
+        do {
+            return try await exchange(lease, deadline: deadline, request)
+        } catch HTTP1ExchangeError.closed(answerStarted: false) where lease.isReuse && !Task.isCancelled {
+            return try await exchange(try await self.lease(fresh: true), deadline: deadline, request)
+        }
+    }
+
+    private func exchange(
+        _ lease: Lease, deadline: NIODeadline, _ request: (EventLoopPromise<HTTP1Answer>) -> HTTP1Request
+    ) async throws -> HTTP1Answer {
         let channel: any Channel
-        switch try await lease() {
+        switch lease {
         case .reuse(let idle):
             channel = idle
         case .connect:
@@ -56,11 +79,10 @@ final class HTTP1ConnectionPool: Sendable {
             }
         }
         let answer = channel.eventLoop.makePromise(of: HTTP1Answer.self)
-        let request = HTTP1Request(
-            head: head, body: body, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
+        let sent = request(answer)
         do {
             let result = try await withTaskCancellationHandler {
-                channel.writeAndFlush(request).whenFailure { answer.fail($0) }
+                channel.writeAndFlush(sent).whenFailure { answer.fail($0) }
                 return try await answer.futureResult.get()
             } onCancel: {
                 channel.close(promise: nil)
@@ -73,11 +95,17 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    /// An idle connection, a slot to open one in, or a place in line until one of those is free.
-    private func lease() async throws -> Lease {
-        if let lease = try state.withLock({ state in try Self.take(&state, maxConnections: maxConnections) }) {
-            return lease
+    /// An idle connection, a slot to open one in, or a place in line until one of those is free. `fresh`: an idle
+    /// connection found at once is closed and its slot used for a new one (after a kept-alive one turned out closed,
+    /// the others idle as long may be too).
+    private func lease(fresh: Bool = false) async throws -> Lease {
+        let (taken, stale) = try state.withLock { state -> (Lease?, (any Channel)?) in
+            let lease = try Self.take(&state, maxConnections: maxConnections)
+            if fresh, case .reuse(let idle) = lease { return (.connect, idle) }
+            return (lease, nil)
         }
+        stale?.close(promise: nil)
+        if let taken { return taken }
         let id = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter

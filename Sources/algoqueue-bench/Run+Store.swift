@@ -17,7 +17,7 @@ extension Run {
         print(
             String(
                 format: "  reference SQLite-only: %.0f rows/s (500 per transaction); algoqueue / SQLite-only = %.3f",
-                sqliteRate, rate / sqliteRate))
+                sqliteRate, rate / sqliteRate) + (scenario == "batch" ? " (target >= 0.90)" : ""))
         // The store layer itself against a plain loop over SQLite's C API writing the same rows.
         let plainRate = try referenceRate(
             executable, ["sqlite-c", "--database", directory + "/sqlite-c-\(scenario).db"] + rows)

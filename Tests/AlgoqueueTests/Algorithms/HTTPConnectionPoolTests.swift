@@ -23,6 +23,7 @@ private let rawServer = #"""
         with lock:
             stats["connections"] += 1
         buffer = b""
+        served = 0
         while True:
             while b"\r\n\r\n" not in buffer:
                 data = conn.recv(65536)
@@ -38,7 +39,15 @@ private let rawServer = #"""
             while len(buffer) < length:
                 buffer += conn.recv(65536)
             body, buffer = buffer[:length], buffer[length:]
-            if path == "/stats":
+            served += 1
+            if path == "/drop-second":
+                # Answers a connection's first request, then closes on the next one unanswered, as a server that
+                # closes a kept-alive connection just as a request arrives on it.
+                if served > 1:
+                    conn.close()
+                    return
+                conn.sendall(answer(b'{"first": true}'))
+            elif path == "/stats":
                 with lock:
                     conn.sendall(answer(json.dumps(stats).encode()))
             elif path == "/ok":
@@ -141,7 +150,8 @@ struct HTTPConnectionPoolTests {
         await server.stop()
     }
 
-    @Test("Connection: close, chunked, HTTP/1.0 ended by a close, and idle connections the server closes all work")
+    @Test(
+        "Connection: close, chunked, HTTP/1.0, idle connections the server closes, a kept-alive one dropped: all work")
     func answerForms() async throws {
         let directory = try TemporaryDirectory()
         let server = try await RawServer(directory: directory)
@@ -162,7 +172,15 @@ struct HTTPConnectionPoolTests {
             // Long enough for the server's close to arrive; the pool must not hand out the closed connection.
             try await Task.sleep(for: .milliseconds(300))
         }
-        for algorithm in [closing, chunked, old, idleClose] { await algorithm.shutdown() }
+        // A kept-alive connection that closes unanswered: the call goes again on a new connection, once.
+        let dropping = try server.algorithm("/drop-second")
+        let beforeDrops = try await server.counts().connections
+        for _ in 0..<3 {
+            #expect(try await dropping.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"first": true}"#)
+        }
+        // First call: a connection; second: dropped on it, then a new one; third: dropped, then a new one.
+        #expect(try await server.counts().connections - beforeDrops == 3)
+        for algorithm in [closing, chunked, old, idleClose, dropping] { await algorithm.shutdown() }
         await server.stop()
     }
 

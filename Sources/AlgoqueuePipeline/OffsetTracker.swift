@@ -16,6 +16,27 @@ struct OffsetTracker {
         var lastReceived: Int64?
         var watermark: Int64?
         var changed = false
+
+        mutating func receive(_ offset: Int64) -> Int? {
+            if let last = lastReceived, offset <= last { return nil }
+            received.append(offset)
+            lastReceived = offset
+            return generation
+        }
+
+        mutating func finish(_ offset: Int64, generation: Int) {
+            guard generation == self.generation else { return }
+            finished.insert(offset)
+            while head < received.count, finished.remove(received[head]) != nil {
+                watermark = received[head] + 1
+                changed = true
+                head += 1
+            }
+            if head > 1024, head * 2 > received.count {
+                received.removeFirst(head)
+                head = 0
+            }
+        }
     }
 
     private(set) var partitions: [TopicPartition: PartitionState] = [:]
@@ -50,29 +71,18 @@ struct OffsetTracker {
 
     /// Records a consumed offset. Returns the generation to complete it with, or nil when the partition is not
     /// assigned or the offset was already received (a redelivery after pause/resume).
+    ///
+    /// The state is changed where it lies in the dictionary: a copy taken out and stored back would copy its
+    /// arrays and set on every message (their storage is shared with the dictionary's while both exist).
     mutating func receive(_ partition: TopicPartition, offset: Int64) -> Int? {
-        guard var state = partitions[partition] else { return nil }
-        if let last = state.lastReceived, offset <= last { return nil }
-        state.received.append(offset)
-        state.lastReceived = offset
-        partitions[partition] = state
-        return state.generation
+        guard let index = partitions.index(forKey: partition) else { return nil }
+        return partitions.values[index].receive(offset)
     }
 
     /// Records that the rows of `offset` are part of the write being prepared.
     mutating func finish(_ partition: TopicPartition, generation: Int, offset: Int64) {
-        guard var state = partitions[partition], state.generation == generation else { return }
-        state.finished.insert(offset)
-        while state.head < state.received.count, state.finished.remove(state.received[state.head]) != nil {
-            state.watermark = state.received[state.head] + 1
-            state.changed = true
-            state.head += 1
-        }
-        if state.head > 1024, state.head * 2 > state.received.count {
-            state.received.removeFirst(state.head)
-            state.head = 0
-        }
-        partitions[partition] = state
+        guard let index = partitions.index(forKey: partition) else { return }
+        partitions.values[index].finish(offset, generation: generation)
     }
 
     /// The watermarks that moved since the last call.

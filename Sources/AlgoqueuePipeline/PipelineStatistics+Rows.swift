@@ -32,10 +32,17 @@ public final class RowTally: Sendable {
     func record(_ rows: [ResultRow]) {
         guard !rows.isEmpty else { return }
         counts.withLock { counts in
-            for row in rows {
-                var count = counts[row.algorithm] ?? (0, 0)
-                if row.status == .ok { count.ok += 1 } else { count.errors += 1 }
-                counts[row.algorithm] = count
+            // Rows come in runs of one algorithm: one dictionary update per run, no copy of a row.
+            var index = rows.startIndex
+            while index < rows.endIndex {
+                let algorithm = rows[index].algorithm
+                var (ok, errors) = (0, 0)
+                while index < rows.endIndex, rows[index].algorithm == algorithm {
+                    if rows[index].status == .ok { ok += 1 } else { errors += 1 }
+                    index += 1
+                }
+                counts[algorithm, default: (0, 0)].ok += ok
+                counts[algorithm, default: (0, 0)].errors += errors
             }
         }
         let errors = rows.filter { $0.status == .error }

@@ -67,7 +67,7 @@ final class ResultWriter: Sendable {
                 if !closed, waiting < maxRows, pause > Duration.zero { try? await Task.sleep(for: pause) }
                 // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
                 await publisher?.waitForRoom { self.state.withLock { $0.closed } }
-                guard let batch = takeBatch() else { break }
+                guard var batch = takeBatch() else { break }
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
                     for message in batch where message.complete {
@@ -75,7 +75,10 @@ final class ResultWriter: Sendable {
                     }
                     return tracker.takeChangedWatermarks()
                 }
-                let rows = batch.flatMap(\.rows)
+                let outbox =
+                    publisher == nil
+                    ? nil : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) }
+                let rows = Self.takeRows(&batch)
                 let started = ContinuousClock.now
                 let completed = try await store.write(
                     rows: rows,
@@ -83,9 +86,7 @@ final class ResultWriter: Sendable {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
-                    outbox: publisher == nil
-                        ? nil
-                        : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) })
+                    outbox: outbox)
                 publisher?.queuedRows(rows.count)
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(
@@ -96,6 +97,19 @@ final class ResultWriter: Sendable {
             }
             if state.withLock({ $0.closed && $0.pending.isEmpty }) { return }
         }
+    }
+
+    /// Moves every message's rows, in order, into one array, leaving the messages without rows: no row is copied
+    /// (a copy retains each of a row's strings, and the writer handles every row).
+    static func takeRows(_ batch: inout [CompletedMessage]) -> [ResultRow] {
+        var rows: [ResultRow] = []
+        rows.reserveCapacity(batch.reduce(0) { $0 + $1.rows.count })
+        for index in batch.indices {
+            let start = rows.count
+            while let row = batch[index].rows.popLast() { rows.append(row) }
+            rows[start...].reverse()
+        }
+        return rows
     }
 
     /// Takes up to `maxRows` rows' worth of completed messages (at least one message).

@@ -63,15 +63,22 @@ extension ResultsStore {
 
     /// Binds text by its UTF-8 bytes and their count (so a NUL inside is kept); nil leaves the parameter NULL.
     private static func bind(_ text: String?, _ index: Int32, _ handle: OpaquePointer) {
-        guard var text else { return }
-        text.withUTF8 { bytes in
-            // An empty string's buffer may have no address; SQLite reads a nil pointer as NULL, so give it one.
-            if bytes.isEmpty {
-                sqlite3_bind_text(handle, index, "", 0, transient)
-            } else {
-                bytes.withMemoryRebound(to: CChar.self) {
-                    _ = sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), transient)
-                }
+        guard let text else { return }
+        // A native string's bytes are read in place; only another kind (bridged) is copied to be made contiguous.
+        let bound = text.utf8.withContiguousStorageIfAvailable { bind(bytes: $0, index, handle) }
+        if bound == nil {
+            var copy = text
+            copy.withUTF8 { bind(bytes: $0, index, handle) }
+        }
+    }
+
+    private static func bind(bytes: UnsafeBufferPointer<UInt8>, _ index: Int32, _ handle: OpaquePointer) {
+        // An empty string's buffer may have no address; SQLite reads a nil pointer as NULL, so give it one.
+        if bytes.isEmpty {
+            sqlite3_bind_text(handle, index, "", 0, transient)
+        } else {
+            bytes.withMemoryRebound(to: CChar.self) {
+                _ = sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), transient)
             }
         }
     }

@@ -166,8 +166,9 @@ public final class ResultsStore: Sendable {
             return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
-                for row in rows {
-                    try Self.upsert(row, keepInput: keepInputs, now: now, with: insert, in: db)
+                // By index: a for-in loop would copy each row (a retain per string in it) before binding it.
+                for index in rows.indices {
+                    try Self.upsert(rows[index], keepInput: keepInputs, now: now, with: insert, in: db)
                 }
                 if let outbox {
                     let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)

@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueStore
 import Testing
 
 @testable import AlgoqueuePipeline
@@ -86,5 +87,43 @@ struct IdleDetectionTests {
         state.assignment = []
         state.assignmentKnown = true
         #expect(state.isIdle, "an instance that owns no partition is idle")
+    }
+}
+
+@Suite("Writer: rows of a transaction")
+struct WriterRowsTests {
+    func message(_ offset: Int64, algorithms: [String]) -> CompletedMessage {
+        CompletedMessage(
+            partition: TopicPartition("t", 0), generation: 1, offset: offset, byteCount: 1,
+            rows: algorithms.map { ResultRow(topic: "t", partition: 0, offset: offset, algorithm: $0, status: .ok) })
+    }
+
+    @Test("the rows of a batch are moved out in message order and row order; messages keep their other facts")
+    func takeRows() {
+        var batch = [
+            message(1, algorithms: ["a"]), message(2, algorithms: []), message(3, algorithms: ["a", "b", "c"]),
+            message(4, algorithms: ["b"]),
+        ]
+        let rows = ResultWriter.takeRows(&batch)
+        #expect(rows.map { "\($0.offset)\($0.algorithm)" } == ["1a", "3a", "3b", "3c", "4b"])
+        #expect(batch.allSatisfy { $0.rows.isEmpty })
+        #expect(batch.map(\.offset) == [1, 2, 3, 4])
+    }
+
+    @Test("ok and error rows are counted per algorithm, in runs or interleaved (fan-out)")
+    func counts() {
+        let statistics = RowTally()
+        var rows = ["a", "b", "a", "a", "c", "b"].map {
+            ResultRow(topic: "t", partition: 0, offset: 0, algorithm: $0, status: .ok)
+        }
+        rows[3].status = .error
+        rows[3].error = "boom"
+        statistics.record(rows)
+        statistics.record(Array(rows.prefix(2)))
+        let counts = statistics.perAlgorithm
+        #expect(counts["a"]?.ok == 3 && counts["a"]?.errors == 1)
+        #expect(counts["b"]?.ok == 3 && counts["b"]?.errors == 0)
+        #expect(counts["c"]?.ok == 1 && counts["c"]?.errors == 0)
+        #expect(statistics.recentErrors.map(\.error) == ["boom"])
     }
 }

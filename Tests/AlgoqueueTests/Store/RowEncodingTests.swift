@@ -36,6 +36,10 @@ struct RowEncodingTests {
                 == .output(ArraySlice(Array(#"{"text": "the word \"error\" inside"}"#.utf8))))
         #expect(item(#"{"error": "x", "label": 3}"#) == .output(ArraySlice(Array(#"{"error": "x", "label": 3}"#.utf8))))
         #expect(item(#""error""#) == .output(ArraySlice(Array(#""error""#.utf8))))
+        // The quick look that lets most entries skip the parse, on slices of a larger answer as the pipeline has them.
+        let answer = Array(#"[{"label": 1}, {"error": "x"}, {"a": "b\n"}, "erro", "error"]"#.utf8)
+        let entries = JSONSyntax.arrayElements(answer)!.map { answer[$0] }
+        #expect(entries.map(BatchAnswer.mayNameError) == [false, true, true, false, true])
         #expect(
             JSONSyntax.objectMembers(Array(#"{"na\"me": 1, "plain": 2}"#.utf8))?.map(\.name) == [#"na"me"#, "plain"])
     }

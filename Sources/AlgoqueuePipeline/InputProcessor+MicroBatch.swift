@@ -11,17 +11,20 @@ extension InputProcessor {
     func processBatch(_ messages: [KafkaMessage]) async -> [[ResultRow]]? {
         let clock = ContinuousClock()
         let start = clock.now
-        var rows = messages.map { errorRows(baseRow($0), "") }
+        // One base row per message; a message's rows are filled in once known (each row is a copy of its base).
+        let bases = messages.map(baseRow)
+        var rows: [[ResultRow]] = Array(repeating: [], count: messages.count)
         var inputs: [(index: Int, input: AlgorithmInput)] = []
+        inputs.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {
             switch decoder.decode(message) {
-            case .invalid(let reason): rows[index] = errorRows(baseRow(message), reason)
+            case .invalid(let reason): rows[index] = errorRows(bases[index], reason)
             case .input(let input):
                 if let json = input.jsonValue {
                     inputs.append((index, AlgorithmInput(json: json, key: input.key, source: input.source)))
                 } else {
                     rows[index] = errorRows(
-                        baseRow(message),
+                        bases[index],
                         "binary inputs cannot go in a micro-batch (a JSON list); turn batch.max_items down to 1")
                 }
             }
@@ -30,16 +33,15 @@ extension InputProcessor {
             let entries = inputs
             let answered = await withTaskGroup(of: (Int, [Int: ResultRow]?).self) { group in
                 for (position, target) in targets.enumerated() {
-                    let bases = Dictionary(uniqueKeysWithValues: entries.map { ($0.index, rows[$0.index][position]) })
                     group.addTask { (position, await self.batchRows(target, entries, bases: bases, priorAttempts: 0)) }
                 }
-                var answered: [Int: [Int: ResultRow]] = [:]
-                for await (position, targetRows) in group { if let targetRows { answered[position] = targetRows } }
+                var answered: [[Int: ResultRow]?] = Array(repeating: nil, count: targets.count)
+                for await (position, targetRows) in group { answered[position] = targetRows }
                 return answered
             }
-            guard answered.count == targets.count, !Task.isCancelled else { return nil }
-            for (position, targetRows) in answered {
-                for (index, row) in targetRows { rows[index][position] = row }
+            guard answered.allSatisfy({ $0 != nil }), !Task.isCancelled else { return nil }
+            for (index, _) in inputs {
+                rows[index] = answered.map { $0![index]! }
             }
         }
         let elapsed = (clock.now - start).seconds * 1000
@@ -61,9 +63,11 @@ extension InputProcessor {
     /// an input was part of counts as one of its attempts. The answer may fail single inputs (see ``BatchAnswer``):
     /// those inputs get error rows, the others ok rows, with no second call. Nil when a stop came first.
     func batchRows(
-        _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [Int: ResultRow], priorAttempts: Int
+        _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [ResultRow], priorAttempts: Int
     ) async -> [Int: ResultRow]? {
-        let body = entries.reduce(into: [UInt8]()) { $0 += $1.input.bytes }
+        var body: [UInt8] = []
+        body.reserveCapacity(entries.reduce(0) { $0 + $1.input.bytes.count })
+        for entry in entries { body += entry.input.bytes }
         let ranges = entries.reduce(into: [Range<Int>]()) { ranges, entry in
             let lower = ranges.last?.upperBound ?? 0
             ranges.append(lower..<(lower + entry.input.bytes.count))
@@ -80,10 +84,13 @@ extension InputProcessor {
             switch BatchAnswer.items(Array(answer.output.utf8), ids: input.itemIDs) {
             case .success(let items):
                 var rows: [Int: ResultRow] = [:]
+                rows.reserveCapacity(entries.count)
                 for (entry, item) in zip(entries, items) {
                     switch item {
                     case .error(let message):
-                        var row = bases[entry.index]!
+                        var row = bases[entry.index]
+                        row.algorithm = target.algorithm.name
+                        row.algorithmVersion = target.algorithm.version
                         row.attempts = attempts
                         row.error = message
                         row.httpStatus = answer.statusCode
@@ -92,7 +99,7 @@ extension InputProcessor {
                         var itemAnswer = answer
                         itemAnswer.output = String(decoding: bytes, as: UTF8.self)
                         rows[entry.index] = await row(
-                            bases[entry.index]!, target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
+                            bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
                     }
                 }
                 return rows
@@ -103,7 +110,7 @@ extension InputProcessor {
             failure = result
         }
         guard entries.count > 1 else {
-            var row = await row(bases[entries[0].index]!, target, failure, attempts: outcome.attempts, milliseconds: 0)
+            var row = await row(bases[entries[0].index], target, failure, attempts: outcome.attempts, milliseconds: 0)
             row.attempts = attempts
             if priorAttempts > 0, let error = row.error {
                 row.error = error + " (alone, after its micro-batch failed; \(attempts) calls included it)"

@@ -124,6 +124,7 @@ extension Pipeline {
                                 guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
                             }
                         } else {
+                            await Self.waitForWriter(dispatch)
                             guard await callSlots.acquire() else { break loop }
                             calls.addTask {
                                 defer { callSlots.release() }
@@ -230,6 +231,7 @@ extension Pipeline {
     static func startBatch(_ works: [OrderingLanes.Work], calls: inout DiscardingTaskGroup, _ dispatch: Dispatch) async
         -> Bool
     {
+        await waitForWriter(dispatch)
         guard await dispatch.callSlots.acquire() else { return false }
         calls.addTask {
             defer { dispatch.callSlots.release() }
@@ -254,6 +256,14 @@ extension Pipeline {
             }
         }
         dispatch.writer.submit(contentsOf: completed)
+    }
+
+    /// Waits while the writer is behind (``ResultWriter/isBehind``): a new call would only add rows to its queue.
+    /// A stop ends the wait; the call slot that follows then refuses.
+    static func waitForWriter(_ dispatch: Dispatch) async {
+        while dispatch.writer.isBehind, !dispatch.intake.isClosed, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     /// Waits up to `shutdownTimeout` for calls in flight, then cancels the rest (they are consumed again next time).

@@ -9,6 +9,8 @@ import Synchronization
 final class ResultWriter: Sendable {
     struct State {
         var pending: [CompletedMessage] = []
+        /// The rows of `pending`.
+        var pendingRows = 0
         var closed = false
     }
 
@@ -44,15 +46,26 @@ final class ResultWriter: Sendable {
 
     /// Queues one message's rows for the next transaction.
     func submit(_ message: CompletedMessage) {
-        state.withLock { $0.pending.append(message) }
+        state.withLock {
+            $0.pending.append(message)
+            $0.pendingRows += message.rows.count
+        }
         wake.yield()
     }
 
     /// Queues several messages' rows at once.
     func submit(contentsOf messages: [CompletedMessage]) {
-        state.withLock { $0.pending.append(contentsOf: messages) }
+        state.withLock {
+            $0.pending.append(contentsOf: messages)
+            $0.pendingRows += messages.reduce(0) { $0 + $1.rows.count }
+        }
         wake.yield()
     }
+
+    /// Rows waiting for a transaction reach four transactions' worth: the store is what holds the pipeline back.
+    /// New calls then wait (see `Pipeline.waitForWriter`), so that inputs wait as compact messages, and the writer
+    /// still has its next transactions ready, instead of as rows (several times their size) here.
+    var isBehind: Bool { state.withLock { $0.pendingRows >= 4 * maxRows } }
 
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
@@ -124,6 +137,7 @@ final class ResultWriter: Sendable {
             }
             let batch = Array(state.pending.prefix(count))
             state.pending.removeFirst(count)
+            state.pendingRows -= rows
             return batch
         }
     }

@@ -253,7 +253,7 @@ struct Run: AsyncParsableCommand {
                     Double(messages) / pythonSeconds, python.cpuSeconds / Double(messages) * 1000,
                     Double(python.peakRSSBytes) / 1e6, pythonSeconds * rate / Double(messages)))
         case "single":
-            let httpRate = try referenceRate(
+            let (httpRate, httpCPU) = try referenceRun(
                 executable,
                 [
                     "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
@@ -262,9 +262,9 @@ struct Run: AsyncParsableCommand {
             print(
                 String(
                     format:
-                        "  reference HTTP-only: %.0f requests/s; algoqueue / HTTP-only = %.3f (target >= 0.85); "
-                        + "CPU s per 1000 messages %.3f (target <= 0.060)",
-                    httpRate, rate / httpRate, cpuPerThousand))
+                        "  reference HTTP-only: %.0f requests/s, %.3f CPU s per 1000 requests; algoqueue / HTTP-only = "
+                        + "%.3f (target >= 0.85); CPU s per 1000 messages %.3f (target <= 0.060)",
+                    httpRate, httpCPU, rate / httpRate, cpuPerThousand))
             try storeReferences(rate: rate, scenario: setup.name, directory: directory, executable: executable)
         case "batch":
             let consumeRate = try referenceRate(

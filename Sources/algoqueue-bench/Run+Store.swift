@@ -4,8 +4,17 @@ extension Run {
     /// Runs a reference (this binary again, as a child process) and returns its rate: the scenario's messages
     /// over the `seconds=` it prints.
     func referenceRate(_ executable: String, _ arguments: [String]) throws -> Double {
+        try referenceRun(executable, arguments).rate
+    }
+
+    /// A reference's rate and the CPU it used per 1000 of the scenario's messages (start-up included, as for
+    /// algoqueue's own figure).
+    func referenceRun(_ executable: String, _ arguments: [String]) throws -> (rate: Double, cpuPerThousand: Double) {
         let reference = try runMeasured(executable, arguments)
-        return Double(messages) / (Self.value("seconds", in: reference.output) ?? .infinity)
+        return (
+            Double(messages) / (Self.value("seconds", in: reference.output) ?? .infinity),
+            reference.cpuSeconds / Double(messages) * 1000
+        )
     }
 
     /// The store's references for a scenario: the same number of rows written by the store alone (`sqlite-only`,

@@ -1,5 +1,6 @@
 import AlgoqueueKafka
 import AlgoqueueStore
+import AlgoqueueSupport
 import Testing
 
 @testable import AlgoqueuePipeline
@@ -125,5 +126,22 @@ struct WriterRowsTests {
         #expect(counts["b"]?.ok == 3 && counts["b"]?.errors == 0)
         #expect(counts["c"]?.ok == 1 && counts["c"]?.errors == 0)
         #expect(statistics.recentErrors.map(\.error) == ["boom"])
+    }
+
+    @Test("the writer is behind at four transactions' worth of waiting rows, and catches up when it writes them")
+    func behind() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try ResultsStore.open(StoreConfiguration(path: directory.file("behind.db")), logger: testLogger())
+        let tracker = Locked(OffsetTracker())
+        let writer = ResultWriter(
+            store: store, group: "g", tracker: tracker, maxRows: 2, metrics: PipelineMetrics(), logger: testLogger())
+        for offset in 0..<7 { writer.submit(message(Int64(offset), algorithms: ["a"])) }
+        #expect(!writer.isBehind)
+        writer.submit(contentsOf: [message(7, algorithms: ["a"])])
+        #expect(writer.isBehind)
+        writer.close()
+        try await writer.run { _ in }
+        #expect(!writer.isBehind)
+        #expect(try sqlite3(directory.file("behind.db"), "SELECT COUNT(*) FROM results") == ["8"])
     }
 }

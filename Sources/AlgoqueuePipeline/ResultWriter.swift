@@ -9,8 +9,6 @@ import Synchronization
 final class ResultWriter: Sendable {
     struct State {
         var pending: [CompletedMessage] = []
-        /// The rows of `pending`.
-        var pendingRows = 0
         var closed = false
     }
 
@@ -24,6 +22,8 @@ final class ResultWriter: Sendable {
     let metrics: PipelineMetrics
     let logger: Logger
     let state = Mutex(State())
+    /// The rows of `state.pending`, readable without the lock (asked before every call).
+    let pendingRows = Atomic(0)
     /// Where written rows are also queued for the results topic (nil: no results topic).
     let publisher: ResultsPublisher?
     let wake: AsyncStream<Void>.Continuation
@@ -46,26 +46,22 @@ final class ResultWriter: Sendable {
 
     /// Queues one message's rows for the next transaction.
     func submit(_ message: CompletedMessage) {
-        state.withLock {
-            $0.pending.append(message)
-            $0.pendingRows += message.rows.count
-        }
+        state.withLock { $0.pending.append(message) }
+        pendingRows.add(message.rows.count, ordering: .relaxed)
         wake.yield()
     }
 
     /// Queues several messages' rows at once.
     func submit(contentsOf messages: [CompletedMessage]) {
-        state.withLock {
-            $0.pending.append(contentsOf: messages)
-            $0.pendingRows += messages.reduce(0) { $0 + $1.rows.count }
-        }
+        state.withLock { $0.pending.append(contentsOf: messages) }
+        pendingRows.add(messages.reduce(0) { $0 + $1.rows.count }, ordering: .relaxed)
         wake.yield()
     }
 
     /// Rows waiting for a transaction reach four transactions' worth: the store is what holds the pipeline back.
     /// New calls then wait (see `Pipeline.waitForWriter`), so that inputs wait as compact messages, and the writer
     /// still has its next transactions ready, instead of as rows (several times their size) here.
-    var isBehind: Bool { state.withLock { $0.pendingRows >= 4 * maxRows } }
+    var isBehind: Bool { pendingRows.load(ordering: .relaxed) >= 4 * maxRows }
 
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
@@ -137,7 +133,7 @@ final class ResultWriter: Sendable {
             }
             let batch = Array(state.pending.prefix(count))
             state.pending.removeFirst(count)
-            state.pendingRows -= rows
+            pendingRows.subtract(rows, ordering: .relaxed)
             return batch
         }
     }

@@ -63,6 +63,8 @@ private let rawServer = #"""
                 conn.sendall(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"old": true}')
                 conn.close()
                 return
+            elif path == "/redirect":
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n")
             elif path == "/big":
                 conn.sendall(answer(b'"' + b"x" * 5000 + b'"'))
             elif path == "/cut":
@@ -184,7 +186,7 @@ struct HTTPConnectionPoolTests {
         await server.stop()
     }
 
-    @Test("a cancelled call closes its connection; an answer cut off or too large ends as it should")
+    @Test("a cancelled call closes its connection; an answer cut off, too large or a redirect ends as it should")
     func failures() async throws {
         let directory = try TemporaryDirectory()
         let server = try await RawServer(directory: directory)
@@ -224,7 +226,12 @@ struct HTTPConnectionPoolTests {
                             "answer from \(base)/big is larger than 1000 bytes (algorithm.max_answer_bytes); "
                                 + "raise it if such answers are expected")))
         }
-        for algorithm in [cut, big, hang] { await algorithm.shutdown() }
+        // Redirects are not followed: the status is the answer.
+        let redirect = try server.algorithm("/redirect")
+        #expect(
+            await redirect.call(AlgorithmInput(json: numberInput(1)))
+                == .failure(AlgorithmFailure(.status, "HTTP 302 Found from \(base)/redirect", statusCode: 302)))
+        for algorithm in [cut, big, hang, redirect] { await algorithm.shutdown() }
         await server.stop()
     }
 }

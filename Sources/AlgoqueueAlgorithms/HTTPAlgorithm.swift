@@ -151,6 +151,20 @@ public final class HTTPAlgorithm: Algorithm {
         }
     }
 
+    var cancelled: AlgorithmFailure { AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled") }
+
+    var timedOut: AlgorithmFailure {
+        AlgorithmFailure(.timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
+    }
+
+    var connectTimedOut: AlgorithmFailure {
+        AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
+    }
+
+    var closedEarly: AlgorithmFailure {
+        AlgorithmFailure(.transport, "\(displayURL) closed the connection before answering")
+    }
+
     var answerTooLarge: AlgorithmFailure {
         AlgorithmFailure(
             .invalidAnswer,
@@ -184,35 +198,23 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     func classify(_ error: any Error) -> AlgorithmFailure {
-        if Task.isCancelled || error is CancellationError {
-            return AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled")
-        }
+        if Task.isCancelled || error is CancellationError { return cancelled }
+        // The same failures from either transport (the plain-HTTP pool, AsyncHTTPClient for https) read alike.
         if let error = error as? HTTP1ExchangeError {
             switch error {
-            case .timedOut:
-                return AlgorithmFailure(
-                    .timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
-            case .connectTimedOut:
-                return AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
-            case .closed:
-                return AlgorithmFailure(.transport, "\(displayURL) closed the connection before answering")
-            case .answerTooLarge:
-                return answerTooLarge
+            case .timedOut: return timedOut
+            case .connectTimedOut: return connectTimedOut
+            case .closed: return closedEarly
+            case .answerTooLarge: return answerTooLarge
             }
         }
         if let error = error as? HTTPClientError {
             switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout:
-                return AlgorithmFailure(
-                    .timeout, "no answer from \(displayURL) within \(configuration.timeout.text) (timeout)")
-            case .connectTimeout:
-                return AlgorithmFailure(.transport, "could not connect to \(displayURL) within 10 seconds")
-            case .cancelled:
-                return AlgorithmFailure(.cancelled, "call to \(displayURL) was cancelled")
-            case .remoteConnectionClosed:
-                return AlgorithmFailure(.transport, "\(displayURL) closed the connection before answering")
-            default:
-                return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(error)")
+            case .deadlineExceeded, .readTimeout, .writeTimeout: return timedOut
+            case .connectTimeout: return connectTimedOut
+            case .cancelled: return cancelled
+            case .remoteConnectionClosed: return closedEarly
+            default: return AlgorithmFailure(.transport, "call to \(displayURL) failed: \(error)")
             }
         }
         let text = "\(error)"

@@ -11,9 +11,11 @@ struct ModelsExampleTests {
     @Test("The digits worker labels real inputs, refuses a bad one, and answers a micro-batch entry by entry")
     func digitsWorker() async throws {
         let rows = try runProgram("/usr/bin/env", ["python3", Self.models + "/dataset.py", "--bad", "1"])
-        #expect(rows.status == 0, "dataset.py failed: \(rows.error)")
+        // Required: without the data set the rest would index into nothing and take the whole test run down.
+        try #require(
+            rows.status == 0, "dataset.py failed (scripts/setup-examples installs scikit-learn): \(rows.error)")
         let lines = rows.output.split(separator: "\n").map(String.init)
-        #expect(lines.count == 1798)  // the 1 797 digits and one bad input
+        try #require(lines.count == 1798)  // the 1 797 digits and one bad input
         var configuration = ProcessPoolConfiguration(command: ["python3", Self.models + "/worker.py"])
         configuration.name = "digits"
         configuration.workers = 1

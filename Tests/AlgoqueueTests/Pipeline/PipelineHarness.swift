@@ -56,6 +56,8 @@ struct PipelineHarness {
             var http = HTTPAlgorithmConfiguration(url: url)
             http.name = "doubler"
             http.timeout = timeout
+            // As `algoqueue run` wires it: a connection for every call that may be in flight.
+            http.maxConnections = concurrency
             algorithms = [try HTTPAlgorithm(http)]
         }
         let store = try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger())

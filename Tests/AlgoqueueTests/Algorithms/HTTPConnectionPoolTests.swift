@@ -47,6 +47,10 @@ private let rawServer = #"""
                     conn.close()
                     return
                 conn.sendall(answer(b'{"first": true}'))
+            elif path == "/hang-second":
+                # Answers a connection's first request at once and never its next ones.
+                if served == 1:
+                    conn.sendall(answer(b'{"first": true}'))
             elif path == "/stats":
                 with lock:
                     conn.sendall(answer(json.dumps(stats).encode()))
@@ -103,11 +107,13 @@ struct HTTPConnectionPoolTests {
             stats = try HTTPAlgorithm(HTTPAlgorithmConfiguration(url: "http://127.0.0.1:\(self.port)/stats"))
         }
 
-        func algorithm(_ path: String, maxConnections: Int = 8, maxAnswerBytes: Int = 1 << 20) throws -> HTTPAlgorithm {
+        func algorithm(
+            _ path: String, maxConnections: Int = 8, maxAnswerBytes: Int = 1 << 20, timeout: Duration = .seconds(20)
+        ) throws -> HTTPAlgorithm {
             var configuration = HTTPAlgorithmConfiguration(url: "http://127.0.0.1:\(port)\(path)")
             configuration.maxConnections = maxConnections
             configuration.maxAnswerBytes = maxAnswerBytes
-            configuration.timeout = .seconds(20)
+            configuration.timeout = timeout
             return try HTTPAlgorithm(configuration)
         }
 
@@ -232,6 +238,36 @@ struct HTTPConnectionPoolTests {
             await redirect.call(AlgorithmInput(json: numberInput(1)))
                 == .failure(AlgorithmFailure(.status, "HTTP 302 Found from \(base)/redirect", statusCode: 302)))
         for algorithm in [cut, big, hang, redirect] { await algorithm.shutdown() }
+        await server.stop()
+    }
+
+    @Test(
+        "a kept-alive connection's later call still times out at its own deadline, and the connection is closed",
+        .timeLimit(.minutes(1)))
+    func timeoutOnReusedConnection() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let base = "http://127.0.0.1:\(server.port)"
+        // One connection: the second call goes on the connection the first one kept alive. The connection's timer
+        // was armed for the first call's deadline; it must still end the second call at the second deadline.
+        let algorithm = try server.algorithm("/hang-second", maxConnections: 1, timeout: .seconds(5))
+        #expect(try await algorithm.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"first": true}"#)
+        let before = try await server.counts()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(
+            await algorithm.call(AlgorithmInput(json: numberInput(2)))
+                == .failure(AlgorithmFailure(.timeout, "no answer from \(base)/hang-second within 5s (timeout)")))
+        var now = before
+        for _ in 0..<200 {
+            now = try await server.counts()
+            if now.closedByClient > before.closedByClient { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(now.connections == before.connections, "the second call opened a connection of its own")
+        #expect(now.closedByClient == before.closedByClient + 1, "the timed-out connection stayed open")
+        // The pool recovers: a third call opens a new connection, which answers its first request.
+        #expect(try await algorithm.call(AlgorithmInput(json: numberInput(3))).get().output == #"{"first": true}"#)
+        await algorithm.shutdown()
         await server.stop()
     }
 }

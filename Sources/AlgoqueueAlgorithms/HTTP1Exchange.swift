@@ -52,9 +52,9 @@ final class HTTP1ExchangeHandler: ChannelDuplexHandler {
         pending = request
         head = nil
         body = nil
-        if let timer, timer.at <= request.deadline {
-            // Fires no later than this deadline, and re-arms then.
-        } else {
+        // A timer that fires no later than this deadline stays: it re-arms for this one when it fires.
+        let armedInTime = timer.map { $0.at <= request.deadline } ?? false
+        if !armedInTime {
             timer?.scheduled.cancel()
             arm(context: context, at: request.deadline)
         }

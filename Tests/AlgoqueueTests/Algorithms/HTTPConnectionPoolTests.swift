@@ -253,6 +253,7 @@ struct HTTPConnectionPoolTests {
         let algorithm = try server.algorithm("/hang-second", maxConnections: 1, timeout: .seconds(5))
         #expect(try await algorithm.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"first": true}"#)
         let before = try await server.counts()
+        // So that the second deadline is clearly later than the one the timer was armed for (the re-arm path).
         try await Task.sleep(for: .milliseconds(300))
         #expect(
             await algorithm.call(AlgorithmInput(json: numberInput(2)))

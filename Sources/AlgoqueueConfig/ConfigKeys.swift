@@ -40,7 +40,7 @@ public enum ConfigKeys {
             "silence after which the group reassigns our partitions"),
         S(
             "kafka.max_buffered_messages", .integer(\.kafka.maxBufferedMessages),
-            "consumed but unwritten messages before pausing (each pause/resume refetches, so small values cost throughput)"
+            "consumed but unwritten messages before pausing (above a quarter, polling waits up to 1 s first; each pause/resume refetches, so small values cost throughput)"
         ),
         S("kafka.max_buffered_bytes", .integer(\.kafka.maxBufferedBytes), "the same in bytes"),
         S(

@@ -1,4 +1,5 @@
 import CRdKafka
+import Glibc
 import Logging
 
 /// The consumer's poll thread: the only place that polls, assigns, pauses, commits and closes.
@@ -9,9 +10,12 @@ final class ConsumerPollLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     var assignment: Set<TopicPartition> = []
     var paused = false
+    var flow: ConsumerFlowControl
 
     init(consumer: KafkaConsumer) {
         self.consumer = consumer
+        flow = ConsumerFlowControl(
+            maxMessages: consumer.configuration.maxBufferedMessages, maxBytes: consumer.configuration.maxBufferedBytes)
     }
 
     var handle: OpaquePointer { consumer.client.handle }
@@ -39,7 +43,16 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 break
             }
             commit(commits, synchronously: false)
-            applyFlowControl(messages: messages, bytes: bytes)
+            switch flow.step(
+                messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
+            {
+            case .hold:
+                Self.napBriefly()
+                continue
+            case .pause: setPaused(true)
+            case .resume: setPaused(false)
+            case .poll: break
+            }
             guard var message = rd_kafka_consumer_poll(handle, 50) else { continue }
             // Whatever else is ready goes out with it, in one event: one hand-over per batch, not per message.
             var batch: [KafkaMessage] = []
@@ -130,16 +143,13 @@ final class ConsumerPollLoop: @unchecked Sendable {
         return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || value < 0 ? nil : value
     }
 
-    /// Pauses every assigned partition while too much is unreleased; resumes once half of it is released.
-    func applyFlowControl(messages: Int, bytes: Int) {
-        let limits = consumer.configuration
-        if !paused, !assignment.isEmpty, messages >= limits.maxBufferedMessages || bytes >= limits.maxBufferedBytes {
-            setPaused(true)
-        } else if paused, messages <= limits.maxBufferedMessages / 2, bytes <= limits.maxBufferedBytes / 2 {
-            setPaused(false)
-        }
+    /// One millisecond: how often a hold looks whether the pipeline has caught up.
+    static func napBriefly() {
+        var interval = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        nanosleep(&interval, nil)
     }
 
+    /// Pauses or resumes every assigned partition (see ``ConsumerFlowControl``).
     func setPaused(_ pause: Bool) {
         let list = TopicPartitionList.make(Array(assignment))
         defer { rd_kafka_topic_partition_list_destroy(list) }

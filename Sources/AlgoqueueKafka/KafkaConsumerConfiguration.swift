@@ -29,7 +29,8 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var commitInterval: Duration = .milliseconds(200)
     /// How many consumed messages may wait for their rows before partitions are paused. Default: 100 000.
     /// Each pause and resume makes librdkafka drop and refetch what it had prefetched (about 0.2 s on the
-    /// development broker), so a small buffer costs throughput; `maxBufferedBytes` bounds the memory.
+    /// development broker), so a small buffer costs throughput; `maxBufferedBytes` bounds the memory. Above a
+    /// quarter of either limit, polling first waits up to a second (see `ConsumerFlowControl`).
     public var maxBufferedMessages: Int = 100_000
     /// How many bytes of consumed messages may wait for their rows before partitions are paused.
     /// Default: 64 MiB.

@@ -15,6 +15,8 @@ struct BrokerOutageTests {
             url: endpoint.url)
         harness.concurrency = 2
         harness.maxBufferedMessages = 50
+        // librdkafka fetches ahead only 20 messages per partition: the rest of the run needs the broker.
+        harness.kafkaProperties = ["queued.min.messages": "20"]
         let pipeline = try harness.makePipeline()
         async let totals = harness.run(pipeline, within: .seconds(90))
         let started = await eventually(within: .seconds(30)) { pipeline.statistics.snapshot.durable >= 40 }

@@ -29,6 +29,8 @@ struct PipelineHarness {
     var sideband = SidebandConfiguration()
     /// The algorithms to call; empty: one HTTP algorithm named `doubler` at `url`.
     var algorithms: [any Algorithm] = []
+    /// librdkafka properties for the consumer, passed through as is.
+    var kafkaProperties: [String: String] = [:]
 
     func makePipeline() throws -> Pipeline {
         var kafka = KafkaConsumerConfiguration()
@@ -37,6 +39,7 @@ struct PipelineHarness {
         kafka.groupID = group
         kafka.maxBufferedMessages = maxBufferedMessages
         kafka.sessionTimeout = sessionTimeout
+        kafka.properties = kafkaProperties
         var configuration = PipelineConfiguration()
         configuration.untilIdle = true
         configuration.concurrency = concurrency

@@ -58,10 +58,14 @@ final class ResultWriter: Sendable {
         wake.yield()
     }
 
-    /// Rows waiting for a transaction reach four transactions' worth: the store is what holds the pipeline back.
-    /// New calls then wait (see `Pipeline.waitForWriter`), so that inputs wait as compact messages, and the writer
-    /// still has its next transactions ready, instead of as rows (several times their size) here.
-    var isBehind: Bool { pendingRows.load(ordering: .relaxed) >= 4 * maxRows }
+    /// Rows waiting for a transaction reach ``transactionsAhead`` transactions' worth: the store is what holds the
+    /// pipeline back. New calls then wait (see `Pipeline.waitForWriter`), so that inputs wait as compact messages,
+    /// and the writer still has its next transaction ready, instead of as rows (several times their size) here.
+    var isBehind: Bool { pendingRows.load(ordering: .relaxed) >= Self.transactionsAhead * maxRows }
+
+    /// How many transactions' worth of rows may wait before new calls wait. Two rather than four took the peak
+    /// resident set of a 200 000-message backlog from 101-106 MB to 96-99 MB at the same rate (within noise).
+    static let transactionsAhead = 2
 
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.

@@ -31,30 +31,44 @@ public final class RowTally: Sendable {
 
     func record(_ rows: [ResultRow]) {
         guard !rows.isEmpty else { return }
-        counts.withLock { counts in
-            // Rows come in runs of one algorithm: one dictionary update per run, no copy of a row.
-            var index = rows.startIndex
-            while index < rows.endIndex {
-                let algorithm = rows[index].algorithm
-                var (ok, errors) = (0, 0)
-                while index < rows.endIndex, rows[index].algorithm == algorithm {
-                    if rows[index].status == .ok { ok += 1 } else { errors += 1 }
-                    index += 1
+        // Through a buffer pointer: reading a field of `rows[index]`, or `filter`, copied the whole row (a retain
+        // and a release per string in it).
+        rows.withUnsafeBufferPointer { rows in
+            let anyError = counts.withLock { counts in
+                // Rows come in runs of one algorithm: one dictionary update per run.
+                var index = 0
+                var anyError = false
+                while index < rows.count {
+                    let algorithm = rows[index].algorithm
+                    var (ok, errors) = (0, 0)
+                    while index < rows.count, rows[index].algorithm == algorithm {
+                        if rows[index].status == .ok { ok += 1 } else { errors += 1 }
+                        index += 1
+                    }
+                    counts[algorithm, default: (0, 0)].ok += ok
+                    counts[algorithm, default: (0, 0)].errors += errors
+                    anyError = anyError || errors > 0
                 }
-                counts[algorithm, default: (0, 0)].ok += ok
-                counts[algorithm, default: (0, 0)].errors += errors
+                return anyError
             }
-        }
-        let errors = rows.filter { $0.status == .error }
-        guard !errors.isEmpty else { return }
-        let now = Date()
-        let newest = errors.suffix(Self.recentLimit).reversed().map {
-            RecentError(
-                topic: $0.topic, partition: $0.partition, offset: $0.offset, item: $0.item, algorithm: $0.algorithm,
-                error: $0.error ?? "", at: now)
-        }
-        recent.withLock { recent in
-            recent = Array((newest + recent).prefix(Self.recentLimit))
+            guard anyError else { return }
+            let now = Date()
+            // Newest first: the last error rows, from the end.
+            var newest: [RecentError] = []
+            var index = rows.count - 1
+            while index >= 0, newest.count < Self.recentLimit {
+                if rows[index].status == .error {
+                    newest.append(
+                        RecentError(
+                            topic: rows[index].topic, partition: rows[index].partition, offset: rows[index].offset,
+                            item: rows[index].item, algorithm: rows[index].algorithm, error: rows[index].error ?? "",
+                            at: now))
+                }
+                index -= 1
+            }
+            recent.withLock { recent in
+                recent = Array((newest + recent).prefix(Self.recentLimit))
+            }
         }
     }
 }

@@ -128,6 +128,26 @@ struct WriterRowsTests {
         #expect(statistics.recentErrors.map(\.error) == ["boom"])
     }
 
+    @Test("the status page's recent errors: the last 20, newest first, across records")
+    func recentErrors() {
+        let statistics = RowTally()
+        let rows = (0..<60).map { offset in
+            var row = ResultRow(topic: "t", partition: 0, offset: Int64(offset), algorithm: "a", status: .ok)
+            if offset % 2 == 1 {
+                row.status = .error
+                row.error = "e\(offset)"
+            }
+            return row
+        }
+        statistics.record(Array(rows.prefix(30)))
+        #expect(statistics.recentErrors.map(\.offset) == Array(stride(from: 29, through: 1, by: -2)).map(Int64.init))
+        statistics.record(Array(rows.suffix(30)))
+        let recent = statistics.recentErrors
+        #expect(recent.map(\.offset) == Array(stride(from: 59, through: 21, by: -2)).map(Int64.init))
+        #expect(recent.first?.error == "e59" && recent.first?.algorithm == "a")
+        #expect(statistics.perAlgorithm["a"]?.ok == 30 && statistics.perAlgorithm["a"]?.errors == 30)
+    }
+
     @Test("the writer is behind at two transactions' worth of waiting rows, and catches up when it writes them")
     func behind() async throws {
         let directory = try TemporaryDirectory()

@@ -5,7 +5,7 @@ import Glibc
 /// on two cores, each holding its own high-water mark. Two arenas took the peak resident set of a 200 000-message
 /// backlog from 108-111 MB to 101-106 MB at the same rate (one arena: 95 MB, about 7% slower).
 public enum MallocArenas {
-    /// The number of arenas `algoqueue run` and `collect` allow.
+    /// The number of arenas `algoqueue` allows.
     public static let standard: Int32 = 2
 
     /// Caps the arenas created from now on at `count`, unless `MALLOC_ARENA_MAX` is set (glibc has then applied

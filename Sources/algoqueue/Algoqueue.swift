@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import ArgumentParser
 
 /// The `algoqueue` command.
@@ -33,6 +34,13 @@ struct Algoqueue: AsyncParsableCommand {
             MigrateCommand.self,
         ]
     )
+
+    /// Caps malloc's arenas (see `MallocArenas`) while the main thread is the only one, so that no thread has made
+    /// an arena of its own yet, then parses and runs the command.
+    static func main() async {
+        MallocArenas.limit()
+        await main(nil)
+    }
 }
 
 /// Exit codes shared by the subcommands (from sysexits.h where one fits).

@@ -79,7 +79,6 @@ struct CollectCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        MallocArenas.limit()
         var kafka = KafkaConsumerConfiguration()
         kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         kafka.groupID = group

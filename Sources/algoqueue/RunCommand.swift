@@ -40,7 +40,6 @@ struct RunCommand: AsyncParsableCommand {
     var untilIdle = false
 
     func run() async throws {
-        MallocArenas.limit()
         let settings = try options.resolve { settings in
             if untilIdle { settings.pipeline.untilIdle = true }
         }

@@ -31,7 +31,7 @@ extension InputProcessor {
         }
         if !inputs.isEmpty {
             let entries = inputs
-            let answered = await withTaskGroup(of: (Int, [Int: ResultRow]?).self) { group in
+            var answered = await withTaskGroup(of: (Int, [Int: ResultRow]?).self) { group in
                 for (position, target) in targets.enumerated() {
                     group.addTask { (position, await self.batchRows(target, entries, bases: bases, priorAttempts: 0)) }
                 }
@@ -40,8 +40,9 @@ extension InputProcessor {
                 return answered
             }
             guard answered.allSatisfy({ $0 != nil }), !Task.isCancelled else { return nil }
+            // Moved out of the answers (removed), not copied: a copy retains every string of the row.
             for (index, _) in inputs {
-                rows[index] = answered.map { $0![index]! }
+                rows[index] = answered.indices.map { answered[$0]!.removeValue(forKey: index)! }
             }
         }
         let elapsed = (clock.now - start).seconds * 1000

@@ -6,27 +6,41 @@ import GRDBSQLite
 /// first: measured with `algoqueue-bench` (`sqlite-only` against `sqlite-c`, the same rows through a plain C
 /// loop), that layer made the store 0.61 of the C loop's rate.
 extension ResultsStore {
-    /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for `row` on `statement`.
-    static func upsert(_ row: ResultRow, keepInput: Bool, now: String, with statement: Statement, in db: Database)
-        throws(DatabaseError)
-    {
+    /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for each of `rows` on `statement`.
+    static func upsert(
+        _ rows: [ResultRow], keepInput: Bool, now: String, with statement: Statement, in db: Database
+    ) throws(DatabaseError) {
+        // Each value is read through a pointer to the row: passing `rows[index]`, or a for-in loop's element, copied
+        // the whole row first (a retain and a release per string in it).
+        try rows.withUnsafeBufferPointer { buffer throws(DatabaseError) in
+            guard let first = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                try upsert(first + index, keepInput: keepInput, now: now, with: statement, in: db)
+            }
+        }
+    }
+
+    /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for the row at `row` on `statement`.
+    static func upsert(
+        _ row: UnsafePointer<ResultRow>, keepInput: Bool, now: String, with statement: Statement, in db: Database
+    ) throws(DatabaseError) {
         let handle = statement.sqliteStatement
         defer {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
-        bind(row.topic, 1, handle)
-        sqlite3_bind_int64(handle, 2, Int64(row.partition))
-        sqlite3_bind_int64(handle, 3, row.offset)
-        sqlite3_bind_int64(handle, 4, Int64(row.item))
-        bind(row.algorithm, 5, handle)
-        bind(row.algorithmVersion, 6, handle)
-        bind(row.key, 7, handle)
-        bind(row.status.rawValue, 8, handle)
+        bind(row.pointee.topic, 1, handle)
+        sqlite3_bind_int64(handle, 2, Int64(row.pointee.partition))
+        sqlite3_bind_int64(handle, 3, row.pointee.offset)
+        sqlite3_bind_int64(handle, 4, Int64(row.pointee.item))
+        bind(row.pointee.algorithm, 5, handle)
+        bind(row.pointee.algorithmVersion, 6, handle)
+        bind(row.pointee.key, 7, handle)
+        bind(row.pointee.status.rawValue, 8, handle)
         if keepInput {  // the `input` column: the text, or the exact bytes as a BLOB
-            if let input = row.input {
+            if let input = row.pointee.input {
                 bind(input, 9, handle)
-            } else if let raw = row.rawInput {
+            } else if let raw = row.pointee.rawInput {
                 raw.withUnsafeBytes { bytes in
                     // An empty blob is still a blob, not NULL (SQLite reads a nil pointer as NULL).
                     if bytes.isEmpty {
@@ -37,20 +51,20 @@ extension ResultsStore {
                 }
             }
         }
-        sqlite3_bind_int64(handle, 10, Int64(row.inputBytes))
-        bind(row.output, 11, handle)
-        bind(row.error, 12, handle)
-        bind(row.metadata, 13, handle)
-        bind(row.outputFile, 14, handle)
-        sqlite3_bind_int64(handle, 15, Int64(row.attempts))
-        sqlite3_bind_double(handle, 16, row.durationMilliseconds)
-        bind(row.messageTimestamp, 17, handle)
-        bind(row.createdAt ?? now, 18, handle)
-        bind(row.updatedAt ?? now, 19, handle)
-        bind(row.inputHash, 20, handle)
-        bind(row.cachedFrom, 21, handle)
-        bind(row.traceparent, 22, handle)
-        if let status = row.httpStatus { sqlite3_bind_int64(handle, 23, Int64(status)) }
+        sqlite3_bind_int64(handle, 10, Int64(row.pointee.inputBytes))
+        bind(row.pointee.output, 11, handle)
+        bind(row.pointee.error, 12, handle)
+        bind(row.pointee.metadata, 13, handle)
+        bind(row.pointee.outputFile, 14, handle)
+        sqlite3_bind_int64(handle, 15, Int64(row.pointee.attempts))
+        sqlite3_bind_double(handle, 16, row.pointee.durationMilliseconds)
+        bind(row.pointee.messageTimestamp, 17, handle)
+        bind(row.pointee.createdAt ?? now, 18, handle)
+        bind(row.pointee.updatedAt ?? now, 19, handle)
+        bind(row.pointee.inputHash, 20, handle)
+        bind(row.pointee.cachedFrom, 21, handle)
+        bind(row.pointee.traceparent, 22, handle)
+        if let status = row.pointee.httpStatus { sqlite3_bind_int64(handle, 23, Int64(status)) }
         let code = sqlite3_step(handle)
         guard code == SQLITE_DONE else {
             throw DatabaseError(

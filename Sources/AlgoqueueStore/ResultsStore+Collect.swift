@@ -17,9 +17,7 @@ extension ResultsStore {
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(
                     sql: Self.upsertRowSQL + "\nWHERE excluded.updated_at >= results.updated_at")
-                for row in rows {
-                    try Self.upsert(row, keepInput: true, now: now, with: insert, in: db)
-                }
+                try Self.upsert(rows, keepInput: true, now: now, with: insert, in: db)
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {
                     try offset.execute(arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])

@@ -166,10 +166,7 @@ public final class ResultsStore: Sendable {
             return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
-                // By index: a for-in loop would copy each row (a retain per string in it) before binding it.
-                for index in rows.indices {
-                    try Self.upsert(rows[index], keepInput: keepInputs, now: now, with: insert, in: db)
-                }
+                try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, in: db)
                 if let outbox {
                     let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)
                     for (index, row) in rows.enumerated() {

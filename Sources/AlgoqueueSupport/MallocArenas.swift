@@ -6,18 +6,17 @@ import Glibc
 /// backlog from 108-111 MB to 101-106 MB at the same rate (one arena: 95 MB, about 7% slower).
 public enum MallocArenas {
     /// The number of arenas `algoqueue` allows.
-    public static let standard: Int32 = 2
+    static let standard: Int32 = 2
 
-    /// Caps the arenas created from now on at `count`, unless `MALLOC_ARENA_MAX` is set (glibc has then applied
-    /// it). Returns whether this call set the cap.
-    @discardableResult
-    public static func limit(to count: Int32 = standard) -> Bool {
+    /// Caps the arenas created from now on at ``standard``, unless `MALLOC_ARENA_MAX` is set (glibc has then
+    /// applied it).
+    public static func limit() {
         guard getenv("MALLOC_ARENA_MAX") == nil,
             let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")  // RTLD_DEFAULT
-        else { return false }
+        else { return }
         // mallopt is declared in <malloc.h>, which the Glibc module leaves out: it is looked up by name.
         let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-        return mallopt(arenaMaxParameter, count) == 1
+        _ = mallopt(arenaMaxParameter, standard)
     }
 
     /// `M_ARENA_MAX` in glibc's <malloc.h>.

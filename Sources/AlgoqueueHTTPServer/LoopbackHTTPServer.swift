@@ -41,11 +41,31 @@ public struct LoopbackHTTPReply: Sendable {
     }
 }
 
+/// A reply due after a delay, and what to do when it is due (before it is written).
+public struct TimedReply: Sendable {
+    /// The reply.
+    public var reply: LoopbackHTTPReply
+    /// How long after the request the reply is written.
+    public var delay: Duration
+    /// Runs on the event loop when the delay has passed, just before the reply is written.
+    public var whenDue: (@Sendable () -> Void)?
+
+    /// Creates a timed reply.
+    public init(_ reply: LoopbackHTTPReply, after delay: Duration = .zero, whenDue: (@Sendable () -> Void)? = nil) {
+        self.reply = reply
+        self.delay = delay
+        self.whenDue = whenDue
+    }
+}
+
 /// A small HTTP/1.1 server on 127.0.0.1 that answers every request with an async handler: it serves the
 /// built-in demo algorithm and stands in for real model endpoints in tests.
 public final class LoopbackHTTPServer: Sendable {
     /// Handles one request.
     public typealias Handler = @Sendable (LoopbackHTTPRequest) async -> LoopbackHTTPReply
+    /// Handles one request on the connection's event loop, at once, and says when to write the reply: a model that
+    /// takes a fixed time, without the hops to a task and back (the benchmark's latency-bound endpoint).
+    public typealias TimedHandler = @Sendable (LoopbackHTTPRequest) -> TimedReply
 
     let channel: any Channel
     /// The port it listens on.
@@ -61,6 +81,19 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Starts listening on `host` (default 127.0.0.1; `port` 0 picks a free one).
     public static func start(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) async throws
+        -> LoopbackHTTPServer
+    {
+        try await start(host: host, port: port, answering: .async(handler))
+    }
+
+    /// Starts listening, answering with `handler` on the event loop (see ``TimedHandler``).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, timed handler: @escaping TimedHandler)
+        async throws -> LoopbackHTTPServer
+    {
+        try await start(host: host, port: port, answering: .timed(handler))
+    }
+
+    private static func start(host: String, port: Int, answering handler: RequestHandler.Answering) async throws
         -> LoopbackHTTPServer
     {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -88,11 +121,16 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let handler: LoopbackHTTPServer.Handler
+    enum Answering: Sendable {
+        case async(LoopbackHTTPServer.Handler)
+        case timed(LoopbackHTTPServer.TimedHandler)
+    }
+
+    let handler: Answering
     var head: HTTPRequestHead?
     var body: [UInt8] = []
 
-    init(handler: @escaping LoopbackHTTPServer.Handler) {
+    init(handler: Answering) {
         self.handler = handler
     }
 
@@ -110,13 +148,29 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
                 body: body)
             let keepAlive = head.isKeepAlive
             let version = head.version
-            let handler = self.handler
-            let promise = context.eventLoop.makePromise(of: LoopbackHTTPReply.self)
-            promise.completeWithTask { await handler(request) }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            promise.futureResult.whenSuccess { reply in
-                let (this, context) = bound.value
-                this.write(reply, version: version, keepAlive: keepAlive, context: context)
+            switch handler {
+            case .async(let handler):
+                let promise = context.eventLoop.makePromise(of: LoopbackHTTPReply.self)
+                promise.completeWithTask { await handler(request) }
+                promise.futureResult.whenSuccess { reply in
+                    let (this, context) = bound.value
+                    this.write(reply, version: version, keepAlive: keepAlive, context: context)
+                }
+            case .timed(let handler):
+                let timed = handler(request)
+                let due = {
+                    timed.whenDue?()
+                    let (this, context) = bound.value
+                    this.write(timed.reply, version: version, keepAlive: keepAlive, context: context)
+                }
+                if timed.delay > .zero {
+                    let (seconds, attoseconds) = timed.delay.components
+                    context.eventLoop.scheduleTask(
+                        in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), due)
+                } else {
+                    due()
+                }
             }
         }
     }

@@ -137,8 +137,12 @@ public protocol Algorithm: Sendable {
     func start() throws(AlgorithmConfigurationError)
     /// Releases connections and processes. Called once, after the last call.
     func shutdown() async
+    /// Where the call worker numbered `worker` should run: the event loop of the connections its calls use, so that
+    /// a call's request, its answer and the next call stay on one thread; nil for the global pool. Default: nil.
+    func executor(forWorker worker: Int) -> (any TaskExecutor)?
 }
 
 extension Algorithm {
     public func start() throws(AlgorithmConfigurationError) {}
+    public func executor(forWorker worker: Int) -> (any TaskExecutor)? { nil }
 }

@@ -3,9 +3,10 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// Keep-alive HTTP/1.1 connections to one plain-HTTP endpoint, at most `maxConnections` open, one exchange at a
-/// time on each; callers beyond that wait in line. Built on swift-nio's own HTTP/1.1 codecs: one request costs a
-/// write, the answer's bytes and one hop back to the caller's task.
+/// Keep-alive HTTP/1.1 connections to one plain-HTTP endpoint on one event loop, at most `maxConnections` open, one
+/// exchange at a time on each; callers beyond that wait in line. Built on swift-nio's own HTTP/1.1 codecs: one
+/// request costs a write and the answer's bytes, with no hop between threads when the caller's task runs on the
+/// pool's loop (``executor``).
 final class HTTP1ConnectionPool: Sendable {
     let host: String
     let port: Int
@@ -13,6 +14,10 @@ final class HTTP1ConnectionPool: Sendable {
     /// How long connecting may take, at most (the call's own deadline can end it sooner).
     let connectTimeout: TimeAmount
     private let group: any EventLoopGroup
+    /// Runs a call's task on the loop this pool's connections live on.
+    let executor: EventLoopTaskExecutor
+    /// Calls under way or waiting in this pool.
+    let calls = Atomic(0)
     private let state = Mutex(State())
 
     private struct State {
@@ -35,12 +40,13 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount) {
+    init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount, loop: any EventLoop) {
         self.host = host
         self.port = port
         self.maxConnections = max(1, maxConnections)
         self.connectTimeout = connectTimeout
-        group = MultiThreadedEventLoopGroup.singleton
+        group = loop
+        executor = EventLoopTaskExecutor(loop)
     }
 
     /// Sends `head` and `body` on a pooled connection and returns the whole answer. Cancelling the task closes the
@@ -55,6 +61,8 @@ final class HTTP1ConnectionPool: Sendable {
         let request = { (answer: EventLoopPromise<HTTP1Answer>) in
             HTTP1Request(head: head, body: body, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
         }
+        calls.add(1, ordering: .relaxed)
+        defer { calls.subtract(1, ordering: .relaxed) }
         let lease = try await lease()
         do {
             return try await exchange(lease, deadline: deadline, request)

@@ -38,7 +38,7 @@ public final class HTTPAlgorithm: Algorithm {
     let transport: Transport
 
     enum Transport {
-        case pool(HTTP1ConnectionPool, uri: String, hostHeader: String, authorization: String?)
+        case pool(HTTP1LoopPools, uri: String, hostHeader: String, authorization: String?)
         case client(HTTPClient)
     }
     /// The URL without credentials or query, safe to put in an error row.
@@ -58,7 +58,7 @@ public final class HTTPAlgorithm: Algorithm {
             let path = components?.percentEncodedPath ?? ""
             let query = components?.percentEncodedQuery.map { "?\($0)" } ?? ""
             transport = .pool(
-                HTTP1ConnectionPool(
+                HTTP1LoopPools(
                     host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
                     connectTimeout: .seconds(10)),
                 uri: (path.isEmpty ? "/" : path) + query,
@@ -124,7 +124,7 @@ public final class HTTPAlgorithm: Algorithm {
             switch transport {
             case .pool(let pool, let uri, _, _):
                 headers.add(name: "Content-Length", value: String(body.readableBytes))
-                let answer = try await pool.execute(
+                let answer = try await pool.current.execute(
                     head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers), body: body,
                     maxAnswerBytes: configuration.maxAnswerBytes,
                     deadline: .now() + .milliseconds(configuration.timeout.milliseconds))
@@ -258,6 +258,11 @@ public final class HTTPAlgorithm: Algorithm {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: trimmed) else { return nil }
         return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
+    }
+
+    public func executor(forWorker worker: Int) -> (any TaskExecutor)? {
+        if case .pool(let pools, _, _, _) = transport { return pools.executor(forWorker: worker) }
+        return nil
     }
 
     public func shutdown() async {

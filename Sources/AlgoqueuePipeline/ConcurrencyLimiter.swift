@@ -2,7 +2,7 @@ import Synchronization
 
 /// Bounds how many calls are in flight: ``acquire()`` waits for a free slot, ``release()`` frees one, and
 /// ``close()`` ends the waiting for good (a stop), so that no call starts after it.
-final class ConcurrencyLimiter: Sendable {
+final class ConcurrencyLimiter: ClosesWithIntake {
     /// The slots and who waits for one. Methods change the state and say whom to resume; the caller resumes
     /// them after unlocking.
     struct State {

@@ -4,6 +4,11 @@ import Synchronization
 /// Whether new calls may start. Open from the start of a run until a graceful stop, a failure or the end of an
 /// idle run closes it, once. Closing closes the call limiters and wakes every wait that would lead to a call (a
 /// retry's backoff, an open circuit, a micro-batch's linger), so that no call starts after it.
+/// What a stop closes with the intake: call slots, the queue of messages waiting for a call.
+protocol ClosesWithIntake: Sendable {
+    func close()
+}
+
 final class Intake: Sendable {
     /// Open with the sleepers to wake, or closed. Methods return whom to resume; callers resume after unlocking.
     struct State {
@@ -12,7 +17,7 @@ final class Intake: Sendable {
         /// Sleepers cancelled before they registered.
         var cancelled: Set<Int> = []
         var nextID = 0
-        var limiters: [ConcurrencyLimiter] = []
+        var limiters: [any ClosesWithIntake] = []
 
         mutating func register(_ id: Int, _ sleeper: CheckedContinuation<Void, Never>) -> Bool {
             if closed || cancelled.remove(id) != nil { return false }
@@ -26,7 +31,7 @@ final class Intake: Sendable {
             return nil
         }
 
-        mutating func close() -> (sleepers: [CheckedContinuation<Void, Never>], limiters: [ConcurrencyLimiter]) {
+        mutating func close() -> (sleepers: [CheckedContinuation<Void, Never>], limiters: [any ClosesWithIntake]) {
             guard !closed else { return ([], []) }
             closed = true
             defer { sleepers = [:] }
@@ -40,7 +45,7 @@ final class Intake: Sendable {
     init() {}
 
     /// Closes `limiter` with the intake (at once if it is closed already).
-    func register(_ limiter: ConcurrencyLimiter) {
+    func register(_ limiter: any ClosesWithIntake) {
         let closeNow = state.withLock { state in
             if !state.closed { state.limiters.append(limiter) }
             return state.closed

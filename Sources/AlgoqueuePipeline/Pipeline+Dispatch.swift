@@ -78,6 +78,11 @@ extension Pipeline {
         var batch = PendingBatch()
         var state = DispatchState()
         var failure: PipelineError?
+        // One call per message, unordered: call workers take the messages from this queue, which holds as many as
+        // there are workers (consumed counts them: it runs ahead of the calls by at most twice the concurrency).
+        let queue = WorkQueue(bound: configuration.maxCallsInFlight)
+        intake.register(queue)
+        var workersStarted = false
         await withDiscardingTaskGroup { calls in
             loop: for await signal in signals.cancelOnGracefulShutdown() {
                 if intake.isClosed, case .kafka(.messages) = signal { break loop }
@@ -124,12 +129,11 @@ extension Pipeline {
                                 guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
                             }
                         } else {
-                            await Self.waitForWriter(dispatch)
-                            guard await callSlots.acquire() else { break loop }
-                            calls.addTask {
-                                defer { callSlots.release() }
-                                await Self.run(work, dispatch)
+                            if !workersStarted {
+                                workersStarted = true
+                                Self.startWorkers(configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
                             }
+                            await queue.put(work)
                         }
                     }
                 case .linger(let number):
@@ -200,6 +204,7 @@ extension Pipeline {
                 }
             }
             intake.close()
+            queue.close()
             lanes.stop()
             if failure != nil {
                 calls.cancelAll()
@@ -208,6 +213,24 @@ extension Pipeline {
             await finishInFlight(callSlots: callSlots, cancel: { calls.cancelAll() })
         }
         return failure
+    }
+
+    /// Starts `count` call workers: each takes the next message from `queue`, waits for a call slot and processes it,
+    /// until the queue or the slots close. A worker runs where the algorithm's calls are answered (the event loop of
+    /// its connections, when the algorithm says), so that a call and the next one need no hop between threads.
+    static func startWorkers(_ count: Int, calls: inout DiscardingTaskGroup, queue: WorkQueue, _ dispatch: Dispatch) {
+        let targets = dispatch.processor.targets
+        for worker in 0..<count {
+            let executor = targets.count == 1 ? targets[0].algorithm.executor(forWorker: worker) : nil
+            calls.addTask(executorPreference: executor) {
+                while let work = await queue.next() {
+                    await waitForWriter(dispatch)
+                    guard await dispatch.callSlots.acquire() else { break }
+                    await run(work, dispatch)
+                    dispatch.callSlots.release()
+                }
+            }
+        }
     }
 
     /// Processes one message and hands its rows to the writer; a message whose partition was revoked meanwhile is

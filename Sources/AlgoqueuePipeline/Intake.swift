@@ -1,14 +1,15 @@
 import AlgoqueueSupport
 import Synchronization
 
-/// Whether new calls may start. Open from the start of a run until a graceful stop, a failure or the end of an
-/// idle run closes it, once. Closing closes the call limiters and wakes every wait that would lead to a call (a
-/// retry's backoff, an open circuit, a micro-batch's linger), so that no call starts after it.
 /// What a stop closes with the intake: call slots, the queue of messages waiting for a call.
 protocol ClosesWithIntake: Sendable {
     func close()
 }
 
+/// Whether new calls may start. Open from the start of a run until a graceful stop, a failure or the end of an
+/// idle run closes it, once. Closing closes the call limiters and the call workers' queue, and wakes every wait
+/// that would lead to a call (a retry's backoff, an open circuit, a micro-batch's linger), so that no call starts
+/// after it.
 final class Intake: Sendable {
     /// Open with the sleepers to wake, or closed. Methods return whom to resume; callers resume after unlocking.
     struct State {
@@ -44,7 +45,7 @@ final class Intake: Sendable {
     /// An open intake.
     init() {}
 
-    /// Closes `limiter` with the intake (at once if it is closed already).
+    /// Closes `limiter` (call slots, the workers' queue) with the intake (at once if it is closed already).
     func register(_ limiter: any ClosesWithIntake) {
         let closeNow = state.withLock { state in
             if !state.closed { state.limiters.append(limiter) }

@@ -80,6 +80,7 @@ extension Pipeline {
         var failure: PipelineError?
         // One call per message, unordered: call workers take the messages from this queue, which holds as many as
         // there are workers (consumed counts them: it runs ahead of the calls by at most twice the concurrency).
+        // Closed with the intake: waiting workers end, and a loop waiting for room goes on to the stop.
         let queue = WorkQueue(bound: configuration.maxCallsInFlight)
         intake.register(queue)
         var workersStarted = false
@@ -204,7 +205,6 @@ extension Pipeline {
                 }
             }
             intake.close()
-            queue.close()
             lanes.stop()
             if failure != nil {
                 calls.cancelAll()

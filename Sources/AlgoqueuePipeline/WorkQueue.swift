@@ -42,7 +42,18 @@ final class WorkQueue: ClosesWithIntake {
     /// Queues `work` for the next free worker, first waiting while ``bound`` messages wait. Once closed, drops it:
     /// it was never called, so its offset stays and it is consumed again.
     func put(_ work: OrderingLanes.Work) async {
-        if state.withLock({ !$0.closed && $0.count >= bound }) {
+        while true {
+            let (placed, taker) = state.withLock { state -> (Bool, CheckedContinuation<OrderingLanes.Work?, Never>?) in
+                if state.closed { return (true, nil) }
+                if !state.takers.isEmpty { return (true, state.takers.removeFirst()) }
+                guard state.count < bound else { return (false, nil) }
+                state.works.append(work)
+                return (true, nil)
+            }
+            if placed {
+                taker?.resume(returning: work)
+                return
+            }
             await withCheckedContinuation { (producer: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state in
                     if state.closed || state.count < bound { return true }
@@ -52,13 +63,6 @@ final class WorkQueue: ClosesWithIntake {
                 if now { producer.resume() }
             }
         }
-        let taker = state.withLock { state -> CheckedContinuation<OrderingLanes.Work?, Never>? in
-            if state.closed { return nil }
-            if !state.takers.isEmpty { return state.takers.removeFirst() }
-            state.works.append(work)
-            return nil
-        }
-        taker?.resume(returning: work)
     }
 
     /// The next message, waiting for one if none waits; nil once closed.

@@ -33,7 +33,8 @@ extension CompletedMessage {
 struct DurableBatch: Sendable {
     var messages: Int
     var bytes: Int
-    var rows: [ResultRow]
+    /// Each message's rows, in order.
+    var rows: [[ResultRow]]
     var offsets: [TopicPartition: Int64]
     /// Split batches this write completed.
     var completed: [CompletedBatch]

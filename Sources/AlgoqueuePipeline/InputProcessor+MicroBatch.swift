@@ -3,6 +3,9 @@ import AlgoqueueKafka
 import AlgoqueueStore
 import AlgoqueueSupport
 
+/// A row of a micro-batch and the index of its message in the batch.
+typealias BatchRow = (index: Int, row: ResultRow)
+
 extension InputProcessor {
     /// The rows of a micro-batch, one list per message (a row per algorithm), or nil when a stop cancelled it.
     /// Bad inputs get their error rows without a call; the others go to each algorithm in one call as a JSON
@@ -31,18 +34,20 @@ extension InputProcessor {
         }
         if !inputs.isEmpty {
             let entries = inputs
-            var answered = await withTaskGroup(of: (Int, [Int: ResultRow]?).self) { group in
+            var answered = await withTaskGroup(of: (Int, [BatchRow]?).self) { group in
                 for (position, target) in targets.enumerated() {
                     group.addTask { (position, await self.batchRows(target, entries, bases: bases, priorAttempts: 0)) }
                 }
-                var answered: [[Int: ResultRow]?] = Array(repeating: nil, count: targets.count)
+                var answered: [[BatchRow]?] = Array(repeating: nil, count: targets.count)
                 for await (position, targetRows) in group { answered[position] = targetRows }
                 return answered
             }
             guard answered.allSatisfy({ $0 != nil }), !Task.isCancelled else { return nil }
-            // Moved out of the answers (removed), not copied: a copy retains every string of the row.
-            for (index, _) in inputs {
-                rows[index] = answered.indices.map { answered[$0]!.removeValue(forKey: index)! }
+            // Moved out of the answers, algorithm by algorithm (each message's rows in the algorithms' order), not
+            // copied: a copy retains every string of the row.
+            for position in answered.indices {
+                var targetRows = answered[position].take()!
+                while let (index, row) = targetRows.popLast() { rows[index].append(row) }
             }
         }
         let elapsed = (clock.now - start).seconds * 1000
@@ -63,9 +68,11 @@ extension InputProcessor {
     /// half called again (bisected), until the inputs that make it fail are alone and get error rows; every call
     /// an input was part of counts as one of its attempts. The answer may fail single inputs (see ``BatchAnswer``):
     /// those inputs get error rows, the others ok rows, with no second call. Nil when a stop came first.
+    ///
+    /// One row per entry, each with its message index, in the entries' order.
     func batchRows(
         _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [ResultRow], priorAttempts: Int
-    ) async -> [Int: ResultRow]? {
+    ) async -> [BatchRow]? {
         var body: [UInt8] = []
         body.reserveCapacity(entries.reduce(0) { $0 + $1.input.bytes.count })
         for entry in entries { body += entry.input.bytes }
@@ -84,7 +91,7 @@ extension InputProcessor {
         case .success(let answer):
             switch BatchAnswer.items(Array(answer.output.utf8), ids: input.itemIDs) {
             case .success(let items):
-                var rows: [Int: ResultRow] = [:]
+                var rows: [BatchRow] = []
                 rows.reserveCapacity(entries.count)
                 for (entry, item) in zip(entries, items) {
                     switch item {
@@ -95,12 +102,17 @@ extension InputProcessor {
                         row.attempts = attempts
                         row.error = message
                         row.httpStatus = answer.statusCode
-                        rows[entry.index] = row
+                        rows.append((entry.index, row))
                     case .output(let bytes):
                         var itemAnswer = answer
                         itemAnswer.output = String(decoding: bytes, as: UTF8.self)
-                        rows[entry.index] = await row(
-                            bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
+                        rows.append(
+                            (
+                                entry.index,
+                                await row(
+                                    bases[entry.index], target, .success(itemAnswer), attempts: attempts,
+                                    milliseconds: 0)
+                            ))
                     }
                 }
                 return rows
@@ -116,13 +128,13 @@ extension InputProcessor {
             if priorAttempts > 0, let error = row.error {
                 row.error = error + " (alone, after its micro-batch failed; \(attempts) calls included it)"
             }
-            return [entries[0].index: row]
+            return [(entries[0].index, row)]
         }
         // Bisect: each half is called on its own, both at once.
         let middle = entries.count / 2
         async let first = batchRows(target, Array(entries[..<middle]), bases: bases, priorAttempts: attempts)
         async let second = batchRows(target, Array(entries[middle...]), bases: bases, priorAttempts: attempts)
         guard let firstRows = await first, let secondRows = await second else { return nil }
-        return firstRows.merging(secondRows) { $1 }
+        return firstRows + secondRows
     }
 }

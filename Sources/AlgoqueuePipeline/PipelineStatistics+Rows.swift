@@ -29,46 +29,61 @@ public final class RowTally: Sendable {
     /// The last error rows, newest first.
     public var recentErrors: [RecentError] { recent.withLock { $0 } }
 
-    func record(_ rows: [ResultRow]) {
-        guard !rows.isEmpty else { return }
-        // Through a buffer pointer: reading a field of `rows[index]`, or `filter`, copied the whole row (a retain
+    func record(_ rows: [ResultRow]) { record([rows]) }
+
+    /// Counts durable rows, given in groups (one per message, as the writer hands them over), in order.
+    func record(_ groups: [[ResultRow]]) {
+        // Through buffer pointers: reading a field of `rows[index]`, or `filter`, copied the whole row (a retain
         // and a release per string in it).
-        rows.withUnsafeBufferPointer { rows in
-            let anyError = counts.withLock { counts in
-                // Rows come in runs of one algorithm: one dictionary update per run.
-                var index = 0
-                var anyError = false
-                while index < rows.count {
-                    let algorithm = rows[index].algorithm
-                    var (ok, errors) = (0, 0)
-                    while index < rows.count, rows[index].algorithm == algorithm {
-                        if rows[index].status == .ok { ok += 1 } else { errors += 1 }
-                        index += 1
+        let anyError = counts.withLock { counts in
+            // Rows come in runs of one algorithm: one dictionary update per run, across groups.
+            var run: (algorithm: String, ok: Int, errors: Int)?
+            var anyError = false
+            for group in groups {
+                group.withUnsafeBufferPointer { rows in
+                    for index in rows.indices {
+                        if let current = run, current.algorithm != rows[index].algorithm {
+                            counts[current.algorithm, default: (0, 0)].ok += current.ok
+                            counts[current.algorithm, default: (0, 0)].errors += current.errors
+                            run = nil
+                        }
+                        if run == nil { run = (rows[index].algorithm, 0, 0) }
+                        if rows[index].status == .ok {
+                            run!.ok += 1
+                        } else {
+                            run!.errors += 1
+                            anyError = true
+                        }
                     }
-                    counts[algorithm, default: (0, 0)].ok += ok
-                    counts[algorithm, default: (0, 0)].errors += errors
-                    anyError = anyError || errors > 0
                 }
-                return anyError
             }
-            guard anyError else { return }
-            let now = Date()
-            // Newest first: the last error rows, from the end.
-            var newest: [RecentError] = []
-            var index = rows.count - 1
-            while index >= 0, newest.count < Self.recentLimit {
-                if rows[index].status == .error {
-                    newest.append(
-                        RecentError(
-                            topic: rows[index].topic, partition: rows[index].partition, offset: rows[index].offset,
-                            item: rows[index].item, algorithm: rows[index].algorithm, error: rows[index].error ?? "",
-                            at: now))
+            if let current = run {
+                counts[current.algorithm, default: (0, 0)].ok += current.ok
+                counts[current.algorithm, default: (0, 0)].errors += current.errors
+            }
+            return anyError
+        }
+        guard anyError else { return }
+        let now = Date()
+        // Newest first: the last error rows, from the end.
+        var newest: [RecentError] = []
+        for group in groups.reversed() where newest.count < Self.recentLimit {
+            group.withUnsafeBufferPointer { rows in
+                var index = rows.count - 1
+                while index >= 0, newest.count < Self.recentLimit {
+                    if rows[index].status == .error {
+                        newest.append(
+                            RecentError(
+                                topic: rows[index].topic, partition: rows[index].partition,
+                                offset: rows[index].offset, item: rows[index].item, algorithm: rows[index].algorithm,
+                                error: rows[index].error ?? "", at: now))
+                    }
+                    index -= 1
                 }
-                index -= 1
             }
-            recent.withLock { recent in
-                recent = Array((newest + recent).prefix(Self.recentLimit))
-            }
+        }
+        recent.withLock { recent in
+            recent = Array((newest + recent).prefix(Self.recentLimit))
         }
     }
 }

@@ -80,7 +80,7 @@ final class ResultWriter: Sendable {
                 if !closed, waiting < maxRows, pause > Duration.zero { try? await Task.sleep(for: pause) }
                 // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
                 await publisher?.waitForRoom { self.state.withLock { $0.closed } }
-                guard var batch = takeBatch() else { break }
+                guard let batch = takeBatch() else { break }
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
                     for message in batch where message.complete {
@@ -91,16 +91,17 @@ final class ResultWriter: Sendable {
                 let outbox =
                     publisher == nil
                     ? nil : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) }
-                let rows = Self.takeRows(&batch)
+                // Each message's rows as they are (an array shared, not a row copied or moved).
+                let rows = batch.map(\.rows)
                 let started = ContinuousClock.now
                 let completed = try await store.write(
-                    rows: rows,
+                    rowGroups: rows,
                     offsets: offsets.map {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
                     outbox: outbox)
-                publisher?.queuedRows(rows.count)
+                publisher?.queuedRows(rows.reduce(0) { $0 + $1.count })
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 onDurable(
                     DurableBatch(
@@ -110,19 +111,6 @@ final class ResultWriter: Sendable {
             }
             if state.withLock({ $0.closed && $0.pending.isEmpty }) { return }
         }
-    }
-
-    /// Moves every message's rows, in order, into one array, leaving the messages without rows: no row is copied
-    /// (a copy retains each of a row's strings, and the writer handles every row).
-    static func takeRows(_ batch: inout [CompletedMessage]) -> [ResultRow] {
-        var rows: [ResultRow] = []
-        rows.reserveCapacity(batch.reduce(0) { $0 + $1.rows.count })
-        for index in batch.indices {
-            let start = rows.count
-            while let row = batch[index].rows.popLast() { rows.append(row) }
-            rows[start...].reverse()
-        }
-        return rows
     }
 
     /// Takes up to `maxRows` rows' worth of completed messages (at least one message).

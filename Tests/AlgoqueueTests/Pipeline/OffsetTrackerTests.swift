@@ -99,16 +99,39 @@ struct WriterRowsTests {
             rows: algorithms.map { ResultRow(topic: "t", partition: 0, offset: offset, algorithm: $0, status: .ok) })
     }
 
-    @Test("the rows of a batch are moved out in message order and row order; messages keep their other facts")
-    func takeRows() {
-        var batch = [
+    @Test("each message's rows are written as they are, in message order and row order, empty messages included")
+    func rowGroups() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try ResultsStore.open(StoreConfiguration(path: directory.file("groups.db")), logger: testLogger())
+        let batch = [
             message(1, algorithms: ["a"]), message(2, algorithms: []), message(3, algorithms: ["a", "b", "c"]),
             message(4, algorithms: ["b"]),
         ]
-        let rows = ResultWriter.takeRows(&batch)
-        #expect(rows.map { "\($0.offset)\($0.algorithm)" } == ["1a", "3a", "3b", "3c", "4b"])
-        #expect(batch.allSatisfy { $0.rows.isEmpty })
-        #expect(batch.map(\.offset) == [1, 2, 3, 4])
+        try await store.write(
+            rowGroups: batch.map(\.rows), offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 5)], group: "g")
+        #expect(
+            try sqlite3(directory.file("groups.db"), "SELECT \"offset\" || algorithm FROM results ORDER BY rowid")
+                == ["1a", "3a", "3b", "3c", "4b"])
+        #expect(try store.offsets(group: "g").map(\.nextOffset) == [5])
+    }
+
+    @Test("rows given in groups are counted in runs of one algorithm across groups, errors newest first")
+    func groupCounts() {
+        let statistics = RowTally()
+        let batch = [
+            message(1, algorithms: ["a"]), message(2, algorithms: []), message(3, algorithms: ["a", "b"]),
+            message(4, algorithms: ["b"]),
+        ]
+        var groups = batch.map(\.rows)
+        groups[2][1].status = .error
+        groups[2][1].error = "first"
+        groups[3][0].status = .error
+        groups[3][0].error = "second"
+        statistics.record(groups)
+        let counts = statistics.perAlgorithm
+        #expect(counts["a"]?.ok == 2 && counts["a"]?.errors == 0)
+        #expect(counts["b"]?.ok == 0 && counts["b"]?.errors == 2)
+        #expect(statistics.recentErrors.map(\.error) == ["second", "first"])
     }
 
     @Test("ok and error rows are counted per algorithm, in runs or interleaved (fan-out)")

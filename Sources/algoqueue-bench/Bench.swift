@@ -258,12 +258,7 @@ struct Run: AsyncParsableCommand {
                     Double(messages) / pythonSeconds, python.cpuSeconds / Double(messages) * 1000,
                     Double(python.peakRSSBytes) / 1e6, pythonSeconds * rate / Double(messages)))
         case "single":
-            let (after, httpCPU) = try referenceRun(
-                executable,
-                [
-                    "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
-                    String(messages),
-                ])
+            let (after, httpCPU) = try referenceRun(executable, httpOnlyArguments(setup, url: url))
             let httpRate = ((before ?? after) + after) / 2
             print(
                 String(
@@ -296,12 +291,7 @@ struct Run: AsyncParsableCommand {
                     setup.concurrency, setup.latency.seconds, ideal, rate / ideal))
             if setup.name == "latency" {
                 // The same calls without Kafka or the store: what the HTTP path and the endpoint leave of the ideal.
-                let (httpRate, httpCPU) = try referenceRun(
-                    executable,
-                    [
-                        "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency),
-                        "--requests", String(messages),
-                    ])
+                let (httpRate, httpCPU) = try referenceRun(executable, httpOnlyArguments(setup, url: url))
                 print(
                     String(
                         format:

@@ -23,12 +23,7 @@ extension Run {
     func referenceBefore(_ setup: Scenario, url: String, directory: String, executable: String) throws -> Double? {
         switch setup.name {
         case "single":
-            return try referenceRate(
-                executable,
-                [
-                    "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
-                    String(messages),
-                ])
+            return try referenceRate(executable, httpOnlyArguments(setup, url: url))
         case "batch":
             return try referenceRate(
                 executable,
@@ -36,6 +31,15 @@ extension Run {
         default:
             return nil
         }
+    }
+
+    /// The HTTP-only reference's arguments: as many requests as the scenario has messages, at its concurrency,
+    /// against its endpoint.
+    func httpOnlyArguments(_ setup: Scenario, url: String) -> [String] {
+        [
+            "http-only", "--url", url + setup.path, "--concurrency", String(setup.concurrency), "--requests",
+            String(messages),
+        ]
     }
 
     /// The rows the store's references write: as many as the scenario has messages, 500 per transaction.

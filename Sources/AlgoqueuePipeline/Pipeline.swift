@@ -145,24 +145,13 @@ public final class Pipeline: Service {
                     try await writer.run { batch in
                         consumer.commit(batch.offsets)
                         consumer.release(messages: batch.messages, bytes: batch.bytes)
-                        tally.record(batch.rows)
-                        // Counted through a buffer pointer: a for-in loop's element is a copy of the row (a retain
-                        // and a release per string in it, for every row written).
-                        var (rows, ok, cached) = (0, 0, 0)
-                        for group in batch.rows {
-                            group.withUnsafeBufferPointer { group in
-                                rows += group.count
-                                for index in group.indices {
-                                    if group[index].status == .ok { ok += 1 }
-                                    if group[index].cachedFrom != nil { cached += 1 }
-                                }
-                            }
-                        }
+                        // One walk over the rows counts them per algorithm and for the totals.
+                        let counted = tally.record(batch.rows)
                         statistics.update { totals in
                             totals.durable += batch.messages
-                            totals.ok += ok
-                            totals.errors += rows - ok
-                            totals.cached += cached
+                            totals.ok += counted.ok
+                            totals.errors += counted.rows - counted.ok
+                            totals.cached += counted.cached
                         }
                         health.update { $0.lastProgress = ContinuousClock.now }
                         statistics.markDurable()

@@ -29,19 +29,32 @@ public final class RowTally: Sendable {
     /// The last error rows, newest first.
     public var recentErrors: [RecentError] { recent.withLock { $0 } }
 
-    func record(_ rows: [ResultRow]) { record([rows]) }
+    /// What one call of ``record(_:)-([[ResultRow]])`` counted, for the pipeline's totals.
+    struct Counted {
+        var rows = 0
+        var ok = 0
+        var cached = 0
+    }
 
-    /// Counts durable rows, given in groups (one per message, as the writer hands them over), in order.
-    func record(_ groups: [[ResultRow]]) {
+    @discardableResult
+    func record(_ rows: [ResultRow]) -> Counted { record([rows]) }
+
+    /// Counts durable rows, given in groups (one per message, as the writer hands them over), in order; returns the
+    /// totals of the same walk, so that the pipeline's totals need no second pass over every row.
+    @discardableResult
+    func record(_ groups: [[ResultRow]]) -> Counted {
         // Through buffer pointers: reading a field of `rows[index]`, or `filter`, copied the whole row (a retain
         // and a release per string in it).
+        var counted = Counted()
         let anyError = counts.withLock { counts in
             // Rows come in runs of one algorithm: one dictionary update per run, across groups.
             var run: (algorithm: String, ok: Int, errors: Int)?
             var anyError = false
             for group in groups {
                 group.withUnsafeBufferPointer { rows in
+                    counted.rows += rows.count
                     for index in rows.indices {
+                        if rows[index].cachedFrom != nil { counted.cached += 1 }
                         if let current = run, current.algorithm != rows[index].algorithm {
                             counts[current.algorithm, default: (0, 0)].ok += current.ok
                             counts[current.algorithm, default: (0, 0)].errors += current.errors
@@ -50,6 +63,7 @@ public final class RowTally: Sendable {
                         if run == nil { run = (rows[index].algorithm, 0, 0) }
                         if rows[index].status == .ok {
                             run!.ok += 1
+                            counted.ok += 1
                         } else {
                             run!.errors += 1
                             anyError = true
@@ -63,7 +77,7 @@ public final class RowTally: Sendable {
             }
             return anyError
         }
-        guard anyError else { return }
+        guard anyError else { return counted }
         let now = Date()
         // Newest first: the last error rows, from the end.
         var newest: [RecentError] = []
@@ -85,5 +99,6 @@ public final class RowTally: Sendable {
         recent.withLock { recent in
             recent = Array((newest + recent).prefix(Self.recentLimit))
         }
+        return counted
     }
 }

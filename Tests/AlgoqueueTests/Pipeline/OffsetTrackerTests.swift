@@ -127,7 +127,9 @@ struct WriterRowsTests {
         groups[2][1].error = "first"
         groups[3][0].status = .error
         groups[3][0].error = "second"
-        statistics.record(groups)
+        groups[0][0].cachedFrom = "t/0/0"
+        let counted = statistics.record(groups)
+        #expect(counted.rows == 4 && counted.ok == 2 && counted.cached == 1)
         let counts = statistics.perAlgorithm
         #expect(counts["a"]?.ok == 2 && counts["a"]?.errors == 0)
         #expect(counts["b"]?.ok == 0 && counts["b"]?.errors == 2)

@@ -28,6 +28,12 @@ struct InputDecoder {
     }
 
     func decode(_ message: KafkaMessage) -> Decoded {
+        decode(message, key: Self.keyText(message.key), valueIsText: false)
+    }
+
+    /// ``decode(_:)`` with what the caller already derived from the message (for its base row): the key as text,
+    /// and whether the value is known to be UTF-8 text (then it is not checked again).
+    func decode(_ message: KafkaMessage, key: String?, valueIsText: Bool) -> Decoded {
         let source = "\(message.topic)/\(message.partition)/\(message.offset)"
         guard let value = message.value else {
             return .invalid("the message has no value (null); publish a JSON document as the value")
@@ -40,12 +46,11 @@ struct InputDecoder {
                 "the input is \(value.count) bytes, above the limit of \(maxInputBytes) bytes "
                     + "(pipeline.max_input_bytes); send a smaller input or raise the limit")
         }
-        let key = Self.keyText(message.key)
         switch Self.contentType(of: message) {
         case .binary:
             return .input(with(AlgorithmInput(bytes: value, contentType: .binary, key: key, source: source), message))
         case .text:
-            if let bad = Self.firstInvalidUTF8Offset(value) {
+            if !valueIsText, let bad = Self.firstInvalidUTF8Offset(value) {
                 return .invalid(
                     "the message value is not valid UTF-8 text (bad byte at offset \(bad)), yet its content-type is text"
                 )
@@ -53,7 +58,7 @@ struct InputDecoder {
             return .input(with(AlgorithmInput(bytes: value, contentType: .text, key: key, source: source), message))
         case .json: break
         }
-        if let bad = Self.firstInvalidUTF8Offset(value) {
+        if !valueIsText, let bad = Self.firstInvalidUTF8Offset(value) {
             return .invalid("the message value is not valid UTF-8 (bad byte at offset \(bad)); publish UTF-8 JSON")
         }
         do {

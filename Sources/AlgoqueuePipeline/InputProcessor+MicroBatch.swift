@@ -20,7 +20,7 @@ extension InputProcessor {
         var inputs: [(index: Int, input: AlgorithmInput)] = []
         inputs.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {
-            switch decoder.decode(message) {
+            switch decoder.decode(message, key: bases[index].key, valueIsText: bases[index].input != nil) {
             case .invalid(let reason): rows[index] = errorRows(bases[index], reason)
             case .input(let input):
                 if let json = input.jsonValue {

@@ -123,7 +123,8 @@ final class InputProcessor: Sendable {
         }
         let done = await written?.rows(of: base, isChunk: chunk != nil) ?? [:]
         var result = ProcessedMessage()
-        switch decoder.decode(message) {
+        // The base row's input is the value as text when it is UTF-8 without NUL bytes: not checked twice.
+        switch decoder.decode(message, key: base.key, valueIsText: base.input != nil) {
         case .invalid(let reason):
             result.rows = errorRows(base, reason)
         case .input(let input):

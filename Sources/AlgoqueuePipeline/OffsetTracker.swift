@@ -79,6 +79,18 @@ struct OffsetTracker {
         return partitions.values[index].receive(offset)
     }
 
+    /// ``receive(_:offset:)`` for a run of one partition's offsets, with one look-up of the partition for all of
+    /// them: `each` gets every offset's generation (nil where it is not to be called), in order.
+    mutating func receive(
+        _ partition: TopicPartition, offsets: some Sequence<Int64>, _ each: (Int?) -> Void
+    ) {
+        guard let index = partitions.index(forKey: partition) else {
+            for _ in offsets { each(nil) }
+            return
+        }
+        for offset in offsets { each(partitions.values[index].receive(offset)) }
+    }
+
     /// Records that the rows of `offset` are part of the write being prepared.
     mutating func finish(_ partition: TopicPartition, generation: Int, offset: Int64) {
         guard let index = partitions.index(forKey: partition) else { return }

@@ -89,21 +89,15 @@ extension Pipeline {
                 if intake.isClosed, case .kafka(.messages) = signal { break loop }
                 switch signal {
                 case .kafka(.messages(let arrived)):
-                    for message in arrived {
-                        let partition = message.topicPartition
-                        if let end = state.atEnd[partition], message.offset >= end { state.atEnd[partition] = nil }
-                        state.position[partition] = max(state.position[partition] ?? 0, message.offset + 1)
-                        guard
-                            let generation = dispatch.tracker.withLock({ $0.receive(partition, offset: message.offset) }
-                            )
-                        else {
-                            consumer.release(messages: 1, bytes: message.byteCount)
-                            continue
-                        }
-                        state.outstanding += 1
-                        statistics.update { $0.consumed += 1 }
+                    let (works, refused) = Self.receive(arrived, state: &state, tracker: dispatch.tracker)
+                    if refused.messages > 0 { consumer.release(messages: refused.messages, bytes: refused.bytes) }
+                    if !works.isEmpty {
+                        state.outstanding += works.count
+                        statistics.update { $0.consumed += works.count }
                         statistics.markConsumed()
-                        let work = OrderingLanes.Work(message: message, generation: generation)
+                    }
+                    for work in works {
+                        let message = work.message
                         if let lane = lanes.lane(of: message) {
                             // Ordered: the lane's task runs its messages one after another; the loop never waits here.
                             if lanes.enqueue(work, on: lane) {
@@ -213,6 +207,45 @@ extension Pipeline {
             await finishInFlight(callSlots: callSlots, cancel: { calls.cancelAll() })
         }
         return failure
+    }
+
+    /// The messages of `arrived` to call, each with its partition's generation; the others (partitions not
+    /// assigned, offsets received before) are counted in `refused`, for the consumer to release at once. Messages
+    /// arrive in runs from one partition: the bookkeeping (end, position, tracker) is done once per run, not once
+    /// per message.
+    static func receive(
+        _ arrived: [KafkaMessage], state: inout DispatchState, tracker: Locked<OffsetTracker>
+    ) -> (works: [OrderingLanes.Work], refused: (messages: Int, bytes: Int)) {
+        var works: [OrderingLanes.Work] = []
+        works.reserveCapacity(arrived.count)
+        var refused = (messages: 0, bytes: 0)
+        var start = arrived.startIndex
+        while start < arrived.endIndex {
+            let first = arrived[start]
+            var end = start + 1
+            while end < arrived.endIndex, arrived[end].partition == first.partition, arrived[end].topic == first.topic {
+                end += 1
+            }
+            let run = arrived[start..<end]
+            let partition = first.topicPartition
+            let last = run.lazy.map(\.offset).max()!
+            if let atEnd = state.atEnd[partition], last >= atEnd { state.atEnd[partition] = nil }
+            state.position[partition] = max(state.position[partition] ?? 0, last + 1)
+            tracker.withLock { tracker in
+                var index = run.startIndex
+                tracker.receive(partition, offsets: run.lazy.map(\.offset)) { generation in
+                    if let generation {
+                        works.append(OrderingLanes.Work(message: run[index], generation: generation))
+                    } else {
+                        refused.messages += 1
+                        refused.bytes += run[index].byteCount
+                    }
+                    index += 1
+                }
+            }
+            start = end
+        }
+        return (works, refused)
     }
 
     /// Starts `count` call workers: each takes the next message from `queue`, waits for a call slot and processes it,

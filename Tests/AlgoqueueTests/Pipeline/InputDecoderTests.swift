@@ -37,6 +37,33 @@ struct InputDecoderTests {
         )
     }
 
+    @Test("what the base row knows is not checked again; what it does not know still is")
+    func known() {
+        let json = KafkaMessage(topic: "t", partition: 0, offset: 0, key: [0xFF], value: Array(#"{"a": 1}"#.utf8))
+        guard case .input(let input) = decoder.decode(json, key: "0xff", valueIsText: true) else {
+            Issue.record("a valid input was refused")
+            return
+        }
+        #expect(input.key == "0xff")
+        #expect(input.source == "t/0/0")
+        let bad = KafkaMessage(topic: "t", partition: 0, offset: 1, value: [0x22, 0xE2, 0x82, 0x22])
+        guard case .invalid(let reason) = decoder.decode(bad, key: nil, valueIsText: false) else {
+            Issue.record("invalid UTF-8 was taken")
+            return
+        }
+        #expect(reason.contains("not valid UTF-8"))
+        // Text with a NUL byte: no text in the row's input column, yet valid UTF-8 for a text/plain input.
+        let text = KafkaMessage(
+            topic: "t", partition: 0, offset: 2, value: Array("a\u{0}b".utf8),
+            headers: [KafkaHeader(name: "content-type", value: Array("text/plain".utf8))])
+        #expect(InputDecoder.inputText(text.value) == nil)
+        guard case .input = decoder.decode(text, key: nil, valueIsText: InputDecoder.inputText(text.value) != nil)
+        else {
+            Issue.record("UTF-8 text with a NUL byte was refused")
+            return
+        }
+    }
+
     @Test("keys are text when UTF-8 and hex otherwise")
     func keys() {
         #expect(InputDecoder.keyText(Array("user-7".utf8)) == "user-7")

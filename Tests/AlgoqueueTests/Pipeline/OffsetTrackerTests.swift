@@ -56,6 +56,23 @@ struct OffsetTrackerTests {
         #expect(tracker.takeChangedWatermarks() == [partition: 6])
     }
 
+    @Test("a run of one partition's offsets is received with one look-up: new ones get the generation, others nil")
+    func runs() {
+        var tracker = OffsetTracker()
+        let generation = tracker.assign(partition)
+        _ = tracker.receive(partition, offset: 2)
+        var generations: [Int?] = []
+        tracker.receive(partition, offsets: [1, 3, 4]) { generations.append($0) }
+        #expect(generations == [nil, generation, generation])
+        generations = []
+        tracker.receive(TopicPartition("t", 9), offsets: [0, 1]) { generations.append($0) }
+        #expect(generations == [nil, nil], "a partition not assigned")
+        tracker.finish(partition, generation: generation, offset: 2)
+        tracker.finish(partition, generation: generation, offset: 3)
+        tracker.finish(partition, generation: generation, offset: 4)
+        #expect(tracker.takeChangedWatermarks() == [partition: 5])
+    }
+
     @Test("a long run far ahead of a slow message keeps the watermark at the slow one, with no limit")
     func farAhead() {
         var tracker = OffsetTracker()
@@ -88,6 +105,39 @@ struct IdleDetectionTests {
         state.assignment = []
         state.assignmentKnown = true
         #expect(state.isIdle, "an instance that owns no partition is idle")
+    }
+}
+
+@Suite("Dispatch: a delivery of messages")
+struct DeliveryTests {
+    func message(_ partition: Int32, _ offset: Int64) -> KafkaMessage {
+        KafkaMessage(topic: "t", partition: partition, offset: offset, value: Array("[\(offset)]".utf8))
+    }
+
+    @Test("runs of partitions: each message once, in order, with its generation; end and position follow the last")
+    func runs() {
+        let (zero, one) = (TopicPartition("t", 0), TopicPartition("t", 1))
+        let tracker = Locked(OffsetTracker())
+        let generation = tracker.withLock { $0.assign(zero) }
+        let other = tracker.withLock { $0.assign(one) }
+        _ = tracker.withLock { $0.receive(zero, offset: 5) }
+        var state = DispatchState()
+        state.atEnd[zero] = 7
+        state.atEnd[one] = 100
+        let arrived = [
+            message(0, 5), message(0, 6), message(0, 7), message(1, 40), message(1, 41), message(2, 0),
+            message(0, 8),
+        ]
+        let (works, refused) = Pipeline.receive(arrived, state: &state, tracker: tracker)
+        #expect(works.map(\.message.offset) == [6, 7, 40, 41, 8])
+        #expect(works.map(\.generation) == [generation, generation, other, other, generation])
+        #expect(refused.messages == 2, "offset 5 was received before; partition 2 is not assigned")
+        #expect(refused.bytes == arrived[0].byteCount + arrived[5].byteCount)
+        #expect(state.atEnd[zero] == nil, "a message at or past the end seen")
+        #expect(state.atEnd[one] == 100)
+        #expect(state.position[zero] == 9)
+        #expect(state.position[one] == 42)
+        #expect(tracker.withLock { $0.pendingCount(zero) } == 4)
     }
 }
 

@@ -106,13 +106,15 @@ extension InputProcessor {
                     case .output(let bytes):
                         var itemAnswer = answer
                         itemAnswer.output = String(decoding: bytes, as: UTF8.self)
-                        rows.append(
-                            (
-                                entry.index,
-                                await row(
-                                    bases[entry.index], target, .success(itemAnswer), attempts: attempts,
-                                    milliseconds: 0)
-                            ))
+                        // Built with no suspension, unless the output goes to a sideband file.
+                        let built =
+                            sideband.needsFile(itemAnswer.output)
+                            ? await row(
+                                bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
+                            : row(
+                                bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0,
+                                stored: .success(nil))
+                        rows.append((entry.index, built))
                     }
                 }
                 return rows

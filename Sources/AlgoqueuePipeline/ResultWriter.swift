@@ -123,9 +123,15 @@ final class ResultWriter: Sendable {
                 rows += state.pending[count].rows.count
                 count += 1
             }
+            pendingRows.subtract(rows, ordering: .relaxed)
+            // All of it: the queue's storage is handed over as it is, no message copied.
+            if count == state.pending.count {
+                var all: [CompletedMessage] = []
+                swap(&all, &state.pending)
+                return all
+            }
             let batch = Array(state.pending.prefix(count))
             state.pending.removeFirst(count)
-            pendingRows.subtract(rows, ordering: .relaxed)
             return batch
         }
     }

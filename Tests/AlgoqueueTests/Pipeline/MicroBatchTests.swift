@@ -1,3 +1,4 @@
+import AlgoqueueAlgorithms
 import AlgoqueueHTTPServer
 import AlgoqueueKafka
 import AlgoqueuePipeline
@@ -155,5 +156,55 @@ struct MicroBatchTests {
         #expect(calls.withLock { $0 } < 10 + 3 * 2 * 8)
         await server.stop()
         await bed.endpoint.stop()
+    }
+
+    @Test(
+        "in micro-batches fanned out to two algorithms, large outputs go to files named after each; a failed write is an error row"
+    )
+    func sidebandFiles() async throws {
+        let bed = try await TestBed(topic: "sidebatch", partitions: 1)
+        defer { bed.cleanUp() }
+        let outputs = bed.directory.file("outputs")
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
+        // Where algorithm b's file for offset 0 would be written first stands a directory: that write fails.
+        try FileManager.default.createDirectory(
+            atPath: outputs + "/sidebatch-0-0--1-b.json.partial", withIntermediateDirectories: true)
+        let server = try await LoopbackHTTPServer.start { request in
+            let list = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [[String: Any]] ?? []
+            let answers = list.map { item in
+                let n = item["n"] as? Int ?? 0
+                return n.isMultiple(of: 2)
+                    ? #"{"text": "\#(String(repeating: "y", count: 2000))"}"# : #"{"doubled": \#(n * 2)}"#
+            }
+            return .json(200, "[" + answers.joined(separator: ",") + "]")
+        }
+        _ = try await produce((0..<4).map(numberInput), to: "sidebatch", brokers: bed.broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: bed.broker.bootstrapServers, topics: ["sidebatch"], group: "g",
+            database: bed.directory.file("r.db"), url: server.baseURL)
+        harness.batch.maxItems = 10
+        harness.sideband.outputDirectory = outputs
+        harness.sideband.maxInlineOutputBytes = 1000
+        harness.algorithms = try ["a", "b"].map { name in
+            var http = HTTPAlgorithmConfiguration(url: server.baseURL + "/batch")
+            http.name = name
+            return try HTTPAlgorithm(http)
+        }
+        _ = try await harness.runUntilIdle()
+        let rows = try sqlite3(
+            harness.database,
+            "SELECT offset, algorithm, status, COALESCE(output, error), output_file FROM results ORDER BY offset, algorithm"
+        )
+        #expect(rows.count == 8)
+        #expect(rows[0] == "0|a|ok||\(outputs)/sidebatch-0-0--1-a.json")
+        #expect(rows[1].hasPrefix("0|b|error|cannot write the output to \(outputs)/sidebatch-0-0--1-b.json"))
+        #expect(rows[2] == #"1|a|ok|{"doubled": 2}|"#)
+        #expect(rows[3] == #"1|b|ok|{"doubled": 2}|"#)
+        #expect(rows[4] == "2|a|ok||\(outputs)/sidebatch-0-2--1-a.json")
+        #expect(rows[5] == "2|b|ok||\(outputs)/sidebatch-0-2--1-b.json")
+        for name in ["0--1-a", "2--1-a", "2--1-b"] {
+            #expect(try String(contentsOfFile: outputs + "/sidebatch-0-\(name).json", encoding: .utf8).count == 2012)
+        }
+        await server.stop()
     }
 }

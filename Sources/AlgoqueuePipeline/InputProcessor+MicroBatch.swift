@@ -106,15 +106,13 @@ extension InputProcessor {
                     case .output(let bytes):
                         var itemAnswer = answer
                         itemAnswer.output = String(decoding: bytes, as: UTF8.self)
-                        // Built with no suspension, unless the output goes to a sideband file.
-                        let built =
-                            sideband.needsFile(itemAnswer.output)
-                            ? await row(
-                                bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0)
-                            : row(
-                                bases[entry.index], target, .success(itemAnswer), attempts: attempts, milliseconds: 0,
-                                stored: .success(nil))
-                        rows.append((entry.index, built))
+                        rows.append(
+                            (
+                                entry.index,
+                                await row(
+                                    bases[entry.index], target, .success(itemAnswer), attempts: attempts,
+                                    milliseconds: 0)
+                            ))
                     }
                 }
                 return rows

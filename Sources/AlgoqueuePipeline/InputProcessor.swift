@@ -196,34 +196,21 @@ final class InputProcessor: Sendable {
 
     /// `base` completed with `result`, answered after `attempts` calls to `target`.
     func row(
-        _ base: consuming ResultRow, _ target: Target, _ result: Result<AlgorithmAnswer, AlgorithmFailure>,
-        attempts: Int, milliseconds: Double
+        _ base: ResultRow, _ target: Target, _ result: Result<AlgorithmAnswer, AlgorithmFailure>, attempts: Int,
+        milliseconds: Double
     ) async -> ResultRow {
-        var named = base
-        named.algorithm = target.algorithm.name
-        var stored: Result<String?, SidebandFailure> = .success(nil)
-        if case .success(let answer) = result, sideband.needsFile(answer.output) {
-            // The file is named after the row: its algorithm is this target's.
-            stored = await sideband.storeOutput(answer.output, of: named)
-        }
-        return row(named, target, result, attempts: attempts, milliseconds: milliseconds, stored: stored)
-    }
-
-    /// ``row(_:_:_:attempts:milliseconds:)`` once an output that goes to a file is `stored` (the file's path, nil
-    /// when it stays in the row): no suspension for the outputs that stay in their rows.
-    func row(
-        _ base: consuming ResultRow, _ target: Target, _ result: Result<AlgorithmAnswer, AlgorithmFailure>,
-        attempts: Int, milliseconds: Double, stored: Result<String?, SidebandFailure>
-    ) -> ResultRow {
         var row = base
         row.algorithm = target.algorithm.name
         row.algorithmVersion = target.algorithm.version
         row.attempts = attempts
         row.durationMilliseconds = milliseconds
         switch result {
+        case .success(let answer): row.httpStatus = answer.statusCode
+        case .failure(let failure): row.httpStatus = failure.statusCode
+        }
+        switch result {
         case .success(let answer):
-            row.httpStatus = answer.statusCode
-            switch stored {
+            switch await sideband.storeOutput(answer.output, of: row) {
             case .success(let path):
                 row.status = .ok
                 row.error = nil
@@ -231,12 +218,9 @@ final class InputProcessor: Sendable {
                 row.outputFile = path
                 row.metadata = answer.metadata
             case .failure(let failure):
-                row.status = .error
                 row.error = failure.message
             }
         case .failure(let failure):
-            row.httpStatus = failure.statusCode
-            row.status = .error
             row.error = attempts > 1 ? "\(failure.message) (after \(attempts) attempts)" : failure.message
         }
         return row

@@ -156,13 +156,10 @@ struct Sideband: Sendable {
     /// Writes `output` to a file when it is above the inline limit and an output directory is set; returns the
     /// path (nil when the output stays in the row). The file is written and synced on ``BlockingWork``'s queue.
     func storeOutput(_ output: String, of row: ResultRow) async -> Result<String?, SidebandFailure> {
-        guard let directory = outputDirectory, needsFile(output) else { return .success(nil) }
+        guard let directory = outputDirectory, output.utf8.count > configuration.maxInlineOutputBytes else {
+            return .success(nil)
+        }
         return await BlockingWork.run { writeOutput(output, of: row, to: directory) }
-    }
-
-    /// Whether ``storeOutput(_:of:)`` writes `output` to a file: above the inline limit, with an output directory.
-    func needsFile(_ output: String) -> Bool {
-        outputDirectory != nil && output.utf8.count > configuration.maxInlineOutputBytes
     }
 
     /// ``storeOutput(_:of:)``'s file, blocking.

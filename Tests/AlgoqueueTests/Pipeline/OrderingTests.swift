@@ -62,7 +62,7 @@ struct OrderingTests {
         let state = probe.state.withLock { $0 }
         #expect(state.maxInFlight.count == 4)
         #expect(state.maxInFlight.values.allSatisfy { $0 == 1 }, "\(state.maxInFlight)")
-        #expect(state.offsets.values.allSatisfy { $0 == $0.sorted() && Set($0).count == $0.count })
+        #expect(state.offsets.values.allSatisfy { $0 == $0.sorted() && Set($0).count == $0.count }, "\(state.offsets)")
         #expect(state.maxTotal >= 2, "partitions should run in parallel")
         await probe.server.stop()
         await bed.endpoint.stop()
@@ -89,7 +89,7 @@ struct OrderingTests {
         let state = probe.state.withLock { $0 }
         #expect(Set(state.maxInFlight.keys) == ["k0", "k1", "k2", "k3"])
         #expect(state.maxInFlight.values.allSatisfy { $0 == 1 }, "\(state.maxInFlight)")
-        #expect(state.offsets.values.allSatisfy { $0 == $0.sorted() && $0.count == 15 })
+        #expect(state.offsets.values.allSatisfy { $0 == $0.sorted() && $0.count == 15 }, "\(state.offsets)")
         #expect(state.maxTotal >= 2, "different keys should run in parallel")
         await probe.server.stop()
         await bed.endpoint.stop()

@@ -42,7 +42,7 @@ final class WorkerProcess: Sendable {
         let argv = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, program, &actions, nil, argv, environ)
+        let spawned = withSpawnLock { posix_spawnp(&pid, program, &actions, nil, argv, environ) }
         for descriptor in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(descriptor) }
         guard spawned == 0 else {
             for descriptor in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(descriptor) }

@@ -51,26 +51,57 @@ public final class DevBroker: Sendable {
     /// reconnecting to the port (or any connection picking a source port) may take it, and the mock cluster
     /// aborts the process when it cannot listen there again.
     public func setBrokerDown(_ id: Int32) {
-        rd_kafka_mock_broker_set_down(cluster, id)
-        let ports = bootstrapServers.split(separator: ",").compactMap {
-            $0.split(separator: ":").last.flatMap { Int($0) }
+        // The mock cluster closes the listener and binds its port again at once: no child may start meanwhile.
+        withSpawnLock { rd_kafka_mock_broker_set_down(cluster, id) }
+        guard let port = port(of: id) else { return }
+        // The closed listener's connections may hold the port for a moment; a few tries outlast them.
+        var placeholder = Self.reservePort(port)
+        for _ in 0..<20 where placeholder < 0 {
+            usleep(50_000)
+            placeholder = Self.reservePort(port)
         }
-        guard id >= 1, Int(id) <= ports.count else { return }
-        let placeholder = Self.reservePort(ports[Int(id) - 1])
         reserved.withLock { reserved in
-            if let old = reserved.updateValue(placeholder, forKey: id) { close(old) }
+            if let old = reserved.updateValue(placeholder, forKey: id), old >= 0 { close(old) }
         }
     }
 
-    /// Brings broker `id` back up.
-    public func setBrokerUp(_ id: Int32) {
-        if let placeholder = reserved.withLock({ $0.removeValue(forKey: id) }) { close(placeholder) }
-        rd_kafka_mock_broker_set_up(cluster, id)
+    /// Brings broker `id` back up on its port.
+    ///
+    /// Throws instead of letting the mock cluster abort the process when the port was not held while the
+    /// broker was down and something else still has it after `within`.
+    public func setBrokerUp(_ id: Int32, within: Duration = .seconds(10)) throws(KafkaError) {
+        let placeholder = reserved.withLock { $0.removeValue(forKey: id) } ?? -1
+        if placeholder >= 0 {
+            close(placeholder)
+        } else if let port = port(of: id) {
+            let clock = ContinuousClock()
+            let deadline = clock.now + within
+            var probe = Self.reservePort(port)
+            while probe < 0, clock.now < deadline {
+                usleep(50_000)
+                probe = Self.reservePort(port)
+            }
+            guard probe >= 0 else {
+                throw KafkaError(
+                    .configuration, "broker \(id) cannot come back up: port \(port) is in use by another socket")
+            }
+            close(probe)
+        }
+        withSpawnLock { rd_kafka_mock_broker_set_up(cluster, id) }
+    }
+
+    /// The port broker `id` (from 1) listens on, from the bootstrap list.
+    func port(of id: Int32) -> Int? {
+        let ports = bootstrapServers.split(separator: ",").compactMap {
+            $0.split(separator: ":").last.flatMap { Int($0) }
+        }
+        guard id >= 1, Int(id) <= ports.count else { return nil }
+        return ports[Int(id) - 1]
     }
 
     /// A socket bound (not listening) to 127.0.0.1:`port` with SO_REUSEADDR, or -1 when the port is taken.
     static func reservePort(_ port: Int) -> Int32 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return -1 }
         var on: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))

@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueSupport
 import Foundation
 import Logging
 import Testing
@@ -72,9 +73,21 @@ func produce(
     return deliveries
 }
 
-/// Runs a command line program and returns its exit status and standard output.
+/// Runs a command line program and returns its exit status and standard output. The wait happens on a thread
+/// of its own: the concurrency pool has one thread per core (two here), and a chromium or python run holding
+/// two of them would stall every other test's endpoint and pipeline in this process until it ends.
 @discardableResult
-func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> (
+func runProgram(_ path: String, _ arguments: [String], input: String? = nil) async throws -> (
+    status: Int32, output: String, error: String
+) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result { try runProgramWaiting(path, arguments, input: input) })
+        }.start()
+    }
+}
+
+private func runProgramWaiting(_ path: String, _ arguments: [String], input: String?) throws -> (
     status: Int32, output: String, error: String
 ) {
     let process = Process()
@@ -86,7 +99,7 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
     process.standardError = error
     let inputPipe = Pipe()
     process.standardInput = inputPipe
-    try process.run()
+    try withSpawnLock { try process.run() }
     if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
     try inputPipe.fileHandleForWriting.close()
     let outData = output.fileHandleForReading.readDataToEndOfFile()
@@ -98,8 +111,8 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
 }
 
 /// Runs `sqlite3` on a database file, as a user would, and returns its output lines.
-func sqlite3(_ database: String, _ sql: String) throws -> [String] {
-    let result = try runProgram("/usr/bin/sqlite3", [database, sql])
+func sqlite3(_ database: String, _ sql: String) async throws -> [String] {
+    let result = try await runProgram("/usr/bin/sqlite3", [database, sql])
     #expect(result.status == 0, "sqlite3 failed: \(result.error)")
     return result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter {
         !$0.isEmpty

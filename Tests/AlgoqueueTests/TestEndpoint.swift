@@ -120,12 +120,12 @@ struct ValidationFailure: Error, CustomStringConvertible {
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`. Returns whether it held.
-func eventually(within timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
+func eventually(within timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while clock.now < deadline {
-        if try condition() { return true }
+        if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
-    return try condition()
+    return try await condition()
 }

@@ -22,7 +22,7 @@ struct GracefulStopTests {
         let status = await service.exitStatus(within: .seconds(30))
         #expect(status == 0, "exit status \(String(describing: status)): \(service.errorOutput)")
         let callsBeforeStop = endpoint.callCount
-        let rows = Int(try sqlite3(database, "SELECT COUNT(*) FROM results").first ?? "") ?? -1
+        let rows = Int(try await sqlite3(database, "SELECT COUNT(*) FROM results").first ?? "") ?? -1
         // Every call that started was finished and written before exit; the run was stopped mid-way.
         #expect(rows == callsBeforeStop)
         #expect(rows < 200)
@@ -31,10 +31,11 @@ struct GracefulStopTests {
         #expect(restart.status == 0, "restart failed: \(restart.error)")
         #expect(restart.output.contains("consumed \(200 - rows) message(s)"))
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database, "SELECT COUNT(*), COUNT(DISTINCT offset || '/' || partition), SUM(status = 'ok') FROM results"
             ) == ["200|200|200"])
-        #expect(try sqlite3(database, "SELECT COUNT(DISTINCT json_extract(input, '$.n')) FROM results") == ["200"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(DISTINCT json_extract(input, '$.n')) FROM results") == ["200"])
         // A clean stop commits everything it wrote: nothing was called twice.
         #expect(endpoint.callCount == 200)
         await endpoint.stop()

@@ -8,8 +8,8 @@ struct HelpTextTests {
         ["check-config"], ["migrate"],
     ]
 
-    static func help(_ command: [String], columns: Int) throws -> [String] {
-        let result = try runProgram(
+    static func help(_ command: [String], columns: Int) async throws -> [String] {
+        let result = try await runProgram(
             "/usr/bin/env", ["COLUMNS=\(columns)", try algoqueueBinary()] + command + ["--help"])
         #expect(result.status == 0, "\(command): \(result.error)")
         return result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -21,18 +21,18 @@ struct HelpTextTests {
     }
 
     @Test("the overview names every kind of algorithm")
-    func overviewNamesEveryKind() throws {
-        let text = try Self.help([], columns: 1000).joined(separator: "\n")
+    func overviewNamesEveryKind() async throws {
+        let text = try await Self.help([], columns: 1000).joined(separator: "\n")
         for kind in ["HTTP JSON endpoint", "Algorithmia-style owner/name/version API", "local worker processes"] {
             #expect(text.contains(kind), "the overview does not name \(kind)")
         }
     }
 
     @Test("no hard line breaks: paragraphs are whole at 1000 columns, and nothing is re-wrapped raggedly at 80")
-    func noHardLineBreaks() throws {
+    func noHardLineBreaks() async throws {
         for command in Self.commands {
             // At 1000 columns a paragraph is one line: two text lines in a row mean a break in the source.
-            let wide = try Self.help(command, columns: 1000)
+            let wide = try await Self.help(command, columns: 1000)
             for (line, next) in zip(wide, wide.dropFirst())
             where !line.isEmpty && !next.isEmpty && !line.hasPrefix(" ") && !next.hasPrefix(" ")
                 && !Self.isSectionHeader(line) && !Self.isSectionHeader(next)
@@ -47,7 +47,7 @@ struct HelpTextTests {
                 Issue.record("\(command): option help continued after \"\(line)\"")
             }
             // At 80 columns an example (indented) line must not spill onto an unindented one.
-            let narrow = try Self.help(command, columns: 80)
+            let narrow = try await Self.help(command, columns: 80)
             for (line, next) in zip(narrow, narrow.dropFirst())
             where line.hasPrefix("  ") && !next.isEmpty && !next.hasPrefix(" ") && !Self.isSectionHeader(next) {
                 Issue.record("\(command): \"\(line)\" wraps at 80 columns onto \"\(next)\"")

@@ -27,15 +27,17 @@ struct LiveLineTests {
             let argv = (["/usr/bin/tmux"] + arguments).map { strdup($0) } + [nil]
             defer { for pointer in argv { free(pointer) } }
             var pid: pid_t = 0
-            guard posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ) == 0 else { return -1 }
+            guard withSpawnLock({ posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ) }) == 0 else {
+                return -1
+            }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0, errno == EINTR {}
             return (status >> 8) & 0xff
         }
 
         /// The visible screen, one string per row, trailing blanks cut.
-        func screen() -> [String] {
-            let result = try? runProgram("/usr/bin/tmux", ["-L", socket, "capture-pane", "-p", "-t", "t"])
+        func screen() async -> [String] {
+            let result = try? await runProgram("/usr/bin/tmux", ["-L", socket, "capture-pane", "-p", "-t", "t"])
             return (result?.output ?? "").split(separator: "\n", omittingEmptySubsequences: false).map {
                 String($0).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
             }
@@ -64,7 +66,7 @@ struct LiveLineTests {
         var during: [String]?
         var final: [String] = []
         let finished = await eventually(within: .seconds(90)) {
-            let screen = terminal.screen()
+            let screen = await terminal.screen()
             if screen.contains(where: { $0.hasPrefix("EXIT=") }) {
                 final = screen
                 return true
@@ -79,7 +81,8 @@ struct LiveLineTests {
             }
             return false
         }
-        #expect(finished, "\(terminal.screen().joined(separator: "\n"))")
+        let shown = await terminal.screen()
+        #expect(finished, "\(shown.joined(separator: "\n"))")
         let running = try #require(during, "no live line seen during the run: \(final.joined(separator: "\n"))")
         let text = running.joined(separator: "\n")
         // Exactly one live line, the last row in use, below the log lines.

@@ -16,7 +16,8 @@ struct NewUserDefectsTests {
             bed, topic: "dead", database: database, url: "http://127.0.0.1:9/predict",
             ["--timeout", "60s", "--max-attempts", "3"])
         #expect(run.status == 0, "run failed: \(run.error)")
-        let rows = try sqlite3(database, "SELECT attempts, error LIKE '%connection refused%', duration_ms FROM results")
+        let rows = try await sqlite3(
+            database, "SELECT attempts, error LIKE '%connection refused%', duration_ms FROM results")
         #expect(rows.count == 3)
         for row in rows {
             let fields = row.split(separator: "|")
@@ -42,7 +43,7 @@ struct NewUserDefectsTests {
         let run = try await runUntilIdle(bed, topic: "bytes", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database, "SELECT offset, typeof(input), hex(input), input_bytes, status FROM results ORDER BY offset")
                 == [
                     "0|blob|6162006364|5|error", "1|blob|000102\(hex("binary"))|9|error", "2|blob|FFFE41|3|error",
@@ -63,7 +64,7 @@ struct NewUserDefectsTests {
         #expect(wal == 0, "the -wal file still holds \(wal) bytes")
         let copy = bed.directory.file("copy.db")
         try FileManager.default.copyItem(atPath: database, toPath: copy)
-        #expect(try sqlite3(copy, "SELECT COUNT(*) FROM results") == ["20"])
+        #expect(try await sqlite3(copy, "SELECT COUNT(*) FROM results") == ["20"])
         await bed.endpoint.stop()
     }
 
@@ -113,7 +114,7 @@ struct NewUserDefectsTests {
             ], directory: bed.directory)
         #expect(processRun.status == 0, "run failed: \(processRun.error)")
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT output ->> '$.key', output ->> '$.headers.traceparent', output -> '$.headers.x-secret' FROM results WHERE topic = 'words'"
             )
@@ -224,10 +225,10 @@ struct PublishDefectsTests {
         let database = bed.directory.file("results.db")
         let run = try await runUntilIdle(bed, topic: "ordered", database: database)
         #expect(run.status == 0, "run failed: \(run.error)")
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["300"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["300"])
         // No pair in one partition where a later offset holds an earlier line.
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results a JOIN results b ON a.partition = b.partition AND a.offset < b.offset "
                     + "AND a.input ->> '$.n' > b.input ->> '$.n'") == ["0"])

@@ -30,7 +30,7 @@ struct ProvenanceTests {
         // Passed on without being named in pipeline.pass_headers.
         #expect(seen.withLock { $0 } == [1: trace, 2: "-"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database, "SELECT offset, status, http_status, COALESCE(traceparent, '-') FROM results ORDER BY offset")
                 == ["0|ok|200|\(trace)", "1|error|500|-"])
         await server.stop()

@@ -22,7 +22,7 @@ struct ReplayTests {
             directory: directory)
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("14 ok, 6 error row(s)"))
-        let before = try sqlite3(
+        let before = try await sqlite3(
             database,
             "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE status = 'error' ORDER BY 1"
         )
@@ -42,13 +42,13 @@ struct ReplayTests {
         #expect(replay.status == 0, "\(replay.error)")
         #expect(replay.output.contains("replayed 6 of 6 error row(s) of doubler: 6 now ok, 0 still failing"))
         #expect(endpoint.callCount == 14 + 6 * 3 + 6 * 3)
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["20|20"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["20|20"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')")
                 == ["20"])
-        let after = try sqlite3(
+        let after = try await sqlite3(
             database,
             "SELECT partition || '/' || offset || '|' || created_at || '|' || updated_at FROM results WHERE json_extract(input, '$.n') < 6 ORDER BY 1"
         )
@@ -89,7 +89,7 @@ struct ReplayRepublishTests {
         #expect(run.output.contains("6 ok, 4 error row(s)"), "\(run.output)\(run.error)")
         let replay = try await algoqueue(["replay"] + common, directory: directory)
         #expect(replay.output.contains("4 now ok"), "\(replay.output)\(replay.error)")
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
         let all = directory.file("all.db")
         let collect = try await algoqueue(
             [
@@ -99,7 +99,7 @@ struct ReplayRepublishTests {
             directory: directory)
         // 10 rows from the run, 4 again from the replay; the newer versions win.
         #expect(collect.output.hasPrefix("collected 14 row message(s)"), "\(collect.output)")
-        #expect(try sqlite3(all, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["10|10"])
+        #expect(try await sqlite3(all, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["10|10"])
         await endpoint.stop()
     }
 }

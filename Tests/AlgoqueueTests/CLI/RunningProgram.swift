@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Foundation
 
 /// The algoqueue binary (or another program) running as a child process, its output captured to files.
@@ -31,7 +32,7 @@ final class RunningProgram: @unchecked Sendable {
             continuation.yield(process.terminationStatus)
             continuation.finish()
         }
-        try process.run()
+        try withSpawnLock { try process.run() }
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

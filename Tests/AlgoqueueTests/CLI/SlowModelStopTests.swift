@@ -8,10 +8,13 @@ struct SlowModelStopTests {
     /// Runs `algoqueue run` with `arguments` until the endpoint has seen `callsBeforeSignal` calls (and `ready`
     /// holds), sends SIGTERM, and returns the calls the endpoint saw when the signal went and after the exit.
     func stopMidRun(
-        _ bed: TestBed, _ arguments: [String], callsBeforeSignal: Int, name: String, ready: () -> Bool = { true }
+        _ bed: TestBed, _ arguments: [String], callsBeforeSignal: Int, name: String, ready: () async -> Bool = { true }
     ) async throws -> (atSignal: Int, afterExit: Int, status: Int32?, errors: String) {
         let service = try RunningProgram(try algoqueueBinary(), arguments, directory: bed.directory, name: name)
-        let started = await eventually(within: .seconds(90)) { bed.endpoint.callCount >= callsBeforeSignal && ready() }
+        let started = await eventually(within: .seconds(90)) {
+            guard bed.endpoint.callCount >= callsBeforeSignal else { return false }
+            return await ready()
+        }
         #expect(started, "the service made too few calls: \(service.errorOutput)")
         let atSignal = bed.endpoint.callCount
         service.signal(SIGTERM)
@@ -24,19 +27,20 @@ struct SlowModelStopTests {
     func expectStopThenRestart(
         _ bed: TestBed, _ arguments: [String], database: String,
         stop: (atSignal: Int, afterExit: Int, status: Int32?, errors: String),
-        slots: Int, inputs: Int, betweenRuns: () throws -> Void = {}
+        slots: Int, inputs: Int, betweenRuns: () async throws -> Void = {}
     ) async throws {
         #expect(stop.status == 0, "exit status \(String(describing: stop.status)): \(stop.errors)")
         // Calls already on their way when the signal went may still arrive; never more than the free slots.
         #expect(
             stop.afterExit - stop.atSignal <= slots, "\(stop.afterExit - stop.atSignal) calls started after SIGTERM")
         #expect(stop.afterExit < inputs)
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(stop.afterExit)"])
-        try betweenRuns()
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(stop.afterExit)"])
+        try await betweenRuns()
 
         let restart = try await algoqueue(arguments + ["--until-idle"], directory: bed.directory)
         #expect(restart.status == 0, "restart failed: \(restart.error)")
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(inputs)|\(inputs)"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(inputs)|\(inputs)"])
         #expect(bed.endpoint.callsPerInput == Dictionary(uniqueKeysWithValues: (0..<inputs).map { ($0, 1) }))
     }
 
@@ -75,12 +79,12 @@ struct SlowModelStopTests {
         let arguments = runArguments(bed, topic: "lanes", database: database) + ["--ordering", "key"]
         // Stop once k0's second input (offset 4) is in flight and the rows of offsets 5-7 are written past it.
         let stop = try await stopMidRun(bed, arguments, callsBeforeSignal: 8, name: "first") {
-            bed.endpoint.callsPerInput[4] != nil
-                && (try? sqlite3(database, "SELECT COUNT(*) FROM results WHERE offset IN (5, 6, 7)")) == ["3"]
+            guard bed.endpoint.callsPerInput[4] != nil else { return false }
+            return (try? await sqlite3(database, "SELECT COUNT(*) FROM results WHERE offset IN (5, 6, 7)")) == ["3"]
         }
         try await expectStopThenRestart(bed, arguments, database: database, stop: stop, slots: 4, inputs: 16) {
             // The case under test: rows exist beyond the offset the group resumes from.
-            let ahead = try sqlite3(
+            let ahead = try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results r JOIN consumer_offsets o ON r.topic = o.topic AND r.partition = o.partition "
                     + "WHERE r.offset >= o.next_offset")
@@ -103,7 +107,7 @@ struct SlowModelStopTests {
         let arguments = runArguments(bed, topic: "batches", database: database) + ["--batch-messages", "auto"]
         let stop = try await stopMidRun(bed, arguments, callsBeforeSignal: 10, name: "first")
         try await expectStopThenRestart(bed, arguments, database: database, stop: stop, slots: 8, inputs: 48)
-        #expect(try sqlite3(database, "SELECT COUNT(DISTINCT offset) FROM results") == ["2"])
+        #expect(try await sqlite3(database, "SELECT COUNT(DISTINCT offset) FROM results") == ["2"])
         await bed.endpoint.stop()
     }
 
@@ -122,8 +126,8 @@ struct SlowModelStopTests {
         #expect(stop.status == 0, "exit status \(String(describing: stop.status)): \(stop.errors)")
         #expect(stop.afterExit == 4)
         #expect(stop.errors.contains("abandoning 4 call(s) still in flight"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["0"])
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM consumer_offsets WHERE next_offset > 0") == ["0"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["0"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM consumer_offsets WHERE next_offset > 0") == ["0"])
         await bed.endpoint.stop()
     }
 }

@@ -48,9 +48,9 @@ struct UserFlowTests {
             ["run", "--config", config, "--group", "from-flag", "--until-idle"], directory: directory)
         #expect(run.status == 0, "run failed: \(run.error)")
         #expect(run.output.contains("consumed 25 message(s): 25 ok, 0 error row(s)"))
-        #expect(try sqlite3(database, "SELECT DISTINCT group_id FROM consumer_offsets") == ["from-flag"])
+        #expect(try await sqlite3(database, "SELECT DISTINCT group_id FROM consumer_offsets") == ["from-flag"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE algorithm = 'doubler' AND key = 'item-' || json_extract(input, '$.n')"
             ) == ["25"])
@@ -106,7 +106,7 @@ struct UserFlowTests {
         #expect(second.status == 0)
         #expect(!second.output.contains("applied"))
         #expect(second.output.contains("schema version 5"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["5"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["5"])
     }
 
     @Test("demo runs the whole flow on embedded defaults")
@@ -119,7 +119,7 @@ struct UserFlowTests {
         #expect(demo.output.contains("consumed 21 messages until idle: 16 ok, 5 error rows"))
         #expect(demo.output.contains("sqlite3 -header -column \(database)"))
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.sentiment') IN ('positive', 'negative', 'neutral')"
             ) == ["16"])

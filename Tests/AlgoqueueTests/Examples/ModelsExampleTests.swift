@@ -10,7 +10,7 @@ struct ModelsExampleTests {
 
     @Test("The digits worker labels real inputs, refuses a bad one, and answers a micro-batch entry by entry")
     func digitsWorker() async throws {
-        let rows = try runProgram("/usr/bin/env", ["python3", Self.models + "/dataset.py", "--bad", "1"])
+        let rows = try await runProgram("/usr/bin/env", ["python3", Self.models + "/dataset.py", "--bad", "1"])
         // Required: without the data set the rest would index into nothing and take the whole test run down.
         try #require(
             rows.status == 0, "dataset.py failed (scripts/setup-examples installs scikit-learn): \(rows.error)")

@@ -26,13 +26,15 @@ struct SparkExampleTests {
         // What the job joined is what the store holds: one row per input, keyed by its id.
         let store = work + "/predictions.db"
         #expect(
-            try sqlite3(store, "SELECT COUNT(*), COUNT(DISTINCT key), SUM(status = 'ok') FROM results")
+            try await sqlite3(store, "SELECT COUNT(*), COUNT(DISTINCT key), SUM(status = 'ok') FROM results")
                 == ["1503|1503|1500"])
         #expect(
-            try sqlite3(store, "SELECT MIN(CAST(key AS INTEGER)), MAX(CAST(key AS INTEGER)) FROM results") == ["0|1502"]
+            try await sqlite3(store, "SELECT MIN(CAST(key AS INTEGER)), MAX(CAST(key AS INTEGER)) FROM results") == [
+                "0|1502"
+            ]
         )
         // The model's answers are real: most predictions match the true label the input carried.
-        let accuracy = try sqlite3(
+        let accuracy = try await sqlite3(
             store,
             "SELECT AVG(json_extract(output, '$.label') = json_extract(input, '$.label')) FROM results WHERE status = 'ok'"
         )

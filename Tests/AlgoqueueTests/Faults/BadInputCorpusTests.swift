@@ -42,8 +42,8 @@ struct BadInputCorpusTests {
         #expect(run.status == 0, "the service failed: \(run.error)")
         let total = corpus.count + 1
         #expect(run.output.contains("consumed \(total) message(s)"))
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
-        let rows = try sqlite3(
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
+        let rows = try await sqlite3(
             database,
             "SELECT partition || ':' || offset || '|' || status || '|' || COALESCE(error, '') FROM results ORDER BY partition, offset"
         )
@@ -61,9 +61,9 @@ struct BadInputCorpusTests {
         #expect(row(10).hasSuffix("|ok|"))
         let bigRow = rows.first { $0.hasPrefix("3:") } ?? "missing"
         #expect(bigRow.contains("HTTP 422"), "the 5 MB input was sent and answered: \(bigRow.prefix(120))")
-        #expect(try sqlite3(database, "SELECT input_bytes FROM results WHERE partition = 3") == ["\(big.count)"])
+        #expect(try await sqlite3(database, "SELECT input_bytes FROM results WHERE partition = 3") == ["\(big.count)"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database, "SELECT COUNT(*) FROM results WHERE status = 'error' AND (error IS NULL OR error = '')") == [
                     "0"
                 ])

@@ -24,14 +24,14 @@ struct BrokerOutageTests {
         broker.setBrokerDown(1)
         try await Task.sleep(for: .seconds(4))  // the outage itself, not a wait for an event
         let duringOutage = pipeline.statistics.snapshot.durable
-        broker.setBrokerUp(1)
+        try broker.setBrokerUp(1)
         let result = try await totals
         #expect(duringOutage < 400, "the outage should have happened mid-run")
         // If the outage outlasts the group session, messages consumed but not yet written are consumed again
         // after the partitions come back (at least once); the rows below are exact either way.
         #expect(result.consumed >= 400)
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database,
                 "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results") == [
                     "400|400|400"

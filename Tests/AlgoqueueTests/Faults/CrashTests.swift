@@ -41,12 +41,12 @@ struct CrashTests {
             kills += 1
         }
         #expect(kills == 5)
-        let rowsAfterKills = Int(try sqlite3(database, "SELECT COUNT(*) FROM results").first ?? "") ?? 0
+        let rowsAfterKills = Int(try await sqlite3(database, "SELECT COUNT(*) FROM results").first ?? "") ?? 0
         #expect(rowsAfterKills < count, "the kills should have come mid-run")
         let finish = try await algoqueue(arguments + ["--until-idle"], directory: directory)
         #expect(finish.status == 0, "\(finish.error)")
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*), COUNT(DISTINCT partition || '/' || offset), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results"
             )
@@ -89,15 +89,15 @@ struct CrashTests {
         // While instances start, a database may be switching to WAL (a brief exclusive lock): poll without
         // asserting; the strict check comes after every instance has stopped.
         let complete = await eventually(within: .seconds(120)) {
-            databases.allSatisfy { FileManager.default.fileExists(atPath: $0) }
-                && (try? runProgram("/usr/bin/sqlite3", [databases[0], union]))?.output == "\(count)\n"
+            guard databases.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return false }
+            return (try? await runProgram("/usr/bin/sqlite3", [databases[0], union]))?.output == "\(count)\n"
         }
         for program in [a, c, d] { program.signal(SIGTERM) }
         for program in [a, c, d] {
             #expect(await program.exitStatus(within: .seconds(30)) == 0, "\(program.errorOutput)")
         }
         #expect(complete, "not every input has a row across the instances' databases")
-        #expect(try sqlite3(databases[0], union) == ["\(count)"])
+        #expect(try await sqlite3(databases[0], union) == ["\(count)"])
         await endpoint.stop()
     }
 }

@@ -35,7 +35,7 @@ struct FlakyEndpointTests {
         let totals = try await harness.runUntilIdle()
         #expect(totals.consumed == 40)
         #expect(totals.retried == 12 + 4 * 2 + 4 + 4)
-        let summary = try sqlite3(
+        let summary = try await sqlite3(
             database,
             "SELECT json_extract(input, '$.n') % 10 AS kind, status, attempts, COUNT(*) FROM results GROUP BY kind, status, attempts ORDER BY kind"
         )
@@ -45,7 +45,7 @@ struct FlakyEndpointTests {
                 "8|ok|1|4", "9|ok|1|4",
             ])
         #expect(
-            try sqlite3(database, "SELECT DISTINCT error FROM results WHERE status = 'error'").allSatisfy {
+            try await sqlite3(database, "SELECT DISTINCT error FROM results WHERE status = 'error'").allSatisfy {
                 $0.contains("HTTP 500 Internal Server Error") && $0.hasSuffix("(after 3 attempts)")
             })
         #expect(endpoint.callCount == 16 + 12 * 2 + 4 * 3 + 4 * 2 + 4 * 2)
@@ -95,7 +95,7 @@ struct FlakyEndpointTests {
         #expect(result.durable == 10)
         // Input 0 used both attempts while failing; the rest succeeded once the probe closed the circuit.
         #expect(
-            try sqlite3(harness.database, "SELECT status, COUNT(*) FROM results GROUP BY status") == [
+            try await sqlite3(harness.database, "SELECT status, COUNT(*) FROM results GROUP BY status") == [
                 "error|1", "ok|9",
             ])
         await server.stop()

@@ -39,7 +39,8 @@ struct AdaptiveConcurrencyTests {
         #expect(run.status == 0, "run: \(run.error.suffix(800))")
         // Every input ends ok although the endpoint refused calls: a 429 with Retry-After is not one of the
         // input's two attempts.
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
         #expect(served.withLock { $0 } == total)
         // The limit settled near what the endpoint serves (it starts at 8 and may reach 64).
         let limit = run.error.split(separator: "\n").last { $0.contains(" stopped ") }

@@ -25,7 +25,7 @@ struct AnswerCacheTests {
                 "--database", database, "--cache", "input", "--metrics-listen", "127.0.0.1:\(port)",
             ], directory: bed.directory, name: "cached")
         let counted = await eventually(within: .seconds(60)) {
-            let samples = NotifyAndMetricsTests.parse(httpGet("http://127.0.0.1:\(port)/metrics")?.body ?? "")
+            let samples = NotifyAndMetricsTests.parse(await httpGet("http://127.0.0.1:\(port)/metrics")?.body ?? "")
             return samples["algoqueue_cache_hits_total"] == 500 && samples["algoqueue_rows_total{status=\"ok\"}"] == 500
         }
         #expect(counted, "\(service.errorOutput.suffix(800))")
@@ -33,13 +33,13 @@ struct AnswerCacheTests {
         #expect(await service.exitStatus(within: .seconds(30)) == 0)
         #expect(bed.endpoint.callCount == 500)
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*), SUM(status = 'ok'), SUM(cached_from IS NOT NULL), SUM(attempts = 0) FROM results")
                 == ["1000|1000|500|500"])
         // A cached row points at the row it came from, which answered the same input.
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 """
                 SELECT COUNT(*) FROM results c JOIN results o
@@ -58,7 +58,8 @@ struct AnswerCacheTests {
         #expect(third.status == 0, "run: \(third.error.suffix(800))")
         #expect(bed.endpoint.callCount == 1000)
         #expect(
-            try sqlite3(database, "SELECT COUNT(*) FROM results WHERE algorithm_version = '2' AND cached_from IS NULL")
+            try await sqlite3(
+                database, "SELECT COUNT(*) FROM results WHERE algorithm_version = '2' AND cached_from IS NULL")
                 == ["500"])
         await bed.endpoint.stop()
     }

@@ -40,13 +40,13 @@ struct BatchResultsFormTests {
         harness.batch.linger = .milliseconds(50)
         harness.retry.maxAttempts = 3
         _ = try await harness.runUntilIdle()
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["300|293"])
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["300|293"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database,
                 "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n') AND attempts = 1"
             ) == ["293"])
-        let failed = try sqlite3(
+        let failed = try await sqlite3(
             harness.database, "SELECT json_extract(input, '$.n'), error FROM results WHERE status = 'error' ORDER BY 1")
         #expect(failed.count == 7)
         #expect(failed.contains("7|the algorithm reported an error for this input: no score for 7"))
@@ -82,12 +82,12 @@ struct BatchResultsFormTests {
         harness.batch.linger = .milliseconds(50)
         _ = try await harness.runUntilIdle()
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database,
                 "SELECT status, COUNT(*) FROM results WHERE algorithm = 'halves' GROUP BY status ORDER BY status")
                 == ["error|20", "ok|20"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database,
                 "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.half') * 2 = json_extract(input, '$.n')"
             ) == ["20"])

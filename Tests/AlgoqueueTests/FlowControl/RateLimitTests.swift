@@ -16,8 +16,12 @@ struct RateLimitTests {
             bed, topic: "paced", database: database,
             ["--rate-limit", "200", "--concurrency", "32", "--max-attempts", "3"])
         #expect(run.status == 0, "run: \(run.error.suffix(800))")
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
-        #expect(try sqlite3(database, "SELECT attempts, COUNT(*) FROM results GROUP BY attempts") == ["1|990", "2|10"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
+        #expect(
+            try await sqlite3(database, "SELECT attempts, COUNT(*) FROM results GROUP BY attempts") == [
+                "1|990", "2|10",
+            ])
 
         // What the endpoint saw: every call's arrival time.
         let times = bed.endpoint.callTimes.withLock { $0.values.flatMap { $0 } }.sorted()

@@ -13,7 +13,7 @@ struct DailyCLITests {
         arguments: [
             "algoqueue.service", "algoqueue-collect.service",
         ])
-    func unitVerifies(_ name: String) throws {
+    func unitVerifies(_ name: String) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let unit = try String(contentsOf: Self.root.appendingPathComponent("deploy/\(name)"), encoding: .utf8)
@@ -33,7 +33,7 @@ struct DailyCLITests {
         try FileManager.default.copyItem(
             atPath: Self.root.appendingPathComponent("docs/algoqueue.1").path,
             toPath: directory.file("man/man1/algoqueue.1"))
-        let result = try runProgram(
+        let result = try await runProgram(
             "/usr/bin/env", ["MANPATH=\(directory.file("man"))", "/usr/bin/systemd-analyze", "verify", path])
         #expect(result.status == 0)
         #expect(result.output.isEmpty && result.error.isEmpty, "systemd-analyze: \(result.output)\(result.error)")
@@ -126,7 +126,7 @@ struct DailyCLITests {
             directory: directory)
         #expect(run.status == 0, "\(run.error)")
         #expect(
-            try sqlite3(database, "SELECT json_extract(input, '$.note') FROM results WHERE key = 'row-q'") == [
+            try await sqlite3(database, "SELECT json_extract(input, '$.note') FROM results WHERE key = 'row-q'") == [
                 #"she said "hi""#
             ])
 

@@ -27,7 +27,7 @@ struct MallocArenaTests {
             ], directory: bed.directory, name: name, environment: environment)
         // Before its first start has made the table, sqlite3 fails: that is not yet, not an error.
         let written = await eventually(within: .seconds(60)) {
-            (try? runProgram("/usr/bin/sqlite3", [database, "SELECT COUNT(*) FROM results"]))?.output == "200\n"
+            (try? await runProgram("/usr/bin/sqlite3", [database, "SELECT COUNT(*) FROM results"]))?.output == "200\n"
         }
         #expect(written, "\(service.errorOutput.suffix(800))")
         let heaps = Self.arenaHeaps(ofProcess: service.process.processIdentifier)

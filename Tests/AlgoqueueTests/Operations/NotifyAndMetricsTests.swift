@@ -66,8 +66,8 @@ func freePort() throws -> Int {
 }
 
 /// GETs a URL on loopback; returns status and body, or nil when nothing answers.
-func httpGet(_ url: String) -> (status: Int, body: String)? {
-    guard let result = try? runProgram("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]),
+func httpGet(_ url: String) async -> (status: Int, body: String)? {
+    guard let result = try? await runProgram("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]),
         result.status == 0
     else { return nil }
     var lines = result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -142,18 +142,18 @@ struct NotifyAndMetricsTests {
         let service = try RunningProgram(try algoqueueBinary(), arguments, directory: bed.directory, name: "metrics")
         let base = "http://127.0.0.1:\(port)"
         #expect(
-            await eventually(within: .seconds(30)) { httpGet(base + "/healthz")?.status == 200 },
+            await eventually(within: .seconds(30)) { await httpGet(base + "/healthz")?.status == 200 },
             "\(service.errorOutput)")
         let stalled = await eventually(within: .seconds(60)) {
-            guard let ready = httpGet(base + "/readyz") else { return false }
+            guard let ready = await httpGet(base + "/readyz") else { return false }
             return ready.status == 503 && ready.body.contains("a call has been running for")
         }
         #expect(stalled)
         // The gauges follow the pipeline's 1-second tick.
         _ = await eventually(within: .seconds(5)) {
-            Self.parse(httpGet(base + "/metrics")?.body ?? "")["algoqueue_calls_in_flight"] == 1
+            Self.parse(await httpGet(base + "/metrics")?.body ?? "")["algoqueue_calls_in_flight"] == 1
         }
-        let metrics = try #require(httpGet(base + "/metrics"))
+        let metrics = try #require(await httpGet(base + "/metrics"))
         let samples = Self.parse(metrics.body)
         #expect(samples["algoqueue_messages_consumed_total"] == 31)
         #expect(samples["algoqueue_rows_total{status=\"ok\"}"] == 30)
@@ -162,7 +162,7 @@ struct NotifyAndMetricsTests {
         #expect((samples["algoqueue_store_commit_duration_seconds_count"] ?? 0) >= 1)
         #expect(samples["algoqueue_partition_lag{topic=\"metrics\",partition=\"0\"}"] == 1)
         stuck.withLock { $0 = false }
-        #expect(await eventually(within: .seconds(30)) { httpGet(base + "/readyz")?.status == 200 })
+        #expect(await eventually(within: .seconds(30)) { await httpGet(base + "/readyz")?.status == 200 })
         service.signal(SIGTERM)
         #expect(await service.exitStatus(within: .seconds(30)) == 0)
         await server.stop()

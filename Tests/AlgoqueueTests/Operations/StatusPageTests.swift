@@ -4,8 +4,8 @@ import Testing
 @Suite("Operations: the status page")
 struct StatusPageTests {
     /// Headless Debian chromium, as a person's browser: it runs the page's script, which reads /api/status.
-    static func chromium(_ arguments: [String], profile: String) throws -> (status: Int32, output: String) {
-        let result = try runProgram(
+    static func chromium(_ arguments: [String], profile: String) async throws -> (status: Int32, output: String) {
+        let result = try await runProgram(
             "/usr/bin/chromium",
             [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
@@ -40,7 +40,7 @@ struct StatusPageTests {
         let base = "http://127.0.0.1:\(port)"
         // Every row written and the lag measured at 0 (the tick runs every second).
         let settled = await eventually(within: .seconds(60)) {
-            guard let body = httpGet(base + "/api/status")?.body,
+            guard let body = await httpGet(base + "/api/status")?.body,
                 let status = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
             else { return false }
             return status["consumed"] as? Int == 45 && status["lag"] as? Int == 0
@@ -48,16 +48,16 @@ struct StatusPageTests {
         }
         #expect(settled, "\(service.errorOutput.suffix(800))")
 
-        let page = try #require(httpGet(base + "/"))
+        let page = try #require(await httpGet(base + "/"))
         #expect(page.status == 200)
         #expect(page.body.contains("<title>algoqueue</title>"))
         #expect(
             !page.body.contains("http://") && !page.body.contains("https://"), "the page loads nothing from outside")
 
-        let dom = try Self.chromium(["--dump-dom", base + "/"], profile: bed.directory.file("chromium"))
+        let dom = try await Self.chromium(["--dump-dom", base + "/"], profile: bed.directory.file("chromium"))
         #expect(dom.status == 0)
-        let ok = try sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'ok'")
-        let errors = try sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'error'")
+        let ok = try await sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'ok'")
+        let errors = try await sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'error'")
         #expect(ok == ["40"] && errors == ["5"])
         #expect(Self.text(of: "consumed", in: dom.output) == "45", "\(dom.output.prefix(2000))")
         #expect(Self.text(of: "ok", in: dom.output) == ok.first)
@@ -65,7 +65,7 @@ struct StatusPageTests {
         #expect(Self.text(of: "lag", in: dom.output) == "0")
         #expect(Self.text(of: "readiness", in: dom.output) == "ready")
         // The last errors name their inputs' coordinates, as the store has them.
-        let failed = try sqlite3(
+        let failed = try await sqlite3(
             database, "SELECT topic || '/' || partition || '/' || offset FROM results WHERE status = 'error'")
         for coordinates in failed {
             #expect(dom.output.contains("<td>\(coordinates)</td>"), "\(coordinates) is not among the last errors")
@@ -74,7 +74,7 @@ struct StatusPageTests {
             dom.output.contains("<tr><td>http</td><td>40</td><td>5</td><td>closed</td><td>none</td><td>no</td></tr>"))
 
         let screenshot = bed.directory.file("status.png")
-        let shot = try Self.chromium(
+        let shot = try await Self.chromium(
             ["--window-size=1280,900", "--screenshot=\(screenshot)", base + "/"],
             profile: bed.directory.file("chromium"))
         #expect(shot.status == 0)
@@ -105,7 +105,7 @@ struct StatusPageTests {
             try algoqueueBinary(), arguments + ["--metrics-listen", "0.0.0.0:\(port)", "--metrics-allow-remote"],
             directory: bed.directory, name: "allowed")
         #expect(
-            await eventually(within: .seconds(30)) { httpGet("http://127.0.0.1:\(port)/healthz")?.status == 200 },
+            await eventually(within: .seconds(30)) { await httpGet("http://127.0.0.1:\(port)/healthz")?.status == 200 },
             "\(allowed.errorOutput.suffix(800))")
         allowed.signal(SIGTERM)
         #expect(await allowed.exitStatus(within: .seconds(30)) == 0)

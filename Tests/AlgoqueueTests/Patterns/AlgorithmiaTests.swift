@@ -75,7 +75,7 @@ struct AlgorithmiaTests {
             url: bed.endpoint.url)
         harness.algorithms = [try AlgorithmiaAlgorithm(algorithmia)]
         _ = try await harness.runUntilIdle()
-        let rows = try sqlite3(
+        let rows = try await sqlite3(
             harness.database,
             "SELECT offset, algorithm, algorithm_version, status, output, metadata, error FROM results ORDER BY offset")
         #expect(rows.count == 5)
@@ -93,7 +93,7 @@ struct AlgorithmiaTests {
             seen.contains { $0.hasSuffix("text/plain; charset=utf-8") }
                 && seen.contains { $0.hasSuffix("application/octet-stream") })
         // The key is nowhere in the store.
-        let dump = try runProgram("/usr/bin/sqlite3", [harness.database, ".dump"]).output
+        let dump = try await runProgram("/usr/bin/sqlite3", [harness.database, ".dump"]).output
         #expect(!dump.contains(Self.key) && dump.contains("[redacted]"))
         await api.stop()
     }

@@ -27,7 +27,7 @@ struct BatchMessageTests {
         harness.batchMessages.maxItems = 4
         let totals = try await harness.runUntilIdle()
         #expect(totals.consumed == values.count)
-        let rows = try sqlite3(
+        let rows = try await sqlite3(
             harness.database,
             "SELECT offset, item, status, COALESCE(json_extract(output, '$.doubled'), error) FROM results ORDER BY offset, item"
         )
@@ -42,7 +42,9 @@ struct BatchMessageTests {
         #expect(rows.count == 12)
         // Each item's row keeps the item as its input, and each call said which item it was.
         #expect(
-            try sqlite3(harness.database, "SELECT input FROM results WHERE offset = 1 AND item = 1") == [#"{"n": 20}"#])
+            try await sqlite3(harness.database, "SELECT input FROM results WHERE offset = 1 AND item = 1") == [
+                #"{"n": 20}"#
+            ])
         #expect(bed.endpoint.sources.withLock { $0 }.contains("items/0/1/1"))
     }
 
@@ -60,10 +62,12 @@ struct BatchMessageTests {
         harness.batchMessages.parallel = false
         harness.concurrency = 8
         _ = try await harness.runUntilIdle()
-        let refused = try sqlite3(harness.database, "SELECT item, status, error FROM results WHERE offset = 0")
+        let refused = try await sqlite3(harness.database, "SELECT item, status, error FROM results WHERE offset = 0")
         #expect(refused.count == 1 && refused[0].hasPrefix("-1|error|expected a batch: a JSON list of inputs"))
         #expect(
-            try sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE offset = 1 AND status = 'ok'") == ["12"])
+            try await sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE offset = 1 AND status = 'ok'") == [
+                "12"
+            ])
         // Serial: every call started after the previous one, in item order.
         let starts = bed.endpoint.callTimes.withLock { times in (0..<12).compactMap { times[$0]?.first } }
         #expect(starts.count == 12)
@@ -90,11 +94,11 @@ struct WorkTopicSplitTests {
         // The batch message and its two chunks (items 10-19 and 20-24) on the work topic.
         #expect(totals.consumed == 3)
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database, "SELECT COUNT(*), MIN(item), MAX(item), SUM(status = 'ok'), MAX(topic) FROM results")
                 == ["25|0|24|25|jobs"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress")
                 == ["25|3|3|1"])
         var configuration = KafkaConsumerConfiguration()

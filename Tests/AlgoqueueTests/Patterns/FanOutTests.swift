@@ -41,13 +41,13 @@ struct FanOutTests {
         _ = try await patient.runUntilIdle()
         #expect(clock.now - started >= .seconds(3))
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 patient.database,
                 "SELECT algorithm, status, COUNT(*) FROM results GROUP BY algorithm, status ORDER BY algorithm")
                 == ["doubler|ok|4", "refuser|error|4", "slow|ok|4"])
         // The view puts every algorithm's status for an input side by side.
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 patient.database,
                 "SELECT algorithms, ok, errors, statuses ->> '$.doubler', statuses ->> '$.refuser' FROM input_status LIMIT 1"
             )
@@ -63,7 +63,7 @@ struct FanOutTests {
         _ = try await hasty.runUntilIdle()
         // The slow endpoint saw the calls start; the rows below say each was cancelled, not answered.
         #expect(slow.callCount > slowCallsBefore)
-        let rows = try sqlite3(
+        let rows = try await sqlite3(
             hasty.database,
             """
             SELECT algorithm, status, error FROM results
@@ -80,11 +80,12 @@ struct FanOutTests {
             rows.last?.hasPrefix(
                 "slow|error|cancelled: refuser failed first for this input (fan_out.fail_fast): HTTP 422") == true)
         #expect(
-            try sqlite3(hasty.database, "SELECT COUNT(*) FROM input_status WHERE algorithms = 3 AND errors >= 2") == [
-                "4"
-            ])
+            try await sqlite3(hasty.database, "SELECT COUNT(*) FROM input_status WHERE algorithms = 3 AND errors >= 2")
+                == [
+                    "4"
+                ])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 hasty.database, "SELECT COUNT(*) FROM results WHERE algorithm = 'slow' AND error LIKE 'cancelled: %'")
                 == ["4"])
         await refuser.stop()

@@ -61,7 +61,7 @@ struct LimitsAndSidebandTests {
         harness.sideband.outputDirectory = upward + outputs.dropFirst()
         harness.sideband.maxInlineOutputBytes = 1000
         _ = try await harness.runUntilIdle()
-        let rows = try sqlite3(
+        let rows = try await sqlite3(
             harness.database, "SELECT offset, status, COALESCE(output, error), output_file FROM results ORDER BY offset"
         )
         #expect(rows.count == values.count)

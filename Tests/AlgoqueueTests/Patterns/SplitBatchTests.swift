@@ -38,7 +38,7 @@ struct SplitBatchTests {
         _ = try await produce(
             [Array(batch.utf8)], to: "big", brokers: bed.broker.bootstrapServers, keys: ["b1"], partition: 0)
         let complete = try await eventually(within: .seconds(60)) {
-            try sqlite3(database, "SELECT completed_at IS NOT NULL FROM batches") == ["1"]
+            try await sqlite3(database, "SELECT completed_at IS NOT NULL FROM batches") == ["1"]
         }
         #expect(complete, "the batch did not complete:\n\(first.errorOutput)\n\(second.errorOutput)")
         for program in [first, second] { program.signal(SIGTERM) }
@@ -47,15 +47,16 @@ struct SplitBatchTests {
 
         // One batch, whole: 45 rows under the parent's coordinates and key, global item indexes 0-44.
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*), COUNT(DISTINCT item), MIN(item), MAX(item), SUM(status = 'ok'), MAX(partition), MAX(offset), MAX(key) FROM results"
             )
                 == ["45|45|0|44|45|0|0|b1"])
         #expect(
-            try sqlite3(database, "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.doubled') = 2 * item")
+            try await sqlite3(
+                database, "SELECT COUNT(*) FROM results WHERE json_extract(output, '$.doubled') = 2 * item")
                 == ["45"])
-        #expect(try sqlite3(database, "SELECT items, chunks, chunks_written FROM batch_progress") == ["45|5|5"])
+        #expect(try await sqlite3(database, "SELECT items, chunks, chunks_written FROM batch_progress") == ["45|5|5"])
         // Both instances took part: each consumed chunks of the batch.
         for program in [first, second] {
             let consumed = program.errorOutput.split(separator: "\n").last { $0.contains("stopped") }
@@ -88,7 +89,8 @@ struct SplitBatchTests {
         #expect(replay.status == 0, "replay failed: \(replay.error)")
         #expect(replay.error.contains("batch already split"))
         #expect(try (0..<2).map { try admin.highWatermark(TopicPartition("big", Int32($0))) } == before)
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["45"])
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(written_at IS NOT NULL) FROM batch_chunks") == ["5|5"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["45"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(written_at IS NOT NULL) FROM batch_chunks") == ["5|5"])
     }
 }

@@ -85,13 +85,13 @@ struct WorkerProcessTests {
         }
         _ = try await harness.run(pipeline, within: .seconds(90))
         await killer.value
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results") == ["21"])
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE status = 'ok'") == ["20"])
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*) FROM results") == ["21"])
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*) FROM results WHERE status = 'ok'") == ["20"])
         // Every answer came from a live worker; the killed one answered nothing after its death.
-        let pids = try sqlite3(
+        let pids = try await sqlite3(
             harness.database, "SELECT DISTINCT json_extract(output, '$.pid') FROM results WHERE status = 'ok'")
         #expect(pids.count >= 2)
-        let hung = try sqlite3(harness.database, "SELECT error FROM results WHERE status = 'error'")
+        let hung = try await sqlite3(harness.database, "SELECT error FROM results WHERE status = 'error'")
         #expect(hung == ["the worker gave no answer within 4s (timeout)"])
         // Restarted after the kill; the hung worker was killed (its restart may come after the run closed the pool).
         #expect(pool.restarts >= 1)

@@ -59,8 +59,8 @@ struct MicroBatchTests {
 
         let query =
             "SELECT partition || '/' || offset || '|' || status || '|' || COALESCE(output, error) FROM results ORDER BY partition, offset"
-        let serialRows = try sqlite3(serial.database, query)
-        let batchedRows = try sqlite3(batched.database, query)
+        let serialRows = try await sqlite3(serial.database, query)
+        let batchedRows = try await sqlite3(batched.database, query)
         #expect(serialRows.count == 251)
         #expect(batchedRows == serialRows)
         #expect(batchedRows.filter { $0.contains("|error|") }.count == 1)
@@ -85,7 +85,7 @@ struct MicroBatchTests {
         let calls = sizes.withLock { $0 }
         #expect(calls.first == 10)
         #expect(calls.filter { $0 == 1 }.count == 10)
-        let errors = try sqlite3(harness.database, "SELECT status, error, attempts FROM results")
+        let errors = try await sqlite3(harness.database, "SELECT status, error, attempts FROM results")
         #expect(errors.count == 10)
         for row in errors {
             // Alone, the answer is still one short: 0 results for 1 input. Each call that held the input counts.
@@ -135,8 +135,8 @@ struct MicroBatchTests {
         harness.retry.maxAttempts = 1
         harness.concurrency = 8
         _ = try await harness.runUntilIdle()
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["1000|996"])
-        let failed = try sqlite3(
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["1000|996"])
+        let failed = try await sqlite3(
             harness.database, "SELECT json_extract(input, '$.n'), error FROM results WHERE status = 'error' ORDER BY 1")
         #expect(failed.count == 4)
         #expect(failed.map { $0.split(separator: "|").first ?? "" } == ["17", "450", "500", "901"])
@@ -147,7 +147,7 @@ struct MicroBatchTests {
         #expect(failed.contains("500|the algorithm reported an error for this input: cannot score this one"))
         // Good rows are what the endpoint answered for them.
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 harness.database,
                 "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')"
             )
@@ -191,7 +191,7 @@ struct MicroBatchTests {
             return try HTTPAlgorithm(http)
         }
         _ = try await harness.runUntilIdle()
-        let rows = try sqlite3(
+        let rows = try await sqlite3(
             harness.database,
             "SELECT offset, algorithm, status, COALESCE(output, error), output_file FROM results ORDER BY offset, algorithm"
         )

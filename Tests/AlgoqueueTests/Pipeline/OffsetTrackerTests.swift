@@ -160,7 +160,7 @@ struct WriterRowsTests {
         try await store.write(
             rowGroups: batch.map(\.rows), offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 5)], group: "g")
         #expect(
-            try sqlite3(directory.file("groups.db"), "SELECT \"offset\" || algorithm FROM results ORDER BY rowid")
+            try await sqlite3(directory.file("groups.db"), "SELECT \"offset\" || algorithm FROM results ORDER BY rowid")
                 == ["1a", "3a", "3b", "3c", "4b"])
         #expect(try store.offsets(group: "g").map(\.nextOffset) == [5])
     }
@@ -239,6 +239,6 @@ struct WriterRowsTests {
         writer.close()
         try await writer.run { _ in }
         #expect(!writer.isBehind)
-        #expect(try sqlite3(directory.file("behind.db"), "SELECT COUNT(*) FROM results") == ["8"])
+        #expect(try await sqlite3(directory.file("behind.db"), "SELECT COUNT(*) FROM results") == ["8"])
     }
 }

@@ -33,18 +33,21 @@ struct PipelineEndToEndTests {
         // Calls only for well-formed JSON: the 40 good inputs and the last three bad ones; the HTTP 500 is
         // retried (3 attempts by default), the 422 and the non-JSON answer are not.
         #expect(endpoint.callCount == 45)
-        #expect(try sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%fail%'") == ["3"])
-        #expect(try sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%garbage%'") == ["1"])
-        #expect(try sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%m\": 3%'") == ["1"])
+        #expect(try await sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%fail%'") == ["3"])
+        #expect(try await sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%garbage%'") == ["1"])
+        #expect(try await sqlite3(database, "SELECT attempts FROM results WHERE input LIKE '%m\": 3%'") == ["1"])
 
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
-        #expect(try sqlite3(database, "SELECT COUNT(DISTINCT partition || '/' || offset) FROM results") == ["\(total)"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
         #expect(
-            try sqlite3(
+            try await sqlite3(database, "SELECT COUNT(DISTINCT partition || '/' || offset) FROM results") == [
+                "\(total)"
+            ])
+        #expect(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE status = 'ok' AND json_extract(output, '$.doubled') = 2 * json_extract(input, '$.n')"
             ) == ["40"])
-        let errors = try sqlite3(database, "SELECT error FROM results WHERE status = 'error' ORDER BY error")
+        let errors = try await sqlite3(database, "SELECT error FROM results WHERE status = 'error' ORDER BY error")
         #expect(errors.count == 8)
         let expectedFragments = [
             "HTTP 422", "HTTP 500 Internal Server Error", "boom: the model crashed",
@@ -56,13 +59,13 @@ struct PipelineEndToEndTests {
             #expect(errors.contains { $0.contains(fragment) }, "no error row mentions \"\(fragment)\": \(errors)")
         }
         // Bad inputs were never sent: their rows record zero attempts.
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results WHERE attempts = 0") == ["5"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results WHERE attempts = 0") == ["5"])
         // The stored offsets are each partition's end.
         var ends: [Int32: Int64] = [:]
         for delivery in deliveries {
             ends[delivery.partition] = max(ends[delivery.partition] ?? 0, delivery.offset + 1)
         }
-        let stored = try sqlite3(
+        let stored = try await sqlite3(
             database,
             "SELECT partition || '=' || next_offset FROM consumer_offsets WHERE group_id = 'e2e' ORDER BY partition")
         #expect(stored == ends.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
@@ -70,7 +73,7 @@ struct PipelineEndToEndTests {
         let second = try await harness.runUntilIdle()
         #expect(second.consumed == 0)
         #expect(endpoint.callCount == 45)
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["\(total)"])
 
         // The offsets reached Kafka too: a new instance with its own empty database resumes from them.
         var elsewhere = harness
@@ -105,18 +108,18 @@ struct PipelineEndToEndTests {
         harness.circuitBreaker.failureThreshold = 0
         let totals = try await harness.runUntilIdle()
         #expect(totals.consumed == 30)
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results") == ["30"])
-        let okRows = try sqlite3(database, "SELECT input, attempts FROM results WHERE status = 'ok'")
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results") == ["30"])
+        let okRows = try await sqlite3(database, "SELECT input, attempts FROM results WHERE status = 'ok'")
         #expect(
-            try sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'ok' AND attempts = 1") == ["10"],
+            try await sqlite3(database, "SELECT COUNT(*) FROM results WHERE status = 'ok' AND attempts = 1") == ["10"],
             "\(okRows)")
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE error LIKE '%HTTP 500%boom%(after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.fail')"
             ) == ["10"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database,
                 "SELECT COUNT(*) FROM results WHERE error LIKE 'no answer from http://127.0.0.1:%/predict within 5s (timeout) (after 3 attempts)' AND attempts = 3 AND json_extract(input, '$.hang')"
             ) == ["10"])
@@ -139,7 +142,7 @@ struct PipelineEndToEndTests {
         #expect(totals.consumed == 120)
         #expect(endpoint.callCount == 120)
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 database, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')) FROM results WHERE status = 'ok'"
             ) == ["120|120"])
         await endpoint.stop()

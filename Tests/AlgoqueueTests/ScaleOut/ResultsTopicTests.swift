@@ -44,7 +44,7 @@ struct ResultsTopicTests {
         let database = bed.directory.file("calm.db")
         let run = try await runUntilIdle(bed, topic: "calm", database: database, ["--results-topic", "calm-results"])
         #expect(run.status == 0, "run: \(run.error.suffix(800))")
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
         let collect = try await algoqueue(
             [
                 "collect", "--brokers", bed.broker.bootstrapServers, "--topic", "calm-results", "--database",
@@ -68,7 +68,7 @@ struct ResultsTopicTests {
                 bed.endpoint.url, "--database", database, "--results-topic", "idle-results",
             ], directory: bed.directory, name: "idle")
         let published = await eventually(within: .seconds(60)) {
-            let counts = try? runProgram(
+            let counts = try? await runProgram(
                 "/usr/bin/sqlite3",
                 [database, "SELECT (SELECT COUNT(*) FROM results), (SELECT COUNT(*) FROM results_outbox)"])
             return counts?.output == "20|0\n"
@@ -97,8 +97,9 @@ struct ResultsTopicTests {
         let run = try await runUntilIdle(bed, topic: "bounded", database: database, ["--config", config])
         #expect(run.status == 0, "run: \(run.error.suffix(800))")
         #expect(run.error.contains("the results outbox is full: consumption pauses"), "\(run.error.suffix(800))")
-        #expect(try sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
-        #expect(try sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
         await bed.endpoint.stop()
     }
 
@@ -126,7 +127,7 @@ struct ResultsTopicTests {
         // Kill the second one once it has written rows (some of them still in its outbox), then start it again.
         let wrote = await eventually(within: .seconds(60)) {
             // Until instance 2 has created its file and schema, sqlite3 fails: that is not yet.
-            let count = try? runProgram(
+            let count = try? await runProgram(
                 "/usr/bin/sqlite3", [bed.directory.file("instance2.db"), "SELECT COUNT(*) FROM results"])
             return count?.status == 0
                 && (Int(count?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) >= 10
@@ -135,9 +136,11 @@ struct ResultsTopicTests {
         second.signal(SIGKILL)
         _ = await second.exitStatus(within: .seconds(10))
         let restarted = try instance(2, "i2-again")
-        for (program, name) in [(first, "1"), (third, "3"), (restarted, "2 (restarted)")] {
+        let instances = [(first, "1"), (third, "3"), (restarted, "2 (restarted)")]
+        for (program, name) in instances {
             let status = await program.exitStatus(within: .seconds(120))
-            #expect(status == 0, "instance \(name): \(program.errorOutput.suffix(800))")
+            let logs = instances.map { "instance \($0.1):\n\($0.0.errorOutput.suffix(1200))" }.joined(separator: "\n")
+            #expect(status == 0, "instance \(name) did not end\n\(logs)")
         }
 
         let all = bed.directory.file("all.db")
@@ -148,17 +151,19 @@ struct ResultsTopicTests {
         #expect(collect.output.contains("row message(s) from results into \(all)"))
         // Every input has a row, all ok, and one row per message (a message the test's producer sent twice, on
         // a retry under load, is two messages with two rows).
-        let counts = try sqlite3(
+        let counts = try await sqlite3(
             all,
             "SELECT COUNT(DISTINCT json_extract(input, '$.n')), COUNT(*) - SUM(status = 'ok'), "
                 + "COUNT(*) - COUNT(DISTINCT topic || '/' || \"partition\" || '/' || \"offset\") FROM results")
-        let perInstance = try (1...3).map { n in
-            try sqlite3(
-                bed.directory.file("instance\(n).db"),
-                "SELECT COUNT(*), SUM(status = 'ok'), COUNT(DISTINCT json_extract(input, '$.n')) FROM results"
-            ).joined()
+        var perInstance: [String] = []
+        for n in 1...3 {
+            perInstance.append(
+                try await sqlite3(
+                    bed.directory.file("instance\(n).db"),
+                    "SELECT COUNT(*), SUM(status = 'ok'), COUNT(DISTINCT json_extract(input, '$.n')) FROM results"
+                ).joined())
         }
-        let errors = try sqlite3(
+        let errors = try await sqlite3(
             all, "SELECT \"partition\", \"offset\", error FROM results WHERE status <> 'ok' LIMIT 5")
         let found =
             "inputs with a row | error rows | extra rows per message: \(counts); instances (rows|ok|inputs): "
@@ -169,14 +174,14 @@ struct ResultsTopicTests {
         let attach = (1...3).map { "ATTACH '\(bed.directory.file("instance\($0).db"))' AS i\($0);" }.joined()
         let content = #"topic, "partition", "offset", item, algorithm, status, output, input"#
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 all,
                 attach
                     + "SELECT COUNT(*) FROM (SELECT \(content) FROM (\(union)) EXCEPT SELECT \(content) FROM main.results)"
             )
                 == ["0"])
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 all,
                 attach
                     + "SELECT COUNT(*) FROM (SELECT \(content) FROM main.results EXCEPT SELECT \(content) FROM (\(union)))"
@@ -186,11 +191,12 @@ struct ResultsTopicTests {
             SELECT COUNT(*) FROM main.results r WHERE r.updated_at <> (SELECT MAX(u.updated_at) FROM (\(union)) u
               WHERE (u.topic, u."partition", u."offset", u.item, u.algorithm) = (r.topic, r."partition", r."offset", r.item, r.algorithm))
             """
-        #expect(try sqlite3(all, attach + newest) == ["0"])
+        #expect(try await sqlite3(all, attach + newest) == ["0"])
         // Every outbox is empty: each instance published all it wrote.
         for number in 1...3 {
             #expect(
-                try sqlite3(bed.directory.file("instance\(number).db"), "SELECT COUNT(*) FROM results_outbox") == ["0"])
+                try await sqlite3(bed.directory.file("instance\(number).db"), "SELECT COUNT(*) FROM results_outbox")
+                    == ["0"])
         }
         // Collecting again changes nothing: the offsets are stored with the rows.
         let again = try await algoqueue(
@@ -218,11 +224,12 @@ struct ResultsTopicTests {
         #expect(started)
         broker.setBrokerDown(1)
         try await Task.sleep(for: .seconds(3))  // the outage itself, not a wait for an event
-        let queued = try sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox").first.flatMap { Int($0) } ?? 0
-        broker.setBrokerUp(1)
+        let queued =
+            try await sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox").first.flatMap { Int($0) } ?? 0
+        try broker.setBrokerUp(1)
         _ = try await totals
         #expect(queued > 0, "no row waited in the outbox during the outage")
-        #expect(try sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox") == ["0"])
         let all = directory.file("all.db")
         let collect = try await algoqueue(
             ["collect", "--brokers", broker.bootstrapServers, "--topic", "results", "--database", all, "--until-idle"],
@@ -233,7 +240,7 @@ struct ResultsTopicTests {
         let published = collect.output.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         #expect(published >= total, "\(collect.output)")
         #expect(
-            try sqlite3(
+            try await sqlite3(
                 all, "SELECT COUNT(*), COUNT(DISTINCT json_extract(input, '$.n')), SUM(status = 'ok') FROM results")
                 == ["\(total)|\(total)|\(total)"])
         await endpoint.stop()

@@ -36,11 +36,11 @@ struct SplitAcrossInstancesTests {
         #expect(collected.status == 0, "collect: \(collected.error.suffix(800))")
         #expect(collected.output.contains("1 split batch(es) completed"), "\(collected.output)")
         #expect(
-            try sqlite3(all, "SELECT COUNT(*), COUNT(DISTINCT item), SUM(status = 'ok') FROM results") == [
+            try await sqlite3(all, "SELECT COUNT(*), COUNT(DISTINCT item), SUM(status = 'ok') FROM results") == [
                 "200|200|200"
             ])
         #expect(
-            try sqlite3(all, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress")
+            try await sqlite3(all, "SELECT items, chunks, chunks_written, completed_at IS NOT NULL FROM batch_progress")
                 == ["200|4|4|1"])
         // Collecting again completes nothing twice.
         let again = try await algoqueue(arguments, directory: bed.directory)

@@ -8,7 +8,7 @@ struct ResultsStoreTests {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     @Test("the migrations in the binary are the files in migrations/, in order")
-    func migrationsMatchFiles() throws {
+    func migrationsMatchFiles() async throws {
         let directory = Self.packageRoot.appendingPathComponent("migrations")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }
             .sorted()
@@ -21,7 +21,7 @@ struct ResultsStoreTests {
     }
 
     @Test("opening twice applies the migrations once; the file is created with mode 0640 in WAL mode")
-    func openTwice() throws {
+    func openTwice() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.file("r.db")
@@ -34,22 +34,22 @@ struct ResultsStoreTests {
         let second = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger(), migrate: false)
         #expect(try second.migrate() == [])
         #expect(
-            try sqlite3(path, "SELECT version, name FROM schema_migrations") == [
+            try await sqlite3(path, "SELECT version, name FROM schema_migrations") == [
                 "1|001_initial.sql", "2|002_batches_and_fan_out.sql", "3|003_results_outbox.sql",
                 "4|004_answer_cache.sql", "5|005_provenance.sql",
             ])
-        #expect(try sqlite3(path, "PRAGMA journal_mode") == ["wal"])
+        #expect(try await sqlite3(path, "PRAGMA journal_mode") == ["wal"])
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o640)
     }
 
     @Test("a database from a newer algoqueue is refused with a clear message")
-    func newerSchema() throws {
+    func newerSchema() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.file("r.db")
         _ = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
-        _ = try sqlite3(path, "INSERT INTO schema_migrations VALUES (99, '099_future.sql', 'x')")
+        _ = try await sqlite3(path, "INSERT INTO schema_migrations VALUES (99, '099_future.sql', 'x')")
         #expect {
             try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
         } throws: { error in
@@ -73,7 +73,7 @@ struct ResultsStoreTests {
         row.createdAt = "2026-06-01T00:00:00.000Z"
         try await store.write(rows: [row], offsets: [StoredOffset(topic: "t", partition: 1, nextOffset: 3)], group: "g")
         #expect(
-            try sqlite3(path, "SELECT status, output, error IS NULL, created_at FROM results") == [
+            try await sqlite3(path, "SELECT status, output, error IS NULL, created_at FROM results") == [
                 #"ok|{"x": 1}|1|2026-01-01T00:00:00.000Z"#
             ])
         #expect(try store.offsets(group: "g") == [StoredOffset(topic: "t", partition: 1, nextOffset: 6)])
@@ -81,12 +81,12 @@ struct ResultsStoreTests {
     }
 
     @Test("the results columns are the ones the README documents")
-    func schemaAsDocumented() throws {
+    func schemaAsDocumented() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.file("r.db")
         _ = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
-        let columns = try sqlite3(path, "SELECT name FROM pragma_table_info('results') ORDER BY cid")
+        let columns = try await sqlite3(path, "SELECT name FROM pragma_table_info('results') ORDER BY cid")
         let readme = try String(contentsOf: Self.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         guard let section = readme.range(of: "<!-- results-columns -->"),
             let end = readme.range(of: "<!-- /results-columns -->")

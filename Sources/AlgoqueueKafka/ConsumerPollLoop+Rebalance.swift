@@ -10,7 +10,7 @@ extension ConsumerPollLoop {
         let partitions = TopicPartitionList.entries(list).map(\.partition)
         switch code {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            let starts = startOffsets(for: partitions)
+            let (starts, aheadOfGroup) = startOffsets(for: partitions)
             if let elements = list.pointee.elems {
                 for index in 0..<Int(list.pointee.cnt) {
                     let partition = TopicPartition(String(cString: elements[index].topic), elements[index].partition)
@@ -38,6 +38,9 @@ extension ConsumerPollLoop {
             var event: [TopicPartition: Int64?] = [:]
             for partition in partitions { event[partition] = starts[partition] }
             consumer.continuation.yield(.assigned(event))
+            // The group learns what the results store already holds (a commit that failed before a restart or a
+            // rebalance): otherwise it would look behind to other members, and to the next owner.
+            consumer.commit(aheadOfGroup)
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let pending = consumer.shared.withLock { state in
                 let revoked = state.pendingCommits.filter { partitions.contains($0.key) }
@@ -65,14 +68,20 @@ extension ConsumerPollLoop {
 
     /// Where each newly assigned partition resumes: the larger of the offset stored with the results and the
     /// group's committed offset; with neither, the start position (`earliest`/`latest`) read from the broker's
-    /// watermarks. A partition whose start cannot be resolved is left to librdkafka (nil).
-    func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition: Int64] {
-        var result = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
+    /// watermarks. A partition whose start cannot be resolved is left to librdkafka (nil). `aheadOfGroup` holds
+    /// the stored offsets beyond what the group has committed.
+    func startOffsets(for partitions: [TopicPartition]) -> (
+        starts: [TopicPartition: Int64], aheadOfGroup: [TopicPartition: Int64]
+    ) {
+        let stored = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
+        var result = stored
+        var aheadOfGroup = stored
         let list = TopicPartitionList.make(partitions)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let status = rd_kafka_committed(handle, list, 10_000)
         if status == RD_KAFKA_RESP_ERR_NO_ERROR {
             for entry in TopicPartitionList.entries(list) where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                if let offset = stored[entry.partition], entry.offset >= offset { aheadOfGroup[entry.partition] = nil }
                 if entry.offset >= 0, entry.offset > (result[entry.partition] ?? -1) {
                     result[entry.partition] = entry.offset
                 }
@@ -91,6 +100,6 @@ extension ConsumerPollLoop {
                 result[partition] = consumer.configuration.startPosition == .earliest ? low : high
             }
         }
-        return result
+        return (result, aheadOfGroup)
     }
 }

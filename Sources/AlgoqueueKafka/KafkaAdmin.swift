@@ -58,6 +58,11 @@ public final class KafkaAdmin: Sendable {
 
     /// The offset the next message produced to `partition` will get.
     public func highWatermark(_ partition: TopicPartition) throws(KafkaError) -> Int64 {
+        try watermarks(partition).high
+    }
+
+    /// The first offset `partition` still holds and the offset its next message will get.
+    public func watermarks(_ partition: TopicPartition) throws(KafkaError) -> (low: Int64, high: Int64) {
         var low: Int64 = 0
         var high: Int64 = 0
         let result = rd_kafka_query_watermark_offsets(
@@ -67,7 +72,7 @@ public final class KafkaAdmin: Sendable {
                 .consumer, "cannot read the end of \(partition): \(RdKafkaConfig.describe(result))",
                 rdkafkaCode: Int(result.rawValue))
         }
-        return high
+        return (low, high)
     }
 
     /// ``topics()`` off the cooperative threads.
@@ -78,6 +83,11 @@ public final class KafkaAdmin: Sendable {
     /// ``committedOffsets(_:)`` off the cooperative threads.
     public func committedOffsets(_ partitions: [TopicPartition]) async throws(KafkaError) -> [TopicPartition: Int64] {
         try await BlockingWork.run { () throws(KafkaError) in try self.committedOffsets(partitions) }
+    }
+
+    /// ``watermarks(_:)`` off the cooperative threads.
+    public func watermarks(_ partition: TopicPartition) async throws(KafkaError) -> (low: Int64, high: Int64) {
+        try await BlockingWork.run { () throws(KafkaError) in try self.watermarks(partition) }
     }
 
     /// ``highWatermark(_:)`` off the cooperative threads.

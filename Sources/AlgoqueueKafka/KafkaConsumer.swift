@@ -108,6 +108,8 @@ public final class KafkaConsumer: Sendable {
         _ = shared.withLock { $0.lifecycle.subscribed() }
         let loop = ConsumerPollLoop(consumer: self)
         client.context.rebalance = { handle, code, list in loop.rebalance(handle: handle, code: code, list: list) }
+        // A commit that failed (say during a rebalance) goes out again with the next one.
+        client.context.commitFailed = { [weak self] offsets in self?.commit(offsets) }
         let thread = Thread { loop.run() }
         thread.name = "algoqueue-kafka-consumer"
         thread.start()
@@ -186,10 +188,17 @@ private let rdKafkaOffsetCommitCallback:
     @convention(c) (
         OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         UnsafeMutableRawPointer?
-    ) -> Void = { handle, code, _, _ in
+    ) -> Void = { handle, code, list, _ in
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__NO_OFFSET,
             let context = RdKafkaClient.context(of: handle)
         else { return }
+        if let list {
+            var offsets: [TopicPartition: Int64] = [:]
+            for entry in TopicPartitionList.entries(list) where entry.offset >= 0 {
+                offsets[entry.partition] = entry.offset
+            }
+            context.commitFailed?(offsets)
+        }
         let now = ContinuousClock.now
         let warn = context.lastCommitWarning.withLock { last in
             guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }

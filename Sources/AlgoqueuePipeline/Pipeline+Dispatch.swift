@@ -61,6 +61,8 @@ struct Dispatch: Sendable {
     /// Closed on a stop: no call starts after that.
     let intake: Intake
     let lanes: OrderingLanes
+    /// The topics consumed (a split batch's work topic included).
+    let topics: [String]
 }
 
 extension Pipeline {
@@ -84,6 +86,9 @@ extension Pipeline {
         let queue = WorkQueue(bound: configuration.maxCallsInFlight)
         intake.register(queue)
         var workersStarted = false
+        var consumed = kafka
+        consumed.topics = dispatch.topics
+        let groupIdle = GroupIdleCheck(kafka: consumed, admin: dispatch.processor.splitter?.admin, logger: logger)
         await withDiscardingTaskGroup { calls in
             loop: for await signal in signals.cancelOnGracefulShutdown() {
                 if intake.isClosed, case .kafka(.messages) = signal { break loop }
@@ -193,8 +198,8 @@ extension Pipeline {
                     failure = Self.storeFailure(error)
                     break loop
                 }
-                if configuration.untilIdle, state.isIdle {
-                    logger.info("idle: every assigned partition is consumed to its end and written")
+                if configuration.untilIdle, state.isIdle, groupIdle.othersDone(assignment: state.assignment) {
+                    logger.info("idle: every partition is consumed to its end and written")
                     break loop
                 }
             }

@@ -23,7 +23,8 @@ public struct PipelineConfiguration: Sendable {
     /// On SIGTERM, how long in-flight calls may take to finish before they are abandoned (and replayed
     /// on the next start). Default: 30 seconds.
     public var shutdownTimeout: Duration = .seconds(30)
-    /// Stop once every assigned partition is consumed to its end and everything is written. Default: false.
+    /// Stop once every partition is consumed to its end and everything is written: the assigned ones by this
+    /// instance, the others by the group (``GroupIdleCheck``). Default: false.
     public var untilIdle: Bool = false
     /// The most rows one SQLite transaction holds. Default: 5000.
     public var maxRowsPerTransaction: Int = 5000

@@ -36,7 +36,9 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "Settings")
     var options: SettingsOptions
 
-    @Flag(name: .long, help: "Exit 0 once every assigned partition is consumed to its end and written.")
+    @Flag(
+        name: .long,
+        help: "Exit 0 once every partition is consumed to its end (in a group, the others' too) and written.")
     var untilIdle = false
 
     func run() async throws {

@@ -18,6 +18,8 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
     /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
     var rebalance:
         ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    /// Called on the polling thread with the offsets of an asynchronous commit that failed.
+    var commitFailed: (([TopicPartition: Int64]) -> Void)?
     /// Called on the polling thread for a client-level error.
     var error: ((KafkaError) -> Void)?
 

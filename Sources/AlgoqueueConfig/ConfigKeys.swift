@@ -24,7 +24,8 @@ public enum ConfigKeys {
         ] + patterns.map(Row.setting) + pipeline.map(Row.setting) + [
             .other(
                 flag: "`--until-idle`", name: nil, defaultText: "off",
-                meaning: "exit 0 once everything assigned is consumed and written")
+                meaning: "exit 0 once everything assigned is consumed and written, and the group has the rest committed"
+            )
         ] + operations.map(Row.setting)
 
     static let kafka: [S] = [

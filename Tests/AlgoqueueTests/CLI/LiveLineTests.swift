@@ -52,7 +52,7 @@ struct LiveLineTests {
 
     @Test("run --until-idle keeps one live line with a bar, the lag and an ETA under its log lines; not on a pipe")
     func runShowsLiveLine() async throws {
-        let bed = try await TestBed(topic: "live", partitions: 2, delay: .milliseconds(40))
+        let bed = try await TestBed(topic: "live", partitions: 2, delay: .milliseconds(100))
         defer { bed.cleanUp() }
         _ = try await produce((0..<300).map { numberInput($0) }, to: "live", brokers: bed.broker.bootstrapServers)
         let database = bed.directory.file("live.db")

@@ -49,54 +49,25 @@ public final class DevBroker: Sendable {
     ///
     /// While it is down its port stays reserved by a bound socket that does not listen: otherwise a client
     /// reconnecting to the port (or any connection picking a source port) may take it, and the mock cluster
-    /// aborts the process when it cannot listen there again.
+    /// aborts the process when it cannot listen there again. The mock cluster closes the listener and binds
+    /// its port again at once; a child started in that instant would still hold the listener, so no process
+    /// starts meanwhile (``withSpawnLock(_:)``).
     public func setBrokerDown(_ id: Int32) {
-        // The mock cluster closes the listener and binds its port again at once: no child may start meanwhile.
         withSpawnLock { rd_kafka_mock_broker_set_down(cluster, id) }
-        guard let port = port(of: id) else { return }
-        // The closed listener's connections may hold the port for a moment; a few tries outlast them.
-        var placeholder = Self.reservePort(port)
-        for _ in 0..<20 where placeholder < 0 {
-            usleep(50_000)
-            placeholder = Self.reservePort(port)
-        }
-        reserved.withLock { reserved in
-            if let old = reserved.updateValue(placeholder, forKey: id), old >= 0 { close(old) }
-        }
-    }
-
-    /// Brings broker `id` back up on its port.
-    ///
-    /// Throws instead of letting the mock cluster abort the process when the port was not held while the
-    /// broker was down and something else still has it after `within`.
-    public func setBrokerUp(_ id: Int32, within: Duration = .seconds(10)) throws(KafkaError) {
-        let placeholder = reserved.withLock { $0.removeValue(forKey: id) } ?? -1
-        if placeholder >= 0 {
-            close(placeholder)
-        } else if let port = port(of: id) {
-            let clock = ContinuousClock()
-            let deadline = clock.now + within
-            var probe = Self.reservePort(port)
-            while probe < 0, clock.now < deadline {
-                usleep(50_000)
-                probe = Self.reservePort(port)
-            }
-            guard probe >= 0 else {
-                throw KafkaError(
-                    .configuration, "broker \(id) cannot come back up: port \(port) is in use by another socket")
-            }
-            close(probe)
-        }
-        withSpawnLock { rd_kafka_mock_broker_set_up(cluster, id) }
-    }
-
-    /// The port broker `id` (from 1) listens on, from the bootstrap list.
-    func port(of id: Int32) -> Int? {
         let ports = bootstrapServers.split(separator: ",").compactMap {
             $0.split(separator: ":").last.flatMap { Int($0) }
         }
-        guard id >= 1, Int(id) <= ports.count else { return nil }
-        return ports[Int(id) - 1]
+        guard id >= 1, Int(id) <= ports.count else { return }
+        let placeholder = Self.reservePort(ports[Int(id) - 1])
+        reserved.withLock { reserved in
+            if let old = reserved.updateValue(placeholder, forKey: id) { close(old) }
+        }
+    }
+
+    /// Brings broker `id` back up.
+    public func setBrokerUp(_ id: Int32) {
+        if let placeholder = reserved.withLock({ $0.removeValue(forKey: id) }) { close(placeholder) }
+        withSpawnLock { rd_kafka_mock_broker_set_up(cluster, id) }
     }
 
     /// A socket bound (not listening) to 127.0.0.1:`port` with SO_REUSEADDR, or -1 when the port is taken.

@@ -19,7 +19,8 @@ final class GroupIdleCheck: Sendable {
 
     private struct State {
         var admin: KafkaAdmin?
-        var asking: (since: ContinuousClock.Instant, generation: Int)?
+        /// The question in flight, if any (asked at `lastAsked`).
+        var asking: Int?
         var generation = 0
         var lastAsked: ContinuousClock.Instant?
         /// The last answer: the partitions behind, for the assignment it was asked about.
@@ -46,8 +47,8 @@ final class GroupIdleCheck: Sendable {
     func othersDone(assignment: Set<TopicPartition>) -> Bool {
         let now = ContinuousClock.now
         let ask: (generation: Int, admin: KafkaAdmin?)? = state.withLock { state in
-            if let asking = state.asking {
-                guard now - asking.since > Self.patience else { return nil }
+            if state.asking != nil, let last = state.lastAsked {
+                guard now - last > Self.patience else { return nil }
                 logger.warning(
                     "the cluster has not said for \(Self.patience) where the group stands; asking again with a new client"
                 )
@@ -56,7 +57,7 @@ final class GroupIdleCheck: Sendable {
                 return nil
             }
             state.generation += 1
-            state.asking = (now, state.generation)
+            state.asking = state.generation
             state.lastAsked = now
             return (state.generation, state.admin)
         }
@@ -79,7 +80,7 @@ final class GroupIdleCheck: Sendable {
             logger.debug("cannot read the group's progress yet: \(error)")
         }
         state.withLock { state in
-            guard state.asking?.generation == generation else { return }  // given up on; a newer one asks
+            guard state.asking == generation else { return }  // given up on; a newer one asks
             state.asking = nil
             if state.admin == nil { state.admin = admin }
             guard let behind else { return }

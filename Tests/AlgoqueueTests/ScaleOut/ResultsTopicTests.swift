@@ -226,7 +226,7 @@ struct ResultsTopicTests {
         try await Task.sleep(for: .seconds(3))  // the outage itself, not a wait for an event
         let queued =
             try await sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox").first.flatMap { Int($0) } ?? 0
-        try broker.setBrokerUp(1)
+        broker.setBrokerUp(1)
         _ = try await totals
         #expect(queued > 0, "no row waited in the outbox during the outage")
         #expect(try await sqlite3(harness.database, "SELECT COUNT(*) FROM results_outbox") == ["0"])

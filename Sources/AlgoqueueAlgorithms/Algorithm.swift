@@ -99,6 +99,8 @@ public struct AlgorithmFailure: Error, Sendable, Equatable, CustomStringConverti
         public static let invalidAnswer = Kind(name: "invalidAnswer")
         /// The algorithm ran and reported an error of its own (an Algorithmia error envelope, a worker's error).
         public static let algorithm = Kind(name: "algorithm")
+        /// The input cannot go as a request: a header from its message (its key, a passed header) holds a line break.
+        public static let invalidRequest = Kind(name: "invalidRequest")
         /// The call was cancelled (shutdown).
         public static let cancelled = Kind(name: "cancelled")
         public var description: String { name }

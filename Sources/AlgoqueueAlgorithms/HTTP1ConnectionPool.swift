@@ -49,17 +49,18 @@ final class HTTP1ConnectionPool: Sendable {
         executor = EventLoopTaskExecutor(loop)
     }
 
-    /// Sends `head` and `body` on a pooled connection and returns the whole answer. Cancelling the task closes the
-    /// connection, which ends the exchange at once.
+    /// Sends `bytes` (a whole request, ``HTTP1RequestBytes``; `head` names its method and target) on a pooled
+    /// connection and returns the whole answer. Cancelling the task closes the connection, which ends the exchange
+    /// at once.
     ///
     /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout, a restart) can look
     /// open until the request is on its way; when such a reused connection closes before any of the answer
     /// arrives, the request goes once more on a new connection, within the same deadline.
     func execute(
-        head: HTTPRequestHead, body: ByteBuffer, maxAnswerBytes: Int, deadline: NIODeadline
+        head: HTTPRequestHead, bytes: ByteBuffer, maxAnswerBytes: Int, deadline: NIODeadline
     ) async throws -> HTTP1Answer {
         let request = { (answer: EventLoopPromise<HTTP1Answer>) in
-            HTTP1Request(head: head, body: body, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
+            HTTP1Request(head: head, bytes: bytes, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
         }
         calls.add(1, ordering: .relaxed)
         defer { calls.subtract(1, ordering: .relaxed) }
@@ -185,7 +186,11 @@ final class HTTP1ConnectionPool: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        // NIO's response decoder, without its request encoder: requests come encoded.
+                        try channel.pipeline.syncOperations.addHandlers([
+                            HTTP1RequestBytesWriter(),
+                            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                        ])
                         try channel.pipeline.syncOperations.addHandler(HTTP1ExchangeHandler())
                     }
                 }

@@ -3,8 +3,10 @@ import NIOHTTP1
 
 /// One request on a keep-alive HTTP/1.1 connection, and the promise its answer completes.
 struct HTTP1Request: Sendable {
+    /// The request's method and target, for the response decoder (its headers are in `bytes`).
     var head: HTTPRequestHead
-    var body: ByteBuffer
+    /// The whole request as it goes on the wire (``HTTP1RequestBytes``).
+    var bytes: ByteBuffer
     /// The largest answer body accepted; a larger one fails the exchange and closes the connection.
     var maxAnswerBytes: Int
     /// When the exchange fails with `HTTP1ExchangeError.timedOut` and the connection is closed.
@@ -30,7 +32,7 @@ enum HTTP1ExchangeError: Error, Equatable {
     case connectTimedOut
 }
 
-/// Sits after NIO's HTTP/1.1 client codecs: takes one `HTTP1Request` at a time, writes it, collects the answer
+/// Sits after NIO's HTTP/1.1 response decoder and ``HTTP1RequestBytesWriter``: takes one `HTTP1Request` at a time, writes it, collects the answer
 /// into one buffer and completes the request's promise. The deadline, an oversized answer, an error or a close
 /// fail the promise and close the connection. Runs on the channel's event loop only.
 final class HTTP1ExchangeHandler: ChannelDuplexHandler {
@@ -59,10 +61,7 @@ final class HTTP1ExchangeHandler: ChannelDuplexHandler {
             arm(context: context, at: request.deadline)
         }
         context.write(wrapOutboundOut(.head(request.head)), promise: nil)
-        if request.body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
-        }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(request.bytes))), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -119,13 +119,12 @@ public final class HTTPAlgorithm: Algorithm {
         }
         // Configured headers (credentials, routing) win over anything a message carries.
         for (header, value) in configuration.headers { headers.replaceOrAdd(name: header, value: value) }
-        let body = ByteBuffer(bytes: input.bytes)
         do {
             switch transport {
             case .pool(let pool, let uri, _, _):
-                headers.add(name: "Content-Length", value: String(body.readableBytes))
+                let bytes = try HTTP1RequestBytes.post(uri: uri, headers: headers, body: input.bytes)
                 let answer = try await pool.current.execute(
-                    head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers), body: body,
+                    head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri), bytes: bytes,
                     maxAnswerBytes: configuration.maxAnswerBytes,
                     deadline: .now() + .milliseconds(configuration.timeout.milliseconds))
                 return .success(
@@ -136,7 +135,7 @@ public final class HTTPAlgorithm: Algorithm {
                 var request = HTTPClientRequest(url: configuration.url)
                 request.method = .POST
                 request.headers = headers
-                request.body = .bytes(body)
+                request.body = .bytes(ByteBuffer(bytes: input.bytes))
                 let response = try await client.execute(
                     request, timeout: .milliseconds(configuration.timeout.milliseconds))
                 let answer = try await response.body.collect(upTo: configuration.maxAnswerBytes)
@@ -207,6 +206,11 @@ public final class HTTPAlgorithm: Algorithm {
             case .closed: return closedEarly
             case .answerTooLarge: return answerTooLarge
             }
+        }
+        if let error = error as? HTTP1HeaderError {
+            return AlgorithmFailure(
+                .invalidRequest,
+                "cannot call \(displayURL): header \(error.name) holds a line break or another control character")
         }
         if let error = error as? HTTPClientError {
             switch error {

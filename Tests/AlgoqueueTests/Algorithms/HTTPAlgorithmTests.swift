@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueuePipeline
 import Testing
 
 @Suite("HTTP algorithm against a real loopback endpoint")
@@ -23,6 +24,35 @@ struct HTTPAlgorithmTests {
         #expect(headers["authorization"] == "Bearer abc")
         #expect(headers["x-model"] == "v2")
         #expect(headers["content-type"] == "application/json")
+        await http.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("a message header with a line break fails its call unsent, without retry; the next call goes as before")
+    func headerInjection() async throws {
+        let endpoint = try await TestEndpoint.start()
+        let http = try algorithm(endpoint.url)
+        let key = await http.call(AlgorithmInput(json: numberInput(1), key: "k\r\nX-Evil: 1", source: "t/0/1"))
+        var passed = AlgorithmInput(json: numberInput(2), source: "t/0/2")
+        passed.headers = [("X-Trace", "a\nb")]
+        let header = await http.call(passed)
+        for (result, name) in [(key, "X-Algoqueue-Key"), (header, "X-Trace")] {
+            guard case .failure(let failure) = result else {
+                Issue.record("\(name) with a line break was sent: \(result)")
+                continue
+            }
+            #expect(failure.kind == .invalidRequest)
+            #expect(failure.message.contains("header \(name) holds a line break"))
+            #expect(!RetryPolicy().isRetryable(failure))
+        }
+        var good = AlgorithmInput(json: numberInput(3), key: "k\t3", source: "t/0/3")
+        good.headers = [("X-Trace", "ok")]
+        #expect(await http.call(good) == .success(AlgorithmAnswer(output: #"{"doubled": 6}"#, statusCode: 200)))
+        #expect(endpoint.sources.withLock { $0 } == ["t/0/3"])
+        let headers = endpoint.lastHeaders.withLock { $0 }
+        #expect(headers["x-algoqueue-key"] == "k\t3")
+        #expect(headers["x-trace"] == "ok")
+        #expect(headers["content-length"] == "\(numberInput(3).count)")
         await http.shutdown()
         await endpoint.stop()
     }

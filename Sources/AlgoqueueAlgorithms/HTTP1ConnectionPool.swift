@@ -186,12 +186,14 @@ final class HTTP1ConnectionPool: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        // NIO's response decoder, without its request encoder: requests come encoded.
-                        try channel.pipeline.syncOperations.addHandlers([
-                            HTTP1RequestBytesWriter(),
-                            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        ])
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ExchangeHandler())
+                        // NIO's response decoder, without its request encoder: requests come encoded. The decoder is
+                        // set up by NIO's own function (building its generic handler here crashed once in the Swift
+                        // runtime's type lookup, when two loops connected at once), then the encoder is taken out.
+                        let handlers = channel.pipeline.syncOperations
+                        try handlers.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                        handlers.removeHandler(context: try handlers.context(handlerType: HTTPRequestEncoder.self))
+                        try handlers.addHandler(HTTP1RequestBytesWriter(), position: .first)
+                        try handlers.addHandler(HTTP1ExchangeHandler())
                     }
                 }
                 .connect(host: host, port: port)

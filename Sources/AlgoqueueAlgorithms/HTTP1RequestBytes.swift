@@ -21,7 +21,7 @@ enum HTTP1RequestBytes {
         buffer.writeString(uri)
         buffer.writeStaticString(" HTTP/1.1\r\n")
         for (name, value) in headers {
-            guard isToken(name), isFieldValue(value) else { throw HTTP1HeaderError(name: name) }
+            try check(name: name, value: value)
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
@@ -32,6 +32,12 @@ enum HTTP1RequestBytes {
         buffer.writeStaticString("\r\n\r\n")
         buffer.writeBytes(body)
         return buffer
+    }
+
+    /// Throws when `name` is not a token or `value` holds a control character other than a tab, as NIO's validator
+    /// does. Checked for every transport, so that such a header fails its call the same way over `https://`.
+    static func check(name: String, value: String) throws(HTTP1HeaderError) {
+        guard isToken(name), isFieldValue(value) else { throw HTTP1HeaderError(name: name) }
     }
 
     /// RFC 9110 `token`: visible ASCII except the delimiters.

@@ -132,6 +132,7 @@ public final class HTTPAlgorithm: Algorithm {
                         status: answer.head.status, headers: answer.head.headers,
                         body: Array(answer.body.readableBytesView)))
             case .client(let client):
+                for (name, value) in headers { try HTTP1RequestBytes.check(name: name, value: value) }
                 var request = HTTPClientRequest(url: configuration.url)
                 request.method = .POST
                 request.headers = headers

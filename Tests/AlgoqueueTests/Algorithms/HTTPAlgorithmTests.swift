@@ -53,6 +53,17 @@ struct HTTPAlgorithmTests {
         #expect(headers["x-algoqueue-key"] == "k\t3")
         #expect(headers["x-trace"] == "ok")
         #expect(headers["content-length"] == "\(numberInput(3).count)")
+        // Over https:// (AsyncHTTPClient) alike: refused before any connection, so a closed port never answers.
+        let https = try algorithm("https://127.0.0.1:1/predict")
+        let overTLS = await https.call(AlgorithmInput(json: numberInput(4), key: "k\nX-Evil: 1", source: "t/0/4"))
+        #expect(
+            overTLS
+                == .failure(
+                    AlgorithmFailure(
+                        .invalidRequest,
+                        "cannot call https://127.0.0.1:1/predict: header X-Algoqueue-Key holds a line break or another "
+                            + "control character")))
+        await https.shutdown()
         await http.shutdown()
         await endpoint.stop()
     }

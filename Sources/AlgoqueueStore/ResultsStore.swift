@@ -181,8 +181,9 @@ public final class ResultsStore: Sendable {
             return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
+                let bytes = RowBytes()
                 for rows in rowGroups {
-                    try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, in: db)
+                    try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db)
                 }
                 if let outbox {
                     let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)

@@ -80,6 +80,60 @@ struct ResultsStoreTests {
         #expect(try store.offsets(group: "other").isEmpty)
     }
 
+    @Test("every value of every row is stored exactly, rows of any size side by side in one transaction")
+    func valuesStoredExactly() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.file("r.db")
+        let store = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger())
+        var full = ResultRow(
+            topic: "t", partition: 0, offset: 0, algorithm: "a", algorithmVersion: "1.2", key: "k\u{0}ey é",
+            status: .ok, input: #"{"n": "é"}"#, inputBytes: 12, output: #"{"x": 1}"#, metadata: "{}",
+            outputFile: "/f", attempts: 2, durationMilliseconds: 1.5, messageTimestamp: "2026-01-01T00:00:00.000Z",
+            createdAt: "2026-01-02T00:00:00.000Z", updatedAt: "2026-01-03T00:00:00.000Z")
+        full.inputHash = "abc"
+        full.cachedFrom = "t/0/0/-1"
+        full.traceparent = "00-x"
+        full.httpStatus = 200
+        // After a row with every column set, one with most left NULL: nothing of the first stays bound.
+        let sparse = ResultRow(topic: "t", partition: 0, offset: 1, algorithm: "a", status: .error, error: "")
+        // Larger than the bytes buffer starts with, so it grows between rows.
+        let large = ResultRow(
+            topic: "t", partition: 0, offset: 2, algorithm: "a", status: .ok, input: "",
+            output: "\"" + String(repeating: "é", count: 50_000) + "\"")
+        var blob = ResultRow(topic: "t", partition: 0, offset: 3, algorithm: "a", status: .ok, output: "1")
+        blob.rawInput = [0xFF, 0x00, 0x41]
+        var emptyBlob = ResultRow(topic: "t", partition: 0, offset: 4, algorithm: "a", status: .ok, output: "2")
+        emptyBlob.rawInput = []
+        try await store.write(
+            rowGroups: [[full, sparse], [large], [blob, emptyBlob]],
+            offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 5)], group: "g")
+        let columns = """
+            SELECT "offset", hex("key"), algorithm_version, status, typeof(input), hex(input), output, quote(error), \
+            metadata, output_file, attempts, duration_ms, message_timestamp, created_at, input_hash, cached_from, \
+            traceparent, http_status FROM results WHERE "offset" <> 2 ORDER BY "offset"
+            """
+        let written = try await sqlite3(path, #"SELECT created_at FROM results WHERE "offset" = 1"#).first ?? "?"
+        let expected: [[String]] = [
+            [
+                "0", "6B00657920C3A9", "1.2", "ok", "text", hex(#"{"n": "é"}"#), #"{"x": 1}"#, "NULL", "{}", "/f", "2",
+                "1.5", "2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z", "abc", "t/0/0/-1", "00-x", "200",
+            ],
+            ["1", "", "", "error", "null", "", "", "''", "", "", "1", "0.0", "", written, "", "", "", ""],
+            ["3", "", "", "ok", "blob", "FF0041", "1", "NULL", "", "", "1", "0.0", "", written, "", "", "", ""],
+            ["4", "", "", "ok", "blob", "", "2", "NULL", "", "", "1", "0.0", "", written, "", "", "", ""],
+        ]
+        #expect(try await sqlite3(path, columns) == expected.map { $0.joined(separator: "|") })
+        let largeRow = """
+            SELECT typeof(input), length(input), length(output), \
+            output = '"' || replace(hex(zeroblob(50000)), '00', 'é') || '"' FROM results WHERE "offset" = 2
+            """
+        #expect(try await sqlite3(path, largeRow) == ["text|0|50002|1"])
+        #expect(written.hasPrefix("20"))
+    }
+
+    private func hex(_ text: String) -> String { text.utf8.map { String(format: "%02X", $0) }.joined() }
+
     @Test("the results columns are the ones the README documents")
     func schemaAsDocumented() async throws {
         let directory = try TemporaryDirectory()

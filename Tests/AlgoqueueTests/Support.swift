@@ -102,12 +102,27 @@ private func runProgramWaiting(_ path: String, _ arguments: [String], input: Str
     try withSpawnLock { try process.run() }
     if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
     try inputPipe.fileHandleForWriting.close()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = error.fileHandleForReading.readDataToEndOfFile()
+    let outData = readToEnd(output.fileHandleForReading.fileDescriptor)
+    let errData = readToEnd(error.fileHandleForReading.fileDescriptor)
     process.waitUntilExit()
     return (
         process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
     )
+}
+
+/// Everything `descriptor` gives until its end. A read a signal interrupts is tried again: Foundation's
+/// `readDataToEndOfFile()` stopped the whole test process on EINTR (once, while child processes were exiting).
+private func readToEnd(_ descriptor: Int32) -> Data {
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count > 0 {
+            data.append(contentsOf: chunk[..<count])
+        } else if count == 0 || errno != EINTR {
+            return data
+        }
+    }
 }
 
 /// Runs `sqlite3` on a database file, as a user would, and returns its output lines.

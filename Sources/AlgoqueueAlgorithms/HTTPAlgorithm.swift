@@ -38,7 +38,8 @@ public final class HTTPAlgorithm: Algorithm {
     let transport: Transport
 
     enum Transport {
-        case pool(HTTP1LoopPools, uri: String, hostHeader: String, authorization: String?)
+        /// `head` is every call's request line, made once: the response decoder is told it for each call.
+        case pool(HTTP1LoopPools, head: HTTPRequestHead, hostHeader: String, authorization: String?)
         case client(HTTPClient)
     }
     /// The URL without credentials or query, safe to put in an error row.
@@ -61,7 +62,7 @@ public final class HTTPAlgorithm: Algorithm {
                 HTTP1LoopPools(
                     host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
                     connectTimeout: .seconds(10)),
-                uri: (path.isEmpty ? "/" : path) + query,
+                head: HTTPRequestHead(version: .http1_1, method: .POST, uri: (path.isEmpty ? "/" : path) + query),
                 hostHeader: (host.contains(":") ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? ""),
                 // Credentials in the URL (`http://user:password@host/…`) become Basic authentication, as with curl.
                 authorization: url.user(percentEncoded: false).map { user in
@@ -121,10 +122,10 @@ public final class HTTPAlgorithm: Algorithm {
         for (header, value) in configuration.headers { headers.replaceOrAdd(name: header, value: value) }
         do {
             switch transport {
-            case .pool(let pool, let uri, _, _):
-                let bytes = try HTTP1RequestBytes.post(uri: uri, headers: headers, body: input.bytes)
+            case .pool(let pool, let head, _, _):
+                let bytes = try HTTP1RequestBytes.post(uri: head.uri, headers: headers, body: input.bytes)
                 let answer = try await pool.current.execute(
-                    head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri), bytes: bytes,
+                    head: head, bytes: bytes,
                     maxAnswerBytes: configuration.maxAnswerBytes,
                     deadline: .now() + .milliseconds(configuration.timeout.milliseconds))
                 return .success(

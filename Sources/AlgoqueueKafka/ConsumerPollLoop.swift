@@ -11,6 +11,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
     var assignment: Set<TopicPartition> = []
     var paused = false
     var flow: ConsumerFlowControl
+    /// The last topic name made into text, by the address librdkafka keeps it at (see ``topicName(_:)``).
+    var lastTopic: (pointer: UnsafePointer<CChar>, text: String)?
 
     init(consumer: KafkaConsumer) {
         self.consumer = consumer
@@ -94,7 +96,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
     /// event, after the messages before it.
     func deliver(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, into batch: inout [KafkaMessage]) {
         let raw = pointer.pointee
-        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        let topic = raw.rkt.map { topicName(rd_kafka_topic_name($0)) } ?? ""
         if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR { flush(&batch) }
         switch raw.err {
         case RD_KAFKA_RESP_ERR_NO_ERROR:
@@ -114,6 +116,15 @@ final class ConsumerPollLoop: @unchecked Sendable {
             logger.warning("Kafka: \(error)")
             consumer.continuation.yield(.error(error))
         }
+    }
+
+    /// The topic's name as text, made once for a run of messages from one topic rather than once per message (a
+    /// name longer than 15 bytes is an allocation each time).
+    func topicName(_ name: UnsafePointer<CChar>) -> String {
+        if let last = lastTopic, last.pointer == name, strcmp(last.pointer, name) == 0 { return last.text }
+        let text = String(cString: name)
+        lastTopic = (name, text)
+        return text
     }
 
     func headers(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {

@@ -15,7 +15,7 @@ extension InputProcessor {
         let clock = ContinuousClock()
         let start = clock.now
         // One base row per message; a message's rows are filled in once known (each row is a copy of its base).
-        let bases = messages.map(baseRow)
+        let bases = baseRows(messages)
         var rows: [[ResultRow]] = Array(repeating: [], count: messages.count)
         var inputs: [(index: Int, input: AlgorithmInput)] = []
         inputs.reserveCapacity(messages.count)

@@ -170,13 +170,32 @@ final class InputProcessor: Sendable {
 
     /// A row for `message` before its outcome is known: an error with no attempts.
     func baseRow(_ message: KafkaMessage) -> ResultRow {
+        baseRow(message, messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
+    }
+
+    /// ``baseRow(_:)`` for each of `messages`. Messages published together often carry the same millisecond: they
+    /// share one timestamp text, made once.
+    func baseRows(_ messages: [KafkaMessage]) -> [ResultRow] {
+        var last: (milliseconds: Int64, text: String)?
+        return messages.map { message in
+            guard let milliseconds = message.timestampMilliseconds else {
+                return baseRow(message, messageTimestamp: nil)
+            }
+            if last?.milliseconds != milliseconds {
+                last = (milliseconds, Timestamp.iso8601(milliseconds: milliseconds))
+            }
+            return baseRow(message, messageTimestamp: last?.text)
+        }
+    }
+
+    private func baseRow(_ message: KafkaMessage, messageTimestamp: String?) -> ResultRow {
         let text = InputDecoder.inputText(message.value)
         var row = ResultRow(
             topic: message.topic, partition: message.partition, offset: message.offset, item: -1,
             algorithm: targets[0].algorithm.name, algorithmVersion: targets[0].algorithm.version,
             key: InputDecoder.keyText(message.key), status: .error, input: text,
             inputBytes: message.value?.count ?? 0, attempts: 0,
-            messageTimestamp: message.timestampMilliseconds.map { Timestamp.iso8601(milliseconds: $0) })
+            messageTimestamp: messageTimestamp)
         if text == nil, let value = message.value { row.rawInput = value }
         row.traceparent = message.headers.first { $0.name.lowercased() == "traceparent" }?.value
             .flatMap { String(validating: $0, as: UTF8.self) }

@@ -168,6 +168,39 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// How long a stop waits for the consumer to leave its group (``close(within:)``).
+    public static let closeTimeout: Duration = .seconds(10)
+
+    /// ``close()``, waiting at most `timeout`: false (and a warning) when the consumer had not left its group by
+    /// then. librdkafka's
+    /// close waits for the group coordinator without a bound of its own: with every broker unreachable it never
+    /// returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on trying meanwhile; a
+    /// process that exits loses nothing by it (the results store holds the rows and their offsets, and the group
+    /// frees the partitions when the member's session times out).
+    @discardableResult
+    public func close(within timeout: Duration = closeTimeout) async -> Bool {
+        let outcome = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        let finish: @Sendable (Bool) -> Void = { left in outcome.withLock { $0.take() }?.resume(returning: left) }
+        let left = await withCheckedContinuation { continuation in
+            outcome.withLock { $0 = continuation }
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                finish(false)
+            }
+            Task {
+                await self.close()
+                timer.cancel()
+                finish(true)
+            }
+        }
+        if !left {
+            logger.warning(
+                "Kafka: the consumer did not leave its group within \(String(format: "%g", timeout.seconds)) s (no broker answered); stopping without it: the rows and their offsets are in the results store, and the group frees the partitions when the session times out"
+            )
+        }
+        return left
+    }
+
     /// A consumer dropped without ``close()`` was never started (the poll thread keeps a started one alive until
     /// it is closed): its event stream ends here.
     deinit {

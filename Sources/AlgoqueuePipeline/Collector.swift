@@ -66,7 +66,7 @@ public final class Collector: Sendable {
         } onGracefulShutdown: {
             Task { await consumer.close() }
         }
-        await consumer.close()
+        await consumer.close(within: KafkaConsumer.closeTimeout)
         if let completions {
             await completions.finish()
             await completions.producer.close()

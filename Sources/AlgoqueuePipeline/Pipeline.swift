@@ -199,8 +199,9 @@ public final class Pipeline: Service {
         if failure == nil, let error = writeFailure.withLock({ $0 }) {
             failure = Self.storeFailure(error)
         }
-        // The writer has finished: commit what is durable and leave the group; publish what the outbox holds.
-        await consumer.close()
+        // The writer has finished: commit what is durable and leave the group (not waiting on a broker that never
+        // answers); publish what the outbox holds.
+        await consumer.close(within: KafkaConsumer.closeTimeout)
         if let publisher {
             await publisher.drain(until: .now + configuration.shutdownTimeout)
             await publisher.producer.close()

@@ -38,4 +38,46 @@ struct BrokerOutageTests {
                 ])
         await endpoint.stop()
     }
+
+    @Test("SIGTERM while the broker hangs: the service stops anyway, exit 0, a row for every call it made")
+    func stopWithBrokerGone() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // The broker in a process of its own, so that it can hang: stopped, it keeps its connections and answers none.
+        let broker = try RunningProgram(
+            try algoqueueBinary(), ["dev-broker", "--topic", "gone", "--partitions", "1"], directory: directory,
+            name: "broker")
+        defer { broker.signal(SIGKILL) }
+        let listening = await eventually(within: .seconds(20)) { broker.output.contains("\n") }
+        #expect(listening, "dev-broker printed no address: \(broker.errorOutput)")
+        let address = broker.output.split(separator: "\n").first.map(String.init) ?? ""
+        _ = try await produce((0..<2000).map { numberInput($0) }, to: "gone", brokers: address)
+        let endpoint = try await TestEndpoint.start(delay: .milliseconds(20))
+        let database = directory.file("r.db")
+        let service = try RunningProgram(
+            try algoqueueBinary(),
+            [
+                "run", "--brokers", address, "--topic", "gone", "--group", "gone", "--url", endpoint.url, "--database",
+                database, "--concurrency", "4",
+            ], directory: directory, name: "service")
+        defer { service.signal(SIGKILL) }
+        let working = await eventually(within: .seconds(60)) { endpoint.callCount >= 20 }
+        #expect(working, "the service made too few calls: \(service.errorOutput)")
+        broker.signal(SIGSTOP)
+        // Silent long enough for the member's session to run out, with requests unanswered: librdkafka's close alone
+        // then waits for the group coordinator forever. The stop gives up on leaving the group after 10 s.
+        let sessionLost = await eventually(within: .seconds(90)) {
+            service.errorOutput.contains("Consumer group session timed out")
+        }
+        #expect(sessionLost, "the session did not time out: \(service.errorOutput)")
+        service.signal(SIGTERM)
+        let status = await service.exitStatus(within: .seconds(120))
+        #expect(status == 0, "exit status \(String(describing: status)): \(service.errorOutput)")
+        #expect(service.errorOutput.contains("the consumer did not leave its group within 10 s"))
+        let calls = endpoint.callCount
+        #expect(calls < 2000, "the stop should have come mid-run")
+        #expect(
+            try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(calls)|\(calls)"])
+        await endpoint.stop()
+    }
 }

@@ -200,11 +200,13 @@ public final class Pipeline: Service {
             failure = Self.storeFailure(error)
         }
         // The writer has finished: commit what is durable and leave the group (not waiting on a broker that never
-        // answers); publish what the outbox holds.
-        await consumer.close(within: KafkaConsumer.closeTimeout)
+        // answers); publish what the outbox holds. When no broker answered the close, publishing would only wait for
+        // deliveries that cannot come (up to the shutdown timeout, then the flush): the outbox keeps its rows for the
+        // next start instead.
+        let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
         if let publisher {
-            await publisher.drain(until: .now + configuration.shutdownTimeout)
-            await publisher.producer.close()
+            await publisher.drain(until: brokerAnswered ? .now + configuration.shutdownTimeout : .now)
+            await publisher.producer.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
         }
         signal.finish()
         await completions?.finish()

@@ -39,13 +39,16 @@ struct BrokerOutageTests {
         await endpoint.stop()
     }
 
-    @Test("SIGTERM while the broker hangs: the service stops anyway, exit 0, a row for every call it made")
+    @Test(
+        "SIGTERM while the broker hangs: the service stops anyway, exit 0, a row for every call, unpublished results kept"
+    )
     func stopWithBrokerGone() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         // The broker in a process of its own, so that it can hang: stopped, it keeps its connections and answers none.
         let broker = try RunningProgram(
-            try algoqueueBinary(), ["dev-broker", "--topic", "gone", "--partitions", "1"], directory: directory,
+            try algoqueueBinary(), ["dev-broker", "--topic", "gone", "--topic", "results", "--partitions", "1"],
+            directory: directory,
             name: "broker")
         defer { broker.signal(SIGKILL) }
         let listening = await eventually(within: .seconds(20)) { broker.output.contains("\n") }
@@ -58,7 +61,7 @@ struct BrokerOutageTests {
             try algoqueueBinary(),
             [
                 "run", "--brokers", address, "--topic", "gone", "--group", "gone", "--url", endpoint.url, "--database",
-                database, "--concurrency", "4",
+                database, "--concurrency", "4", "--results-topic", "results",
             ], directory: directory, name: "service")
         defer { service.signal(SIGKILL) }
         let working = await eventually(within: .seconds(60)) { endpoint.callCount >= 20 }
@@ -78,6 +81,11 @@ struct BrokerOutageTests {
         #expect(calls < 2000, "the stop should have come mid-run")
         #expect(
             try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(calls)|\(calls)"])
+        // Rows answered while the broker hung stay in the results outbox for the next start.
+        let outbox = Int(try await sqlite3(database, "SELECT COUNT(*) FROM results_outbox").first ?? "") ?? 0
+        #expect(outbox > 0 && outbox <= calls, "\(outbox) rows in the outbox")
+        #expect(
+            service.errorOutput.contains("rows are left in the results outbox; they are published at the next start"))
         await endpoint.stop()
     }
 }

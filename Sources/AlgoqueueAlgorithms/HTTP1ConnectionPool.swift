@@ -191,7 +191,7 @@ final class HTTP1ConnectionPool: Sendable {
                         // runtime's type lookup, when two loops connected at once), then the encoder is taken out.
                         let handlers = channel.pipeline.syncOperations
                         try handlers.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                        handlers.removeHandler(context: try handlers.context(handlerType: HTTPRequestEncoder.self))
+                        _ = handlers.removeHandler(context: try handlers.context(handlerType: HTTPRequestEncoder.self))
                         try handlers.addHandler(HTTP1RequestBytesWriter(), position: .first)
                         try handlers.addHandler(HTTP1ExchangeHandler())
                     }

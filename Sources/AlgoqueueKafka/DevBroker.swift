@@ -53,7 +53,7 @@ public final class DevBroker: Sendable {
     /// its port again at once; a child started in that instant would still hold the listener, so no process
     /// starts meanwhile (``withSpawnLock(_:)``).
     public func setBrokerDown(_ id: Int32) {
-        withSpawnLock { rd_kafka_mock_broker_set_down(cluster, id) }
+        _ = withSpawnLock { rd_kafka_mock_broker_set_down(cluster, id) }
         let ports = bootstrapServers.split(separator: ",").compactMap {
             $0.split(separator: ":").last.flatMap { Int($0) }
         }
@@ -67,7 +67,7 @@ public final class DevBroker: Sendable {
     /// Brings broker `id` back up.
     public func setBrokerUp(_ id: Int32) {
         if let placeholder = reserved.withLock({ $0.removeValue(forKey: id) }) { close(placeholder) }
-        withSpawnLock { rd_kafka_mock_broker_set_up(cluster, id) }
+        _ = withSpawnLock { rd_kafka_mock_broker_set_up(cluster, id) }
     }
 
     /// A socket bound (not listening) to 127.0.0.1:`port` with SO_REUSEADDR, or -1 when the port is taken.

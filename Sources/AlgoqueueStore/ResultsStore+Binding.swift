@@ -41,17 +41,7 @@ extension ResultsStore {
         }
         let input = keepInput ? row.pointee.input : nil
         let rawInput = keepInput && input == nil ? row.pointee.rawInput : nil
-        let createdAt = row.pointee.createdAt ?? now
-        let updatedAt = row.pointee.updatedAt ?? now
-        bytes.startRow(
-            count: row.pointee.topic.utf8.count + row.pointee.algorithm.utf8.count
-                + RowBytes.count(row.pointee.algorithmVersion) + RowBytes.count(row.pointee.key)
-                + row.pointee.status.rawValue.utf8.count + RowBytes.count(input) + (rawInput?.count ?? 0)
-                + RowBytes.count(row.pointee.output) + RowBytes.count(row.pointee.error)
-                + RowBytes.count(row.pointee.metadata) + RowBytes.count(row.pointee.outputFile)
-                + RowBytes.count(row.pointee.messageTimestamp) + createdAt.utf8.count + updatedAt.utf8.count
-                + RowBytes.count(row.pointee.inputHash) + RowBytes.count(row.pointee.cachedFrom)
-                + RowBytes.count(row.pointee.traceparent))
+        bytes.startRow()
         bytes.bind(row.pointee.topic, 1, handle)
         sqlite3_bind_int64(handle, 2, Int64(row.pointee.partition))
         sqlite3_bind_int64(handle, 3, row.pointee.offset)
@@ -74,8 +64,8 @@ extension ResultsStore {
         sqlite3_bind_int64(handle, 15, Int64(row.pointee.attempts))
         sqlite3_bind_double(handle, 16, row.pointee.durationMilliseconds)
         bytes.bind(row.pointee.messageTimestamp, 17, handle)
-        bytes.bind(createdAt, 18, handle)
-        bytes.bind(updatedAt, 19, handle)
+        bytes.bind(row.pointee.createdAt ?? now, 18, handle)
+        bytes.bind(row.pointee.updatedAt ?? now, 19, handle)
         bytes.bind(row.pointee.inputHash, 20, handle)
         bytes.bind(row.pointee.cachedFrom, 21, handle)
         bytes.bind(row.pointee.traceparent, 22, handle)
@@ -90,11 +80,17 @@ extension ResultsStore {
 
 /// One row's text and blob values, side by side in one buffer that outlives their bindings. SQLite reads a value
 /// bound `SQLITE_STATIC` where it is, until the parameter is bound again or cleared; the buffer is reused for the
-/// next row (grown when a row needs more) only after the row's bindings were cleared.
+/// next row only after the row's bindings were cleared. A value that does not fit is bound `SQLITE_TRANSIENT`
+/// (SQLite copies it), and the buffer grows before the next row to hold a row that large.
 final class RowBytes {
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     private var used = 0
+    /// The bytes the current row's values took, in the buffer or not.
+    private var wanted = 0
+
+    /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     init(capacity: Int = 4096) {
         self.capacity = capacity
@@ -103,23 +99,31 @@ final class RowBytes {
 
     deinit { base.deallocate() }
 
-    /// The bytes `text` takes.
-    static func count(_ text: String?) -> Int { text?.utf8.count ?? 0 }
-
-    /// Makes room for a row of `count` bytes; the previous row's bindings must be cleared by now.
-    func startRow(count: Int) {
+    /// Starts a row; the previous row's bindings must be cleared by now.
+    func startRow() {
+        if wanted > capacity {
+            base.deallocate()
+            capacity = max(wanted, capacity * 2)
+            base = .allocate(byteCount: capacity, alignment: 1)
+        }
         used = 0
-        guard count > capacity else { return }
-        base.deallocate()
-        capacity = max(count, capacity * 2)
-        base = .allocate(byteCount: capacity, alignment: 1)
+        wanted = 0
     }
 
     /// Binds text by its UTF-8 bytes and their count (so a NUL inside is kept); nil leaves the parameter NULL.
     func bind(_ text: String?, _ index: Int32, _ handle: OpaquePointer) {
         guard let text else { return }
         let count = text.utf8.count
-        precondition(used + count <= capacity, "a row's text outgrew the count it was started with")
+        wanted += count
+        guard used + count <= capacity else {
+            var copy = text  // made contiguous if it is not; never empty here, so its bytes have an address
+            copy.withUTF8 { utf8 in
+                utf8.withMemoryRebound(to: CChar.self) {
+                    _ = sqlite3_bind_text(handle, index, $0.baseAddress, Int32(count), Self.transient)
+                }
+            }
+            return
+        }
         let start = base + used
         let copied: Void? = text.utf8.withContiguousStorageIfAvailable { source in
             if let address = source.baseAddress { start.copyMemory(from: address, byteCount: source.count) }
@@ -138,7 +142,13 @@ final class RowBytes {
             sqlite3_bind_zeroblob(handle, index, 0)
             return
         }
-        precondition(used + blob.count <= capacity, "a row's blob outgrew the count it was started with")
+        wanted += blob.count
+        guard used + blob.count <= capacity else {
+            blob.withUnsafeBytes {
+                _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient)
+            }
+            return
+        }
         let start = base + used
         blob.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         used += blob.count

@@ -97,7 +97,9 @@ struct ResultsStoreTests {
         full.httpStatus = 200
         // After a row with every column set, one with most left NULL: nothing of the first stays bound.
         let sparse = ResultRow(topic: "t", partition: 0, offset: 1, algorithm: "a", status: .error, error: "")
-        // Larger than the bytes buffer starts with, so it grows between rows.
+        // Values larger than the row buffer: SQLite copies them, and the buffer grows before the next row.
+        var largeBlob = ResultRow(topic: "t", partition: 0, offset: 5, algorithm: "a", status: .ok, output: "3")
+        largeBlob.rawInput = (0..<5000).map { UInt8($0 % 256) }
         let large = ResultRow(
             topic: "t", partition: 0, offset: 2, algorithm: "a", status: .ok, input: "",
             output: "\"" + String(repeating: "é", count: 50_000) + "\"")
@@ -106,12 +108,12 @@ struct ResultsStoreTests {
         var emptyBlob = ResultRow(topic: "t", partition: 0, offset: 4, algorithm: "a", status: .ok, output: "2")
         emptyBlob.rawInput = []
         try await store.write(
-            rowGroups: [[full, sparse], [large], [blob, emptyBlob]],
-            offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 5)], group: "g")
+            rowGroups: [[full, largeBlob, sparse], [large], [blob, emptyBlob]],
+            offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 6)], group: "g")
         let columns = """
             SELECT "offset", hex("key"), algorithm_version, status, typeof(input), hex(input), output, quote(error), \
             metadata, output_file, attempts, duration_ms, message_timestamp, created_at, input_hash, cached_from, \
-            traceparent, http_status FROM results WHERE "offset" <> 2 ORDER BY "offset"
+            traceparent, http_status FROM results WHERE "offset" IN (0, 1, 3, 4) ORDER BY "offset"
             """
         let written = try await sqlite3(path, #"SELECT created_at FROM results WHERE "offset" = 1"#).first ?? "?"
         let expected: [[String]] = [
@@ -129,6 +131,10 @@ struct ResultsStoreTests {
             output = '"' || replace(hex(zeroblob(50000)), '00', 'é') || '"' FROM results WHERE "offset" = 2
             """
         #expect(try await sqlite3(path, largeRow) == ["text|0|50002|1"])
+        #expect(
+            try await sqlite3(path, #"SELECT typeof(input), hex(input), output FROM results WHERE "offset" = 5"#) == [
+                "blob|\(largeBlob.rawInput!.map { String(format: "%02X", $0) }.joined())|3"
+            ])
         #expect(written.hasPrefix("20"))
     }
 

@@ -33,8 +33,8 @@ enum HTTP1ExchangeError: Error, Equatable {
 }
 
 /// Sits after NIO's HTTP/1.1 response decoder and ``HTTP1RequestBytesWriter``: takes one `HTTP1Request` at a time,
-/// writes it, collects the answer into one buffer and completes the request's promise. The deadline, an oversized answer, an error or a close
-/// fail the promise and close the connection. Runs on the channel's event loop only.
+/// writes it, collects the answer into one buffer and completes the request's promise. The deadline, an oversized
+/// answer, an error or a close fail the promise and close the connection. Runs on the channel's event loop only.
 final class HTTP1ExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTP1Request

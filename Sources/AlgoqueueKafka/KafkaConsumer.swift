@@ -172,9 +172,8 @@ public final class KafkaConsumer: Sendable {
     public static let closeTimeout: Duration = .seconds(10)
 
     /// ``close()``, waiting at most `timeout`: false (and a warning) when the consumer had not left its group by
-    /// then. librdkafka's
-    /// close waits for the group coordinator without a bound of its own: with every broker unreachable it never
-    /// returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on trying meanwhile; a
+    /// then. librdkafka's close waits for the group coordinator without a bound of its own: with every broker
+    /// unreachable it never returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on trying meanwhile; a
     /// process that exits loses nothing by it (the results store holds the rows and their offsets, and the group
     /// frees the partitions when the member's session times out).
     @discardableResult
@@ -195,8 +194,11 @@ public final class KafkaConsumer: Sendable {
         }
         if !left {
             logger.warning(
-                "Kafka: the consumer did not leave its group within \(String(format: "%g", timeout.seconds)) s (no broker answered); stopping without it: the rows and their offsets are in the results store, and the group frees the partitions when the session times out"
-            )
+                """
+                Kafka: the consumer did not leave its group within \(String(format: "%g", timeout.seconds)) s (no \
+                broker answered); stopping without it: the rows and their offsets are in the results store, and the \
+                group frees the partitions when the session times out
+                """)
         }
         return left
     }

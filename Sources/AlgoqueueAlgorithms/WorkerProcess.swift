@@ -22,7 +22,7 @@ final class WorkerProcess: Sendable {
         onLine: @escaping @Sendable ([UInt8]) -> Void, onStderr: @escaping @Sendable (String) -> Void,
         onExit: @escaping @Sendable (_ status: String) -> Void
     ) throws(AlgorithmConfigurationError) -> WorkerProcess {
-        guard let program = command.first else { throw AlgorithmConfigurationError("the worker command is empty") }
+        guard !command.isEmpty else { throw AlgorithmConfigurationError("the worker command is empty") }
         var stdinPipe: [Int32] = [0, 0]
         var stdoutPipe: [Int32] = [0, 0]
         var stderrPipe: [Int32] = [0, 0]
@@ -31,23 +31,17 @@ final class WorkerProcess: Sendable {
         }
         // Only the worker's own ends reach it (through dup2); no other child inherits these.
         for descriptor in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
         // The worker gets its three pipes and nothing else of ours (Kafka sockets, the SQLite file, other pipes).
-        spawnClosesDescriptors(&actions)
-        let argv = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = withSpawnLock { posix_spawnp(&pid, program, &actions, nil, argv, environ) }
-        for descriptor in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(descriptor) }
-        guard spawned == 0 else {
+        let pid: pid_t
+        do {
+            defer { for descriptor in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(descriptor) } }
+            pid = try spawnChild(
+                command, input: .descriptor(stdinPipe[0]), output: .descriptor(stdoutPipe[1]),
+                error: .descriptor(stderrPipe[1]))
+        } catch {
             for descriptor in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(descriptor) }
             throw AlgorithmConfigurationError(
-                "cannot start the worker command \(command.joined(separator: " ")): \(String(cString: strerror(spawned)))"
+                "cannot start the worker command \(command.joined(separator: " ")): \(String(cString: strerror(error.code)))"
             )
         }
         let worker = WorkerProcess(pid: pid, input: stdinPipe[1], label: label)

@@ -145,26 +145,20 @@ struct Run: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("algoqueue-idle-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: algoqueue)
-        process.arguments = [
-            "run", "--brokers", brokers, "--topic", "bench-idle", "--group", "bench-idle", "--url", url + "/single",
-            "--database", directory + "/idle.db", "--results-topic", "bench-idle-results", "--metrics-listen",
-            "127.0.0.1:0", "--log-level", "error",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let pid = try spawnChild(
+            [
+                algoqueue, "run", "--brokers", brokers, "--topic", "bench-idle", "--group", "bench-idle", "--url",
+                url + "/single", "--database", directory + "/idle.db", "--results-topic", "bench-idle-results",
+                "--metrics-listen", "127.0.0.1:0", "--log-level", "error",
+            ], input: .null, output: .null, error: .null)
         defer {
-            process.terminate()
-            process.waitUntilExit()
+            kill(pid, SIGTERM)
+            _ = waitForChild(pid)
         }
         try await Task.sleep(for: .seconds(5))  // joining the group and starting up are not idle time
-        guard let before = cpuSeconds(ofProcess: process.processIdentifier) else {
-            throw BenchError("the idle service exited early (status \(process.terminationStatus))")
-        }
+        guard let before = cpuSeconds(ofProcess: pid) else { throw BenchError("the idle service exited early") }
         try await Task.sleep(for: .seconds(idleSeconds))
-        let used = (cpuSeconds(ofProcess: process.processIdentifier) ?? before) - before
+        let used = (cpuSeconds(ofProcess: pid) ?? before) - before
         print(
             String(
                 format:

@@ -19,16 +19,15 @@ func runMeasured(
     _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     let handle = try FileHandle(forWritingTo: output)
     defer { try? FileManager.default.removeItem(at: output) }
-    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, 1)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
     let started = Date()
-    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-    guard spawned == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    let pid: pid_t
+    do {
+        pid = try spawnChild(
+            [path] + arguments, input: .descriptor(STDIN_FILENO), output: .descriptor(handle.fileDescriptor),
+            error: .descriptor(STDERR_FILENO))
+    } catch {
+        throw BenchError(error.description)
+    }
     if let whileRunning {
         let running = Locked(true)
         let stopped = DispatchSemaphore(value: 0)

@@ -90,24 +90,27 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) asy
 private func runProgramWaiting(_ path: String, _ arguments: [String], input: String?) throws -> (
     status: Int32, output: String, error: String
 ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    let inputPipe = Pipe()
-    process.standardInput = inputPipe
-    try withSpawnLock { try process.run() }
-    if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-    try inputPipe.fileHandleForWriting.close()
-    let outData = readToEnd(output.fileHandleForReading.fileDescriptor)
-    let errData = readToEnd(error.fileHandleForReading.fileDescriptor)
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
-    )
+    var inputPipe: [Int32] = [0, 0]
+    var outputPipe: [Int32] = [0, 0]
+    var errorPipe: [Int32] = [0, 0]
+    guard pipe(&inputPipe) == 0, pipe(&outputPipe) == 0, pipe(&errorPipe) == 0 else { throw POSIXError(.EMFILE) }
+    // Only this child gets these (through dup2); a child another test starts meanwhile does not.
+    for descriptor in inputPipe + outputPipe + errorPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+    defer { for descriptor in [inputPipe[1], outputPipe[0], errorPipe[0]] { close(descriptor) } }
+    let pid: pid_t
+    do {
+        defer { for descriptor in [inputPipe[0], outputPipe[1], errorPipe[1]] { close(descriptor) } }
+        pid = try spawnChild(
+            [path] + arguments, input: .descriptor(inputPipe[0]), output: .descriptor(outputPipe[1]),
+            error: .descriptor(errorPipe[1]))
+    }
+    if let input { _ = writeAll(inputPipe[1], Array(input.utf8)) }
+    close(inputPipe[1])
+    inputPipe[1] = -1
+    let outData = readToEnd(outputPipe[0])
+    let errData = readToEnd(errorPipe[0])
+    let end = waitForChild(pid)
+    return (end.status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
 /// Everything `descriptor` gives until its end. A read a signal interrupts is tried again: Foundation's

@@ -27,4 +27,30 @@ struct SupportTests {
         }
         #expect(ranWhileWaiting.withLock { $0 } == true)
     }
+
+    @Test(
+        "a started program holds descriptors 0-2 only, with 1500 more open here; one that is missing is a clear error")
+    func childrenGetTheirStreamsOnly() async throws {
+        // Foundation's Process.run() read past /proc/self/fd's last entry in a process with over a thousand
+        // descriptors and stopped it with SIGSEGV (once in a full run); spawnChild does not list them at all.
+        let extra = (0..<1500).map { _ in open("/dev/null", O_RDONLY) }
+        defer { for descriptor in extra where descriptor >= 0 { close(descriptor) } }
+        #expect(extra.allSatisfy { $0 >= 0 })
+        for _ in 0..<10 {
+            let listing = try await runProgram("/bin/ls", ["/proc/self/fd"])
+            // 3 is the directory ls itself opens to list.
+            #expect(listing.status == 0 && listing.output.split(separator: "\n") == ["0", "1", "2", "3"])
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let env = try RunningProgram(
+            "/usr/bin/env", [], directory: directory, name: "env", environment: ["ALGOQUEUE_TEST_MARK": "here"])
+        #expect(await env.exitStatus(within: .seconds(30)) == 0)
+        #expect(env.output.split(separator: "\n").contains("ALGOQUEUE_TEST_MARK=here"))
+        let missing = #expect(throws: SpawnError.self) {
+            try spawnChild(["/nonexistent/program"], input: .null, output: .null, error: .null)
+        }
+        #expect(missing?.code == ENOENT)
+        #expect(missing?.description == "cannot start /nonexistent/program: No such file or directory")
+    }
 }

@@ -12,27 +12,12 @@ struct LiveLineTests {
             #expect(Self.tmux(["-L", socket, "new-session", "-d", "-x", "160", "-y", "50", "-s", "t", command]) == 0)
         }
 
-        /// Runs tmux with posix_spawn and waits for it, with no descriptor but /dev/null on 0-2: the tmux server it
-        /// forks lives on, and any pipe it inherited (Foundation's Process watches one; other tests read theirs to
-        /// the end) would stay open as long as it does.
+        /// Runs tmux and waits for it, with /dev/null on 0-2 and no other descriptor: the tmux server it forks lives
+        /// on, and any pipe it inherited (other tests read theirs to the end) would stay open as long as it does.
         static func tmux(_ arguments: [String]) -> Int32 {
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            for descriptor: Int32 in 0...2 {
-                posix_spawn_file_actions_addopen(
-                    &actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-            }
-            #expect(spawnClosesDescriptors(&actions), "glibc without posix_spawn_file_actions_addclosefrom_np")
-            let argv = (["/usr/bin/tmux"] + arguments).map { strdup($0) } + [nil]
-            defer { for pointer in argv { free(pointer) } }
-            var pid: pid_t = 0
-            guard withSpawnLock({ posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ) }) == 0 else {
-                return -1
-            }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-            return (status >> 8) & 0xff
+            guard let pid = try? spawnChild(["/usr/bin/tmux"] + arguments, input: .null, output: .null, error: .null)
+            else { return -1 }
+            return waitForChild(pid).status
         }
 
         /// The visible screen, one string per row, trailing blanks cut.

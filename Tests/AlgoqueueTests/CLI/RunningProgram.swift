@@ -1,14 +1,14 @@
 import AlgoqueueSupport
 import Foundation
+import Synchronization
 
 /// The algoqueue binary (or another program) running as a child process, its output captured to files.
-final class RunningProgram: @unchecked Sendable {
-    // `@unchecked Sendable`: `process` is only started once and then read; Process is thread-safe for that.
-    let process = Process()
+final class RunningProgram: Sendable {
+    let pid: pid_t
     let outputPath: String
     let errorPath: String
+    private let running = Atomic<Bool>(true)
     private let exited: AsyncStream<Int32>
-    private let exitedContinuation: AsyncStream<Int32>.Continuation
 
     init(
         _ path: String, _ arguments: [String], directory: TemporaryDirectory, name: String,
@@ -16,30 +16,33 @@ final class RunningProgram: @unchecked Sendable {
     ) throws {
         outputPath = directory.file("\(name).out")
         errorPath = directory.file("\(name).err")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        process.standardInput = FileHandle.nullDevice
-        (exited, exitedContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        let continuation = exitedContinuation
-        process.terminationHandler = { process in
-            continuation.yield(process.terminationStatus)
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let error = open(errorPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { for descriptor in [output, error] where descriptor >= 0 { close(descriptor) } }
+        guard output >= 0, error >= 0 else { throw POSIXError(.EIO) }
+        pid = try spawnChild(
+            [path] + arguments, input: .null, output: .descriptor(output), error: .descriptor(error),
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        let continuation: AsyncStream<Int32>.Continuation
+        (exited, continuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+        // The wait has a thread of its own: the concurrency pool's two threads are for the tests' endpoints.
+        Thread.detachNewThread { [self] in
+            let end = waitForChild(pid)
+            running.store(false, ordering: .releasing)
+            continuation.yield(end.status)
             continuation.finish()
         }
-        try withSpawnLock { try process.run() }
     }
+
+    /// Whether the program has not ended yet.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
     var errorOutput: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
 
+    /// Sends signal `number`, unless the program has ended (its pid may belong to another process by then).
     func signal(_ number: Int32) {
-        kill(process.processIdentifier, number)
+        if isRunning { kill(pid, number) }
     }
 
     /// The exit status, or nil if it has not exited within `timeout` (it is then killed).

@@ -33,7 +33,7 @@ struct CrashTests {
             let service = try RunningProgram(
                 try algoqueueBinary(), arguments, directory: directory, name: "cycle\(cycle)")
             let reached = await eventually(within: .seconds(60)) {
-                endpoint.callCount >= target || service.process.isRunning == false
+                endpoint.callCount >= target || service.isRunning == false
             }
             #expect(reached, "cycle \(cycle): no progress: \(service.errorOutput)")
             service.signal(SIGKILL)

@@ -22,7 +22,7 @@ struct StoreFaultTests {
         var readsWhileWriting = 0
         var failures: [String] = []
         var counts: [Int] = []
-        while service.process.isRunning, reads < 5000 {
+        while service.isRunning, reads < 5000 {
             let result = try await runProgram(
                 "/usr/bin/sqlite3", [database, "SELECT COUNT(*) FROM results; SELECT COUNT(*) FROM errors;"])
             reads += 1

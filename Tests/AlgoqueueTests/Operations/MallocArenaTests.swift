@@ -30,7 +30,7 @@ struct MallocArenaTests {
             (try? await runProgram("/usr/bin/sqlite3", [database, "SELECT COUNT(*) FROM results"]))?.output == "200\n"
         }
         #expect(written, "\(service.errorOutput.suffix(800))")
-        let heaps = Self.arenaHeaps(ofProcess: service.process.processIdentifier)
+        let heaps = Self.arenaHeaps(ofProcess: service.pid)
         service.signal(SIGTERM)
         #expect(await service.exitStatus(within: .seconds(30)) == 0)
         return heaps

@@ -75,9 +75,9 @@ struct ResultsTopicTests {
         }
         #expect(published, "\(service.errorOutput.suffix(800))")
         // The publisher's wait once ended its wake-up stream, and from then on it read the outbox in a loop.
-        let before = try #require(cpuSeconds(ofProcess: service.process.processIdentifier))
+        let before = try #require(cpuSeconds(ofProcess: service.pid))
         try await Task.sleep(for: .seconds(3))  // the idle span measured, not a wait for an event
-        let used = try #require(cpuSeconds(ofProcess: service.process.processIdentifier)) - before
+        let used = try #require(cpuSeconds(ofProcess: service.pid)) - before
         #expect(used < 0.5, "an idle service used \(used) CPU s in 3 s")
         service.signal(SIGTERM)
         #expect(await service.exitStatus(within: .seconds(30)) == 0)

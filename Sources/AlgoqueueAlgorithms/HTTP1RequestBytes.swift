@@ -8,30 +8,56 @@ struct HTTP1HeaderError: Error, Equatable {
 }
 
 /// A plain-HTTP request encoded once, into one buffer: request line, headers, `Content-Length`, body. A connection
-/// writes it as it is, in one write; NIO's request encoder and header validator, which encoded and checked every
+/// writes it as it is, in one write (the request line and the headers every call sends are encoded once per
+/// algorithm); NIO's request encoder and header validator, which encoded and checked every
 /// header again for each call, took about a tenth of the process's CPU with one call per message (profile).
 enum HTTP1RequestBytes {
     /// The bytes of `POST uri` with `headers` and `body`. Header names must be tokens and values must hold no
     /// control character but a tab (no line break that would end the header early), as NIO's validator requires.
     static func post(uri: String, headers: HTTPHeaders, body: [UInt8]) throws(HTTP1HeaderError) -> ByteBuffer {
-        var size = uri.utf8.count + body.count + 64
-        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
-        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        var buffer = try start(uri: uri, headers: headers.map { ($0.name, $0.value) })
+        finish(&buffer, body: body)
+        return buffer
+    }
+
+    /// The request line of `POST uri` and `headers`, checked: what every call of an algorithm starts with, made once.
+    static func start(uri: String, headers: [(name: String, value: String)]) throws(HTTP1HeaderError) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: uri.utf8.count + 16 + headers.count * 64)
         buffer.writeStaticString("POST ")
         buffer.writeString(uri)
         buffer.writeStaticString(" HTTP/1.1\r\n")
-        for (name, value) in headers {
-            try check(name: name, value: value)
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+        for (name, value) in headers { try append(&buffer, name: name, value: value) }
+        return buffer
+    }
+
+    /// One call's request: `start` (request line and fixed headers), the headers of `input`, and its body.
+    static func post(start: ByteBuffer, headers: HTTPCallHeaders, input: AlgorithmInput) throws(HTTP1HeaderError)
+        -> ByteBuffer
+    {
+        var buffer = ByteBufferAllocator().buffer(capacity: start.readableBytes + input.bytes.count + 256)
+        buffer.writeImmutableBuffer(start)
+        try headers.forEachInputHeader(input) { (name, value) throws(HTTP1HeaderError) in
+            try append(&buffer, name: name, value: value)
         }
+        finish(&buffer, body: input.bytes)
+        return buffer
+    }
+
+    /// Appends `name: value` and a line break, once checked.
+    private static func append(_ buffer: inout ByteBuffer, name: String, value: String) throws(HTTP1HeaderError) {
+        try check(name: name, value: value)
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// Appends `Content-Length`, the blank line and `body`.
+    private static func finish(_ buffer: inout ByteBuffer, body: [UInt8]) {
         buffer.writeStaticString("Content-Length: ")
         buffer.writeString(String(body.count))
         buffer.writeStaticString("\r\n\r\n")
         buffer.writeBytes(body)
-        return buffer
     }
 
     /// Throws when `name` is not a token or `value` holds a control character other than a tab, as NIO's validator

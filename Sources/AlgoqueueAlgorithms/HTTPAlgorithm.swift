@@ -38,10 +38,13 @@ public final class HTTPAlgorithm: Algorithm {
     let transport: Transport
 
     enum Transport {
-        /// `head` is every call's request line, made once: the response decoder is told it for each call.
-        case pool(HTTP1LoopPools, head: HTTPRequestHead, hostHeader: String, authorization: String?)
+        /// `head` is every call's request line, made once: the response decoder is told it for each call. `start`
+        /// is the request line and the fixed headers encoded, or why one of them cannot be sent (each call fails).
+        case pool(HTTP1LoopPools, head: HTTPRequestHead, start: Result<ByteBuffer, HTTP1HeaderError>)
         case client(HTTPClient)
     }
+    /// Every call's headers, those of each input added per call.
+    let headers: HTTPCallHeaders
     /// The URL without credentials or query, safe to put in an error row.
     let displayURL: String
 
@@ -58,16 +61,25 @@ public final class HTTPAlgorithm: Algorithm {
             let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
             let path = components?.percentEncodedPath ?? ""
             let query = components?.percentEncodedQuery.map { "?\($0)" } ?? ""
+            let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: (path.isEmpty ? "/" : path) + query)
+            var builtIn = [
+                (name: "Host", value: (host.contains(":") ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? ""))
+            ]
+            // Credentials in the URL (`http://user:password@host/…`) become Basic authentication, as with curl.
+            if let user = url.user(percentEncoded: false) {
+                let password = url.password(percentEncoded: false) ?? ""
+                builtIn.append(("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()))
+            }
+            let callHeaders = HTTPCallHeaders(
+                builtIn: builtIn + [("Accept", "application/json")], configured: configuration.headers)
+            headers = callHeaders
             transport = .pool(
                 HTTP1LoopPools(
                     host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
                     connectTimeout: .seconds(10)),
-                head: HTTPRequestHead(version: .http1_1, method: .POST, uri: (path.isEmpty ? "/" : path) + query),
-                hostHeader: (host.contains(":") ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? ""),
-                // Credentials in the URL (`http://user:password@host/…`) become Basic authentication, as with curl.
-                authorization: url.user(percentEncoded: false).map { user in
-                    let password = url.password(percentEncoded: false) ?? ""
-                    return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+                head: head,
+                start: Result { () throws(HTTP1HeaderError) in
+                    try HTTP1RequestBytes.start(uri: head.uri, headers: callHeaders.fixed)
                 })
             return
         }
@@ -79,6 +91,7 @@ public final class HTTPAlgorithm: Algorithm {
         // whole timeout per attempt.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.decompression = .enabled(limit: .none)
+        headers = HTTPCallHeaders(builtIn: [("Accept", "application/json")], configured: configuration.headers)
         transport = .client(HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     }
 
@@ -102,28 +115,10 @@ public final class HTTPAlgorithm: Algorithm {
     /// POSTs `input` to the configured URL with the configured headers and timeout, and reads the whole answer
     /// (up to `maxAnswerBytes`), whatever its status.
     func exchange(_ input: AlgorithmInput) async -> Result<Response, AlgorithmFailure> {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(8)
-        if case .pool(_, _, let hostHeader, let authorization) = transport {
-            headers.add(name: "Host", value: hostHeader)
-            if let authorization { headers.add(name: "Authorization", value: authorization) }
-        }
-        headers.add(name: "Content-Type", value: input.contentType.mimeType)
-        headers.add(name: "Accept", value: "application/json")
-        if !input.source.isEmpty { headers.add(name: "X-Algoqueue-Source", value: input.source) }
-        if let key = input.key { headers.add(name: "X-Algoqueue-Key", value: key) }
-        if !input.itemIDs.isEmpty {
-            headers.add(name: "X-Algoqueue-Item-Ids", value: input.itemIDs.joined(separator: ","))
-        }
-        for (name, value) in input.headers where !reservedHeaderNames.contains(name.lowercased()) {
-            headers.add(name: name, value: value)
-        }
-        // Configured headers (credentials, routing) win over anything a message carries.
-        for (header, value) in configuration.headers { headers.replaceOrAdd(name: header, value: value) }
         do {
             switch transport {
-            case .pool(let pool, let head, _, _):
-                let bytes = try HTTP1RequestBytes.post(uri: head.uri, headers: headers, body: input.bytes)
+            case .pool(let pool, let head, let start):
+                let bytes = try HTTP1RequestBytes.post(start: start.get(), headers: headers, input: input)
                 let answer = try await pool.current.execute(
                     head: head, bytes: bytes,
                     maxAnswerBytes: configuration.maxAnswerBytes,
@@ -133,10 +128,16 @@ public final class HTTPAlgorithm: Algorithm {
                         status: answer.head.status, headers: answer.head.headers,
                         body: Array(answer.body.readableBytesView)))
             case .client(let client):
-                for (name, value) in headers { try HTTP1RequestBytes.check(name: name, value: value) }
                 var request = HTTPClientRequest(url: configuration.url)
                 request.method = .POST
-                request.headers = headers
+                for (name, value) in headers.fixed {
+                    try HTTP1RequestBytes.check(name: name, value: value)
+                    request.headers.add(name: name, value: value)
+                }
+                try headers.forEachInputHeader(input) { (name, value) throws(HTTP1HeaderError) in
+                    try HTTP1RequestBytes.check(name: name, value: value)
+                    request.headers.add(name: name, value: value)
+                }
                 request.body = .bytes(ByteBuffer(bytes: input.bytes))
                 let response = try await client.execute(
                     request, timeout: .milliseconds(configuration.timeout.milliseconds))
@@ -267,13 +268,13 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     public func executor(forWorker worker: Int) -> (any TaskExecutor)? {
-        if case .pool(let pools, _, _, _) = transport { return pools.executor(forWorker: worker) }
+        if case .pool(let pools, _, _) = transport { return pools.executor(forWorker: worker) }
         return nil
     }
 
     public func shutdown() async {
         switch transport {
-        case .pool(let pool, _, _, _): pool.shutdown()
+        case .pool(let pool, _, _): pool.shutdown()
         case .client(let client): try? await client.shutdown()
         }
     }

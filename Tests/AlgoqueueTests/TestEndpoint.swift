@@ -31,7 +31,10 @@ final class TestEndpoint: Sendable {
             calls.withLock { $0 += 1 }
             lastHeaders.withLock { headers in
                 headers = [:]
-                for (name, value) in request.headers { headers[name.lowercased()] = value }
+                // A header sent twice shows as "first, second".
+                for (name, value) in request.headers {
+                    headers[name.lowercased()] = headers[name.lowercased()].map { $0 + ", " + value } ?? value
+                }
             }
             if let source = request.header("X-Algoqueue-Source") { sources.withLock { $0.append(source) } }
             let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]

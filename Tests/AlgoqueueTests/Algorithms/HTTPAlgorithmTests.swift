@@ -28,6 +28,34 @@ struct HTTPAlgorithmTests {
         await endpoint.stop()
     }
 
+    @Test("a configured header replaces a built-in or a passed one of the same name: the endpoint gets it once")
+    func configuredHeadersWin() async throws {
+        let endpoint = try await TestEndpoint.start()
+        let http = try algorithm(
+            "http://user:secret@127.0.0.1:\(endpoint.server.port)/predict",
+            headers: [
+                "authorization": "Bearer configured", "Content-Type": "application/json; charset=utf-8",
+                "Accept": "*/*", "X-Trace": "configured",
+            ])
+        for n in 1...2 {
+            var input = AlgorithmInput(json: numberInput(n), key: "k\(n)", source: "t/0/\(n)")
+            input.headers = [("X-Trace", "from the message"), ("X-Other", "passed")]
+            #expect(
+                await http.call(input) == .success(AlgorithmAnswer(output: #"{"doubled": \#(2 * n)}"#, statusCode: 200))
+            )
+            let headers = endpoint.lastHeaders.withLock { $0 }
+            #expect(headers["authorization"] == "Bearer configured")
+            #expect(headers["content-type"] == "application/json; charset=utf-8")
+            #expect(headers["accept"] == "*/*")
+            #expect(headers["x-trace"] == "configured")
+            #expect(headers["x-other"] == "passed")
+            #expect(headers["x-algoqueue-key"] == "k\(n)")
+            #expect(headers["host"] == "127.0.0.1:\(endpoint.server.port)")
+        }
+        await http.shutdown()
+        await endpoint.stop()
+    }
+
     @Test("a message header with a line break fails its call unsent, without retry; the next call goes as before")
     func headerInjection() async throws {
         let endpoint = try await TestEndpoint.start()

@@ -12,7 +12,7 @@ struct LoopPoolsTests {
         configuration.maxConnections = 4
         let http = try HTTPAlgorithm(configuration)
         let executors = try (0..<4).map { try #require(http.executor(forWorker: $0) as? EventLoopTaskExecutor) }
-        guard case .pool(let pools, _, _, _) = http.transport else {
+        guard case .pool(let pools, _, _) = http.transport else {
             Issue.record("a plain http:// URL goes through algoqueue's own pool")
             return
         }

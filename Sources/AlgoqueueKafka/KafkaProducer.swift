@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import CRdKafka
 import Foundation
 import Logging
@@ -139,6 +140,25 @@ public final class KafkaProducer: Sendable {
         }
         thread.name = "algoqueue-kafka-producer"
         thread.start()
+    }
+
+    /// Returns once a broker has answered a metadata request; throws when none did within `timeout` (nothing
+    /// listening, a wrong address, a broker that does not answer). A command checks this before it sends anything:
+    /// a message for a cluster it cannot reach would only fail after the delivery timeout (30 s).
+    public func waitForBrokers(within timeout: Duration) async throws(KafkaError) {
+        let client = client
+        let milliseconds = Int32(clamping: timeout.milliseconds)
+        let result = await BlockingWork.run {
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let result = rd_kafka_metadata(client.handle, 0, nil, &metadata, milliseconds)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            return result
+        }
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(
+                .delivery, "no broker answered within \(timeout.text) (\(RdKafkaConfig.describe(result)))",
+                rdkafkaCode: Int(result.rawValue))
+        }
     }
 
     /// Waits up to `timeout` for queued messages to be delivered, fails the rest, and stops the delivery thread.

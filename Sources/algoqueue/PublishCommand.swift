@@ -24,8 +24,11 @@ struct PublishCommand: AsyncParsableCommand {
             On a terminal a progress bar shows the rate and the time left; otherwise a line every 10 s. \
             A summary ends the run.
 
+            No broker answering within 10 s (nothing listening there, a wrong address) ends it before anything \
+            is read or sent.
+
             Exit codes: 0 all published, 64 bad usage (such as an invalid topic name), 65 some lines were not \
-            published, 1 delivery failed.
+            published, 1 no broker answered or delivery failed.
 
             Examples:
               algoqueue publish --brokers 127.0.0.1:9092 --topic inputs inputs.jsonl
@@ -66,6 +69,9 @@ struct PublishCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A JSON-lines file, or - for standard input.", valueName: "file"))
     var file = "-"
 
+    /// How long a broker has to answer before anything is sent.
+    static let brokerWait = Duration.seconds(10)
+
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: "warning")
         if let problem = TopicName.problem(topic) {
@@ -95,6 +101,14 @@ struct PublishCommand: AsyncParsableCommand {
         } catch {
             printError("algoqueue: error: \(error)")
             throw ExitCodes.dataError
+        }
+        do {
+            try await producer.waitForBrokers(within: Self.brokerWait)
+        } catch {
+            printError(
+                "algoqueue: error: cannot reach Kafka at \(brokers): \(error.message); nothing was published. Is a "
+                    + "broker running there? To try algoqueue on this machine, `algoqueue dev-broker` starts one.")
+            throw ExitCodes.failure
         }
         let clock = ContinuousClock()
         let started = clock.now

@@ -211,6 +211,26 @@ struct ConfigCheckDefectsTests {
 
 @Suite("New-user defects: publish")
 struct PublishDefectsTests {
+    @Test("publish to an address where no broker listens ends in 10 s with a clear error and sends nothing")
+    func publishWithoutBroker() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let file = directory.file("inputs.jsonl")
+        try #"{"n": 1}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let port = try freePort()
+        let publish = try await algoqueue(
+            ["publish", "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", file], directory: directory)
+        #expect(publish.status == 1)
+        #expect(
+            publish.error.contains(
+                "algoqueue: error: cannot reach Kafka at 127.0.0.1:\(port): no broker answered within 10s"),
+            "\(publish.error)")
+        #expect(publish.error.contains("nothing was published"))
+        #expect(publish.error.contains("`algoqueue dev-broker` starts one"))
+        // It stopped before reading: no summary of messages sent (the delivery timeout's "published 0 message(s)").
+        #expect(!publish.output.contains("published"))
+    }
+
     @Test("publish keeps each partition in file order, refuses oversize lines and bad topic names before sending")
     func publishOrderSizeAndTopics() async throws {
         let bed = try await TestBed(topic: "ordered", partitions: 3)

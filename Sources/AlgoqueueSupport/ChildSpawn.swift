@@ -16,7 +16,8 @@ public struct SpawnError: Error, CustomStringConvertible {
 }
 
 /// Starts `command` (its first element looked up in PATH when it has no slash) with `input`, `output` and
-/// `error` on descriptors 0-2 and no other descriptor of this process, under the spawn lock. `environment`
+/// `error` on descriptors 0-2 and no other descriptor of this process, no signal blocked or ignored, under the
+/// spawn lock. `environment`
 /// replaces this process's environment when given. Returns the child's pid; reap it with `waitForChild`.
 ///
 /// This is `posix_spawn` itself, not Foundation's `Process`: on Linux `Process.run()` lists `/proc/self/fd` and
@@ -44,12 +45,25 @@ public func spawnChild(
     defer { for pointer in argv { free(pointer) } }
     let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
     defer { for pointer in envp ?? [] { free(pointer) } }
+    // The child starts with no signal blocked and every signal at its default action. It would otherwise inherit
+    // the starting thread's mask (event-loop and pool threads block nearly all signals) and what this process
+    // ignores (SIGPIPE, and SIGINT and SIGTERM, which the service handles its own way): SIGTERM and Ctrl-C would
+    // not stop a worker, and systemd's stop would wait for its timeout.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    posix_spawnattr_setsigmask(&attributes, &signals)
+    sigfillset(&signals)
+    posix_spawnattr_setsigdefault(&attributes, &signals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid: pid_t = 0
     let spawned = withSpawnLock {
         if let envp {
-            posix_spawnp(&pid, program, &actions, nil, argv, envp)
+            posix_spawnp(&pid, program, &actions, &attributes, argv, envp)
         } else {
-            posix_spawnp(&pid, program, &actions, nil, argv, environ)
+            posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
         }
     }
     guard spawned == 0 else { throw SpawnError(program: program, code: spawned) }

@@ -53,4 +53,29 @@ struct SupportTests {
         #expect(missing?.code == ENOENT)
         #expect(missing?.description == "cannot start /nonexistent/program: No such file or directory")
     }
+
+    @Test("a started program has no signal blocked or ignored, whatever the starting thread blocks")
+    func childrenGetDefaultSignals() async throws {
+        // The concurrency pool's and event loops' threads block nearly every signal, and the process ignores
+        // SIGPIPE (and the service SIGINT and SIGTERM); a worker that inherited that could not be stopped with
+        // SIGTERM or Ctrl-C.
+        let file = NSTemporaryDirectory() + "algoqueue-signals-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var blocked = sigset_t()
+        sigfillset(&blocked)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        let ignored = signal(SIGTERM, SIG_IGN)
+        defer { _ = signal(SIGTERM, ignored) }
+        let pid = try spawnChild(
+            ["/bin/sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status > \(file)"], input: .null,
+            output: .null, error: .null)
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        #expect(waitForChild(pid) == .exited(0))
+        // Masks of signals 1-64 in hex; 1-31 are the standard ones (glibc keeps 32 and 33 for itself).
+        let masks = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map {
+            UInt64($0.split(separator: "\t").last ?? "", radix: 16)
+        }
+        #expect(masks.count == 2 && masks.allSatisfy { $0.map { $0 & 0x7FFF_FFFF } == 0 }, "\(masks)")
+    }
 }

@@ -16,8 +16,8 @@ public struct SpawnError: Error, CustomStringConvertible {
 }
 
 /// Starts `command` (its first element looked up in PATH when it has no slash) with `input`, `output` and
-/// `error` on descriptors 0-2 and no other descriptor of this process, no signal blocked or ignored, under the
-/// spawn lock. `environment`
+/// `error` on descriptors 0-2 and no other descriptor of this process, no signal blocked or ignored, in a
+/// process group of its own, under the spawn lock. `environment`
 /// replaces this process's environment when given. Returns the child's pid; reap it with `waitForChild`.
 ///
 /// This is `posix_spawn` itself, not Foundation's `Process`: on Linux `Process.run()` lists `/proc/self/fd` and
@@ -57,7 +57,11 @@ public func spawnChild(
     posix_spawnattr_setsigmask(&attributes, &signals)
     sigfillset(&signals)
     posix_spawnattr_setsigdefault(&attributes, &signals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    // A process group of its own: Ctrl-C in a terminal reaches algoqueue alone, which stops its workers in order
+    // (stdin closed, then killed if they linger) rather than losing the requests they hold.
+    posix_spawnattr_setpgroup(&attributes, 0)
+    posix_spawnattr_setflags(
+        &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
     var pid: pid_t = 0
     let spawned = withSpawnLock {
         if let envp {

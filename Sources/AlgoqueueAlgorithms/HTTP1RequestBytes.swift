@@ -9,17 +9,11 @@ struct HTTP1HeaderError: Error, Equatable {
 
 /// A plain-HTTP request encoded once, into one buffer: request line, headers, `Content-Length`, body. A connection
 /// writes it as it is, in one write (the request line and the headers every call sends are encoded once per
-/// algorithm); NIO's request encoder and header validator, which encoded and checked every
-/// header again for each call, took about a tenth of the process's CPU with one call per message (profile).
+/// algorithm); NIO's request encoder and header validator, which encoded and checked every header again for each
+/// call, took about a tenth of the process's CPU with one call per message (profile). Header names must be tokens
+/// and values must hold no control character but a tab (no line break that would end the header early), as NIO's
+/// validator requires.
 enum HTTP1RequestBytes {
-    /// The bytes of `POST uri` with `headers` and `body`. Header names must be tokens and values must hold no
-    /// control character but a tab (no line break that would end the header early), as NIO's validator requires.
-    static func post(uri: String, headers: HTTPHeaders, body: [UInt8]) throws(HTTP1HeaderError) -> ByteBuffer {
-        var buffer = try start(uri: uri, headers: headers.map { ($0.name, $0.value) })
-        finish(&buffer, body: body)
-        return buffer
-    }
-
     /// The request line of `POST uri` and `headers`, checked: what every call of an algorithm starts with, made once.
     static func start(uri: String, headers: [(name: String, value: String)]) throws(HTTP1HeaderError) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: uri.utf8.count + 16 + headers.count * 64)

@@ -130,14 +130,12 @@ public final class HTTPAlgorithm: Algorithm {
             case .client(let client):
                 var request = HTTPClientRequest(url: configuration.url)
                 request.method = .POST
-                for (name, value) in headers.fixed {
+                func add(_ name: String, _ value: String) throws(HTTP1HeaderError) {
                     try HTTP1RequestBytes.check(name: name, value: value)
                     request.headers.add(name: name, value: value)
                 }
-                try headers.forEachInputHeader(input) { (name, value) throws(HTTP1HeaderError) in
-                    try HTTP1RequestBytes.check(name: name, value: value)
-                    request.headers.add(name: name, value: value)
-                }
+                for (name, value) in headers.fixed { try add(name, value) }
+                try headers.forEachInputHeader(input, add)
                 request.body = .bytes(ByteBuffer(bytes: input.bytes))
                 let response = try await client.execute(
                     request, timeout: .milliseconds(configuration.timeout.milliseconds))

@@ -57,10 +57,9 @@ final class WorkerProcess: Sendable {
             close(output)
             // stdout is gone: the worker is of no more use, whether or not it has exited.
             _ = Foundation.kill(child, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0, errno == EINTR {}
+            let end = waitForChild(child)
             worker.closeInput()
-            onExit(describe(status))
+            onExit(end.description)
         }
         return worker
     }
@@ -107,9 +106,4 @@ final class WorkerProcess: Sendable {
         if !current.isEmpty { line(current) }
     }
 
-    /// "exit status 3" or "killed by signal 9".
-    static func describe(_ status: Int32) -> String {
-        let signal = status & 0x7f
-        return signal == 0 ? "exit status \((status >> 8) & 0xff)" : "killed by signal \(signal)"
-    }
 }

@@ -173,9 +173,9 @@ public final class KafkaConsumer: Sendable {
 
     /// ``close()``, waiting at most `timeout`: false (and a warning) when the consumer had not left its group by
     /// then. librdkafka's close waits for the group coordinator without a bound of its own: with every broker
-    /// unreachable it never returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on trying meanwhile; a
-    /// process that exits loses nothing by it (the results store holds the rows and their offsets, and the group
-    /// frees the partitions when the member's session times out).
+    /// unreachable it never returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on
+    /// trying meanwhile; a process that exits loses nothing by it (the results store holds the rows and their
+    /// offsets, and the group frees the partitions when the member's session times out).
     @discardableResult
     public func close(within timeout: Duration = closeTimeout) async -> Bool {
         let outcome = Mutex<CheckedContinuation<Bool, Never>?>(nil)

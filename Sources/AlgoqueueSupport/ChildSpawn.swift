@@ -17,8 +17,8 @@ public struct SpawnError: Error, CustomStringConvertible {
 
 /// Starts `command` (its first element looked up in PATH when it has no slash) with `input`, `output` and
 /// `error` on descriptors 0-2 and no other descriptor of this process, no signal blocked or ignored, in a
-/// process group of its own, under the spawn lock. `environment`
-/// replaces this process's environment when given. Returns the child's pid; reap it with `waitForChild`.
+/// process group of its own, under the spawn lock. `environment` replaces this process's environment when given.
+/// Returns the child's pid; reap it with `waitForChild`.
 ///
 /// This is `posix_spawn` itself, not Foundation's `Process`: on Linux `Process.run()` lists `/proc/self/fd` and
 /// copies each entry's whole 256-byte name field, past the end of the last entry, and in a process with over
@@ -74,8 +74,8 @@ public func spawnChild(
     return pid
 }
 
-/// How a child process ended.
-public enum ChildEnd: Equatable, Sendable {
+/// How a child process ended: "exit status 3" or "killed by signal 9" as text.
+public enum ChildEnd: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case killed(signal: Int32)
 
@@ -84,6 +84,13 @@ public enum ChildEnd: Equatable, Sendable {
         switch self {
         case .exited(let code): code
         case .killed(let signal): signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): "exit status \(code)"
+        case .killed(let signal): "killed by signal \(signal)"
         }
     }
 }

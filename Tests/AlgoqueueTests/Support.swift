@@ -93,7 +93,9 @@ private func runProgramWaiting(_ path: String, _ arguments: [String], input: Str
     var inputPipe: [Int32] = [0, 0]
     var outputPipe: [Int32] = [0, 0]
     var errorPipe: [Int32] = [0, 0]
-    guard pipe(&inputPipe) == 0, pipe(&outputPipe) == 0, pipe(&errorPipe) == 0 else { throw POSIXError(.EMFILE) }
+    guard pipe(&inputPipe) == 0, pipe(&outputPipe) == 0, pipe(&errorPipe) == 0 else {
+        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
     // Only this child gets these (through dup2); a child another test starts meanwhile does not.
     for descriptor in inputPipe + outputPipe + errorPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
     defer { for descriptor in [inputPipe[1], outputPipe[0], errorPipe[0]] { close(descriptor) } }

@@ -74,6 +74,8 @@ struct SupportTests {
         // A process group of its own (a terminal's Ctrl-C reaches the parent alone); it exists until reaped.
         #expect(getpgid(pid) == pid && getpgid(pid) != getpgrp())
         #expect(waitForChild(pid) == .exited(0))
+        // How the worker pool reports a worker's end in its log.
+        #expect("\(ChildEnd.exited(3)) / \(ChildEnd.killed(signal: 9))" == "exit status 3 / killed by signal 9")
         // Masks of signals 1-64 in hex; 1-31 are the standard ones (glibc keeps 32 and 33 for itself).
         let masks = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map {
             UInt64($0.split(separator: "\t").last ?? "", radix: 16)

@@ -183,13 +183,14 @@ public final class KafkaConsumer: Sendable {
         let left = await withCheckedContinuation { continuation in
             outcome.withLock { $0 = continuation }
             let timer = Task {
-                try? await Task.sleep(for: timeout)
+                // Cancelled: the close finished first (and said so).
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 finish(false)
             }
             Task {
                 await self.close()
-                timer.cancel()
                 finish(true)
+                timer.cancel()
             }
         }
         if !left {

@@ -86,6 +86,20 @@ struct ConsumerLifecycleTests {
         #expect(throws: KafkaError.self) { try consumer.start() }
     }
 
+    @Test("a close a broker answers reports the group left, every time (its timer used to race it and say not)")
+    func closeWithinReportsTheGroupLeft() async throws {
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("lifecycle", partitions: 1)
+        var outcomes: [Bool] = []
+        for attempt in 0..<12 {
+            let consumer = try consumer(broker, group: "close-\(attempt)")
+            try consumer.start()
+            outcomes.append(await consumer.close(within: .seconds(20)))
+        }
+        #expect(outcomes.allSatisfy { $0 }, "\(outcomes)")
+    }
+
     @Test("the state machine: each edge returns what the caller must do")
     func edges() {
         var lifecycle = ConsumerLifecycle()

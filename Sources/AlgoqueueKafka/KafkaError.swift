@@ -20,6 +20,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let fatal = Code(name: "fatal")
         /// The client was closed: it cannot be started again.
         public static let closed = Code(name: "closed")
+        /// A wait was cancelled; what it waited for goes on (a record may still be delivered: await it again).
+        public static let cancelled = Code(name: "cancelled")
 
         public var description: String { name }
     }

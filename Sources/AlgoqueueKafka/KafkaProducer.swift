@@ -58,6 +58,9 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Records queued or in flight: neither acknowledged by the broker nor failed yet.
+    public var unacknowledged: Int { Int(rd_kafka_outq_len(client.handle)) }
+
     /// Produces one message and returns once the broker has it (or throws why it could not be delivered).
     public func send(_ record: KafkaRecord) async throws -> KafkaDelivery {
         try await enqueue(record).delivery()
@@ -190,14 +193,14 @@ private final class DeliveryWaiter {
 /// The delivery of a record queued with ``KafkaProducer/enqueue(_:)``: await it with ``delivery()``.
 public final class PendingDelivery: Sendable {
     enum State {
-        case waiting(CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>?)
+        case waiting(Waiter?)
         case done(Result<KafkaDelivery, KafkaError>)
     }
 
     let state = Mutex(State.waiting(nil))
 
     func resolve(_ result: Result<KafkaDelivery, KafkaError>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>? in
+        let waiter = state.withLock { state -> Waiter? in
             guard case .waiting(let waiter) = state else { return nil }
             state = .done(result)
             return waiter
@@ -205,22 +208,36 @@ public final class PendingDelivery: Sendable {
         waiter?.resume(returning: result)
     }
 
-    /// Returns once the broker has the record (or throws why it could not be delivered).
+    /// Returns once the broker has the record (or throws why it could not be delivered). Cancelling the task ends
+    /// the wait with a `.cancelled` error and leaves the delivery pending: a later call still gets its outcome.
     public func delivery() async throws(KafkaError) -> KafkaDelivery {
-        let result = await withCheckedContinuation {
-            (waiter: CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>) in
-            let done = state.withLock { state -> Result<KafkaDelivery, KafkaError>? in
-                switch state {
-                case .done(let result): return result
-                case .waiting:
-                    state = .waiting(waiter)
-                    return nil
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: Waiter) in
+                let now = state.withLock { state -> Result<KafkaDelivery, KafkaError>? in
+                    switch state {
+                    case .done(let result): return result
+                    case .waiting where Task.isCancelled: return .failure(Self.notAwaited)
+                    case .waiting:
+                        state = .waiting(waiter)
+                        return nil
+                    }
                 }
+                if let now { waiter.resume(returning: now) }
             }
-            if let done { waiter.resume(returning: done) }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard case .waiting(let waiter?) = state else { return nil }
+                state = .waiting(nil)
+                return waiter
+            }
+            waiter?.resume(returning: .failure(Self.notAwaited))
         }
         return try result.get()
     }
+
+    typealias Waiter = CheckedContinuation<Result<KafkaDelivery, KafkaError>, Never>
+
+    static let notAwaited = KafkaError(.cancelled, "stopped waiting for the delivery; the record may still arrive")
 }
 
 private let rdKafkaDeliveryCallback:

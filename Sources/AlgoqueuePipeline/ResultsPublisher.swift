@@ -24,6 +24,13 @@ final class ResultsPublisher: Sendable {
     /// update would leave published rows in the outbox, to be published twice.)
     let stopped = Locked(false)
     let wake = WakeSignal()
+    /// Signalled by ``stop()``: ends the wait for the deliveries of the batch in hand.
+    let stopping = WakeSignal()
+    /// Deliveries a stop left unawaited, their rows still in the outbox: ``drain(until:)`` waits for them first, so
+    /// that a row the broker takes after all is not published a second time.
+    let unsettled = Locked<[Delivery]>([])
+
+    typealias Delivery = (id: Int64, delivery: PendingDelivery)
 
     static let batchSize = 500
 
@@ -89,16 +96,18 @@ final class ResultsPublisher: Sendable {
         if !isFull { logger.info("the results outbox has room again; consuming") }
     }
 
-    /// Lets ``run()`` return after the batch in hand.
+    /// Lets ``run()`` return: at once when waiting, or without waiting for the broker to acknowledge the batch in
+    /// hand (a broker that hangs would hold the stop for the whole delivery timeout).
     func stop() {
         stopped.withLock { $0 = true }
         wake.signal()
+        stopping.signal()
     }
 
     /// Publishes until ``stop()``.
     func run() async {
         while !stopped.withLock({ $0 }) {
-            if await publishBatch() == 0 {
+            if await publishBatch(giveUp: { await self.untilStopped() }) == 0 {
                 // Nothing queued (or the broker refused): wait for the writer, or retry after a pause.
                 // With nothing queued only the writer has news, and it signals; a refusal is retried sooner.
                 await wake.wait(atMost: queued.withLock { $0 } == 0 ? .seconds(5) : .milliseconds(500))
@@ -107,10 +116,20 @@ final class ResultsPublisher: Sendable {
     }
 
     /// Publishes what is queued until the outbox is empty or `deadline`; what is left waits for the next start.
+    /// The deliveries a stop left unawaited are waited for first.
     func drain(until deadline: ContinuousClock.Instant) async {
+        let waiting = unsettled.withLock { unsettled in
+            defer { unsettled = [] }
+            return unsettled
+        }
+        if !waiting.isEmpty, ContinuousClock.now < deadline {
+            let settled = await settle(waiting) { try? await Task.sleep(until: deadline, clock: .continuous) }
+            _ = await remove(settled.delivered)
+        }
         var left = (try? await store.outboxCount()) ?? 0
         while left > 0, ContinuousClock.now < deadline {
-            if await publishBatch() == 0 { try? await Task.sleep(for: .milliseconds(200)) }
+            let published = await publishBatch { try? await Task.sleep(until: deadline, clock: .continuous) }
+            if published == 0 { try? await Task.sleep(for: .milliseconds(200)) }
             left = (try? await store.outboxCount()) ?? left
         }
         if left > 0 {
@@ -120,8 +139,10 @@ final class ResultsPublisher: Sendable {
         }
     }
 
-    /// Publishes up to one batch from the outbox; returns how many rows left it.
-    func publishBatch() async -> Int {
+    /// Publishes up to one batch from the outbox; returns how many rows left it. Waiting for the broker's
+    /// acknowledgements ends early when `giveUp` returns (a stop, or the drain's deadline): those not yet in are kept
+    /// for ``drain(until:)``.
+    func publishBatch(giveUp: @escaping @Sendable () async -> Void) async -> Int {
         let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
         do {
             entries = try await store.outbox(limit: Self.batchSize)
@@ -132,8 +153,9 @@ final class ResultsPublisher: Sendable {
         // `queued` is not reset here: rows the writer queues after this read are counted already.
         guard !entries.isEmpty else { return 0 }
         var delivered: [Int64] = []
+        var failure: (any Error)?
         do {
-            var pending: [(Int64, PendingDelivery)] = []
+            var pending: [Delivery] = []
             for entry in entries {
                 pending.append(
                     (
@@ -142,23 +164,80 @@ final class ResultsPublisher: Sendable {
                             ResultMessage.record(entry.row, split: entry.split, topic: topic, group: group, host: host))
                     ))
             }
-            for (id, delivery) in pending {
-                _ = try await delivery.delivery()
-                delivered.append(id)
-            }
+            let settled = await settle(pending, giveUp: giveUp)
+            delivered = settled.delivered
+            failure = settled.failure
+            if !settled.unsettled.isEmpty { unsettled.withLock { $0 = settled.unsettled } }
         } catch {
+            failure = error
+        }
+        if let failure {
             logger.warning(
                 "cannot publish to the results topic; the rows stay in the outbox and are published again",
-                metadata: ["topic": "\(topic)", "error": "\(error)"])
+                metadata: ["topic": "\(topic)", "error": "\(failure)"])
         }
+        guard await remove(delivered) else { return 0 }
+        if failure != nil, !stopped.withLock({ $0 }) { try? await Task.sleep(for: .seconds(1)) }
+        return delivered.count
+    }
+
+    /// Takes delivered rows out of the outbox; false when the store refused (they will be published again).
+    private func remove(_ delivered: [Int64]) async -> Bool {
+        guard !delivered.isEmpty else { return true }
         do {
             try await store.removeFromOutbox(delivered)
         } catch {
             logger.error("cannot update the results outbox (these rows will be published again): \(error)")
-            return 0
+            return false
         }
         queued.withLock { $0 = max(0, $0 - delivered.count) }
-        if delivered.count < entries.count { try? await Task.sleep(for: .seconds(1)) }
-        return delivered.count
+        return true
+    }
+
+    /// What waiting for a batch's deliveries came to.
+    struct Settled {
+        /// The rows the broker acknowledged, in order.
+        var delivered: [Int64] = []
+        /// Why a record was not delivered: the wait stopped there.
+        var failure: KafkaError?
+        /// Not awaited: the wait was given up first.
+        var unsettled: [Delivery] = []
+    }
+
+    /// Waits for `pending` in order until one fails, all are in, or `giveUp` returns.
+    func settle(_ pending: [Delivery], giveUp: @escaping @Sendable () async -> Void) async -> Settled {
+        await withTaskGroup(of: Settled?.self) { group in
+            group.addTask {
+                var settled = Settled()
+                for (index, entry) in pending.enumerated() {
+                    do throws(KafkaError) {
+                        _ = try await entry.delivery.delivery()
+                        settled.delivered.append(entry.id)
+                    } catch  where error.code == .cancelled {
+                        settled.unsettled = Array(pending[index...])
+                        break
+                    } catch {
+                        settled.failure = error
+                        break
+                    }
+                }
+                return settled
+            }
+            group.addTask {
+                await giveUp()
+                return nil
+            }
+            var result = Settled()
+            for await settled in group {
+                group.cancelAll()
+                if let settled { result = settled }
+            }
+            return result
+        }
+    }
+
+    /// Returns once ``stop()`` was called (or the task is cancelled).
+    private func untilStopped() async {
+        while !stopped.withLock({ $0 }), !Task.isCancelled { await stopping.wait(atMost: .seconds(60)) }
     }
 }

@@ -19,7 +19,8 @@ final class DeadLetterPublisher: Sendable {
     }
 
     /// Publishes `message` with the error of `row`, trying again until it is delivered. Returns false only when
-    /// cancelled (the message is then consumed again later, so nothing is lost).
+    /// cancelled, at once, even while waiting for the broker (the message is then consumed again later, so nothing
+    /// is lost).
     func publish(_ message: KafkaMessage, row: ResultRow) async -> Bool {
         var headers = message.headers
         headers += [
@@ -36,6 +37,9 @@ final class DeadLetterPublisher: Sendable {
                 _ = try await producer.send(record)
                 statistics.update { $0.deadLettered += 1 }
                 return true
+            } catch let error as KafkaError where error.code == .cancelled {
+                // Stopping: the wait for the broker ended (a hung broker would hold it for the delivery timeout).
+                return false
             } catch {
                 logger.warning(
                     "could not publish to the dead-letter topic \(topic), trying again: \(error)",

@@ -210,7 +210,9 @@ public final class Pipeline: Service {
         }
         signal.finish()
         await completions?.finish()
-        await producer?.close()
+        // The dead-letter and chunk producer: waiting 10 s to flush to a broker that did not answer the close would
+        // only hold the stop (its records' inputs have no rows yet and are consumed again).
+        await producer?.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
         let totals = statistics.snapshot
         logger.info(
             "stopped",

@@ -63,6 +63,8 @@ final class BatchSplitter: Sendable {
                     while !Task.isCancelled {
                         do {
                             return try await producer.send(record)
+                        } catch let error as KafkaError where error.code == .cancelled {
+                            return nil  // stopping: the batch message is consumed again
                         } catch {
                             logger.warning("could not publish a chunk of batch \(origin), trying again: \(error)")
                             try? await Task.sleep(for: .seconds(1))

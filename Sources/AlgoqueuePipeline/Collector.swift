@@ -66,10 +66,10 @@ public final class Collector: Sendable {
         } onGracefulShutdown: {
             Task { await consumer.close() }
         }
-        await consumer.close(within: KafkaConsumer.closeTimeout)
+        let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
         if let completions {
-            await completions.finish()
-            await completions.producer.close()
+            await completions.finish(giveUp: !brokerAnswered)
+            await completions.producer.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
         }
         if let failure { throw failure }
         return summary

@@ -23,7 +23,8 @@ final class CompletionPublisher: Sendable {
     func publish(_ batches: [CompletedBatch]) {
         guard !batches.isEmpty else { return }
         let task = Task {
-            for batch in batches { await self.send(batch) }
+            // Cancelled by a stop no broker answered: the rest are published at the next start.
+            for batch in batches where !Task.isCancelled { await self.send(batch) }
         }
         sending.withLock { $0.append(task) }
     }
@@ -52,8 +53,11 @@ final class CompletionPublisher: Sendable {
         }
     }
 
-    /// Waits for the events being published.
-    func finish() async {
-        for task in sending.withLock({ $0 }) { await task.value }
+    /// Waits for the events being published. With `giveUp` (no broker answered the stop) it does not wait for the
+    /// broker: those events are published at the next start.
+    func finish(giveUp: Bool = false) async {
+        let tasks = sending.withLock { $0 }
+        if giveUp { for task in tasks { task.cancel() } }
+        for task in tasks { await task.value }
     }
 }

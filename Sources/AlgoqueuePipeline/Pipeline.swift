@@ -209,7 +209,7 @@ public final class Pipeline: Service {
             await publisher.producer.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
         }
         signal.finish()
-        await completions?.finish()
+        await completions?.finish(giveUp: !brokerAnswered)
         // The dead-letter and chunk producer: waiting 10 s to flush to a broker that did not answer the close would
         // only hold the stop (its records' inputs have no rows yet and are consumed again).
         await producer?.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))

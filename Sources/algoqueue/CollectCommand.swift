@@ -51,7 +51,9 @@ struct CollectCommand: AsyncParsableCommand {
         help: ArgumentHelp("Publish a batch_complete event here when a split batch is whole.", valueName: "topic"))
     var completionTopic: String?
 
-    @Flag(name: .long, help: "Exit 0 once every assigned partition is read to its end and written.")
+    @Flag(
+        name: .long,
+        help: "Exit 0 once every assigned partition is read to its end and written; exit 1 when no broker answers.")
     var untilIdle = false
 
     @Option(
@@ -94,6 +96,9 @@ struct CollectCommand: AsyncParsableCommand {
             throw ExitCodes.usage
         }
         let logger = LoggingSetup.bootstrap(level: logLevel)
+        if untilIdle { try await BrokerCheck.require(kafka, logger: logger) }
+        let reachability = untilIdle ? nil : BrokerCheck.warnUnlessReachable(kafka, logger: logger)
+        defer { reachability?.cancel() }
         let store = try openStore(StoreConfiguration(path: database), logger: logger)
         let service = CollectService(
             collector: Collector(kafka: kafka, store: store, completionTopic: completionTopic, logger: logger),

@@ -69,9 +69,6 @@ struct PublishCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A JSON-lines file, or - for standard input.", valueName: "file"))
     var file = "-"
 
-    /// How long a broker has to answer before anything is sent.
-    static let brokerWait = Duration.seconds(10)
-
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: "warning")
         if let problem = TopicName.problem(topic) {
@@ -103,11 +100,11 @@ struct PublishCommand: AsyncParsableCommand {
             throw ExitCodes.dataError
         }
         do {
-            try await producer.waitForBrokers(within: Self.brokerWait)
+            try await producer.waitForBrokers(within: BrokerCheck.wait)
         } catch {
             printError(
-                "algoqueue: error: cannot reach Kafka at \(brokers): \(error.message); nothing was published. Is a "
-                    + "broker running there? To try algoqueue on this machine, `algoqueue dev-broker` starts one.")
+                "algoqueue: error: "
+                    + BrokerCheck.message(configuration.brokers, error, outcome: "nothing was published"))
             throw ExitCodes.failure
         }
         let clock = ContinuousClock()

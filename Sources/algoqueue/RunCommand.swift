@@ -38,7 +38,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Exit 0 once every partition is consumed to its end (in a group, the others' too) and written.")
+        help: """
+            Exit 0 once every partition is consumed to its end (in a group, the others' too) and written; exit 1 \
+            when no broker answers within 10 s.
+            """)
     var untilIdle = false
 
     func run() async throws {
@@ -53,6 +56,11 @@ struct RunCommand: AsyncParsableCommand {
                 "database": "\(settings.store.path)",
                 "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
             ])
+        // A batch run must end: no broker is an error. A service keeps trying, and says so.
+        if settings.pipeline.untilIdle { try await BrokerCheck.require(settings.kafka, logger: logger) }
+        let reachability =
+            settings.pipeline.untilIdle ? nil : BrokerCheck.warnUnlessReachable(settings.kafka, logger: logger)
+        defer { reachability?.cancel() }
         let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         let registry = PrometheusCollectorRegistry()

@@ -231,6 +231,49 @@ struct PublishDefectsTests {
         #expect(!publish.output.contains("published"))
     }
 
+    @Test(
+        "run and collect --until-idle with no broker at the address end in 10 s with a clear error (they waited for ever)",
+        arguments: ["run", "collect"])
+    func untilIdleWithoutBroker(command: String) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let port = try freePort()
+        let database = directory.file("results.db")
+        var arguments = [command, "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", "--database", database]
+        if command == "run" { arguments += ["--url", "http://127.0.0.1:\(try freePort())/predict"] }
+        let run = try await algoqueue(arguments + ["--until-idle"], directory: directory)
+        #expect(run.status == 1, "\(run.output) \(run.error)")
+        #expect(
+            run.error.contains(
+                "algoqueue: error: cannot reach Kafka at 127.0.0.1:\(port): no broker answered within 10s"),
+            "\(run.error)")
+        #expect(run.error.contains("nothing was consumed"))
+        // Checked before anything else: no results file made for a run that could not start.
+        #expect(!FileManager.default.fileExists(atPath: database))
+    }
+
+    @Test("a service with no broker at the address says so after 10 s and keeps trying; SIGTERM still stops it")
+    func serviceWithoutBrokerWarns() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let port = try freePort()
+        let service = try RunningProgram(
+            try algoqueueBinary(),
+            [
+                "run", "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", "--database", directory.file("r.db"),
+                "--url", "http://127.0.0.1:\(try freePort())/predict",
+            ], directory: directory, name: "service")
+        defer { service.signal(SIGKILL) }
+        let warned = await eventually(within: .seconds(60)) {
+            service.errorOutput.contains("warning algoqueue: cannot reach Kafka at 127.0.0.1:\(port)")
+        }
+        #expect(warned, "\(service.errorOutput.suffix(1500))")
+        #expect(service.errorOutput.contains("still trying, and consuming as soon as one answers"))
+        #expect(service.isRunning)
+        service.signal(SIGTERM)
+        #expect(await service.exitStatus(within: .seconds(60)) == 0)
+    }
+
     @Test("publish keeps each partition in file order, refuses oversize lines and bad topic names before sending")
     func publishOrderSizeAndTopics() async throws {
         let bed = try await TestBed(topic: "ordered", partitions: 3)

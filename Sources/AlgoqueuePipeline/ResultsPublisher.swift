@@ -213,7 +213,7 @@ final class ResultsPublisher: Sendable {
                     do throws(KafkaError) {
                         _ = try await entry.delivery.delivery()
                         settled.delivered.append(entry.id)
-                    } catch  where error.code == .cancelled {
+                    } catch let error where error.code == .cancelled {
                         settled.unsettled = Array(pending[index...])
                         break
                     } catch {

@@ -80,6 +80,10 @@ extension ProcessPoolConfiguration {
                 FieldProblem("command", "give the worker program and its arguments, such as [python3, worker.py]"))
         }
         if workers < 1 { problems.append(FieldProblem("workers", "must be at least 1")) }
+        if startupTimeout <= .zero || startupTimeout > CallLimits.maxTimeout {
+            problems.append(
+                FieldProblem("startup_timeout", "must be between 1ms and 50m (got \(startupTimeout.text))"))
+        }
         return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
     }
 

@@ -14,7 +14,11 @@ public struct ProcessPoolConfiguration: Sendable {
     /// How many workers run at once. Default: 2.
     public var workers: Int = 2
     /// How long one request may take; a worker holding a request longer is taken as hung and restarted.
+    /// A worker's start-up does not count (see `startupTimeout`).
     public var timeout: Duration = .seconds(300)
+    /// How long a worker may take from its start to its first answer (loading a model, say). Requests sent to it
+    /// meanwhile wait for it; their `timeout` counts from its first answer. Default: 300 s.
+    public var startupTimeout: Duration = .seconds(300)
     /// The largest answer line accepted. Default: 16 MiB.
     public var maxAnswerBytes: Int = 16 << 20
     /// How many times a request is sent again after the worker holding it died. Default: 2.
@@ -119,8 +123,11 @@ public final class ProcessAlgorithm: Algorithm {
         // The timeout is a child task of this call: it ends with the call, whichever finishes first.
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { [weak self] in
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                self?.timedOut(id)
+                var deadline = ContinuousClock.now + timeout
+                while (try? await Task.sleep(until: deadline, clock: .continuous)) != nil {
+                    guard let later = self?.timedOut(id) else { return }
+                    deadline = later
+                }
             }
             let answer = await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
@@ -168,19 +175,32 @@ public final class ProcessAlgorithm: Algorithm {
         return line
     }
 
-    /// Request `id` outlived the timeout: it fails, and the worker holding it is taken as hung and killed (the
-    /// other requests it held are sent again once its exit is noticed).
-    func timedOut(_ id: Int) {
-        let hung = state.withLock { $0.hungWorker(holding: id) }
-        finish(
-            id,
-            .failure(
-                AlgorithmFailure(.timeout, "the worker gave no answer within \(configuration.timeout.text) (timeout)")))
-        if let hung {
-            logger.warning(
-                "a worker held a request beyond \(configuration.timeout.text); killing it",
-                metadata: ["pid": "\(hung.pid)"])
-            hung.kill()
+    /// Request `id` was called `timeout` ago: unless the worker holding it has spent part of that starting (then the
+    /// instant to look again is returned), it fails, and the worker is taken as hung and killed (the other requests
+    /// it held are sent again once its exit is noticed).
+    func timedOut(_ id: Int) -> ContinuousClock.Instant? {
+        let check = state.withLock {
+            $0.checkTimeout(id, timeout: configuration.timeout, startup: configuration.startupTimeout)
+        }
+        switch check {
+        case .settled: return nil
+        case .later(let instant): return instant
+        case .expired(let hung, let starting):
+            let reason =
+                starting
+                ? "the worker gave no first answer within \(configuration.startupTimeout.text) of its start "
+                    + "(algorithm.startup_timeout)"
+                : "the worker gave no answer within \(configuration.timeout.text) (timeout)"
+            finish(id, .failure(AlgorithmFailure(.timeout, reason)))
+            if let hung {
+                let what =
+                    starting
+                    ? "gave no first answer within \(configuration.startupTimeout.text) of its start"
+                    : "held a request beyond \(configuration.timeout.text)"
+                logger.warning("a worker \(what); killing it", metadata: ["pid": "\(hung.pid)"])
+                hung.kill()
+            }
+            return nil
         }
     }
 
@@ -200,6 +220,7 @@ public final class ProcessAlgorithm: Algorithm {
                 metadata: ["worker": "\(slot)", "line": "\(String(decoding: line.prefix(200), as: UTF8.self))"])
             return
         }
+        state.withLock { $0.answered(slot: slot) }
         if let result = members.first(where: { $0.name == "result" })?.value {
             finish(id, .success(AlgorithmAnswer(output: String(decoding: line[result], as: UTF8.self))))
         } else if let error = members.first(where: { $0.name == "error" })?.value {

@@ -20,6 +20,9 @@ struct WorkerPoolState {
         var generation = 0
         var inFlight: Set<Int> = []
         var startedAt = ContinuousClock.now
+        /// When the worker first answered. Until then it is starting (loading a model, say): the requests it holds
+        /// wait for it up to the start-up timeout, not the call timeout.
+        var answeredAt: ContinuousClock.Instant?
         /// Killed by algoqueue as hung: the requests it held are not to blame.
         var killedAsHung = false
     }
@@ -28,6 +31,8 @@ struct WorkerPoolState {
         var line: [UInt8]
         var continuation: Continuation
         var slot: Int?
+        /// When it was last written to a worker.
+        var sentAt: ContinuousClock.Instant?
         var resends = 0
     }
 
@@ -114,6 +119,7 @@ struct WorkerPoolState {
         }
         slots[index].inFlight.insert(id)
         requests[id]?.slot = index
+        requests[id]?.sentAt = .now
         return (worker, request.line)
     }
 
@@ -125,12 +131,47 @@ struct WorkerPoolState {
         return request
     }
 
-    /// Request `id` outlived the timeout: the worker holding it (if any) is marked hung and returned to be killed.
-    mutating func hungWorker(holding id: Int) -> WorkerProcess? {
-        guard let slot = requests[id]?.slot else { return nil }
-        if !slots[slot].killedAsHung, slots[slot].worker != nil { hungKills += 1 }
-        slots[slot].killedAsHung = true
-        return slots[slot].worker
+    /// The worker in slot `index` answered: it has started.
+    mutating func answered(slot index: Int) {
+        if slots[index].answeredAt == nil { slots[index].answeredAt = .now }
+    }
+
+    /// What the end of a request's timeout comes to.
+    enum TimeoutCheck {
+        /// Answered (or failed) meanwhile: nothing to do.
+        case settled
+        /// Not over yet: look again at this instant.
+        case later(ContinuousClock.Instant)
+        /// Over: the request fails, and the worker holding it (if any) is killed as hung. `starting`: that worker
+        /// never answered within the start-up timeout.
+        case expired(hung: WorkerProcess?, starting: Bool)
+    }
+
+    /// Whether request `id`, called `timeout` ago or more, has run out of time at `now`. The time a worker takes to
+    /// start (until its first answer, at most `startup` from its start) does not count: a request sent to a starting
+    /// worker has `timeout` from the moment that worker answered first (or from when it was sent, if later).
+    mutating func checkTimeout(
+        _ id: Int, timeout: Duration, startup: Duration, now: ContinuousClock.Instant = .now
+    ) -> TimeoutCheck {
+        guard let request = requests[id] else { return .settled }
+        // Waiting for a worker to be started in a slot: no worker to blame.
+        guard let index = request.slot, slots[index].worker != nil else { return .expired(hung: nil, starting: false) }
+        guard let ready = slots[index].answeredAt else {
+            let startupEnd = slots[index].startedAt + startup
+            // Looked at again at least once per timeout, so that a worker that has started meanwhile is noticed.
+            if now < startupEnd { return .later(min(startupEnd, now + timeout)) }
+            return .expired(hung: markHung(index), starting: true)
+        }
+        let deadline = max(ready, request.sentAt ?? ready) + timeout
+        if now < deadline { return .later(deadline) }
+        return .expired(hung: markHung(index), starting: false)
+    }
+
+    /// Marks the worker in slot `index` as hung; returns it, to be killed.
+    private mutating func markHung(_ index: Int) -> WorkerProcess? {
+        if !slots[index].killedAsHung, slots[index].worker != nil { hungKills += 1 }
+        slots[index].killedAsHung = true
+        return slots[index].worker
     }
 
     struct ExitAction {

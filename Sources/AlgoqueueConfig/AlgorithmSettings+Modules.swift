@@ -35,6 +35,7 @@ extension AlgorithmSettings {
         configuration.name = effectiveName
         configuration.version = version
         configuration.workers = workers
+        configuration.startupTimeout = startupTimeout
         configuration.timeout = timeout
         configuration.maxAnswerBytes = maxAnswerBytes
         return configuration

@@ -89,6 +89,9 @@ public enum ConfigKeys {
             "algorithm.command", .list(\.command, splitCommas: false),
             "the worker program and its arguments (kind `process`)"),
         A("algorithm.workers", .integer(\.workers), "worker processes (kind `process`)"),
+        A(
+            "algorithm.startup_timeout", .duration(\.startupTimeout),
+            "how long a worker may take from its start to its first answer; not counted in `timeout` (kind `process`)"),
     ]
 
     static let patterns: [S] = [

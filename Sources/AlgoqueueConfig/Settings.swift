@@ -39,6 +39,8 @@ public struct AlgorithmSettings: Sendable {
     public var command: [String] = []
     /// How many worker processes run (kind `process`). Default: 2.
     public var workers = 2
+    /// How long a worker may take from its start to its first answer (kind `process`). Default: 300 seconds.
+    public var startupTimeout: Duration = .seconds(300)
     /// Whether answers are computed once per input.
     public enum Cache: String, Sendable, CaseIterable {
         /// Every input is called.

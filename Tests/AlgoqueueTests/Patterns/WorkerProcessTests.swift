@@ -11,11 +11,14 @@ struct WorkerProcessTests {
     static let worker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples/worker.py").path
 
-    static func pool(workers: Int, timeout: Duration = .seconds(20)) throws -> ProcessAlgorithm {
+    static func pool(
+        workers: Int, timeout: Duration = .seconds(20), startup: Duration = .seconds(300)
+    ) throws -> ProcessAlgorithm {
         var configuration = ProcessPoolConfiguration(command: ["python3", worker])
         configuration.name = "words"
         configuration.workers = workers
         configuration.timeout = timeout
+        configuration.startupTimeout = startup
         return try ProcessAlgorithm(configuration, logger: testLogger("pool"))
     }
 
@@ -67,7 +70,8 @@ struct WorkerProcessTests {
             (0..<20).map { Array(#"{"text": "input number \#($0)", "sleep": 0.3}"#.utf8) }
             + [Array(#"{"text": "never answered", "sleep": 30}"#.utf8)]
         _ = try await produce(values, to: "work", brokers: bed.broker.bootstrapServers)
-        let pool = try Self.pool(workers: 2, timeout: .seconds(4))
+        // The hung input may reach the restarted worker before its first answer: then the start-up timeout ends it.
+        let pool = try Self.pool(workers: 2, timeout: .seconds(4), startup: .seconds(8))
         var harness = PipelineHarness(
             brokers: bed.broker.bootstrapServers, topics: ["work"], group: "g", database: bed.directory.file("r.db"),
             url: bed.endpoint.url)
@@ -92,7 +96,10 @@ struct WorkerProcessTests {
             harness.database, "SELECT DISTINCT json_extract(output, '$.pid') FROM results WHERE status = 'ok'")
         #expect(pids.count >= 2)
         let hung = try await sqlite3(harness.database, "SELECT error FROM results WHERE status = 'error'")
-        #expect(hung == ["the worker gave no answer within 4s (timeout)"])
+        #expect(
+            hung == ["the worker gave no answer within 4s (timeout)"]
+                || hung == ["the worker gave no first answer within 8s of its start (algorithm.startup_timeout)"],
+            "\(hung)")
         // Restarted after the kill; the hung worker was killed (its restart may come after the run closed the pool).
         #expect(pool.restarts >= 1)
         #expect(pool.hungKills == 1)

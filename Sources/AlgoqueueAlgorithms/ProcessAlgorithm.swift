@@ -205,8 +205,13 @@ public final class ProcessAlgorithm: Algorithm {
     }
 
     /// Resolves request `id` (if it is still waiting) with `result`.
-    func finish(_ id: Int, _ result: Result<AlgorithmAnswer, AlgorithmFailure>) {
-        state.withLock { $0.finish(id) }?.continuation.resume(returning: result)
+    /// `answeredBy`: the slot whose worker answered, which has started (marked under the same lock).
+    func finish(_ id: Int, _ result: Result<AlgorithmAnswer, AlgorithmFailure>, answeredBy slot: Int? = nil) {
+        let request = state.withLock { state in
+            if let slot { state.answered(slot: slot) }
+            return state.finish(id)
+        }
+        request?.continuation.resume(returning: result)
     }
 
     /// One line from a worker's stdout.
@@ -220,20 +225,18 @@ public final class ProcessAlgorithm: Algorithm {
                 metadata: ["worker": "\(slot)", "line": "\(String(decoding: line.prefix(200), as: UTF8.self))"])
             return
         }
-        state.withLock { $0.answered(slot: slot) }
+        let outcome: Result<AlgorithmAnswer, AlgorithmFailure>
         if let result = members.first(where: { $0.name == "result" })?.value {
-            finish(id, .success(AlgorithmAnswer(output: String(decoding: line[result], as: UTF8.self))))
+            outcome = .success(AlgorithmAnswer(output: String(decoding: line[result], as: UTF8.self)))
         } else if let error = members.first(where: { $0.name == "error" })?.value {
             let bytes = Array(line[error])
             let message = AlgorithmiaAlgorithm.errorMessage(bytes) ?? String(decoding: bytes, as: UTF8.self)
-            finish(id, .failure(AlgorithmFailure(.algorithm, "worker reported an error: \(message)")))
+            outcome = .failure(AlgorithmFailure(.algorithm, "worker reported an error: \(message)"))
         } else {
-            finish(
-                id,
-                .failure(
-                    AlgorithmFailure(
-                        .invalidAnswer, "worker answered request \(id) with neither \"result\" nor \"error\"")))
+            outcome = .failure(
+                AlgorithmFailure(.invalidAnswer, "worker answered request \(id) with neither \"result\" nor \"error\""))
         }
+        finish(id, outcome, answeredBy: slot)
     }
 
     /// A worker's stdout ended (called on its reader thread): send its requests again (or fail those sent too

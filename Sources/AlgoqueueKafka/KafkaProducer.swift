@@ -164,6 +164,10 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// How long a producer flushes at a stop: the usual 10 s when a broker answered the consumer's close, 1 s when none
+    /// did (its records would only wait out the flush; what they carry is sent again at the next start).
+    public static func closeTimeout(brokerAnswered: Bool) -> Duration { brokerAnswered ? .seconds(10) : .seconds(1) }
+
     /// Waits up to `timeout` for queued messages to be delivered, fails the rest, and stops the delivery thread.
     public func close(timeout: Duration = .seconds(10)) async {
         let client = client

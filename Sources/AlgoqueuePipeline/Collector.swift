@@ -69,7 +69,7 @@ public final class Collector: Sendable {
         let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
         if let completions {
             await completions.finish(giveUp: !brokerAnswered)
-            await completions.producer.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
+            await completions.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
         }
         if let failure { throw failure }
         return summary

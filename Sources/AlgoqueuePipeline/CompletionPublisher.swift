@@ -55,7 +55,7 @@ final class CompletionPublisher: Sendable {
 
     /// Waits for the events being published. With `giveUp` (no broker answered the stop) it does not wait for the
     /// broker: those events are published at the next start.
-    func finish(giveUp: Bool = false) async {
+    func finish(giveUp: Bool) async {
         let tasks = sending.withLock { $0 }
         if giveUp { for task in tasks { task.cancel() } }
         for task in tasks { await task.value }

@@ -206,13 +206,12 @@ public final class Pipeline: Service {
         let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
         if let publisher {
             await publisher.drain(until: brokerAnswered ? .now + configuration.shutdownTimeout : .now)
-            await publisher.producer.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
+            await publisher.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
         }
         signal.finish()
         await completions?.finish(giveUp: !brokerAnswered)
-        // The dead-letter and chunk producer: waiting 10 s to flush to a broker that did not answer the close would
-        // only hold the stop (its records' inputs have no rows yet and are consumed again).
-        await producer?.close(timeout: brokerAnswered ? .seconds(10) : .seconds(1))
+        // The dead-letter and chunk producer (its records' inputs have no rows yet and are consumed again).
+        await producer?.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
         let totals = statistics.snapshot
         logger.info(
             "stopped",

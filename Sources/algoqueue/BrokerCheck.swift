@@ -33,15 +33,25 @@ enum BrokerCheck {
             + "there? To try algoqueue on this machine, `algoqueue dev-broker` starts one."
     }
 
+    /// At the start of `run` or `collect`. A run that should end (`--until-idle`) waits for the answer and exits 1
+    /// without one; a service, which keeps trying, gets a task that warns once (cancel it when the service ends).
+    static func atStart(
+        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, logger: Logger
+    ) async throws -> Task<Void, Never>? {
+        guard untilIdle else { return warnUnlessReachable(kafka, logger: logger) }
+        try await require(kafka, logger: logger)
+        return nil
+    }
+
     /// For a run that should end (`--until-idle`): says why and exits 1 when no broker answers.
-    static func require(_ kafka: KafkaConsumerConfiguration, logger: Logger) async throws {
+    private static func require(_ kafka: KafkaConsumerConfiguration, logger: Logger) async throws {
         guard let problem = await problem(kafka, logger: logger) else { return }
         printError("algoqueue: error: " + message(kafka.brokers, problem, outcome: "nothing was consumed"))
         throw ExitCodes.failure
     }
 
     /// For a service, which keeps trying: a warning, once, when no broker answered within ``wait``.
-    static func warnUnlessReachable(_ kafka: KafkaConsumerConfiguration, logger: Logger) -> Task<Void, Never> {
+    private static func warnUnlessReachable(_ kafka: KafkaConsumerConfiguration, logger: Logger) -> Task<Void, Never> {
         Task {
             guard let problem = await problem(kafka, logger: logger), !Task.isCancelled else { return }
             logger.warning(

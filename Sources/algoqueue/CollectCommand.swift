@@ -96,8 +96,7 @@ struct CollectCommand: AsyncParsableCommand {
             throw ExitCodes.usage
         }
         let logger = LoggingSetup.bootstrap(level: logLevel)
-        if untilIdle { try await BrokerCheck.require(kafka, logger: logger) }
-        let reachability = untilIdle ? nil : BrokerCheck.warnUnlessReachable(kafka, logger: logger)
+        let reachability = try await BrokerCheck.atStart(kafka, untilIdle: untilIdle, logger: logger)
         defer { reachability?.cancel() }
         let store = try openStore(StoreConfiguration(path: database), logger: logger)
         let service = CollectService(

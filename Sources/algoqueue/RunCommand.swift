@@ -57,9 +57,8 @@ struct RunCommand: AsyncParsableCommand {
                 "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
             ])
         // A batch run must end: no broker is an error. A service keeps trying, and says so.
-        if settings.pipeline.untilIdle { try await BrokerCheck.require(settings.kafka, logger: logger) }
-        let reachability =
-            settings.pipeline.untilIdle ? nil : BrokerCheck.warnUnlessReachable(settings.kafka, logger: logger)
+        let reachability = try await BrokerCheck.atStart(
+            settings.kafka, untilIdle: settings.pipeline.untilIdle, logger: logger)
         defer { reachability?.cancel() }
         let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)

@@ -7,16 +7,22 @@ import Testing
 /// A stop does not wait for a broker that has stopped answering: what was being published is published again later.
 @Suite("Faults: publishing at a stop while the broker is silent")
 struct PublishersAtStopTests {
-    @Test("cancelling a dead-letter publish ends its wait for the broker at once; the message is consumed again later")
-    func cancelEndsTheWait() async throws {
+    /// A broker with `topic`, down (records to it wait in the producer), and a producer for it.
+    static func silentBroker(topic: String) throws -> (DevBroker, KafkaProducer) {
         let broker = try DevBroker(logger: testLogger())
-        defer { withExtendedLifetime(broker) {} }
-        try broker.createTopic("dead", partitions: 1)
+        try broker.createTopic(topic, partitions: 1)
         var kafka = KafkaConsumerConfiguration()
         kafka.brokers = [broker.bootstrapServers]
         broker.setBrokerDown(1)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: testLogger())
+        return (broker, producer)
+    }
+
+    @Test("cancelling a dead-letter publish ends its wait for the broker at once; the message is consumed again later")
+    func cancelEndsTheWait() async throws {
+        let (broker, producer) = try Self.silentBroker(topic: "dead")
+        defer { withExtendedLifetime(broker) {} }
         let statistics = PipelineStatistics()
         let publisher = DeadLetterPublisher(
             producer: producer, topic: "dead", statistics: statistics, logger: testLogger())
@@ -36,17 +42,11 @@ struct PublishersAtStopTests {
     @Test("a stop that no broker answered does not wait for the completion events on their way; they stay unpublished")
     func completionEventsGivenUp() async throws {
         let directory = try TemporaryDirectory()
-        let broker = try DevBroker(logger: testLogger())
+        let (broker, producer) = try Self.silentBroker(topic: "done")
         defer {
             withExtendedLifetime(broker) {}
             directory.cleanUp()
         }
-        try broker.createTopic("done", partitions: 1)
-        var kafka = KafkaConsumerConfiguration()
-        kafka.brokers = [broker.bootstrapServers]
-        broker.setBrokerDown(1)
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: testLogger())
         let store = try ResultsStore.open(StoreConfiguration(path: directory.file("r.db")), logger: testLogger())
         defer { store.close() }
         let completions = CompletionPublisher(producer: producer, topic: "done", store: store, logger: testLogger())

@@ -105,8 +105,8 @@ struct UserFlowTests {
         let second = try await algoqueue(["migrate", "--database", database], directory: directory)
         #expect(second.status == 0)
         #expect(!second.output.contains("applied"))
-        #expect(second.output.contains("schema version 5"))
-        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["5"])
+        #expect(second.output.contains("schema version 6"))
+        #expect(try await sqlite3(database, "SELECT COUNT(*) FROM schema_migrations") == ["6"])
     }
 
     @Test("demo runs the whole flow on embedded defaults")

@@ -29,14 +29,14 @@ struct ResultsStoreTests {
         #expect(
             try first.migrate() == [
                 "001_initial.sql", "002_batches_and_fan_out.sql", "003_results_outbox.sql", "004_answer_cache.sql",
-                "005_provenance.sql",
+                "005_provenance.sql", "006_errors_index.sql",
             ])
         let second = try ResultsStore.open(StoreConfiguration(path: path), logger: testLogger(), migrate: false)
         #expect(try second.migrate() == [])
         #expect(
             try await sqlite3(path, "SELECT version, name FROM schema_migrations") == [
                 "1|001_initial.sql", "2|002_batches_and_fan_out.sql", "3|003_results_outbox.sql",
-                "4|004_answer_cache.sql", "5|005_provenance.sql",
+                "4|004_answer_cache.sql", "5|005_provenance.sql", "6|006_errors_index.sql",
             ])
         #expect(try await sqlite3(path, "PRAGMA journal_mode") == ["wal"])
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int

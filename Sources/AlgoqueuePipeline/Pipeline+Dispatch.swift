@@ -40,6 +40,8 @@ struct PendingBatch {
     var bytes = 0
     /// Numbers batches, so that a linger timer only flushes the batch it was started for.
     var number = 0
+    /// The number of the batch a linger timer was started for.
+    var lingering: Int?
 
     mutating func take() -> [OrderingLanes.Work] {
         defer {
@@ -116,13 +118,6 @@ extension Pipeline {
                                 }
                             }
                         } else if batching.enabled {
-                            if batch.works.isEmpty {
-                                let number = batch.number
-                                let linger = batching.linger
-                                calls.addTask {
-                                    if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
-                                }
-                            }
                             batch.works.append(work)
                             batch.bytes += message.value?.count ?? 0
                             if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
@@ -134,6 +129,15 @@ extension Pipeline {
                                 Self.startWorkers(configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
                             }
                             await queue.put(work)
+                        }
+                    }
+                    // A batch these messages left unfilled waits `batch.linger` for more. One that filled within the
+                    // run (the usual case under load) needed no timer: none is started for it.
+                    if batching.enabled, !batch.works.isEmpty, batch.lingering != batch.number {
+                        let (number, linger) = (batch.number, batching.linger)
+                        batch.lingering = number
+                        calls.addTask {
+                            if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
                         }
                     }
                 case .linger(let number):

@@ -17,7 +17,7 @@ final class ResultWriter: Sendable {
     let tracker: Locked<OffsetTracker>
     let maxRows: Int
     /// The least time between two transactions while fewer than `maxRows` rows wait: rows arriving meanwhile join
-    /// the next one (fewer, larger commits, each one fsync).
+    /// the next one (fewer, larger commits, each one fsync). The pause ends early once `maxRows` rows wait.
     let commitInterval: Duration
     let metrics: PipelineMetrics
     let logger: Logger
@@ -28,6 +28,8 @@ final class ResultWriter: Sendable {
     let publisher: ResultsPublisher?
     let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
+    /// Signalled when the rows waiting reach `maxRows`: a pause between transactions ends.
+    let full = WakeSignal()
 
     init(
         store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int,
@@ -47,15 +49,19 @@ final class ResultWriter: Sendable {
     /// Queues one message's rows for the next transaction.
     func submit(_ message: CompletedMessage) {
         state.withLock { $0.pending.append(message) }
-        pendingRows.add(message.rows.count, ordering: .relaxed)
-        wake.yield()
+        added(message.rows.count)
     }
 
     /// Queues several messages' rows at once.
     func submit(contentsOf messages: [CompletedMessage]) {
         state.withLock { $0.pending.append(contentsOf: messages) }
-        pendingRows.add(messages.reduce(0) { $0 + $1.rows.count }, ordering: .relaxed)
+        added(messages.reduce(0) { $0 + $1.rows.count })
+    }
+
+    private func added(_ rows: Int) {
+        let (before, after) = pendingRows.add(rows, ordering: .relaxed)
         wake.yield()
+        if before < maxRows, after >= maxRows { full.signal() }
     }
 
     /// Rows waiting for a transaction reach ``transactionsAhead`` transactions' worth: the store is what holds the
@@ -67,17 +73,42 @@ final class ResultWriter: Sendable {
     /// resident set of a 200 000-message backlog from 101-106 MB to 96-99 MB at the same rate (within noise).
     static let transactionsAhead = 2
 
-    /// Writes until ``close()`` and the queue is empty, reporting each durable batch.
+    /// Writes until ``close()`` and the queue is empty, reporting each durable batch, in order.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
-    func run(onDurable: @Sendable (DurableBatch) -> Void) async throws(StoreError) {
+    ///
+    /// `onDurable` runs in a task of its own, beside the next transaction: the writer is the pipeline's one serial
+    /// stage, and committing offsets, counting rows and freeing them need not hold it. Returns once every durable
+    /// batch has been reported.
+    func run(onDurable: @escaping @Sendable (DurableBatch) -> Void) async throws(StoreError) {
+        let (durable, reported) = AsyncStream.makeStream(of: DurableBatch.self)
+        let reporter = Task {
+            for await batch in durable { onDurable(batch) }
+        }
+        let written: Result<Void, StoreError>
+        do throws(StoreError) {
+            try await write { reported.yield($0) }
+            written = .success(())
+        } catch {
+            written = .failure(error)
+        }
+        reported.finish()
+        await reporter.value
+        try written.get()
+    }
+
+    private func write(_ durable: (DurableBatch) -> Void) async throws(StoreError) {
         let clock = ContinuousClock()
         var lastWrite = clock.now - commitInterval
         for await _ in wakes {
             while true {
                 let (waiting, closed): (Int, Bool) = state.withLock { state in (state.pending.count, state.closed) }
                 guard waiting > 0 else { break }
-                let pause: Duration = commitInterval - (clock.now - lastWrite)
-                if !closed, waiting < maxRows, pause > Duration.zero { try? await Task.sleep(for: pause) }
+                // Few rows wait: give others up to the commit interval to join them, until a full transaction waits.
+                let due = lastWrite + commitInterval
+                while !closed, pendingRows.load(ordering: .relaxed) < maxRows, clock.now < due {
+                    await full.wait(atMost: due - clock.now)
+                    if state.withLock({ $0.closed }) { break }
+                }
                 // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
                 await publisher?.waitForRoom { self.state.withLock { $0.closed } }
                 guard let batch = takeBatch() else { break }
@@ -103,7 +134,7 @@ final class ResultWriter: Sendable {
                     outbox: outbox)
                 publisher?.queuedRows(rows.reduce(0) { $0 + $1.count })
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                onDurable(
+                durable(
                     DurableBatch(
                         messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows,
                         offsets: offsets,
@@ -141,5 +172,6 @@ final class ResultWriter: Sendable {
         state.withLock { $0.closed = true }
         wake.yield()
         wake.finish()
+        full.signal()
     }
 }

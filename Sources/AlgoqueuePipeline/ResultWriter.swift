@@ -101,16 +101,15 @@ final class ResultWriter: Sendable {
         var lastWrite = clock.now - commitInterval
         for await _ in wakes {
             while true {
-                let (waiting, closed): (Int, Bool) = state.withLock { state in (state.pending.count, state.closed) }
-                guard waiting > 0 else { break }
-                // Few rows wait: give others up to the commit interval to join them, until a full transaction waits.
+                guard state.withLock({ !$0.pending.isEmpty }) else { break }
+                // Few rows wait: give others up to the commit interval to join them, until a full transaction waits
+                // (or the writer is closed).
                 let due = lastWrite + commitInterval
-                while !closed, pendingRows.load(ordering: .relaxed) < maxRows, clock.now < due {
+                while pendingRows.load(ordering: .relaxed) < maxRows, clock.now < due, !isClosed {
                     await full.wait(atMost: due - clock.now)
-                    if state.withLock({ $0.closed }) { break }
                 }
                 // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
-                await publisher?.waitForRoom { self.state.withLock { $0.closed } }
+                await publisher?.waitForRoom { self.isClosed }
                 guard let batch = takeBatch() else { break }
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
@@ -166,6 +165,8 @@ final class ResultWriter: Sendable {
             return batch
         }
     }
+
+    private var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Lets ``run(onDurable:)`` return once everything queued is written.
     func close() {

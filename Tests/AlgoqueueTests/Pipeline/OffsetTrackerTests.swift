@@ -143,19 +143,14 @@ struct DeliveryTests {
 
 @Suite("Writer: rows of a transaction")
 struct WriterRowsTests {
-    func message(_ offset: Int64, algorithms: [String]) -> CompletedMessage {
-        CompletedMessage(
-            partition: TopicPartition("t", 0), generation: 1, offset: offset, byteCount: 1,
-            rows: algorithms.map { ResultRow(topic: "t", partition: 0, offset: offset, algorithm: $0, status: .ok) })
-    }
-
     @Test("each message's rows are written as they are, in message order and row order, empty messages included")
     func rowGroups() async throws {
         let directory = try TemporaryDirectory()
         let store = try ResultsStore.open(StoreConfiguration(path: directory.file("groups.db")), logger: testLogger())
         let batch = [
-            message(1, algorithms: ["a"]), message(2, algorithms: []), message(3, algorithms: ["a", "b", "c"]),
-            message(4, algorithms: ["b"]),
+            completedMessage(1, algorithms: ["a"]), completedMessage(2, algorithms: []),
+            completedMessage(3, algorithms: ["a", "b", "c"]),
+            completedMessage(4, algorithms: ["b"]),
         ]
         try await store.write(
             rowGroups: batch.map(\.rows), offsets: [StoredOffset(topic: "t", partition: 0, nextOffset: 5)], group: "g")
@@ -169,8 +164,9 @@ struct WriterRowsTests {
     func groupCounts() {
         let statistics = RowTally()
         let batch = [
-            message(1, algorithms: ["a"]), message(2, algorithms: []), message(3, algorithms: ["a", "b"]),
-            message(4, algorithms: ["b"]),
+            completedMessage(1, algorithms: ["a"]), completedMessage(2, algorithms: []),
+            completedMessage(3, algorithms: ["a", "b"]),
+            completedMessage(4, algorithms: ["b"]),
         ]
         var groups = batch.map(\.rows)
         groups[2][1].status = .error
@@ -231,11 +227,11 @@ struct WriterRowsTests {
         let writer = ResultWriter(
             store: store, group: "g", tracker: tracker, maxRows: 2, metrics: PipelineMetrics(), logger: testLogger())
         #expect(ResultWriter.transactionsAhead == 2)
-        for offset in 0..<3 { writer.submit(message(Int64(offset), algorithms: ["a"])) }
+        for offset in 0..<3 { writer.submit(completedMessage(Int64(offset), algorithms: ["a"])) }
         #expect(!writer.isBehind)
-        writer.submit(contentsOf: [message(3, algorithms: ["a"])])
+        writer.submit(contentsOf: [completedMessage(3, algorithms: ["a"])])
         #expect(writer.isBehind)
-        for offset in 4..<8 { writer.submit(message(Int64(offset), algorithms: ["a"])) }
+        for offset in 4..<8 { writer.submit(completedMessage(Int64(offset), algorithms: ["a"])) }
         writer.close()
         try await writer.run { _ in }
         #expect(!writer.isBehind)

@@ -5,35 +5,47 @@ import Testing
 @testable import AlgoqueuePipeline
 @testable import AlgoqueueSupport
 
+/// A completed message of partition t/0 with one ok row per algorithm.
+func completedMessage(_ offset: Int64, algorithms: [String] = ["a"]) -> CompletedMessage {
+    CompletedMessage(
+        partition: TopicPartition("t", 0), generation: 1, offset: offset, byteCount: 1,
+        rows: algorithms.map { ResultRow(topic: "t", partition: 0, offset: offset, algorithm: $0, status: .ok) })
+}
+
 @Suite("Result writer: group commit")
 struct ResultWriterTests {
-    func message(_ offset: Int64) -> CompletedMessage {
-        CompletedMessage(
-            partition: TopicPartition("t", 0), generation: 1, offset: offset, byteCount: 1,
-            rows: [ResultRow(topic: "t", partition: 0, offset: offset, algorithm: "a", status: .ok)])
+    /// A writer of `w.db` in `directory`, its partition t/0 assigned from offset 0 with offsets 0-8 received.
+    func writer(in directory: TemporaryDirectory, maxRows: Int, commitInterval: Duration = .zero) throws -> (
+        ResultWriter, ResultsStore
+    ) {
+        let store = try ResultsStore.open(StoreConfiguration(path: directory.file("w.db")), logger: testLogger())
+        let tracker = Locked(OffsetTracker())
+        tracker.withLock { tracker in
+            _ = tracker.assign(TopicPartition("t", 0), start: 0)
+            for offset in 0..<9 { _ = tracker.receive(TopicPartition("t", 0), offset: Int64(offset)) }
+        }
+        let writer = ResultWriter(
+            store: store, group: "g", tracker: tracker, maxRows: maxRows, commitInterval: commitInterval,
+            metrics: PipelineMetrics(), logger: testLogger())
+        return (writer, store)
     }
 
     @Test("between transactions a lone row waits for others, and a full transaction's worth is written at once")
     func pauseEndsWhenFull() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let store = try ResultsStore.open(StoreConfiguration(path: directory.file("w.db")), logger: testLogger())
-        let tracker = Locked(OffsetTracker())
-        _ = tracker.withLock { $0.assign(TopicPartition("t", 0)) }
         // A commit interval far longer than the test: only a full transaction can end the pause.
-        let writer = ResultWriter(
-            store: store, group: "g", tracker: tracker, maxRows: 3, commitInterval: .seconds(120),
-            metrics: PipelineMetrics(), logger: testLogger())
+        let (writer, _) = try writer(in: directory, maxRows: 3, commitInterval: .seconds(120))
         let batches = Locked<[[Int64]]>([])
         let running = Task {
             try await writer.run { batch in batches.withLock { $0.append(batch.rows.map { $0[0].offset }) } }
         }
-        writer.submit(message(0))  // the first transaction does not wait
+        writer.submit(completedMessage(0))  // the first transaction does not wait
         #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 1 })
-        writer.submit(message(1))
+        writer.submit(completedMessage(1))
         // The writer holds the lone row back, waiting for others to join it.
         #expect(await eventually(within: .seconds(30)) { writer.full.state.withLock { $0.waiter != nil } })
-        writer.submit(contentsOf: [message(2), message(3)])
+        writer.submit(contentsOf: [completedMessage(2), completedMessage(3)])
         #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 2 })
         writer.close()
         try await running.value
@@ -45,15 +57,8 @@ struct ResultWriterTests {
     func reportsInOrder() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let store = try ResultsStore.open(StoreConfiguration(path: directory.file("w.db")), logger: testLogger())
-        let tracker = Locked(OffsetTracker())
-        tracker.withLock { tracker in
-            _ = tracker.assign(TopicPartition("t", 0), start: 0)
-            for offset in 0..<9 { _ = tracker.receive(TopicPartition("t", 0), offset: Int64(offset)) }
-        }
-        let writer = ResultWriter(
-            store: store, group: "g", tracker: tracker, maxRows: 2, metrics: PipelineMetrics(), logger: testLogger())
-        for offset in 0..<9 { writer.submit(message(Int64(offset))) }
+        let (writer, store) = try writer(in: directory, maxRows: 2)
+        for offset in 0..<9 { writer.submit(completedMessage(Int64(offset))) }
         writer.close()
         let reported = Locked<[Int64]>([])
         try await writer.run { batch in

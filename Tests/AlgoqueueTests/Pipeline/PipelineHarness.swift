@@ -12,7 +12,9 @@ struct PipelineHarness {
     var group: String
     var database: String
     var url: String
-    var timeout: Duration = .seconds(5)
+    /// Far above any quick call on a loaded machine: a full parallel run has held an instant answer for more than
+    /// 5 s, and a timed-out call is sent again. Tests of timeouts set their own.
+    var timeout: Duration = .seconds(30)
     var concurrency = 4
     var ordering = Ordering.unordered
     var batch = BatchConfiguration()

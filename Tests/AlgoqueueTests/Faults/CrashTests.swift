@@ -2,13 +2,15 @@ import AlgoqueueKafka
 import Foundation
 import Testing
 
-/// `algoqueue run` arguments for a test group; a short session timeout so a killed member leaves the group quickly.
+/// `algoqueue run` arguments for a test group; a short session timeout so a killed member leaves the group quickly,
+/// yet twice the development broker's first-join delay (3 s): at 3 s a member whose join waited out that delay could
+/// be expired in the same instant, its join never answered, and the same race met again on every rejoin.
 func runArguments(brokers: String, topic: String, group: String, url: String, database: String, concurrency: Int = 4)
     -> [String]
 {
     [
         "run", "--brokers", brokers, "--topic", topic, "--group", group, "--url", url, "--database", database,
-        "--concurrency", String(concurrency), "--kafka-property", "session.timeout.ms=3000",
+        "--concurrency", String(concurrency), "--kafka-property", "session.timeout.ms=6000",
         "--kafka-property", "heartbeat.interval.ms=500",
     ]
 }

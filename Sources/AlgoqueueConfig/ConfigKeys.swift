@@ -184,7 +184,8 @@ public enum ConfigKeys {
             "the most rows in one SQLite transaction"),
         S(
             "pipeline.commit_interval", .duration(\.pipeline.commitInterval),
-            "the least time between SQLite transactions: rows finishing meanwhile share one commit (one fsync)"),
+            "the least time between SQLite transactions: rows finishing meanwhile share one commit (one fsync); "
+                + "not kept after a transaction of half `max_rows_per_transaction` or more"),
         S("pipeline.progress_interval", .duration(\.pipeline.progressInterval), "how often progress is logged"),
     ]
 

@@ -53,6 +53,30 @@ struct ResultWriterTests {
         #expect(try await sqlite3(directory.file("w.db"), "SELECT COUNT(*) FROM results") == ["4"])
     }
 
+    @Test("after a transaction of half maxRows or more the next starts at once; after a small one it waits")
+    func noPauseAfterLargeTransaction() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // A commit interval far longer than the test: a transaction that waited out a pause would never come.
+        let (writer, _) = try writer(in: directory, maxRows: 4, commitInterval: .seconds(120))
+        let batches = Locked<[[Int64]]>([])
+        let running = Task {
+            try await writer.run { batch in batches.withLock { $0.append(batch.rows.map { $0[0].offset }) } }
+        }
+        writer.submit(contentsOf: [completedMessage(0), completedMessage(1)])  // half of maxRows
+        #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 1 })
+        // A lone row right after it is written without waiting for others.
+        writer.submit(completedMessage(2))
+        #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 2 })
+        // That transaction was small: the next lone row waits for others again.
+        writer.submit(completedMessage(3))
+        #expect(await eventually(within: .seconds(30)) { writer.full.state.withLock { $0.waiter != nil } })
+        #expect(batches.withLock { $0.count } == 2)
+        writer.close()
+        try await running.value
+        #expect(batches.withLock { $0 } == [[0, 1], [2], [3]])
+    }
+
     @Test("every durable transaction is reported, in order, before the writer returns")
     func reportsInOrder() async throws {
         let directory = try TemporaryDirectory()

@@ -11,6 +11,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
     var assignment: Set<TopicPartition> = []
     var paused = false
     var flow: ConsumerFlowControl
+    var fetcher: FetcherWake
     /// The last topic name made into text, by the address librdkafka keeps it at (see ``topicName(_:)``).
     var lastTopic: (pointer: UnsafePointer<CChar>, text: String)?
 
@@ -18,6 +19,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
         self.consumer = consumer
         flow = ConsumerFlowControl(
             maxMessages: consumer.configuration.maxBufferedMessages, maxBytes: consumer.configuration.maxBufferedBytes)
+        fetcher = FetcherWake(properties: consumer.configuration.properties)
     }
 
     var handle: OpaquePointer { consumer.client.handle }
@@ -27,6 +29,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
         let clock = ContinuousClock()
         let interval = consumer.configuration.commitInterval
         var lastCommit = clock.now
+        let queue = rd_kafka_queue_get_consumer(handle)
         while true {
             // Offsets reach Kafka at most once per commit interval (the results store holds them at once; a
             // revocation or a close commits what is pending right away).
@@ -45,6 +48,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 break
             }
             commit(commits, synchronously: false)
+            if let queue { fetcher.saw(queued: Int(rd_kafka_queue_length(queue)), handOver: Self.maxBatch) }
             switch flow.step(
                 messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
             {
@@ -55,7 +59,10 @@ final class ConsumerPollLoop: @unchecked Sendable {
             case .resume: setPaused(false)
             case .poll: break
             }
-            guard var message = rd_kafka_consumer_poll(handle, 50) else { continue }
+            guard var message = rd_kafka_consumer_poll(handle, 50) else {
+                if fetcher.shouldWake(paused: paused, assigned: !assignment.isEmpty) { wakeFetcher() }
+                continue
+            }
             // Whatever else is ready goes out with it, in one event: one hand-over per batch, not per message.
             var batch: [KafkaMessage] = []
             while true {
@@ -66,6 +73,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
             }
             flush(&batch)
         }
+        if let queue { rd_kafka_queue_destroy(queue) }
         let result = rd_kafka_consumer_close(handle)
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Kafka consumer did not leave the group cleanly: \(RdKafkaConfig.describe(result))")
@@ -158,6 +166,24 @@ final class ConsumerPollLoop: @unchecked Sendable {
     static func napBriefly() {
         var interval = timespec(tv_sec: 0, tv_nsec: 1_000_000)
         nanosleep(&interval, nil)
+    }
+
+    /// Wakes the broker threads of a fetcher that stopped at `queued.min.messages` and whose queue is now empty, by
+    /// asking each assigned partition's leader for its offsets (see ``FetcherWake``). A round trip per partition,
+    /// while the poll thread has nothing else to do; at most a quarter of a second in all, so that a broker that
+    /// stopped answering holds back no commit, rebalance or close for longer.
+    func wakeFetcher() {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let deadline = ContinuousClock.now + .milliseconds(250)
+        for partition in assignment {
+            let left = (deadline - ContinuousClock.now).milliseconds
+            guard left > 0 else { break }
+            _ = rd_kafka_query_watermark_offsets(
+                handle, partition.topic, partition.partition, &low, &high, Int32(clamping: left))
+        }
+        consumer.wakeUps.add(1, ordering: .relaxed)
+        logger.debug("woke librdkafka's fetcher: its queue had reached queued.min.messages and is empty")
     }
 
     /// Pauses or resumes every assigned partition (see ``ConsumerFlowControl``).

@@ -49,6 +49,7 @@ public final class KafkaConsumer: Sendable {
     let client: RdKafkaClient
     let storedOffsets: StoredOffsets
     let shared = Mutex(Shared())
+    let wakeUps = Atomic(0)
     let continuation: AsyncStream<KafkaConsumerEvent>.Continuation
 
     /// Events in order: assignments, messages, partition ends, errors. Ends after ``close()``.
@@ -124,6 +125,10 @@ public final class KafkaConsumer: Sendable {
             }
         }
     }
+
+    /// How often the poll thread woke librdkafka's fetcher, stopped at `queued.min.messages` with its queue drained
+    /// (see ``FetcherWake``).
+    public var fetcherWakeUps: Int { wakeUps.load(ordering: .relaxed) }
 
     /// Hands back buffer room for messages whose work is finished (or abandoned).
     public func release(messages: Int, bytes: Int) {

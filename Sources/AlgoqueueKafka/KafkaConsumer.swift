@@ -130,6 +130,13 @@ public final class KafkaConsumer: Sendable {
     /// (see ``FetcherWake``).
     public var fetcherWakeUps: Int { wakeUps.load(ordering: .relaxed) }
 
+    /// The messages fetched and waiting in librdkafka's queue, not yet polled.
+    var prefetchedMessages: Int {
+        guard let queue = rd_kafka_queue_get_consumer(client.handle) else { return 0 }
+        defer { rd_kafka_queue_destroy(queue) }
+        return Int(rd_kafka_queue_length(queue))
+    }
+
     /// Hands back buffer room for messages whose work is finished (or abandoned).
     public func release(messages: Int, bytes: Int) {
         shared.withLock { state in

@@ -118,7 +118,6 @@ final class ResultWriter: Sendable {
                 await publisher?.waitForRoom { self.isClosed }
                 guard let batch = takeBatch() else { break }
                 lastWrite = clock.now
-                lastRows = batch.reduce(0) { $0 + $1.rows.count }
                 let offsets = tracker.withLock { tracker in
                     for message in batch where message.complete {
                         tracker.finish(message.partition, generation: message.generation, offset: message.offset)
@@ -130,6 +129,7 @@ final class ResultWriter: Sendable {
                     ? nil : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) }
                 // Each message's rows as they are (an array shared, not a row copied or moved).
                 let rows = batch.map(\.rows)
+                lastRows = rows.reduce(0) { $0 + $1.count }
                 let started = ContinuousClock.now
                 let completed = try await store.write(
                     rowGroups: rows,
@@ -138,7 +138,7 @@ final class ResultWriter: Sendable {
                     },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
                     outbox: outbox)
-                publisher?.queuedRows(rows.reduce(0) { $0 + $1.count })
+                publisher?.queuedRows(lastRows)
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 durable(
                     DurableBatch(

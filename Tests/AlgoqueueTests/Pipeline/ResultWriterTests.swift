@@ -30,16 +30,22 @@ struct ResultWriterTests {
         return (writer, store)
     }
 
+    /// Runs `writer`, recording each durable transaction as the offsets of its messages, in order.
+    func recordTransactions(of writer: ResultWriter) -> (Locked<[[Int64]]>, Task<Void, any Error>) {
+        let batches = Locked<[[Int64]]>([])
+        let running = Task {
+            try await writer.run { batch in batches.withLock { $0.append(batch.rows.map { $0[0].offset }) } }
+        }
+        return (batches, running)
+    }
+
     @Test("between transactions a lone row waits for others, and a full transaction's worth is written at once")
     func pauseEndsWhenFull() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         // A commit interval far longer than the test: only a full transaction can end the pause.
         let (writer, _) = try writer(in: directory, maxRows: 3, commitInterval: .seconds(120))
-        let batches = Locked<[[Int64]]>([])
-        let running = Task {
-            try await writer.run { batch in batches.withLock { $0.append(batch.rows.map { $0[0].offset }) } }
-        }
+        let (batches, running) = recordTransactions(of: writer)
         writer.submit(completedMessage(0))  // the first transaction does not wait
         #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 1 })
         writer.submit(completedMessage(1))
@@ -59,10 +65,7 @@ struct ResultWriterTests {
         defer { directory.cleanUp() }
         // A commit interval far longer than the test: a transaction that waited out a pause would never come.
         let (writer, _) = try writer(in: directory, maxRows: 4, commitInterval: .seconds(120))
-        let batches = Locked<[[Int64]]>([])
-        let running = Task {
-            try await writer.run { batch in batches.withLock { $0.append(batch.rows.map { $0[0].offset }) } }
-        }
+        let (batches, running) = recordTransactions(of: writer)
         writer.submit(contentsOf: [completedMessage(0), completedMessage(1)])  // half of maxRows
         #expect(await eventually(within: .seconds(30)) { batches.withLock { $0.count } == 1 })
         // A lone row right after it is written without waiting for others.

@@ -12,14 +12,16 @@ struct Bench: AsyncParsableCommand {
         commandName: "algoqueue-bench",
         abstract: "Throughput benchmark: algoqueue against references measured in the same run.",
         discussion: """
-            Starts a development broker and a loopback HTTP endpoint in this process, publishes the inputs,
-            runs the real `algoqueue run --until-idle` as a child process (its CPU time and peak RSS come
-            from the kernel), and measures the references as child processes too: the consumer alone, the
-            HTTP client alone at the same concurrency, and SQLite writes alone. Processing time runs from
-            the first message consumed to the last row written (joining the group is not counted).
+            Starts a development broker and a loopback HTTP endpoint in this process, publishes the inputs, \
+            runs the real `algoqueue run --until-idle` as a child process (its CPU time and peak RSS come \
+            from the kernel), and measures the references as child processes too: the consumer alone, the \
+            HTTP client alone at the same concurrency, SQLite writes alone, and, if it is installed, `wrk` \
+            (a lean C client) against the same endpoint. Processing time runs from the first message \
+            consumed to the last row written (joining the group is not counted).
 
             Build in release mode first:
               swift build -c release && .build/release/algoqueue-bench --messages 50000
+            Optional references: apt-get install -y wrk; pip install confluent-kafka aiohttp (--scenarios python)
             """,
         subcommands: [Run.self, ConsumeOnly.self, HTTPOnly.self, SQLiteOnly.self, SQLiteCLoop.self],
         defaultSubcommand: Run.self
@@ -76,6 +78,8 @@ struct Run: AsyncParsableCommand {
         }
         // The single scenario's CPU per 1000 messages, for the latency-bound target (half of it).
         var fastPathCPU: Double?
+        // The lean C client at full speed (single), for its own figure at 20 ms (latency).
+        var fastFloor: ClientFloor?
         for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
             if scenario == "model" {
                 try await runModelScenario(algoqueue: algoqueue, broker: broker, directory: directory)
@@ -125,11 +129,12 @@ struct Run: AsyncParsableCommand {
                         "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
                     ownCPU, usage.cpuSeconds, usage.wallSeconds,
                     usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
-            try await references(
+            let floor = try await references(
                 for: setup, rate: rate, before: before, cpuPerThousand: cpuPerThousand, fastPathCPU: fastPathCPU,
-                topic: topic,
+                fastFloor: fastFloor, topic: topic,
                 brokers: broker.bootstrapServers, url: server.baseURL,
                 directory: directory, executable: executable.path)
+            if scenario == "single" { fastFloor = floor }
             if verify {
                 latency.withLock { $0 = .zero }
                 try compareWithSerialRun(
@@ -200,12 +205,12 @@ struct Run: AsyncParsableCommand {
                 + (same ? "yes" : "NO (\(counts[2]) only here, \(counts[3]) only in the serial run)"))
     }
 
+    /// Prints the scenario's references; returns the lean C client's figures where it was measured.
+    @discardableResult
     func references(
-        for setup: Scenario, rate: Double, before: Double?, cpuPerThousand: Double, fastPathCPU: Double?, topic: String,
-        brokers: String,
-        url: String, directory: String,
-        executable: String
-    ) async throws {
+        for setup: Scenario, rate: Double, before: Double?, cpuPerThousand: Double, fastPathCPU: Double?,
+        fastFloor: ClientFloor?, topic: String, brokers: String, url: String, directory: String, executable: String
+    ) async throws -> ClientFloor? {
         switch setup.name {
         case "adaptive":
             // The same messages again with the limit fixed at what the endpoint serves: auto should come close.
@@ -261,7 +266,11 @@ struct Run: AsyncParsableCommand {
                         + "per 1000 requests; algoqueue / HTTP-only = %.3f (target >= 0.85); "
                         + "CPU s per 1000 messages %.3f (target <= 0.060)",
                     httpRate, before ?? after, after, httpCPU, rate / httpRate, cpuPerThousand))
+            let floor = try ClientFloor.measure(
+                url: url + setup.path, connections: setup.concurrency, seconds: 3, directory: directory)
+            print(floor?.summary(concurrency: setup.concurrency) ?? ClientFloor.notInstalled)
             try storeReferences(rate: rate, scenario: setup.name, directory: directory, executable: executable)
+            return floor
         case "batch":
             let consumeRate = try referenceRate(
                 executable,
@@ -309,7 +318,13 @@ struct Run: AsyncParsableCommand {
                             "  CPU s per 1000 messages against the single scenario's %.3f: %.2f (target <= 0.50)",
                         fastPathCPU, cpuPerThousand / fastPathCPU))
             }
+            if setup.name == "latency" {
+                try latencyFloor(
+                    url: url + setup.path, concurrency: setup.concurrency, ideal: ideal, fastFloor: fastFloor,
+                    directory: directory)
+            }
         }
+        return nil
     }
 
     /// Publishes `count` messages: `{"n": N}`, or what `value` makes of N.

@@ -27,6 +27,14 @@ struct WorkerPoolLifecycleTests {
         let pool = try Self.pool(workers: 1)
         try pool.start()
         let pid = try #require(pool.workerPIDs.first)
+        // Looked at once the worker answers: `python3` may be a launcher script (pyenv's shim) whose own pipes are
+        // open until it runs the interpreter in the same process.
+        let answered = await pool.call(Self.input)
+        guard case .success = answered else {
+            Issue.record("the worker did not answer: \(answered)")
+            return
+        }
+        #expect(pool.workerPIDs.first == pid)
         // Each descriptor with its target, read together: one the starting worker closes meanwhile (a module file
         // Python reads) is left out without shifting the others.
         let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {

@@ -9,6 +9,8 @@ extension ConsumerPollLoop {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         let partitions = TopicPartitionList.entries(list).map(\.partition)
         switch code {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS where leaving:
+            decline(handle: handle, cooperative: cooperative, partitions: partitions)
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let (starts, aheadOfGroup) = startOffsets(for: partitions)
             if let elements = list.pointee.elems {
@@ -64,6 +66,21 @@ extension ConsumerPollLoop {
             rd_kafka_assign(handle, nil)
             assignment = []
         }
+    }
+
+    /// Answers an assignment that came while the consumer leaves its group (a rebalance under way when the stop
+    /// came) with an empty one: nothing is read any more, and librdkafka 2.0.2 aborts the process when its group
+    /// ends with an assignment still being set up ("rd_kafka_cgrp_terminated: assert:
+    /// !rd_kafka_assignment_in_progress", librdkafka issue 4027). No offsets are looked up for them either.
+    func decline(handle: OpaquePointer, cooperative: Bool, partitions: [TopicPartition]) {
+        if cooperative {
+            let empty = rd_kafka_topic_partition_list_new(0)
+            defer { rd_kafka_topic_partition_list_destroy(empty) }
+            if let error = rd_kafka_incremental_assign(handle, empty) { rd_kafka_error_destroy(error) }
+        } else {
+            rd_kafka_assign(handle, nil)
+        }
+        logger.info("leaving the group: declined \(partitions.count) partition(s) assigned meanwhile")
     }
 
     /// Where each newly assigned partition resumes: the larger of the offset stored with the results and the

@@ -10,6 +10,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     var assignment: Set<TopicPartition> = []
     var paused = false
+    /// Set just before `rd_kafka_consumer_close`, which serves the rebalances that come meanwhile on this thread.
+    var leaving = false
     var flow: ConsumerFlowControl
     var fetcher: FetcherWake
     /// The last topic name made into text, by the address librdkafka keeps it at (see ``topicName(_:)``).
@@ -74,6 +76,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
             flush(&batch)
         }
         if let queue { rd_kafka_queue_destroy(queue) }
+        leaving = true
         let result = rd_kafka_consumer_close(handle)
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Kafka consumer did not leave the group cleanly: \(RdKafkaConfig.describe(result))")

@@ -27,30 +27,25 @@ struct ClientFloor {
         """.write(toFile: script, atomically: true, encoding: .utf8)
         let run = try runMeasured(
             program, ["-t1", "-c\(connections)", "-d\(seconds)s", "-s", script, "--timeout", "10s", url])
-        guard run.status == 0, let requests = Self.requests(in: run.output), requests > 0,
-            let measured = Self.duration(in: run.output)
-        else {
+        guard run.status == 0, let counted = Self.counted(in: run.output), counted.requests > 0 else {
             throw BenchError("wrk failed (\(run.status)): \(run.output)")
         }
         if run.output.contains("Non-2xx") || run.output.contains("Socket errors") {
             throw BenchError("wrk saw failed requests: \(run.output)")
         }
-        return ClientFloor(requests: requests, seconds: measured, cpuSeconds: run.cpuSeconds)
+        return ClientFloor(requests: counted.requests, seconds: counted.seconds, cpuSeconds: run.cpuSeconds)
     }
 
-    /// `N requests in 5.00s, ...` → N.
-    static func requests(in output: String) -> Int? {
+    /// `N requests in 5.00s, ...` → (N, 5.00); nil for another length unit (wrk prints `ms` and `m` too; it is told
+    /// whole seconds).
+    static func counted(in output: String) -> (requests: Int, seconds: Double)? {
         guard let range = output.range(of: " requests in ") else { return nil }
         let line = output[..<range.lowerBound].split(separator: "\n").last ?? ""
-        return Int(line.trimmingCharacters(in: .whitespaces))
-    }
-
-    /// `N requests in 5.00s, ...` → 5.00 (wrk also prints `ms` and `m` for other lengths; it is told whole seconds).
-    static func duration(in output: String) -> Double? {
-        guard let range = output.range(of: " requests in ") else { return nil }
-        let text = output[range.upperBound...].prefix { $0 != "," }
-        guard text.hasSuffix("s"), !text.hasSuffix("ms") else { return nil }
-        return Double(text.dropLast())
+        let length = output[range.upperBound...].prefix { $0 != "," }
+        guard let requests = Int(line.trimmingCharacters(in: .whitespaces)), length.hasSuffix("s"),
+            !length.hasSuffix("ms"), let seconds = Double(length.dropLast())
+        else { return nil }
+        return (requests, seconds)
     }
 
     /// The line the benchmark prints for it.

@@ -1,4 +1,3 @@
-import AlgoqueueKafka
 import AlgoqueueSupport
 import Testing
 

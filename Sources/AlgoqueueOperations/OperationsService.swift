@@ -40,7 +40,9 @@ public struct OperationsService: Service {
                 Self.answer(
                     request, pipeline: pipeline, registry: registry, history: history, stallTimeout: stallTimeout)
             }
-            logger.info("status page on http://\(listen)/ (and /api/status, /metrics, /healthz, /readyz)")
+            // The port bound, not the one asked for: port 0 picks a free one, and this line says which.
+            let bound = "\(host):\(server?.port ?? port)"
+            logger.info("status page on http://\(bound)/ (and /api/status, /metrics, /healthz, /readyz)")
         }
         // With the status page, a sample for its chart every 2 seconds; otherwise as the watchdog needs.
         let interval = min(

@@ -217,7 +217,9 @@ struct PublishDefectsTests {
         defer { directory.cleanUp() }
         let file = directory.file("inputs.jsonl")
         try #"{"n": 1}"#.write(toFile: file, atomically: true, encoding: .utf8)
-        let port = try freePort()
+        let closed = try ClosedPort()
+        defer { closed.close() }
+        let port = closed.port
         let publish = try await algoqueue(
             ["publish", "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", file], directory: directory)
         #expect(publish.status == 1)
@@ -237,10 +239,12 @@ struct PublishDefectsTests {
     func untilIdleWithoutBroker(command: String) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let port = try freePort()
+        let (closed, endpoint) = (try ClosedPort(), try ClosedPort())
+        defer { (closed.close(), endpoint.close()) }
+        let port = closed.port
         let database = directory.file("results.db")
         var arguments = [command, "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", "--database", database]
-        if command == "run" { arguments += ["--url", "http://127.0.0.1:\(try freePort())/predict"] }
+        if command == "run" { arguments += ["--url", "http://127.0.0.1:\(endpoint.port)/predict"] }
         let run = try await algoqueue(arguments + ["--until-idle"], directory: directory)
         #expect(run.status == 1, "\(run.output) \(run.error)")
         #expect(
@@ -256,12 +260,14 @@ struct PublishDefectsTests {
     func serviceWithoutBrokerWarns() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let port = try freePort()
+        let (closed, endpoint) = (try ClosedPort(), try ClosedPort())
+        defer { (closed.close(), endpoint.close()) }
+        let port = closed.port
         let service = try RunningProgram(
             try algoqueueBinary(),
             [
                 "run", "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", "--database", directory.file("r.db"),
-                "--url", "http://127.0.0.1:\(try freePort())/predict",
+                "--url", "http://127.0.0.1:\(endpoint.port)/predict",
             ], directory: directory, name: "service")
         defer { service.signal(SIGKILL) }
         let warned = await eventually(within: .seconds(60)) {

@@ -17,15 +17,15 @@ struct AnswerCacheTests {
 
         // The same inputs again (new offsets): no call, rows copied from the first answers; /metrics counts them.
         _ = try await produce(inputs, to: "once", brokers: address)
-        let port = try freePort()
         let service = try RunningProgram(
             try algoqueueBinary(),
             [
                 "run", "--brokers", address, "--topic", "once", "--group", "once", "--url", bed.endpoint.url,
-                "--database", database, "--cache", "input", "--metrics-listen", "127.0.0.1:\(port)",
+                "--database", database, "--cache", "input", "--metrics-listen", "127.0.0.1:0",
             ], directory: bed.directory, name: "cached")
+        let base = try await statusPageURL(of: service)
         let counted = await eventually(within: .seconds(60)) {
-            let samples = NotifyAndMetricsTests.parse(await httpGet("http://127.0.0.1:\(port)/metrics")?.body ?? "")
+            let samples = NotifyAndMetricsTests.parse(await httpGet(base + "/metrics")?.body ?? "")
             return samples["algoqueue_cache_hits_total"] == 500 && samples["algoqueue_rows_total{status=\"ok\"}"] == 500
         }
         #expect(counted, "\(service.errorOutput.suffix(800))")

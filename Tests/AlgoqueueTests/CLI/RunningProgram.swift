@@ -1,6 +1,7 @@
 import AlgoqueueSupport
 import Foundation
 import Synchronization
+import Testing
 
 /// The algoqueue binary (or another program) running as a child process, its output captured to files.
 final class RunningProgram: Sendable {
@@ -74,4 +75,26 @@ func algoqueue(_ arguments: [String], directory: TemporaryDirectory, timeout: Du
         try algoqueueBinary(), arguments, directory: directory, name: "run-\(UUID().uuidString.prefix(8))")
     let status = await program.exitStatus(within: timeout)
     return (status, program.output, program.errorOutput)
+}
+
+/// What librdkafka 2.0.2 prints when it aborts in its consumer close because the stop came in the middle of a
+/// rebalance (librdkafka issues 4027 and 4792; README, "Stopping with slow or dead models").
+let librdkafkaCloseAssertion = "rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress"
+
+/// Waits for `program`, stopped with SIGTERM, to exit and expects status 0; returns whether it did. An abort at
+/// librdkafka's assertion above is recorded as a known issue, not a failure: by then its rows and their offsets
+/// are in the store, which the caller checks as for a clean stop. Any other status fails.
+func expectCleanStop(
+    _ program: RunningProgram, within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation
+) async -> Bool {
+    let status = await program.exitStatus(within: timeout)
+    if status != 0, program.errorOutput.contains(librdkafkaCloseAssertion) {
+        withKnownIssue("librdkafka 2.0.2 aborted in its consumer close during a rebalance") {
+            Issue.record(
+                "\(program.errorPath) exited with \(String(describing: status))", sourceLocation: sourceLocation)
+        }
+        return false
+    }
+    #expect(status == 0, "\(program.errorPath): \(program.errorOutput.suffix(1500))", sourceLocation: sourceLocation)
+    return status == 0
 }

@@ -4,6 +4,19 @@ import Testing
 
 @Suite("Test support")
 struct SupportTests {
+    @Test("a program that does not end in time is killed; its stacks can be read first (with gdb)")
+    func hungProgram() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let sleeper = try RunningProgram("/bin/sleep", ["60"], directory: directory, name: "sleeper")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") {
+            let stacks = await sleeper.stacks() ?? ""
+            #expect(stacks.contains("#0 "), "\(stacks.suffix(500))")
+        }
+        #expect(await sleeper.exitStatus(within: .milliseconds(300)) == nil)
+        #expect(await eventually(within: .seconds(30)) { !sleeper.isRunning })
+    }
+
     @Test("a stop ending in librdkafka's close assertion is a known issue; another nonzero exit is a failure")
     func knownCloseAbort() async throws {
         let directory = try TemporaryDirectory()

@@ -46,7 +46,8 @@ final class RunningProgram: Sendable {
         if isRunning { kill(pid, number) }
     }
 
-    /// The exit status, or nil if it has not exited within `timeout` (it is then killed).
+    /// The exit status, or nil if it has not exited within `timeout`: it is then killed, once the stacks of its
+    /// threads are in the test log (with gdb, where installed), so that a hang seen once says where it was.
     func exitStatus(within timeout: Duration) async -> Int32? {
         let exited = self.exited
         let status = await withTaskGroup(of: Int32?.self) { group in
@@ -62,8 +63,27 @@ final class RunningProgram: Sendable {
             group.cancelAll()
             return first
         }
-        if status == nil { signal(SIGKILL) }
+        if status == nil {
+            if isRunning { await logStacks() }
+            signal(SIGKILL)
+        }
         return status
+    }
+
+    /// Writes the stacks of the program's threads to standard error (the test log), if gdb is installed.
+    private func logStacks() async {
+        guard let stacks = await stacks() else { return }
+        let text = "== \(errorPath) (pid \(pid)) had not ended in time; its threads:\n\(stacks)\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// The stacks of the program's threads as gdb prints them, or nil without gdb.
+    func stacks() async -> String? {
+        let gdb = "/usr/bin/gdb"
+        guard FileManager.default.isExecutableFile(atPath: gdb) else { return nil }
+        return try? await runProgram(
+            "/usr/bin/timeout", ["60", gdb, "-p", "\(pid)", "-batch", "-ex", "thread apply all bt"]
+        ).output
     }
 }
 

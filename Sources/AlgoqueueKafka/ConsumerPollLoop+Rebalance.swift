@@ -70,9 +70,9 @@ extension ConsumerPollLoop {
 
     /// Answers an assignment that came while the consumer leaves its group (a rebalance under way when the stop
     /// came) with an empty one, as librdkafka does without a rebalance callback: nothing is read any more, and no
-    /// offsets are looked up. An assignment still being set up as the group ends is what librdkafka 2.0.2's
-    /// assertion "rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress" aborts on (seen once, in a
-    /// stop during a rebalance; librdkafka issues 4027 and 4792).
+    /// offsets are looked up. It does not prevent librdkafka 2.0.2's rare abort in its close during a rebalance
+    /// ("rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress", librdkafka issues 4027 and 4792),
+    /// which was seen again with it in place (README, "Stopping with slow or dead models").
     func decline(handle: OpaquePointer, cooperative: Bool, partitions: [TopicPartition]) {
         if cooperative {
             let empty = rd_kafka_topic_partition_list_new(0)

@@ -1,5 +1,6 @@
 import AlgoqueueSupport
 import Logging
+import Synchronization
 
 /// When calls to a failing endpoint pause.
 public struct CircuitBreakerConfiguration: Sendable {
@@ -13,97 +14,131 @@ public struct CircuitBreakerConfiguration: Sendable {
     public init() {}
 }
 
+/// Leave to start one call, from ``CircuitBreaker/permit(_:)``; hand it back with the call's outcome.
+struct CircuitPass: Sendable {
+    /// This call is the probe of a half-open circuit.
+    let isProbe: Bool
+}
+
 /// Keeps a failing endpoint from being hammered: after `failureThreshold` consecutive failures no call
-/// starts for `openDuration`; then one probe goes through, and its outcome closes or reopens the circuit.
+/// starts for `openDuration`; then one probe goes through, and its outcome closes or reopens the circuit. A probe
+/// that ends without an outcome (cancelled, or not started at a stop) lets the next call probe (``CircuitState``).
 ///
 /// While it is open, calls wait (holding their concurrency slots), so consumption stops and partitions are
 /// paused by the buffer limit: nothing is dropped.
 final class CircuitBreaker: Sendable {
-    enum Mode: Equatable {
-        case closed(consecutiveFailures: Int)
-        case open(until: ContinuousClock.Instant)
-        case halfOpen(probing: Bool)
-    }
-
-    enum Permission {
-        case proceed
-        case wait(until: ContinuousClock.Instant)
+    struct Shared {
+        var circuit: CircuitState
+        /// Calls waiting for the probe to end, resumed when the circuit's generation moves.
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextWaiter: UInt64 = 0
     }
 
     let configuration: CircuitBreakerConfiguration
     let logger: Logger
     let statistics: PipelineStatistics
-    let mode = Locked(Mode.closed(consecutiveFailures: 0))
+    let shared: Mutex<Shared>
     let clock = ContinuousClock()
 
     init(configuration: CircuitBreakerConfiguration, statistics: PipelineStatistics, logger: Logger) {
         self.configuration = configuration
         self.statistics = statistics
         self.logger = logger
+        shared = Mutex(
+            Shared(
+                circuit: CircuitState(
+                    failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration)))
     }
 
-    /// Returns true when a call may start; false when `intake` closed (or the task was cancelled) while waiting.
-    func permit(_ intake: Intake) async -> Bool {
-        guard configuration.failureThreshold > 0 else { return true }
+    /// The circuit as it is now, for the status page.
+    var circuit: CircuitState { shared.withLock { $0.circuit } }
+
+    /// Leave to start a call, once the circuit allows it; nil when `intake` closed (or the task was cancelled)
+    /// while waiting.
+    func permit(_ intake: Intake) async -> CircuitPass? {
+        guard configuration.failureThreshold > 0 else { return CircuitPass(isProbe: false) }
         while true {
             let now = clock.now
-            let permission = mode.withLock { mode -> Permission in
-                switch mode {
-                case .closed:
-                    return .proceed
-                case .open(let until):
-                    guard now >= until else { return .wait(until: until) }
-                    mode = .halfOpen(probing: true)
-                    return .proceed
-                case .halfOpen(probing: true):
-                    return .wait(until: now + .milliseconds(50))
-                case .halfOpen(probing: false):
-                    mode = .halfOpen(probing: true)
-                    return .proceed
-                }
-            }
-            switch permission {
-            case .proceed: return true
-            case .wait(let until):
-                guard await intake.sleep(for: until - clock.now) else { return false }
+            switch shared.withLock({ $0.circuit.permit(now: now) }) {
+            case .proceed(let probe):
+                return CircuitPass(isProbe: probe)
+            case .waitUntil(let until):
+                guard await intake.sleep(for: until - clock.now) else { return nil }
+            case .waitForProbe(let generation):
+                guard await waitForProbe(after: generation, intake) else { return nil }
             }
         }
     }
 
-    /// Records the outcome of a call; `failed` only for failures that say the endpoint is in trouble.
-    func record(failed: Bool) {
+    /// Records how the call that `pass` let through ended (see ``CircuitState/Outcome``).
+    func record(_ outcome: CircuitState.Outcome, _ pass: CircuitPass) {
         guard configuration.failureThreshold > 0 else { return }
         let now = clock.now
-        let (before, after) = mode.withLock { mode -> (Mode, Mode) in
-            let before = mode
-            switch (mode, failed) {
-            case (.closed, false), (.halfOpen, false):
-                mode = .closed(consecutiveFailures: 0)
-            case (.closed(let count), true):
-                mode =
-                    count + 1 >= configuration.failureThreshold
-                    ? .open(until: now + configuration.openDuration) : .closed(consecutiveFailures: count + 1)
-            case (.halfOpen, true):
-                mode = .open(until: now + configuration.openDuration)
-            case (.open, _):
-                break
-            }
-            return (before, mode)
+        let (transition, waiters) = shared.withLock {
+            shared -> (CircuitState.Transition, [CheckedContinuation<Void, Never>]) in
+            let before = shared.circuit.generation
+            let transition = shared.circuit.record(outcome, probe: pass.isProbe, now: now)
+            guard shared.circuit.generation != before else { return (transition, []) }
+            defer { shared.waiters = [] }
+            return (transition, shared.waiters.map(\.continuation))
         }
-        switch (before, after) {
-        case (.closed, .open):
+        for waiter in waiters { waiter.resume() }
+        let failure: String
+        if case .failed(let message) = outcome { failure = message } else { failure = "" }
+        switch transition {
+        case .opened:
             statistics.update { $0.circuitOpenings += 1 }
             logger.warning(
-                "circuit opened: \(configuration.failureThreshold) calls failed in a row; pausing calls for \(configuration.openDuration.text)"
-            )
-        case (.halfOpen, .open):
+                "circuit opened: \(configuration.failureThreshold) calls failed in a row; pausing calls for \(configuration.openDuration.text)",
+                metadata: ["error": "\(failure)"])
+        case .reopened:
             statistics.update { $0.circuitOpenings += 1 }
             logger.warning(
-                "circuit stays open: the probe call failed; pausing calls for \(configuration.openDuration.text)")
-        case (.halfOpen, .closed):
-            logger.notice("circuit closed: the probe call succeeded; calls resume")
-        default:
+                "circuit stays open: the probe call failed; pausing calls for \(configuration.openDuration.text)",
+                metadata: ["error": "\(failure)"])
+        case .closed:
+            logger.notice("circuit closed: a call succeeded; calls resume")
+        case .probeReleased:
+            logger.debug("circuit: the probe call ended without an answer (cancelled); the next call probes")
+        case .unchanged:
             break
+        }
+    }
+
+    /// Waits until the circuit's generation moves past `generation` (the probe ended); false when the intake closed
+    /// or the task was cancelled first.
+    private func waitForProbe(after generation: UInt64, _ intake: Intake) async -> Bool {
+        let id = shared.withLock { shared in
+            shared.nextWaiter += 1
+            return shared.nextWaiter
+        }
+        // The intake's closing and the task's cancellation both end the wait through the cancellation handler.
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let resumeNow = self.shared.withLock { shared -> Bool in
+                            if shared.circuit.generation != generation || Task.isCancelled { return true }
+                            shared.waiters.append((id, continuation))
+                            return false
+                        }
+                        if resumeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    let waiter = self.shared.withLock { shared in
+                        shared.waiters.firstIndex { $0.id == id }.map { shared.waiters.remove(at: $0).continuation }
+                    }
+                    waiter?.resume()
+                }
+                return !Task.isCancelled
+            }
+            group.addTask {
+                await intake.closed()
+                return false
+            }
+            let changed = await group.next() ?? false
+            group.cancelAll()
+            return changed && !intake.isClosed && !Task.isCancelled
         }
     }
 }

@@ -163,24 +163,30 @@ extension InputProcessor {
         // Failures that count against retry.max_attempts (a 429/503 does not).
         var budgetSpent = 0
         while true {
-            guard await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
+            guard let pass = await target.breaker.permit(intake) else { return CallOutcome(attempts: attempt) }
+            // A call that ends with no outcome (a stop, a fail-fast cancel) tells the breaker so: if it was the
+            // probe, the next call probes instead.
+            func abandoned() -> CallOutcome {
+                target.breaker.record(.abandoned, pass)
+                return CallOutcome(attempts: attempt)
+            }
             // The rate limit is waited for before a call slot is taken: waiting holds no slot and is no attempt.
             if let rate = target.rate {
                 let waited = ContinuousClock.now
-                guard await rate.acquire(intake) else { return CallOutcome(attempts: attempt) }
+                guard await rate.acquire(intake) else { return abandoned() }
                 let wait = ContinuousClock.now - waited
                 if wait > .milliseconds(1) { metrics.rateLimitWait.recordNanoseconds(wait.nanoseconds) }
             }
             // A 429/503 with Retry-After pauses every call to the algorithm, not only this input's.
             if let until = target.pausedUntil.withLock({ $0 }), until > clock.now {
-                guard await intake.sleep(for: until - clock.now) else { return CallOutcome(attempts: attempt) }
+                guard await intake.sleep(for: until - clock.now) else { return abandoned() }
             }
             if let callSlots {
-                guard await callSlots.acquire() else { return CallOutcome(attempts: attempt) }
+                guard await callSlots.acquire() else { return abandoned() }
             }
             guard !intake.isClosed, !Task.isCancelled else {
                 callSlots?.release()
-                return CallOutcome(attempts: attempt)
+                return abandoned()
             }
             attempt += 1
             let call = health.callStarted()
@@ -190,11 +196,11 @@ extension InputProcessor {
             health.callFinished(call)
             callSlots?.release()
             guard case .failure(let failure) = result else {
-                target.breaker.record(failed: false)
+                target.breaker.record(.succeeded, pass)
                 adaptive?.record(throttled: false, seconds: (clock.now - started).seconds)
                 return CallOutcome(result: result, attempts: attempt)
             }
-            if failure.kind == .cancelled { return CallOutcome(attempts: attempt) }
+            if failure.kind == .cancelled { return abandoned() }
             // The endpoint saying it is full (429, 503) is about load, not this input: it slows the algorithm and
             // does not use up the input's retries (the retry budget's time still bounds it).
             let full = failure.statusCode == 429 || failure.statusCode == 503
@@ -211,7 +217,7 @@ extension InputProcessor {
             if toldToWait { budgetSpent -= 1 }
             budgetSpent += 1
             let retryable = retry.isRetryable(failure)
-            target.breaker.record(failed: retryable && !toldToWait)
+            target.breaker.record(retryable && !toldToWait ? .failed(failure.message) : .succeeded, pass)
             guard retryable, budgetSpent < retry.maxAttempts else {
                 return CallOutcome(result: result, attempts: attempt)
             }

@@ -290,7 +290,7 @@ extension Target {
     var state: PipelineHealth.AlgorithmState {
         let now = ContinuousClock.now
         let circuit: (String, Double?) =
-            switch breaker.mode.withLock({ $0 }) {
+            switch breaker.circuit.mode {
             case .closed: ("closed", nil)
             case .open(let until): ("open", max(0, (until - now).seconds))
             case .halfOpen: ("half-open", nil)

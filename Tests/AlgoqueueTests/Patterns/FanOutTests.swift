@@ -91,4 +91,68 @@ struct FanOutTests {
         await refuser.stop()
         await slow.stop()
     }
+
+    @Test("fail_fast cancelling the circuit's probe call does not wedge the circuit: the next call probes")
+    func cancelledProbe() async throws {
+        let bed = try await TestBed(topic: "probe", partitions: 1)
+        defer { bed.cleanUp() }
+        // `flaky`: its first call fails (the circuit opens), then it hangs on odd inputs and answers even ones.
+        let flakyCalls = Locked([Int]())
+        let flaky = try await LoopbackHTTPServer.start { request in
+            let n = Int(String(decoding: request.body, as: UTF8.self).filter(\.isNumber)) ?? -1
+            let count = flakyCalls.withLock { calls in
+                calls.append(n)
+                return calls.count
+            }
+            if count == 1 { return .json(500, #"{"error": "warming up"}"#) }
+            if n % 2 == 1 { try? await Task.sleep(for: .seconds(60)) }
+            return .json(200, #"{"n": \#(n)}"#)
+        }
+        // `picky`: refuses odd inputs once flaky's call for the same input has reached flaky (the probe is out),
+        // answers even ones at once.
+        let picky = try await LoopbackHTTPServer.start { request in
+            let n = Int(String(decoding: request.body, as: UTF8.self).filter(\.isNumber)) ?? -1
+            guard n % 2 == 1 else { return .json(200, #"{"ok": true}"#) }
+            _ = await eventually(within: .seconds(30)) { flakyCalls.withLock { $0.contains(n) } }
+            return .json(422, #"{"error": "odd"}"#)
+        }
+        _ = try await produce((0..<6).map { numberInput($0) }, to: "probe", brokers: bed.broker.bootstrapServers)
+        func http(_ name: String, _ url: String) throws -> HTTPAlgorithm {
+            var configuration = HTTPAlgorithmConfiguration(url: url)
+            configuration.name = name
+            configuration.timeout = .seconds(90)
+            return try HTTPAlgorithm(configuration)
+        }
+        var harness = PipelineHarness(
+            brokers: bed.broker.bootstrapServers, topics: ["probe"], group: "probe",
+            database: bed.directory.file("probe.db"), url: bed.endpoint.url)
+        harness.algorithms = [try http("flaky", flaky.baseURL), try http("picky", picky.baseURL)]
+        harness.ordering = .partition
+        harness.fanOut.failFast = true
+        harness.retry.maxAttempts = 1
+        harness.circuitBreaker.failureThreshold = 1
+        harness.circuitBreaker.openDuration = .milliseconds(100)
+        // Before the fix the probe cancelled at input 1 held the circuit half-open for good: input 2 waited forever.
+        _ = try await harness.runUntilIdle(within: .seconds(120))
+        // Input 0's picky row is `ok` or, when flaky's 500 came first, cancelled by fail-fast: either way one row.
+        #expect(try await sqlite3(harness.database, "SELECT COUNT(*) FROM results") == ["12"])
+        #expect(
+            try await sqlite3(
+                harness.database,
+                "SELECT offset, algorithm, status FROM results WHERE offset > 0 OR algorithm = 'flaky' ORDER BY offset, algorithm"
+            )
+                == [
+                    "0|flaky|error", "1|flaky|error", "1|picky|error", "2|flaky|ok", "2|picky|ok",
+                    "3|flaky|error", "3|picky|error", "4|flaky|ok", "4|picky|ok", "5|flaky|error", "5|picky|error",
+                ])
+        // Odd inputs' flaky calls were the probes that fail-fast cancelled; even inputs' probes closed the circuit.
+        #expect(
+            try await sqlite3(
+                harness.database,
+                "SELECT COUNT(*) FROM results WHERE algorithm = 'flaky' AND offset % 2 = 1 AND error LIKE 'cancelled: picky failed first%'"
+            ) == ["3"])
+        #expect(flakyCalls.withLock { $0 } == [0, 1, 2, 3, 4, 5])
+        await flaky.stop()
+        await picky.stop()
+    }
 }

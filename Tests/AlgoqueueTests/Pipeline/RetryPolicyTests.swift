@@ -43,28 +43,32 @@ struct RetryPolicyTests {
         configuration.openDuration = .milliseconds(200)
         let statistics = PipelineStatistics()
         let breaker = CircuitBreaker(configuration: configuration, statistics: statistics, logger: testLogger())
-        breaker.record(failed: true)
-        breaker.record(failed: true)
-        breaker.record(failed: false)
-        breaker.record(failed: true)
-        breaker.record(failed: true)
+        let call = CircuitPass(isProbe: false)
+        breaker.record(.failed("HTTP 500"), call)
+        breaker.record(.failed("HTTP 500"), call)
+        breaker.record(.succeeded, call)
+        breaker.record(.failed("HTTP 500"), call)
+        breaker.record(.failed("HTTP 500"), call)
         #expect(statistics.snapshot.circuitOpenings == 0)
-        breaker.record(failed: true)
+        breaker.record(.failed("HTTP 502 from the gateway"), call)
         #expect(statistics.snapshot.circuitOpenings == 1)
+        #expect(breaker.circuit.lastFailure == "HTTP 502 from the gateway")
         let intake = Intake()
         let clock = ContinuousClock()
         let start = clock.now
-        #expect(await breaker.permit(intake))
+        let probe = try #require(await breaker.permit(intake))
+        #expect(probe.isProbe)
         #expect(clock.now - start >= .milliseconds(190))
-        #expect(breaker.mode.withLock { $0 } == .halfOpen(probing: true))
-        breaker.record(failed: true)
+        #expect(breaker.circuit.mode == .halfOpen(probing: true))
+        breaker.record(.failed("connection refused"), probe)
         #expect(statistics.snapshot.circuitOpenings == 2)
-        #expect(await breaker.permit(intake))
-        breaker.record(failed: false)
-        #expect(breaker.mode.withLock { $0 } == .closed(consecutiveFailures: 0))
+        #expect(breaker.circuit.lastFailure == "connection refused")
+        let second = try #require(await breaker.permit(intake))
+        breaker.record(.succeeded, second)
+        #expect(breaker.circuit.mode == .closed(consecutiveFailures: 0))
         // Closed again: a call is let through (without waiting: the mode has no open period to wait out).
-        #expect(await breaker.permit(intake))
-        #expect(breaker.mode.withLock { $0 } == .closed(consecutiveFailures: 0))
+        #expect(await breaker.permit(intake)?.isProbe == false)
+        #expect(breaker.circuit.mode == .closed(consecutiveFailures: 0))
     }
 
     @Test("An open circuit stops waiting when the intake closes: a stop does not wait out open_duration")
@@ -74,16 +78,61 @@ struct RetryPolicyTests {
         configuration.openDuration = .seconds(3600)
         let breaker = CircuitBreaker(
             configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
-        breaker.record(failed: true)
+        breaker.record(.failed("HTTP 500"), CircuitPass(isProbe: false))
         let intake = Intake()
         async let permitted = breaker.permit(intake)
         intake.close()
-        #expect(await permitted == false)
-        #expect(breaker.mode.withLock { $0 }.isOpen)
+        #expect(await permitted == nil)
+        #expect(breaker.circuit.mode.isOpen)
+    }
+
+    @Test("a probe that ends without an outcome (fail-fast cancelled it) hands the probe to the next call")
+    func cancelledProbe() {
+        let start = ContinuousClock.now
+        var circuit = CircuitState(failureThreshold: 1, openDuration: .seconds(1))
+        #expect(circuit.record(.failed("HTTP 500"), probe: false, now: start) == .opened)
+        #expect(circuit.permit(now: start + .seconds(2)) == .proceed(probe: true))
+        // A second call while the probe is out waits for it.
+        let generation = circuit.generation
+        #expect(circuit.permit(now: start + .seconds(2)) == .waitForProbe(generation: generation))
+        // The probe is cancelled: neither success nor failure. The circuit stays half-open and the waiter may look.
+        #expect(circuit.record(.abandoned, probe: true, now: start + .seconds(2)) == .probeReleased)
+        #expect(circuit.generation != generation)
+        #expect(circuit.mode == .halfOpen(probing: false))
+        #expect(circuit.permit(now: start + .seconds(2)) == .proceed(probe: true))
+        // A non-probe call that was abandoned changes nothing (the probe is still out).
+        #expect(circuit.record(.abandoned, probe: false, now: start + .seconds(2)) == .unchanged)
+        #expect(circuit.mode == .halfOpen(probing: true))
+        #expect(circuit.record(.succeeded, probe: true, now: start + .seconds(3)) == .closed)
+        #expect(circuit.mode == .closed(consecutiveFailures: 0))
+        #expect(circuit.lastFailure == nil)
+        // Cancellation never opens a closed circuit, however many.
+        for _ in 0..<5 { #expect(circuit.record(.abandoned, probe: false, now: start) == .unchanged) }
+        #expect(circuit.mode == .closed(consecutiveFailures: 0))
+    }
+
+    @Test("a call waiting for the probe starts as the next probe once the probe is cancelled")
+    func waiterTakesOverProbe() async throws {
+        var configuration = CircuitBreakerConfiguration()
+        configuration.failureThreshold = 1
+        configuration.openDuration = .milliseconds(1)
+        let breaker = CircuitBreaker(
+            configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
+        breaker.record(.failed("HTTP 500"), CircuitPass(isProbe: false))
+        let intake = Intake()
+        try await Task.sleep(for: .milliseconds(5))
+        let probe = try #require(await breaker.permit(intake))
+        #expect(probe.isProbe)
+        async let next = breaker.permit(intake)
+        // The waiter is parked on the probe (it registers under the lock; wait until it has).
+        #expect(await eventually(within: .seconds(10)) { breaker.shared.withLock { !$0.waiters.isEmpty } })
+        breaker.record(.abandoned, probe)
+        #expect(await next?.isProbe == true)
+        #expect(breaker.circuit.mode == .halfOpen(probing: true))
     }
 }
 
-extension CircuitBreaker.Mode {
+extension CircuitState.Mode {
     var isOpen: Bool {
         if case .open = self { true } else { false }
     }

@@ -3,36 +3,46 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// Keep-alive HTTP/1.1 connections to one plain-HTTP endpoint on one event loop, at most `maxConnections` open, one
-/// exchange at a time on each; callers beyond that wait in line. Built on swift-nio's own HTTP/1.1 codecs: one
-/// request costs a write and the answer's bytes, with no hop between threads when the caller's task runs on the
-/// pool's loop (``executor``).
+/// Keep-alive HTTP/1.1 connections to one plain-HTTP endpoint, spread over the event loops, at most
+/// `maxConnections` open, one exchange at a time on each; callers beyond that wait in line, each until its own
+/// deadline. Built on swift-nio's own HTTP/1.1 codecs: one request costs a write and the answer's bytes, with no hop
+/// between threads when the caller's task runs on its connection's loop (``executor(forWorker:)``).
+///
+/// A call takes an idle connection on its own loop if there is one, else any idle connection, else opens one (on
+/// its own loop) while under the limit, else waits for the first connection to come free, whichever loop it is on.
 final class HTTP1ConnectionPool: Sendable {
     let host: String
     let port: Int
     let maxConnections: Int
     /// How long connecting may take, at most (the call's own deadline can end it sooner).
     let connectTimeout: TimeAmount
-    private let group: any EventLoopGroup
-    /// Runs a call's task on the loop this pool's connections live on.
-    let executor: EventLoopTaskExecutor
-    /// Calls under way or waiting in this pool.
-    let calls = Atomic(0)
+    let loops: [any EventLoop]
+    /// Runs a call's task on one loop, one executor per loop.
+    let executors: [EventLoopTaskExecutor]
     private let state = Mutex(State())
+
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<Lease, any Error>
+        /// Fails the wait at the call's deadline.
+        var expiry: Scheduled<Void>?
+    }
 
     private struct State {
         var idle: [any Channel] = []
         /// Connections open or being opened, idle ones included.
         var open = 0
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Lease, any Error>)] = []
+        var waiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
+        /// The loop the next connection opened from outside the pool's loops goes to.
+        var nextLoop = 0
         var isShutDown = false
     }
 
-    /// What a caller may use: an idle connection, or a free slot to open one in.
+    /// What a caller may use: an idle connection, or a free slot to open one in (on this loop).
     private enum Lease: Sendable {
         case reuse(any Channel)
-        case connect
+        case connect(any EventLoop)
 
         var isReuse: Bool {
             if case .reuse = self { return true }
@@ -40,35 +50,43 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount, loop: any EventLoop) {
+    init(host: String, port: Int, maxConnections: Int, connectTimeout: TimeAmount) {
         self.host = host
         self.port = port
         self.maxConnections = max(1, maxConnections)
         self.connectTimeout = connectTimeout
-        group = loop
-        executor = EventLoopTaskExecutor(loop)
+        var loops: [any EventLoop] = []
+        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() { loops.append(loop) }
+        self.loops = Array(loops.prefix(self.maxConnections))
+        executors = self.loops.map(EventLoopTaskExecutor.init)
+    }
+
+    /// Where call worker `worker` runs: the loops in turn, so that as many workers as connections spread evenly.
+    func executor(forWorker worker: Int) -> any TaskExecutor {
+        executors[worker % executors.count]
     }
 
     /// Sends `bytes` (a whole request, ``HTTP1RequestBytes``; `head` names its method and target) on a pooled
-    /// connection and returns the whole answer. Cancelling the task closes the connection, which ends the exchange
-    /// at once.
+    /// connection and returns the whole answer. A call still waiting for a connection at its deadline fails with
+    /// ``HTTP1ExchangeError/timedOut`` without being sent; no request is written after its deadline. Cancelling the
+    /// task closes the connection, which ends the exchange at once.
     ///
     /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout, a restart) can look
-    /// open until the request is on its way; when such a reused connection closes before any of the answer
-    /// arrives, the request goes once more on a new connection, within the same deadline.
+    /// open until the request is on its way; when such a reused connection fails before any of the answer arrives
+    /// (closed, reset, a broken pipe on the write), the request goes once more on a new connection, within the same
+    /// deadline.
     func execute(
         head: HTTPRequestHead, bytes: ByteBuffer, maxAnswerBytes: Int, deadline: NIODeadline
     ) async throws -> HTTP1Answer {
         let request = { (answer: EventLoopPromise<HTTP1Answer>) in
             HTTP1Request(head: head, bytes: bytes, maxAnswerBytes: maxAnswerBytes, deadline: deadline, answer: answer)
         }
-        calls.add(1, ordering: .relaxed)
-        defer { calls.subtract(1, ordering: .relaxed) }
-        let lease = try await lease()
+        let lease = try await lease(deadline: deadline)
         do {
             return try await exchange(lease, deadline: deadline, request)
-        } catch HTTP1ExchangeError.closed(answerStarted: false) where lease.isReuse && !Task.isCancelled {
-            return try await exchange(try await self.lease(fresh: true), deadline: deadline, request)
+        } catch let error where lease.isReuse && !Task.isCancelled && HTTP1ExchangeError.isStaleConnection(error) {
+            return try await exchange(
+                try await self.lease(deadline: deadline, fresh: true), deadline: deadline, request)
         }
     }
 
@@ -79,13 +97,18 @@ final class HTTP1ConnectionPool: Sendable {
         switch lease {
         case .reuse(let idle):
             channel = idle
-        case .connect:
+        case .connect(let loop):
             do {
-                channel = try await connect(deadline: deadline)
+                channel = try await connect(on: loop, deadline: deadline)
             } catch {
                 giveBack(nil, reusable: false)
                 throw error
             }
+        }
+        // The connection came too late to send on: it goes back unused.
+        guard deadline > .now() else {
+            giveBack(channel, reusable: true)
+            throw HTTP1ExchangeError.timedOut
         }
         let answer = channel.eventLoop.makePromise(of: HTTP1Answer.self)
         let sent = request(answer)
@@ -104,17 +127,19 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    /// An idle connection, a slot to open one in, or a place in line until one of those is free. `fresh`: an idle
-    /// connection found at once is closed and its slot used for a new one (after a kept-alive one turned out closed,
-    /// the others idle as long may be too).
-    private func lease(fresh: Bool = false) async throws -> Lease {
+    /// An idle connection, a slot to open one in, or a place in line until one of those is free or `deadline`
+    /// passes. `fresh`: an idle connection found at once is closed and its slot used for a new one (after a
+    /// kept-alive one turned out closed, the others idle as long may be too).
+    private func lease(deadline: NIODeadline, fresh: Bool = false) async throws -> Lease {
+        let home = loops.first { $0.inEventLoop }
         let (taken, stale) = try state.withLock { state -> (Lease?, (any Channel)?) in
-            let lease = try Self.take(&state, maxConnections: maxConnections)
-            if fresh, case .reuse(let idle) = lease { return (.connect, idle) }
+            let lease = try Self.take(&state, home: home, loops: loops, maxConnections: maxConnections)
+            if fresh, case .reuse(let idle) = lease { return (.connect(home ?? idle.eventLoop), idle) }
             return (lease, nil)
         }
         stale?.close(promise: nil)
         if let taken { return taken }
+        guard deadline > .now() else { throw HTTP1ExchangeError.timedOut }
         let id = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -123,65 +148,98 @@ final class HTTP1ConnectionPool: Sendable {
             try await withCheckedThrowingContinuation { continuation in
                 let taken: Result<Lease, any Error>? = state.withLock { state in
                     do {
-                        if let lease = try Self.take(&state, maxConnections: maxConnections) { return .success(lease) }
+                        if let lease = try Self.take(&state, home: home, loops: loops, maxConnections: maxConnections) {
+                            return .success(lease)
+                        }
                     } catch {
                         return .failure(error)
                     }
                     // Checked under the lock: a cancellation before this point finds no waiter to resume.
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters.append((id, continuation))
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
                     return nil
                 }
-                if let taken { continuation.resume(with: taken) }
+                if let taken {
+                    continuation.resume(with: taken)
+                    return
+                }
+                let expiry = (home ?? loops[0]).scheduleTask(deadline: deadline) { () -> Void in
+                    self.removeWaiter(id)?.resume(throwing: HTTP1ExchangeError.timedOut)
+                }
+                // The waiter may have been served already: then its expiry has nothing left to do.
+                let stillWaiting = state.withLock { state in
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                    state.waiters[index].expiry = expiry
+                    return true
+                }
+                if !stillWaiting { expiry.cancel() }
             }
         } onCancel: {
-            let waiter = state.withLock { state in
-                state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
-            }
-            waiter?.resume(throwing: CancellationError())
+            removeWaiter(id)?.resume(throwing: CancellationError())
         }
     }
 
-    private static func take(_ state: inout State, maxConnections: Int) throws -> Lease? {
-        if state.isShutDown { throw ChannelError.ioOnClosedChannel }
-        while let channel = state.idle.popLast() {
-            if channel.isActive { return .reuse(channel) }
-            // Closed while idle (the endpoint's keep-alive timeout): its slot is free again.
-            state.open -= 1
+    /// Takes waiter `id` out of the line (and cancels its expiry); nil when it is no longer waiting.
+    private func removeWaiter(_ id: UInt64) -> CheckedContinuation<Lease, any Error>? {
+        let waiter = state.withLock { state in
+            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
         }
+        waiter?.expiry?.cancel()
+        return waiter?.continuation
+    }
+
+    private static func take(
+        _ state: inout State, home: (any EventLoop)?, loops: [any EventLoop], maxConnections: Int
+    ) throws -> Lease? {
+        if state.isShutDown { throw ChannelError.ioOnClosedChannel }
+        // Closed while idle (the endpoint's keep-alive timeout): their slots are free again.
+        let before = state.idle.count
+        state.idle.removeAll { !$0.isActive }
+        state.open -= before - state.idle.count
+        if let home, let index = state.idle.lastIndex(where: { $0.eventLoop === home }) {
+            return .reuse(state.idle.remove(at: index))
+        }
+        if let channel = state.idle.popLast() { return .reuse(channel) }
         guard state.open < maxConnections else { return nil }
         state.open += 1
-        return .connect
+        if let home { return .connect(home) }
+        state.nextLoop = (state.nextLoop + 1) % loops.count
+        return .connect(loops[state.nextLoop])
     }
 
     /// Returns `channel` to the pool when `reusable` (and still open), else closes it and frees its slot; the
     /// first waiter gets the connection or the slot.
     private func giveBack(_ channel: (any Channel)?, reusable: Bool) {
         let reusable = reusable && channel?.isActive == true
-        let (kept, handOff) = state.withLock { state -> (Bool, (CheckedContinuation<Lease, any Error>, Lease)?) in
+        let (kept, handOff) = state.withLock { state -> (Bool, (Waiter, Lease)?) in
             if reusable, let channel, !state.isShutDown {
                 if state.waiters.isEmpty {
                     state.idle.append(channel)
                     return (true, nil)
                 }
-                return (true, (state.waiters.removeFirst().continuation, .reuse(channel)))
+                return (true, (state.waiters.removeFirst(), .reuse(channel)))
             }
             if !state.isShutDown, !state.waiters.isEmpty {
-                return (false, (state.waiters.removeFirst().continuation, .connect))
+                // The slot goes to the waiter; it connects on the loop the closed connection was on (or any).
+                let loop = channel?.eventLoop ?? loops[state.nextLoop]
+                return (false, (state.waiters.removeFirst(), .connect(loop)))
             }
             state.open -= 1
             return (false, nil)
         }
         if !kept { channel?.close(promise: nil) }
-        if let (continuation, lease) = handOff { continuation.resume(returning: lease) }
+        if let (waiter, lease) = handOff {
+            waiter.expiry?.cancel()
+            waiter.continuation.resume(returning: lease)
+        }
     }
 
-    private func connect(deadline: NIODeadline) async throws -> any Channel {
+    private func connect(on loop: any EventLoop, deadline: NIODeadline) async throws -> any Channel {
         let remaining = deadline - .now()
         guard remaining > .zero else { throw HTTP1ExchangeError.timedOut }
         let timeout = min(connectTimeout, remaining)
         do {
-            return try await ClientBootstrap(group: group)
+            return try await ClientBootstrap(group: loop)
                 .connectTimeout(timeout)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -212,9 +270,12 @@ final class HTTP1ConnectionPool: Sendable {
                 state.idle = []
                 state.waiters = []
             }
-            return (state.idle, state.waiters.map(\.continuation))
+            return (state.idle, state.waiters)
         }
         for channel in idle { channel.close(promise: nil) }
-        for waiter in waiters { waiter.resume(throwing: ChannelError.ioOnClosedChannel) }
+        for waiter in waiters {
+            waiter.expiry?.cancel()
+            waiter.continuation.resume(throwing: ChannelError.ioOnClosedChannel)
+        }
     }
 }

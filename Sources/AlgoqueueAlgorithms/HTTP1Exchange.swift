@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOHTTP1
 
@@ -22,6 +23,15 @@ struct HTTP1Answer: Sendable {
 
 /// Why an exchange ended without an answer.
 enum HTTP1ExchangeError: Error, Equatable {
+    /// Whether `error` says a reused connection was already closed by the server before any of the answer came:
+    /// closed, reset (ECONNRESET) or a broken pipe (EPIPE) on the write, or written to after it closed.
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTP1ExchangeError { return error == .closed(answerStarted: false) }
+        if let error = error as? IOError { return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE }
+        if let error = error as? ChannelError { return error == .ioOnClosedChannel || error == .alreadyClosed }
+        return false
+    }
+
     /// The deadline passed first.
     case timedOut
     /// The answer's body grew past `maxAnswerBytes`.
@@ -51,6 +61,12 @@ final class HTTP1ExchangeHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         precondition(pending == nil, "one exchange at a time on an HTTP/1.1 connection")
+        // No request goes on the wire after its deadline (the caller looked just before; this is the last look).
+        guard request.deadline > .now() else {
+            request.answer.fail(HTTP1ExchangeError.timedOut)
+            promise?.succeed()
+            return
+        }
         pending = request
         head = nil
         body = nil
@@ -65,7 +81,11 @@ final class HTTP1ExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let request = pending else { return }
+        // Bytes with no request waiting for them: the connection is out of step with its server; it goes.
+        guard let request = pending else {
+            context.close(promise: nil)
+            return
+        }
         switch unwrapInboundIn(data) {
         case .head(let answerHead):
             // 1xx heads are dropped by the decoder; this is the final one.
@@ -111,7 +131,9 @@ final class HTTP1ExchangeHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // The decoder's word for a connection closed in the middle of an answer.
-        let closedEarly = (error as? HTTPParserError) == .invalidEOFState
+        let closedEarly =
+            (error as? HTTPParserError) == .invalidEOFState
+            || HTTP1ExchangeError.isStaleConnection(error) && !(error is HTTP1ExchangeError)
         finish(.failure(closedEarly ? HTTP1ExchangeError.closed(answerStarted: head != nil) : error))
         context.close(promise: nil)
     }

@@ -1,19 +1,23 @@
-import AlgoqueueAlgorithms
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
+
+@testable import AlgoqueueAlgorithms
 
 /// An HTTP/1.1 server written on raw sockets, so that it can answer the ways real servers do: keep-alive,
 /// `Connection: close`, chunked, HTTP/1.0 ended by a close, cut off mid-answer, closing idle connections, never
 /// answering. `POST /stats` answers how many connections it accepted and how many the client closed.
 private let rawServer = #"""
-    import json, socket, sys, threading, time
+    import json, socket, struct, sys, threading, time
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 0))
     server.listen(128)
     print(server.getsockname()[1], flush=True)
-    stats = {"connections": 0, "closed_by_client": 0}
+    stats = {"connections": 0, "closed_by_client": 0, "held_requests": 0}
     lock = threading.Lock()
+    released = threading.Event()
 
     def answer(body, extra=b""):
         return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
@@ -47,6 +51,24 @@ private let rawServer = #"""
                     conn.close()
                     return
                 conn.sendall(answer(b'{"first": true}'))
+            elif path == "/reset-second":
+                # As /drop-second, but the close resets the connection (RST), so the client reads ECONNRESET.
+                if served > 1:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()
+                    return
+                conn.sendall(answer(b'{"first": true}'))
+            elif path == "/held":
+                # The first request is answered only after POST /release; later ones at once. Counted as they come.
+                with lock:
+                    stats["held_requests"] += 1
+                    first = stats["held_requests"] == 1
+                if first:
+                    released.wait(60)
+                conn.sendall(answer(b'{"held": ' + body + b'}'))
+            elif path == "/release":
+                released.set()
+                conn.sendall(answer(b'{"released": true}'))
             elif path == "/hang-second":
                 # Answers a connection's first request at once and never its next ones.
                 if served == 1:
@@ -115,6 +137,13 @@ struct HTTPConnectionPoolTests {
             configuration.maxAnswerBytes = maxAnswerBytes
             configuration.timeout = timeout
             return try HTTPAlgorithm(configuration)
+        }
+
+        /// Requests that reached `/held`.
+        func heldRequests() async throws -> Int {
+            let answer = try await stats.call(AlgorithmInput(json: Array("{}".utf8))).get()
+            let object = try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as! [String: Int]
+            return object["held_requests"]!
         }
 
         /// Connections accepted and closed by the client, counting the stats algorithm's own one connection.
@@ -269,6 +298,94 @@ struct HTTPConnectionPoolTests {
         // The pool recovers: a third call opens a new connection, which answers its first request.
         #expect(try await algorithm.call(AlgorithmInput(json: numberInput(3))).get().output == #"{"first": true}"#)
         await algorithm.shutdown()
+        await server.stop()
+    }
+
+    /// A request to `/held` on `pool`, with its own deadline.
+    static func held(_ pool: HTTP1ConnectionPool, port: Int, n: Int, within timeout: TimeAmount) async throws
+        -> HTTP1Answer
+    {
+        let headers = HTTPCallHeaders(builtIn: [("Host", "127.0.0.1:\(port)")], configured: [:])
+        let bytes = try HTTP1RequestBytes.post(
+            start: try HTTP1RequestBytes.start(uri: "/held", headers: headers.fixed), headers: headers,
+            input: AlgorithmInput(json: numberInput(n)))
+        return try await pool.execute(
+            head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/held"), bytes: bytes,
+            maxAnswerBytes: 1 << 20,
+            deadline: .now() + timeout)
+    }
+
+    @Test(
+        "a call waiting for a busy connection fails at its deadline and is never sent (the server sees one request)",
+        .timeLimit(.minutes(1)))
+    func waiterDeadline() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let pool = HTTP1ConnectionPool(
+            host: "127.0.0.1", port: server.port, maxConnections: 1, connectTimeout: .seconds(10))
+        // The first call holds the only connection until the server is told to answer.
+        let first = Task { try await Self.held(pool, port: server.port, n: 1, within: .seconds(50)) }
+        #expect(await eventually(within: .seconds(20)) { (try? await server.heldRequests()) == 1 })
+        // The second call waits in line with a short deadline: it fails at it, without a connection of its own.
+        await #expect(throws: HTTP1ExchangeError.timedOut) {
+            try await Self.held(pool, port: server.port, n: 2, within: .milliseconds(300))
+        }
+        let release = try server.algorithm("/release")
+        _ = try await release.call(AlgorithmInput(json: Array("{}".utf8))).get()
+        #expect(String(buffer: try await first.value.body) == #"{"held": {"n": 1}}"#)
+        // The server saw the first request only: the second was never written, not even once the line moved.
+        #expect(try await server.heldRequests() == 1)
+        // The connection is whole: the next call goes on it and is answered.
+        #expect(
+            String(buffer: try await Self.held(pool, port: server.port, n: 3, within: .seconds(10)).body)
+                == #"{"held": {"n": 3}}"#)
+        #expect(try await server.heldRequests() == 2)
+        pool.shutdown()
+        await release.shutdown()
+        await server.stop()
+    }
+
+    @Test("a call takes an idle connection on another event loop rather than wait behind a busy one on its own")
+    func anyIdleConnection() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let pool = HTTP1ConnectionPool(
+            host: "127.0.0.1", port: server.port, maxConnections: 2, connectTimeout: .seconds(10))
+        try #require(pool.executors.count == 2, "this machine has one event loop; nothing to test")
+        // A connection on each loop: one call from each loop, the first held until both are open.
+        let first = Task(executorPreference: pool.executors[0]) {
+            try await Self.held(pool, port: server.port, n: 1, within: .seconds(50))
+        }
+        #expect(await eventually(within: .seconds(20)) { (try? await server.heldRequests()) == 1 })
+        let second = Task(executorPreference: pool.executors[1]) {
+            try await Self.held(pool, port: server.port, n: 2, within: .seconds(50))
+        }
+        #expect(String(buffer: try await second.value.body) == #"{"held": {"n": 2}}"#)
+        // Loop 0's connection is busy, loop 1's idle: a call from loop 0 goes on loop 1's connection at once.
+        let third = Task(executorPreference: pool.executors[0]) {
+            try await Self.held(pool, port: server.port, n: 3, within: .seconds(50))
+        }
+        #expect(String(buffer: try await third.value.body) == #"{"held": {"n": 3}}"#)
+        #expect(try await server.heldRequests() == 3)
+        let release = try server.algorithm("/release")
+        _ = try await release.call(AlgorithmInput(json: Array("{}".utf8))).get()
+        #expect(String(buffer: try await first.value.body) == #"{"held": {"n": 1}}"#)
+        pool.shutdown()
+        await release.shutdown()
+        await server.stop()
+    }
+
+    @Test("a kept-alive connection the server reset (RST) is retried once on a new connection")
+    func resetConnection() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await RawServer(directory: directory)
+        let resetting = try server.algorithm("/reset-second", maxConnections: 1)
+        let before = try await server.counts().connections
+        for _ in 0..<3 {
+            #expect(try await resetting.call(AlgorithmInput(json: numberInput(1))).get().output == #"{"first": true}"#)
+        }
+        #expect(try await server.counts().connections - before == 3)
+        await resetting.shutdown()
         await server.stop()
     }
 }

@@ -12,12 +12,13 @@ struct LoopPoolsTests {
         configuration.maxConnections = 4
         let http = try HTTPAlgorithm(configuration)
         let executors = try (0..<4).map { try #require(http.executor(forWorker: $0) as? EventLoopTaskExecutor) }
-        guard case .pool(let pools, _, _) = http.transport else {
+        guard case .pool(let pool, _, _) = http.transport else {
             Issue.record("a plain http:// URL goes through algoqueue's own pool")
             return
         }
-        // As many pools as loops (up to max_connections), sharing the limit.
-        #expect(pools.pools.map(\.maxConnections).reduce(0, +) == 4)
+        // One pool over as many loops as there are (up to max_connections).
+        #expect(pool.maxConnections == 4)
+        #expect(pool.executors.count == min(4, pool.loops.count))
         for (worker, executor) in executors.enumerated() {
             let stayed = await withTaskExecutorPreference(executor) { () -> Bool in
                 let result = await http.call(AlgorithmInput(json: numberInput(worker)))
@@ -25,7 +26,7 @@ struct LoopPoolsTests {
                 return executor.loop.inEventLoop
             }
             #expect(stayed, "worker \(worker)'s task went on after the call off its loop")
-            #expect(pools.pools[worker % pools.pools.count].executor === executor)
+            #expect(pool.executors[worker % pool.executors.count] === executor)
         }
         await http.shutdown()
         await endpoint.stop()

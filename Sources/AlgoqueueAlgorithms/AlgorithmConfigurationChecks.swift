@@ -42,7 +42,28 @@ extension HTTPAlgorithmConfiguration {
     /// Everything wrong with this configuration (empty: `HTTPAlgorithm(self)` accepts it).
     public func problems() -> [FieldProblem] {
         [CallLimits.urlProblem(url)].compactMap { $0 }
-            + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+            + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes) + tlsProblems()
+    }
+
+    /// The TLS files: each must exist, a client certificate needs its key (and the other way round), and they
+    /// apply to `https://` only.
+    func tlsProblems() -> [FieldProblem] {
+        let files = [("tls_ca_file", tlsCAFile), ("tls_cert_file", tlsCertificateFile), ("tls_key_file", tlsKeyFile)]
+        var problems: [FieldProblem] = []
+        let given = files.filter { $0.1 != nil }
+        if !given.isEmpty, URL(string: url)?.scheme?.lowercased() != "https" {
+            problems.append(FieldProblem(given[0].0, "applies to https:// URLs only; the URL is \(url)"))
+        }
+        for case (let field, let path?) in files where !FileManager.default.isReadableFile(atPath: path) {
+            problems.append(FieldProblem(field, "\(path) does not exist or cannot be read"))
+        }
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            problems.append(
+                FieldProblem(
+                    tlsCertificateFile == nil ? "tls_cert_file" : "tls_key_file",
+                    "mutual TLS needs both tls_cert_file and tls_key_file"))
+        }
+        return problems
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// How to call a plain HTTP JSON endpoint.
 public struct HTTPAlgorithmConfiguration: Sendable {
@@ -21,6 +22,13 @@ public struct HTTPAlgorithmConfiguration: Sendable {
     public var maxAnswerBytes: Int = 16 << 20
     /// How many connections to keep to the endpoint. Default: 8.
     public var maxConnections: Int = 8
+    /// For `https://`: a PEM file of the certificate authorities to trust instead of the system's (a private CA).
+    /// Default: none (the system's trust store).
+    public var tlsCAFile: String?
+    /// For `https://` with mutual TLS: a PEM file holding the client's certificate (chain). Default: none.
+    public var tlsCertificateFile: String?
+    /// For `https://` with mutual TLS: a PEM file holding the client certificate's private key. Default: none.
+    public var tlsKeyFile: String?
 
     /// A configuration for `url`, other settings default.
     public init(url: String) {
@@ -40,7 +48,7 @@ public final class HTTPAlgorithm: Algorithm {
     enum Transport {
         /// `head` is every call's request line, made once: the response decoder is told it for each call. `start`
         /// is the request line and the fixed headers encoded, or why one of them cannot be sent (each call fails).
-        case pool(HTTP1LoopPools, head: HTTPRequestHead, start: Result<ByteBuffer, HTTP1HeaderError>)
+        case pool(HTTP1ConnectionPool, head: HTTPRequestHead, start: Result<ByteBuffer, HTTP1HeaderError>)
         case client(HTTPClient)
     }
     /// Every call's headers, those of each input added per call.
@@ -74,7 +82,7 @@ public final class HTTPAlgorithm: Algorithm {
                 builtIn: builtIn + [("Accept", "application/json")], configured: configuration.headers)
             headers = callHeaders
             transport = .pool(
-                HTTP1LoopPools(
+                HTTP1ConnectionPool(
                     host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
                     connectTimeout: .seconds(10)),
                 head: head,
@@ -91,8 +99,39 @@ public final class HTTPAlgorithm: Algorithm {
         // whole timeout per attempt.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.decompression = .enabled(limit: .none)
+        clientConfiguration.tlsConfiguration = try Self.tls(configuration)
         headers = HTTPCallHeaders(builtIn: [("Accept", "application/json")], configured: configuration.headers)
         transport = .client(HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
+    }
+
+    /// The TLS settings for `https://`: the system's trust store, or the configured CA file; a client certificate
+    /// and key for mutual TLS. A file that cannot be read is a configuration error naming the key.
+    static func tls(_ configuration: HTTPAlgorithmConfiguration) throws(AlgorithmConfigurationError) -> TLSConfiguration
+    {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        func load<T>(_ key: String, _ path: String, _ read: (String) throws -> T) throws(AlgorithmConfigurationError)
+            -> T
+        {
+            do {
+                return try read(path)
+            } catch {
+                throw AlgorithmConfigurationError(
+                    "algorithm \(configuration.name): \(key): cannot read \(path) as PEM: \(error)")
+            }
+        }
+        if let path = configuration.tlsCAFile {
+            let authorities = try load("tls_ca_file", path) { try NIOSSLCertificate.fromPEMFile($0) }
+            tls.trustRoots = .certificates(authorities)
+        }
+        if let path = configuration.tlsCertificateFile {
+            let chain = try load("tls_cert_file", path) { try NIOSSLCertificate.fromPEMFile($0) }
+            tls.certificateChain = chain.map { .certificate($0) }
+        }
+        if let path = configuration.tlsKeyFile {
+            tls.privateKey = .privateKey(
+                try load("tls_key_file", path) { try NIOSSLPrivateKey(file: $0, format: .pem) })
+        }
+        return tls
     }
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
@@ -119,7 +158,7 @@ public final class HTTPAlgorithm: Algorithm {
             switch transport {
             case .pool(let pool, let head, let start):
                 let bytes = try HTTP1RequestBytes.post(start: start.get(), headers: headers, input: input)
-                let answer = try await pool.current.execute(
+                let answer = try await pool.execute(
                     head: head, bytes: bytes,
                     maxAnswerBytes: configuration.maxAnswerBytes,
                     deadline: .now() + .milliseconds(configuration.timeout.milliseconds))
@@ -266,7 +305,7 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     public func executor(forWorker worker: Int) -> (any TaskExecutor)? {
-        if case .pool(let pools, _, _) = transport { return pools.executor(forWorker: worker) }
+        if case .pool(let pool, _, _) = transport { return pool.executor(forWorker: worker) }
         return nil
     }
 

@@ -13,6 +13,9 @@ extension AlgorithmSettings {
         configuration.timeout = timeout
         configuration.maxAnswerBytes = maxAnswerBytes
         configuration.maxConnections = maxConnections
+        configuration.tlsCAFile = tlsCAFile
+        configuration.tlsCertificateFile = tlsCertificateFile
+        configuration.tlsKeyFile = tlsKeyFile
         return configuration
     }
 

@@ -74,6 +74,15 @@ public enum ConfigKeys {
             "algorithm.rate_burst", .integer(\.rateBurst),
             "calls that may start at once under the limit (0: a tenth of a second's worth)"),
         A("algorithm.max_answer_bytes", .integer(\.maxAnswerBytes), "larger answers become error rows"),
+        A(
+            "algorithm.tls_ca_file", flag: "`--tls-ca-file F`", .optional(\.tlsCAFile),
+            "`https://`: trust the certificate authorities in this PEM file instead of the system's"),
+        A(
+            "algorithm.tls_cert_file", flag: "`--tls-cert-file F`", .optional(\.tlsCertificateFile),
+            "`https://` with mutual TLS: the client certificate (PEM)"),
+        A(
+            "algorithm.tls_key_file", flag: "`--tls-key-file F`", .optional(\.tlsKeyFile),
+            "`https://` with mutual TLS: the client certificate's private key (PEM)"),
         A("algorithm.algo", .optional(\.algo), "`owner/name/version` (kind `algorithmia`)"),
         A("algorithm.api_key_env", .string(\.apiKeyEnv), "the environment variable holding the API key"),
         A(

@@ -55,6 +55,12 @@ public struct AlgorithmSettings: Sendable {
     public var rateLimit: Double = 0
     /// Calls that may start at once under the rate limit (0: a tenth of a second's worth).
     public var rateBurst = 0
+    /// For `https://`: a PEM file of certificate authorities to trust instead of the system's.
+    public var tlsCAFile: String?
+    /// For `https://` with mutual TLS: the client certificate (PEM).
+    public var tlsCertificateFile: String?
+    /// For `https://` with mutual TLS: the client certificate's private key (PEM).
+    public var tlsKeyFile: String?
     /// Extra request headers; values may use `${ENV_NAME}` so secrets stay out of the file.
     public var headers: [String: String] = [:]
     /// How long one call may take. Default: 300 seconds; at most 50 minutes.

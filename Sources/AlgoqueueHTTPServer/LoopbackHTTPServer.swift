@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request as the handler sees it: method, path (with query), headers and the whole body.
 public struct LoopbackHTTPRequest: Sendable {
@@ -70,44 +71,58 @@ public final class LoopbackHTTPServer: Sendable {
     let channel: any Channel
     /// The port it listens on.
     public let port: Int
+    let scheme: String
 
-    private init(channel: any Channel, port: Int) {
+    private init(channel: any Channel, port: Int, scheme: String) {
         self.channel = channel
         self.port = port
+        self.scheme = scheme
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` when it serves TLS).
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    /// Starts listening on `host` (default 127.0.0.1; `port` 0 picks a free one).
-    public static func start(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) async throws
-        -> LoopbackHTTPServer
-    {
-        try await start(host: host, port: port, answering: .async(handler))
+    /// The largest request body read by default; a larger one is answered 413 without being kept. Default: 64 MiB.
+    public static let defaultMaxBodyBytes = 64 << 20
+
+    /// Starts listening on `host` (default 127.0.0.1; `port` 0 picks a free one). With `tls`, it serves HTTPS
+    /// (with a `trustRoots` and certificate verification in it, it asks for client certificates: mutual TLS).
+    /// A request body larger than `maxBodyBytes` is answered 413 and never held in memory.
+    public static func start(
+        host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration? = nil,
+        maxBodyBytes: Int = defaultMaxBodyBytes, handler: @escaping Handler
+    ) async throws -> LoopbackHTTPServer {
+        try await start(host: host, port: port, tls: tls, maxBodyBytes: maxBodyBytes, answering: .async(handler))
     }
 
     /// Starts listening, answering with `handler` on the event loop (see ``TimedHandler``).
     public static func start(host: String = "127.0.0.1", port: Int = 0, timed handler: @escaping TimedHandler)
         async throws -> LoopbackHTTPServer
     {
-        try await start(host: host, port: port, answering: .timed(handler))
+        try await start(host: host, port: port, tls: nil, maxBodyBytes: defaultMaxBodyBytes, answering: .timed(handler))
     }
 
-    private static func start(host: String, port: Int, answering handler: RequestHandler.Answering) async throws
-        -> LoopbackHTTPServer
-    {
+    private static func start(
+        host: String, port: Int, tls: TLSConfiguration?, maxBodyBytes: Int, answering handler: RequestHandler.Answering
+    ) async throws -> LoopbackHTTPServer {
+        let context = try tls.map { try NIOSSLContext(configuration: $0) }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestHandler(handler: handler, maxBodyBytes: maxBodyBytes))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        return LoopbackHTTPServer(channel: channel, port: channel.localAddress?.port ?? port)
+        return LoopbackHTTPServer(
+            channel: channel, port: channel.localAddress?.port ?? port, scheme: tls == nil ? "http" : "https")
     }
 
     /// Stops listening and closes the listening socket.
@@ -127,11 +142,15 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     let handler: Answering
+    let maxBodyBytes: Int
     var head: HTTPRequestHead?
     var body: [UInt8] = []
+    /// The body outgrew `maxBodyBytes`: the rest is read and dropped, and the answer is 413.
+    var tooLarge = false
 
-    init(handler: Answering) {
+    init(handler: Answering, maxBodyBytes: Int) {
         self.handler = handler
+        self.maxBodyBytes = maxBodyBytes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -139,10 +158,23 @@ private final class RequestHandler: ChannelInboundHandler, RemovableChannelHandl
         case .head(let head):
             self.head = head
             body = []
+            tooLarge = false
         case .body(let buffer):
-            body.append(contentsOf: buffer.readableBytesView)
+            guard !tooLarge else { return }
+            if body.count + buffer.readableBytes > maxBodyBytes {
+                tooLarge = true
+                body = []
+            } else {
+                body.append(contentsOf: buffer.readableBytesView)
+            }
         case .end:
             guard let head else { return }
+            if tooLarge {
+                let reply = LoopbackHTTPReply.json(
+                    413, #"{"error": "the request body is larger than \#(maxBodyBytes) bytes"}"#)
+                write(reply, version: head.version, keepAlive: head.isKeepAlive, context: context)
+                return
+            }
             let request = LoopbackHTTPRequest(
                 method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
                 body: body)

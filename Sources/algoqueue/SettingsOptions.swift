@@ -32,6 +32,21 @@ struct SettingsOptions: ParsableArguments {
     var timeout: String?
 
     @Option(
+        name: .customLong("tls-ca-file"),
+        help: ArgumentHelp("https://: trust the certificate authorities in this PEM file.", valueName: "file"))
+    var tlsCAFile: String?
+
+    @Option(
+        name: .customLong("tls-cert-file"),
+        help: ArgumentHelp("https:// with mutual TLS: the client certificate (PEM).", valueName: "file"))
+    var tlsCertificateFile: String?
+
+    @Option(
+        name: .customLong("tls-key-file"),
+        help: ArgumentHelp("https:// with mutual TLS: the client certificate's private key (PEM).", valueName: "file"))
+    var tlsKeyFile: String?
+
+    @Option(
         name: .long,
         help: ArgumentHelp(
             "Calls in flight at once (default 8), or auto: the limit follows the endpoint.", valueName: "N|auto"))
@@ -151,6 +166,9 @@ struct SettingsOptions: ParsableArguments {
             settings.algorithm.url = url
         }
         if let algorithmName { settings.algorithm.name = algorithmName }
+        if let tlsCAFile { settings.algorithm.tlsCAFile = tlsCAFile }
+        if let tlsCertificateFile { settings.algorithm.tlsCertificateFile = tlsCertificateFile }
+        if let tlsKeyFile { settings.algorithm.tlsKeyFile = tlsKeyFile }
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else {
                 problems.append(ConfigProblem("--header", "\"\(header)\" is not of the form \"Name: value\""))

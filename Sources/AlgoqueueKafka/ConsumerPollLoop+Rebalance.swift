@@ -27,10 +27,18 @@ extension ConsumerPollLoop {
             } else {
                 rd_kafka_assign(handle, list)
             }
-            // librdkafka keeps a partition's paused state across unassign/assign: start every new assignment
-            // resumed so that it agrees with `paused`; flow control pauses again if the buffer is still full.
-            rd_kafka_resume_partitions(handle, list)
+            // librdkafka keeps a partition's paused state across unassign/assign: a partition paused before comes
+            // back paused, so it is resumed to agree with `paused` (flow control pauses again if the buffer is still
+            // full). Only those: resuming one that was never paused can restart it from a stale offset.
             assignment.formUnion(partitions)
+            let wasPaused = pausedPartitions.intersection(partitions)
+            if !wasPaused.isEmpty {
+                let resumed = TopicPartitionList.make(Array(wasPaused))
+                defer { rd_kafka_topic_partition_list_destroy(resumed) }
+                if rd_kafka_resume_partitions(handle, resumed) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    pausedPartitions.subtract(wasPaused)
+                }
+            }
             paused = false
             logger.info(
                 "assigned \(partitions.count) partition(s)",
@@ -49,7 +57,9 @@ extension ConsumerPollLoop {
                 for partition in partitions { state.pendingCommits[partition] = nil }
                 return revoked
             }
-            commit(pending, synchronously: true)
+            // Waited for, so that the next owner starts where this one stopped; bounded, since a synchronous commit
+            // waits for the group coordinator without a bound of its own. While leaving, the last commit is made.
+            if !leaving { commitWaiting(pending, until: ContinuousClock.now + .seconds(10)) }
             consumer.continuation.yield(.revoked(partitions))
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(handle, list) {
@@ -109,14 +119,11 @@ extension ConsumerPollLoop {
                 "could not read the group's committed offsets; resuming from the results store",
                 metadata: ["error": "\(RdKafkaConfig.describe(status))"])
         }
-        for partition in partitions where result[partition] == nil {
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let query = rd_kafka_query_watermark_offsets(
-                handle, partition.topic, partition.partition, &low, &high, 10_000)
-            if query == RD_KAFKA_RESP_ERR_NO_ERROR {
-                result[partition] = consumer.configuration.startPosition == .earliest ? low : high
-            }
+        // Bounded by algoqueue, not by librdkafka (issue 4460); a partition not answered for is left to librdkafka,
+        // which starts it at the same start position (auto.offset.reset).
+        let unresolved = partitions.filter { result[$0] == nil }
+        for (partition, marks) in BoundedWatermarks.query(consumer.client, unresolved, within: .seconds(10)) {
+            result[partition] = consumer.configuration.startPosition == .earliest ? marks.low : marks.high
         }
         return (result, aheadOfGroup)
     }

@@ -10,7 +10,11 @@ final class ConsumerPollLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     var assignment: Set<TopicPartition> = []
     var paused = false
-    /// Set just before `rd_kafka_consumer_close`, which serves the rebalances that come meanwhile on this thread.
+    /// The partitions algoqueue paused and has not resumed, assigned or not: librdkafka keeps a partition's paused
+    /// state across unassign and assign. Only these are ever resumed: librdkafka before 2.4 can restart a resumed
+    /// partition that was not paused from a stale offset and deliver messages twice (librdkafka issue 4636).
+    var pausedPartitions: Set<TopicPartition> = []
+    /// Set once the consumer starts leaving its group: an assignment that still comes is declined.
     var leaving = false
     var flow: ConsumerFlowControl
     var fetcher: FetcherWake
@@ -32,6 +36,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
         let interval = consumer.configuration.commitInterval
         var lastCommit = clock.now
         let queue = rd_kafka_queue_get_consumer(handle)
+        var finalCommits: [TopicPartition: Int64] = [:]
         while true {
             // Offsets reach Kafka at most once per commit interval (the results store holds them at once; a
             // revocation or a close commits what is pending right away).
@@ -46,10 +51,11 @@ final class ConsumerPollLoop: @unchecked Sendable {
             }
             if !commits.isEmpty { lastCommit = clock.now }
             if closing {
-                commit(commits, synchronously: true)
+                // The last commit goes with leaving the group (``leaveGroup(committing:)``); nothing is committed after.
+                finalCommits = commits
                 break
             }
-            commit(commits, synchronously: false)
+            commit(commits)
             if let queue { fetcher.saw(queued: Int(rd_kafka_queue_length(queue)), handOver: Self.maxBatch) }
             switch flow.step(
                 messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
@@ -76,11 +82,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
             flush(&batch)
         }
         if let queue { rd_kafka_queue_destroy(queue) }
-        leaving = true
-        let result = rd_kafka_consumer_close(handle)
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Kafka consumer did not leave the group cleanly: \(RdKafkaConfig.describe(result))")
-        }
+        let left = leaveGroup(committing: finalCommits)
+        consumer.leftGroup.store(left, ordering: .relaxed)
         consumer.client.context.rebalance = nil
         consumer.continuation.finish()
         let waiters = consumer.shared.withLock { $0.lifecycle.pollingEnded() }
@@ -176,25 +179,24 @@ final class ConsumerPollLoop: @unchecked Sendable {
     /// while the poll thread has nothing else to do; at most a quarter of a second in all, so that a broker that
     /// stopped answering holds back no commit, rebalance or close for longer.
     func wakeFetcher() {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let deadline = ContinuousClock.now + .milliseconds(250)
-        for partition in assignment {
-            let left = (deadline - ContinuousClock.now).milliseconds
-            guard left > 0 else { break }
-            _ = rd_kafka_query_watermark_offsets(
-                handle, partition.topic, partition.partition, &low, &high, Int32(clamping: left))
-        }
+        _ = BoundedWatermarks.query(consumer.client, Array(assignment), within: .milliseconds(250))
         consumer.wakeUps.add(1, ordering: .relaxed)
         logger.debug("woke librdkafka's fetcher: its queue had reached queued.min.messages and is empty")
     }
 
     /// Pauses or resumes every assigned partition (see ``ConsumerFlowControl``).
     func setPaused(_ pause: Bool) {
-        let list = TopicPartitionList.make(Array(assignment))
+        // Resumed: only what was paused (see ``pausedPartitions``).
+        let partitions = pause ? assignment : assignment.intersection(pausedPartitions)
+        guard !partitions.isEmpty else {
+            paused = pause
+            return
+        }
+        let list = TopicPartitionList.make(Array(partitions))
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let result = pause ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
         if result == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if pause { pausedPartitions.formUnion(partitions) } else { pausedPartitions.subtract(partitions) }
             paused = pause
             logger.debug("\(pause ? "paused" : "resumed") \(assignment.count) partition(s)")
         } else {
@@ -202,17 +204,12 @@ final class ConsumerPollLoop: @unchecked Sendable {
         }
     }
 
-    /// Commits offsets of assigned partitions; an asynchronous commit's failure is logged by the commit callback.
-    func commit(_ offsets: [TopicPartition: Int64], synchronously: Bool) {
+    /// Commits offsets of assigned partitions, without waiting; a failure is logged by the commit callback.
+    func commit(_ offsets: [TopicPartition: Int64]) {
         let owned = offsets.filter { assignment.contains($0.key) }
         guard !owned.isEmpty else { return }
         let list = TopicPartitionList.make(Array(owned.keys), offsets: owned)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = rd_kafka_commit(handle, list, synchronously ? 0 : 1)
-        if synchronously, result != RD_KAFKA_RESP_ERR_NO_ERROR, result != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            logger.warning(
-                "Kafka offset commit failed; the offsets stay safe in the results store",
-                metadata: ["error": "\(RdKafkaConfig.describe(result))"])
-        }
+        _ = rd_kafka_commit(handle, list, 1)
     }
 }

@@ -50,6 +50,13 @@ public final class KafkaConsumer: Sendable {
     let storedOffsets: StoredOffsets
     let shared = Mutex(Shared())
     let wakeUps = Atomic(0)
+    /// How long leaving the group may take, in milliseconds (``close(within:)``).
+    let leaveBoundMilliseconds = Atomic<Int64>(KafkaConsumer.closeTimeout.milliseconds)
+    /// Whether the poll thread left the group cleanly (set before it resumes the closers).
+    let leftGroup = Atomic(false)
+
+    /// How long leaving the group may take: the last commit, giving up the partitions, and the close.
+    var leaveBound: Duration { .milliseconds(leaveBoundMilliseconds.load(ordering: .relaxed)) }
     let continuation: AsyncStream<KafkaConsumerEvent>.Continuation
 
     /// Events in order: assignments, messages, partition ends, errors. Ends after ``close()``.
@@ -158,12 +165,10 @@ public final class KafkaConsumer: Sendable {
     /// the fetcher has not reported one yet; nil when the broker does not answer within 2 seconds.
     public func queryHighWatermark(_ partition: TopicPartition) async -> Int64? {
         let client = self.client
-        return try? await BlockingWork.run { () throws(KafkaError) -> Int64? in
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let result = rd_kafka_query_watermark_offsets(
-                client.handle, partition.topic, partition.partition, &low, &high, 2000)
-            return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+        return await BlockingWork.run { () -> Int64? in
+            BoundedWatermarks.query(client, [partition], within: .seconds(2))[partition].flatMap {
+                $0.high >= 0 ? $0.high : nil
+            }
         }
     }
 
@@ -183,37 +188,17 @@ public final class KafkaConsumer: Sendable {
     /// How long a stop waits for the consumer to leave its group (``close(within:)``).
     public static let closeTimeout: Duration = .seconds(10)
 
-    /// ``close()``, waiting at most `timeout`: false (and a warning) when the consumer had not left its group by
-    /// then. librdkafka's close waits for the group coordinator without a bound of its own: with every broker
-    /// unreachable it never returns (librdkafka issue 3740), and a stop would hang with it. The poll thread goes on
-    /// trying meanwhile; a process that exits loses nothing by it (the results store holds the rows and their
-    /// offsets, and the group frees the partitions when the member's session times out).
+    /// ``close()``, with leaving the group bounded by `timeout`: false (and a warning) when the consumer had not
+    /// left its group by then. The bound is kept by the poll thread itself, which commits, gives up its partitions
+    /// and closes within it, or skips what is left (see ``ConsumerPollLoop/leaveGroup(committing:)``): nothing goes
+    /// on after this returns. librdkafka's own close has no bound: with every broker unreachable it never returns
+    /// (librdkafka issue 3740). A process that exits without leaving loses nothing by it (the results store holds
+    /// the rows and their offsets, and the group frees the partitions when the member's session times out).
     @discardableResult
     public func close(within timeout: Duration = closeTimeout) async -> Bool {
-        let outcome = Mutex<CheckedContinuation<Bool, Never>?>(nil)
-        let finish: @Sendable (Bool) -> Void = { left in outcome.withLock { $0.take() }?.resume(returning: left) }
-        let left = await withCheckedContinuation { continuation in
-            outcome.withLock { $0 = continuation }
-            let timer = Task {
-                // Cancelled: the close finished first (and said so).
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                finish(false)
-            }
-            Task {
-                await self.close()
-                finish(true)
-                timer.cancel()
-            }
-        }
-        if !left {
-            logger.warning(
-                """
-                Kafka: the consumer did not leave its group within \(String(format: "%g", timeout.seconds)) s (no \
-                broker answered); stopping without it: the rows and their offsets are in the results store, and the \
-                group frees the partitions when the session times out
-                """)
-        }
-        return left
+        leaveBoundMilliseconds.store(max(1, timeout.milliseconds), ordering: .relaxed)
+        await close()
+        return leftGroup.load(ordering: .relaxed)
     }
 
     /// A consumer dropped without ``close()`` was never started (the poll thread keeps a started one alive until

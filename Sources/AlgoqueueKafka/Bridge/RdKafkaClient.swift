@@ -2,6 +2,7 @@ import AlgoqueueSupport
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// What librdkafka's callbacks need to reach: set as the handle's opaque, owned by `RdKafkaClient`.
 ///
@@ -63,8 +64,18 @@ final class RdKafkaClient: @unchecked Sendable {
         self.context = context
     }
 
+    /// Set when a consumer could not leave its group within its bound: then the handle is never destroyed, since
+    /// librdkafka's destroy would run the same close (unbounded, and liable to its assertion mid-rebalance). The
+    /// process is about to exit; its memory and threads go with it.
+    private let abandoned = Atomic(false)
+
+    /// Keeps `deinit` from destroying the handle (see `abandoned`).
+    func abandonAtExit() {
+        abandoned.store(true, ordering: .relaxed)
+    }
+
     deinit {
-        rd_kafka_destroy(handle)
+        if !abandoned.load(ordering: .relaxed) { rd_kafka_destroy(handle) }
     }
 
     static func context(of handle: OpaquePointer?) -> RdKafkaCallbackContext? {

@@ -76,7 +76,7 @@ struct BrokerOutageTests {
         service.signal(SIGTERM)
         let status = await service.exitStatus(within: .seconds(120))
         #expect(status == 0, "exit status \(String(describing: status)): \(service.errorOutput)")
-        #expect(service.errorOutput.contains("the consumer did not leave its group within 10 s"))
+        #expect(service.errorOutput.contains("the consumer did not leave its group within 10s"))
         let calls = endpoint.callCount
         #expect(calls < 2000, "the stop should have come mid-run")
         #expect(

@@ -42,7 +42,7 @@ struct SplitBatchTests {
         }
         #expect(complete, "the batch did not complete:\n\(first.errorOutput)\n\(second.errorOutput)")
         for program in [first, second] { program.signal(SIGTERM) }
-        // Both stop at once: the first to leave starts a rebalance that the other's stop may land in.
+        // Both stop at once: the first to leave starts a rebalance that the other's stop may land in. Both exit 0.
         let stoppedCleanly = [
             await expectCleanStop(first, within: .seconds(30)), await expectCleanStop(second, within: .seconds(30)),
         ]

@@ -1,19 +1,40 @@
 import Foundation
 
 /// Turns CSV (RFC 4180: a header row, quoted fields, doubled quotes, line breaks inside quotes) into one JSON
-/// object per row. Fields that read as numbers or `true`/`false` become those; an empty field becomes null.
+/// object per row. Fields written as JSON numbers or `true`/`false` become those (`007` and `+5` stay text, so
+/// identifiers keep their leading zeros); an empty field becomes null.
 struct CSVRecords {
     var header: [String]?
+    /// Whether the record read so far ends inside a quoted field: its quotes are counted line by line, once each.
+    var insideQuotes = false
+
+    /// A header that cannot name the fields of a JSON object: nothing of the file can be published.
+    struct HeaderError: Error, CustomStringConvertible {
+        var description: String
+    }
 
     /// Feeds one physical line; returns a JSON object when a record is complete, nil when more lines are needed
-    /// (a quoted field runs on) or the line was the header. Throws on a row with the wrong number of fields.
+    /// (a quoted field runs on) or the line was the header. Throws on a row with the wrong number of fields, and
+    /// a ``HeaderError`` for a header that names a column twice.
     mutating func record(from line: String, pending: inout String) throws -> [UInt8]? {
         pending += pending.isEmpty ? line : "\n" + line
-        guard pending.filter({ $0 == "\"" }).count % 2 == 0 else { return nil }
+        if line.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: "\"") ? 1 : 0) }) % 2 == 1 { insideQuotes.toggle() }
+        guard !insideQuotes else { return nil }
         let fields = Self.split(pending)
         pending = ""
         guard let header else {
-            self.header = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+            let names = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+            var seen: [String: Int] = [:]
+            for (column, name) in names.enumerated() {
+                if let earlier = seen[name] {
+                    throw HeaderError(
+                        description:
+                            "the header names column \"\(name)\" twice (columns \(earlier + 1) and \(column + 1)); "
+                            + "rename one so that no field is lost")
+                }
+                seen[name] = column
+            }
+            self.header = names
             return nil
         }
         guard fields.count == header.count else {
@@ -26,13 +47,44 @@ struct CSVRecords {
 
     static func value(_ field: String) -> Any {
         if field.isEmpty { return NSNull() }
-        if let integer = Int(field) { return integer }
-        if let double = Double(field), double.isFinite, field.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-            return double
+        if isJSONNumber(field) {
+            if let integer = Int(field) { return integer }
+            // An integer too large for 64 bits stays text rather than lose digits as a double.
+            if field.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let double = Double(field),
+                double.isFinite
+            {
+                return double
+            }
         }
         if field == "true" { return true }
         if field == "false" { return false }
         return field
+    }
+
+    /// Whether `field` is written as a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    static func isJSONNumber(_ field: String) -> Bool {
+        var bytes = field.utf8[...]
+        func digits() -> Int {
+            let count = bytes.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
+            bytes = bytes.dropFirst(count)
+            return count
+        }
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        if bytes.first == UInt8(ascii: "0") {
+            bytes = bytes.dropFirst()
+        } else if digits() == 0 {
+            return false
+        }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            if digits() == 0 { return false }
+        }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            if digits() == 0 { return false }
+        }
+        return bytes.isEmpty
     }
 
     static func split(_ record: String) -> [String] {

@@ -142,6 +142,10 @@ struct PublishCommand: AsyncParsableCommand {
                                 from: String(decoding: raw, as: UTF8.self), pending: &pending)
                         else { continue }
                         line = object
+                    } catch let error as CSVRecords.HeaderError {
+                        invalid += 1
+                        printError("line \(lineNumber): \(error); nothing of \(file) was published")
+                        return nil
                     } catch {
                         invalid += 1
                         printError("line \(lineNumber): \(error); not published")

@@ -27,19 +27,13 @@ extension ConsumerPollLoop {
             } else {
                 rd_kafka_assign(handle, list)
             }
-            // librdkafka keeps a partition's paused state across unassign/assign: a partition paused before comes
-            // back paused, so it is resumed to agree with `paused` (flow control pauses again if the buffer is still
-            // full). Only those: resuming one that was never paused can restart it from a stale offset.
+            // librdkafka keeps a partition's paused state across unassign/assign: while flow control holds the
+            // assignment paused the new partitions are paused too, otherwise those that come back paused are
+            // resumed; a partition never paused is never resumed (see ``PausedPartitions``).
             assignment.formUnion(partitions)
-            let wasPaused = pausedPartitions.intersection(partitions)
-            if !wasPaused.isEmpty {
-                let resumed = TopicPartitionList.make(Array(wasPaused))
-                defer { rd_kafka_topic_partition_list_destroy(resumed) }
-                if rd_kafka_resume_partitions(handle, resumed) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    pausedPartitions.subtract(wasPaused)
-                }
-            }
-            paused = false
+            let (pause, resume) = pauses.assigned(Set(partitions))
+            apply(pause: true, pause)
+            apply(pause: false, resume)
             logger.info(
                 "assigned \(partitions.count) partition(s)",
                 metadata: [

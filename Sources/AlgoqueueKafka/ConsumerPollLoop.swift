@@ -9,11 +9,9 @@ import Logging
 final class ConsumerPollLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     var assignment: Set<TopicPartition> = []
-    var paused = false
-    /// The partitions algoqueue paused and has not resumed, assigned or not: librdkafka keeps a partition's paused
-    /// state across unassign and assign. Only these are ever resumed: librdkafka before 2.4 can restart a resumed
-    /// partition that was not paused from a stale offset and deliver messages twice (librdkafka issue 4636).
-    var pausedPartitions: Set<TopicPartition> = []
+    /// What algoqueue paused; only that is ever resumed (see ``PausedPartitions``).
+    var pauses = PausedPartitions()
+    var paused: Bool { pauses.isPaused }
     /// Set once the consumer starts leaving its group: an assignment that still comes is declined.
     var leaving = false
     var flow: ConsumerFlowControl
@@ -184,21 +182,20 @@ final class ConsumerPollLoop: @unchecked Sendable {
         logger.debug("woke librdkafka's fetcher: its queue had reached queued.min.messages and is empty")
     }
 
-    /// Pauses or resumes every assigned partition (see ``ConsumerFlowControl``).
+    /// Pauses or resumes every assigned partition (see ``ConsumerFlowControl``); resumes only what was paused.
     func setPaused(_ pause: Bool) {
-        // Resumed: only what was paused (see ``pausedPartitions``).
-        let partitions = pause ? assignment : assignment.intersection(pausedPartitions)
-        guard !partitions.isEmpty else {
-            paused = pause
-            return
-        }
+        let partitions = pause ? pauses.pause(assignment) : pauses.resume(assignment)
+        apply(pause: pause, partitions)
+    }
+
+    /// Pauses or resumes `partitions` in librdkafka.
+    func apply(pause: Bool, _ partitions: Set<TopicPartition>) {
+        guard !partitions.isEmpty else { return }
         let list = TopicPartitionList.make(Array(partitions))
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let result = pause ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
         if result == RD_KAFKA_RESP_ERR_NO_ERROR {
-            if pause { pausedPartitions.formUnion(partitions) } else { pausedPartitions.subtract(partitions) }
-            paused = pause
-            logger.debug("\(pause ? "paused" : "resumed") \(assignment.count) partition(s)")
+            logger.debug("\(pause ? "paused" : "resumed") \(partitions.count) partition(s)")
         } else {
             logger.warning("could not \(pause ? "pause" : "resume") partitions: \(RdKafkaConfig.describe(result))")
         }

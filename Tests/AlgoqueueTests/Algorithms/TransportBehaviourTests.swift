@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueHTTPServer
+import AlgoqueuePipeline
 import AlgoqueueSupport
 import Foundation
 import Testing
@@ -58,6 +59,38 @@ struct TransportBehaviourTests {
             await http.call(AlgorithmInput(json: Array(#"[{"n": 1}, {"n": 2}]"#.utf8)))
                 == .success(AlgorithmAnswer(output: #"[{"doubled": 2},{"doubled": 4}]"#, statusCode: 200)))
         await http.shutdown()
+        await server.stop()
+    }
+
+    @Test(
+        "micro-batches through the pipeline: lists of at most batch.max_items, every input its own row",
+        arguments: Scheme.allCases)
+    func microBatches(scheme: Scheme) async throws {
+        let bed = try await TestBed(topic: "lists", partitions: 2)
+        defer { bed.cleanUp() }
+        let sizes = Locked([Int]())
+        let server = try await Self.endpoint(scheme) { request in
+            if let list = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [Any] {
+                sizes.withLock { $0.append(list.count) }
+            }
+            return await Self.doubler(request)
+        }
+        _ = try await produce((0..<40).map { numberInput($0) }, to: "lists", brokers: bed.broker.bootstrapServers)
+        var harness = PipelineHarness(
+            brokers: bed.broker.bootstrapServers, topics: ["lists"], group: "lists",
+            database: bed.directory.file("r.db"), url: server.baseURL)
+        harness.algorithms = [try await Self.algorithm(scheme, server.baseURL + "/batch")]
+        harness.batch.maxItems = 10
+        harness.batch.linger = .milliseconds(50)
+        _ = try await harness.runUntilIdle()
+        #expect(
+            try await sqlite3(
+                harness.database,
+                "SELECT COUNT(*), SUM(status = 'ok'), SUM(output ->> '$.doubled' = 2 * (input ->> '$.n')) FROM results")
+                == ["40|40|40"])
+        let sent = sizes.withLock { $0 }
+        #expect(sent.reduce(0, +) == 40)
+        #expect(sent.allSatisfy { $0 <= 10 } && sent.contains { $0 > 1 }, "\(sent)")
         await server.stop()
     }
 

@@ -101,6 +101,9 @@ public struct AlgorithmFailure: Error, Sendable, Equatable, CustomStringConverti
         public static let algorithm = Kind(name: "algorithm")
         /// The input cannot go as a request: a header from its message (its key, a passed header) holds a line break.
         public static let invalidRequest = Kind(name: "invalidRequest")
+        /// The endpoint's answer (or its refusal) does not fit the protocol algoqueue speaks to it: its contract, not
+        /// the input, is at fault. Not retried, not split down to single inputs; it counts toward the circuit breaker.
+        public static let contract = Kind(name: "contract")
         /// The call was cancelled (shutdown).
         public static let cancelled = Kind(name: "cancelled")
         public var description: String { name }

@@ -42,7 +42,36 @@ extension HTTPAlgorithmConfiguration {
     /// Everything wrong with this configuration (empty: `HTTPAlgorithm(self)` accepts it).
     public func problems() -> [FieldProblem] {
         [CallLimits.urlProblem(url)].compactMap { $0 }
-            + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes) + tlsProblems()
+            + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes) + tlsProblems() + protocolProblems()
+    }
+
+    /// The protocol's settings: a template that is JSON with a place for the input, a pointer that is one.
+    func protocolProblems() -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        let settings = protocolSettings
+        if modelProtocol == .template {
+            if let template = settings.requestTemplate {
+                let marks = [#""{{input}}""#, #""{{inputs}}""#]
+                let filled = marks.reduce(template) { $0.replacingOccurrences(of: $1, with: "null") }
+                if !marks.contains(where: template.contains) {
+                    problems.append(
+                        FieldProblem(
+                            "request_template",
+                            #"has no place for the input: write "{{input}}" (or "{{inputs}}" for a list)"#))
+                } else if (try? JSONSyntax.validate(Array(filled.utf8))) == nil {
+                    problems.append(FieldProblem("request_template", "is not JSON: \(template.prefix(80))"))
+                }
+            } else {
+                problems.append(
+                    FieldProblem("request_template", #"protocol template needs one, such as {"data": "{{input}}"}"#))
+            }
+        }
+        if !settings.responsePointer.isEmpty, !settings.responsePointer.hasPrefix("/") {
+            problems.append(
+                FieldProblem(
+                    "response_pointer", "\"\(settings.responsePointer)\" is not a JSON pointer (such as /data/0)"))
+        }
+        return problems
     }
 
     /// The TLS files: each must exist, a client certificate needs its key (and the other way round), and they

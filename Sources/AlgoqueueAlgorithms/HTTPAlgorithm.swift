@@ -22,6 +22,10 @@ public struct HTTPAlgorithmConfiguration: Sendable {
     public var maxAnswerBytes: Int = 16 << 20
     /// How many connections to keep to the endpoint. Default: 8.
     public var maxConnections: Int = 8
+    /// The request and answer shapes the endpoint speaks. Default: `raw` (each input as it is).
+    public var modelProtocol: ModelProtocol = .raw
+    /// What the protocols other than `raw` read (model, template, tensor, ...).
+    public var protocolSettings = ModelProtocolSettings()
     /// For `https://`: a PEM file of the certificate authorities to trust instead of the system's (a private CA).
     /// Default: none (the system's trust store).
     public var tlsCAFile: String?
@@ -55,6 +59,8 @@ public final class HTTPAlgorithm: Algorithm {
     let headers: HTTPCallHeaders
     /// The URL without credentials or query, safe to put in an error row.
     let displayURL: String
+    /// For the Open Inference Protocol: the model's input tensors, from its metadata once read.
+    let modelInputs = Locked<[OpenInferenceCodec.Tensor]?>(nil)
 
     /// Checks the URL and creates the connection pool.
     public init(_ configuration: HTTPAlgorithmConfiguration) throws(AlgorithmConfigurationError) {
@@ -135,6 +141,7 @@ public final class HTTPAlgorithm: Algorithm {
     }
 
     public func call(_ input: AlgorithmInput) async -> Result<AlgorithmAnswer, AlgorithmFailure> {
+        if configuration.modelProtocol != .raw { return await callSpeakingProtocol(input) }
         let response: Response
         switch await exchange(input) {
         case .success(let answered): response = answered

@@ -14,6 +14,8 @@ extension AlgorithmSettings {
         configuration.maxAnswerBytes = maxAnswerBytes
         configuration.maxConnections = maxConnections
         configuration.tlsCAFile = tlsCAFile
+        configuration.modelProtocol = modelProtocol
+        configuration.protocolSettings = protocolSettings
         configuration.tlsCertificateFile = tlsCertificateFile
         configuration.tlsKeyFile = tlsKeyFile
         return configuration

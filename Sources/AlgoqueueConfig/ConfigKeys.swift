@@ -75,6 +75,29 @@ public enum ConfigKeys {
             "calls that may start at once under the limit (0: a tenth of a second's worth)"),
         A("algorithm.max_answer_bytes", .integer(\.maxAnswerBytes), "larger answers become error rows"),
         A(
+            "algorithm.protocol", flag: "`--protocol P`", .choice(\.modelProtocol),
+            "`raw`, `kserve-v1`, `open-inference`, `openai-embeddings`, `openai-chat` or `template`: the endpoint's request and answer shapes (Calling model servers)"
+        ),
+        A("algorithm.model", .optional(\.protocolSettings.model), "`openai-*`: the model named in each request"),
+        A(
+            "algorithm.text_field", .string(\.protocolSettings.textField),
+            "`openai-embeddings`: the field of an object input that holds the text"),
+        A(
+            "algorithm.parameters", .dictionary(\.protocolSettings.parameters),
+            "`openai-chat`: more request fields (`temperature: 0`); values that read as JSON go as JSON"),
+        A(
+            "algorithm.request_template", .optional(\.protocolSettings.requestTemplate),
+            "`template`: the request, JSON with `\"{{input}}\"` (or `\"{{inputs}}\"` for a micro-batch's list)"),
+        A(
+            "algorithm.response_pointer", .string(\.protocolSettings.responsePointer),
+            "`template`: a JSON pointer to the output (or the list of outputs); empty: the whole answer"),
+        A(
+            "algorithm.input_tensor", .optional(\.protocolSettings.inputTensor),
+            "`open-inference`: the input tensor's name (default: the model's metadata, else `input-0`)"),
+        A(
+            "algorithm.datatype", .optional(\.protocolSettings.datatype),
+            "`open-inference`: the input datatype (default: the model's metadata, else from the values)"),
+        A(
             "algorithm.tls_ca_file", flag: "`--tls-ca-file F`", .optional(\.tlsCAFile),
             "`https://`: trust the certificate authorities in this PEM file instead of the system's"),
         A(

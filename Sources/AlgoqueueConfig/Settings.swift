@@ -55,6 +55,12 @@ public struct AlgorithmSettings: Sendable {
     public var rateLimit: Double = 0
     /// Calls that may start at once under the rate limit (0: a tenth of a second's worth).
     public var rateBurst = 0
+    /// The request and answer shapes of an `http` endpoint (`raw`, `kserve-v1`, `open-inference`,
+    /// `openai-embeddings`, `openai-chat`, `template`). Default: `raw`.
+    public var modelProtocol: ModelProtocol = .raw
+    /// What the protocols read: `model`, `text_field`, `parameters`, `request_template`, `response_pointer`,
+    /// `input_tensor`, `datatype` (see ``ModelProtocolSettings``).
+    public var protocolSettings = ModelProtocolSettings()
     /// For `https://`: a PEM file of certificate authorities to trust instead of the system's.
     public var tlsCAFile: String?
     /// For `https://` with mutual TLS: the client certificate (PEM).

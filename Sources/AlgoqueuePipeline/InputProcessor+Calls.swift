@@ -217,7 +217,9 @@ extension InputProcessor {
             if toldToWait { budgetSpent -= 1 }
             budgetSpent += 1
             let retryable = retry.isRetryable(failure)
-            target.breaker.record(retryable && !toldToWait ? .failed(failure.message) : .succeeded, pass)
+            // An answer that breaks the protocol is not retried, but says the endpoint is not what it should be.
+            let endpointAtFault = (retryable && !toldToWait) || failure.kind == .contract
+            target.breaker.record(endpointAtFault ? .failed(failure.message) : .succeeded, pass)
             guard retryable, budgetSpent < retry.maxAttempts else {
                 return CallOutcome(result: result, attempts: attempt)
             }

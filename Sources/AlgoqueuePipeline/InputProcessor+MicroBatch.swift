@@ -73,18 +73,7 @@ extension InputProcessor {
     func batchRows(
         _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], bases: [ResultRow], priorAttempts: Int
     ) async -> [BatchRow]? {
-        var body: [UInt8] = []
-        body.reserveCapacity(entries.reduce(0) { $0 + $1.input.bytes.count })
-        for entry in entries { body += entry.input.bytes }
-        let ranges = entries.reduce(into: [Range<Int>]()) { ranges, entry in
-            let lower = ranges.last?.upperBound ?? 0
-            ranges.append(lower..<(lower + entry.input.bytes.count))
-        }
-        let source = entries[0].input.source + (entries.count > 1 ? " +\(entries.count - 1)" : "")
-        var input = AlgorithmInput(json: body.jsonList(ranges), source: source)
-        input.itemIDs = entries.map(\.input.source)
-        let outcome = await call(target, input)
-        guard let result = outcome.result, !Task.isCancelled else { return nil }
+        guard let (outcome, input) = await batchCall(target, entries), let result = outcome.result else { return nil }
         let attempts = priorAttempts + outcome.attempts
         let failure: Result<AlgorithmAnswer, AlgorithmFailure>
         switch result {
@@ -122,6 +111,17 @@ extension InputProcessor {
         case .failure:
             failure = result
         }
+        // Refused whole in a way a single input may be too (an answer that breaks the protocol, a 4xx): one input
+        // alone tells whether it is the endpoint's contract. If so every input gets that error, after two calls,
+        // instead of a bisection down to single inputs that would fail the same way.
+        if entries.count > 1, case .failure(let whole) = failure, Self.mayBeContract(whole) {
+            guard let alone = await batchCall(target, [entries[0]]) else { return nil }
+            if case .failure(let single)? = alone.outcome.result, single.kind == whole.kind,
+                single.statusCode == whole.statusCode
+            {
+                return await contractRows(target, entries, whole, attempts: attempts + alone.outcome.attempts, bases)
+            }
+        }
         guard entries.count > 1 else {
             var row = await row(bases[entries[0].index], target, failure, attempts: outcome.attempts, milliseconds: 0)
             row.attempts = attempts
@@ -136,5 +136,62 @@ extension InputProcessor {
         async let second = batchRows(target, Array(entries[middle...]), bases: bases, priorAttempts: attempts)
         guard let firstRows = await first, let secondRows = await second else { return nil }
         return firstRows + secondRows
+    }
+
+    /// One call of `target` with `entries` as a JSON list (their ids in `itemIDs`); nil when a stop came first.
+    func batchCall(_ target: Target, _ entries: [(index: Int, input: AlgorithmInput)]) async -> (
+        outcome: CallOutcome, input: AlgorithmInput
+    )? {
+        var body: [UInt8] = []
+        body.reserveCapacity(entries.reduce(0) { $0 + $1.input.bytes.count })
+        for entry in entries { body += entry.input.bytes }
+        let ranges = entries.reduce(into: [Range<Int>]()) { ranges, entry in
+            let lower = ranges.last?.upperBound ?? 0
+            ranges.append(lower..<(lower + entry.input.bytes.count))
+        }
+        let source = entries[0].input.source + (entries.count > 1 ? " +\(entries.count - 1)" : "")
+        var input = AlgorithmInput(json: body.jsonList(ranges), source: source)
+        input.itemIDs = entries.map(\.input.source)
+        let outcome = await call(target, input)
+        guard outcome.result != nil, !Task.isCancelled else { return nil }
+        return (outcome, input)
+    }
+
+    /// Whether a failure of a whole micro-batch may be the endpoint's contract rather than its inputs': an answer
+    /// that breaks the protocol, or a 4xx other than 429 (a request shape the endpoint refuses).
+    static func mayBeContract(_ failure: AlgorithmFailure) -> Bool {
+        failure.kind == .contract
+            || failure.kind == .status && (400..<500).contains(failure.statusCode ?? 0)
+                && failure.statusCode != 429
+    }
+
+    /// Every entry's error row when a micro-batch and one input alone were refused alike: the endpoint's contract.
+    /// Counted against the circuit breaker, and said in the log once a minute with what was expected and what came.
+    func contractRows(
+        _ target: Target, _ entries: [(index: Int, input: AlgorithmInput)], _ failure: AlgorithmFailure,
+        attempts: Int, _ bases: [ResultRow]
+    ) async -> [BatchRow] {
+        target.breaker.record(.failed(failure.message), CircuitPass(isProbe: false))
+        let now = ContinuousClock.now
+        let warn = target.contractWarned.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if warn {
+            logger.warning(
+                "the endpoint refuses what algoqueue sends it: a micro-batch and a single input failed alike; check the URL and algorithm.protocol",
+                metadata: ["algorithm": "\(target.algorithm.name)", "error": "\(failure.message)"])
+        }
+        var refused = failure
+        refused.message +=
+            " (a micro-batch of \(entries.count) and one input alone were refused alike: the endpoint's contract, not the inputs)"
+        var rows: [BatchRow] = []
+        for entry in entries {
+            var row = await row(bases[entry.index], target, .failure(refused), attempts: attempts, milliseconds: 0)
+            row.attempts = attempts
+            rows.append((entry.index, row))
+        }
+        return rows
     }
 }

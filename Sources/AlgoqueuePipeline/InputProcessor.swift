@@ -14,6 +14,8 @@ struct Target: Sendable {
     let cache: Bool
     /// Until when every call to it waits: the endpoint answered 429 or 503 with `Retry-After`.
     let pausedUntil = Locked<ContinuousClock.Instant?>(nil)
+    /// When the endpoint's contract was last said to be broken in the log (once a minute at most).
+    let contractWarned = Locked<ContinuousClock.Instant?>(nil)
 }
 
 /// Everything one message produced: its rows, and the batch bookkeeping written with them.

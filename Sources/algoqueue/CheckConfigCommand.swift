@@ -3,14 +3,16 @@ import AlgoqueueKafka
 import ArgumentParser
 
 /// `algoqueue check-config`: every problem of a configuration file at once.
-struct CheckConfigCommand: ParsableCommand {
+struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Check a configuration file and report every problem at once.",
         discussion: """
             Reports unknown keys (with a "did you mean"), values of the wrong kind, bad URLs, impossible \
             limits, librdkafka properties it refuses, and ${ENV} or ${credential:NAME} references that are \
-            not set. With --connect it also asks the brokers whether the topics exist.
+            not set. With --connect it also asks the brokers whether the topics exist. An algorithm with \
+            protocol open-inference is asked for its model's metadata: whether the model is there and ready, \
+            and what tensors it takes.
 
             Examples:
               algoqueue check-config /etc/algoqueue/algoqueue.yaml
@@ -37,7 +39,7 @@ struct CheckConfigCommand: ParsableCommand {
         if !keys, file == nil { throw ValidationError("give the configuration file to check (or --keys)") }
     }
 
-    func run() throws {
+    func run() async throws {
         if keys {
             print(ConfigKeys.markdownTable())
             return
@@ -49,7 +51,7 @@ struct CheckConfigCommand: ParsableCommand {
         if connect, problems.isEmpty {
             settings.kafka.groupID = settings.kafka.groupID.isEmpty ? "algoqueue" : settings.kafka.groupID
             do {
-                let topics = try KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet()).topics()
+                let topics = try await KafkaAdmin(configuration: settings.kafka, logger: LoggingSetup.quiet()).topics()
                 for topic in settings.kafka.topics where topics[topic] == nil {
                     problems.append(
                         ConfigProblem(
@@ -61,6 +63,13 @@ struct CheckConfigCommand: ParsableCommand {
                 throw ExitCodes.failure
             }
         }
+        var notes: [String] = []
+        if problems.isEmpty {
+            let models = await ModelServerCheck.openInference(settings)
+            problems += models.problems
+            notes = models.notes
+        }
+        for note in notes { print(note) }
         guard problems.isEmpty else {
             printError("algoqueue: error: \(ConfigError(source: file, problems: problems))")
             throw ExitCodes.configError

@@ -60,6 +60,14 @@ struct RunCommand: AsyncParsableCommand {
         let reachability = try await BrokerCheck.atStart(
             settings.kafka, untilIdle: settings.pipeline.untilIdle, logger: logger)
         defer { reachability?.cancel() }
+        let models = await ModelServerCheck.openInference(settings)
+        for note in models.notes { logger.info("\(note)") }
+        if !models.problems.isEmpty {
+            printError(
+                "algoqueue: error: \(ConfigError(source: options.config ?? "the command line", problems: models.problems))"
+            )
+            throw ExitCodes.configError
+        }
         let store = try openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         let registry = PrometheusCollectorRegistry()

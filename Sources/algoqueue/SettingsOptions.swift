@@ -1,3 +1,4 @@
+import AlgoqueueAlgorithms
 import AlgoqueueConfig
 import AlgoqueuePipeline
 import AlgoqueueSupport
@@ -30,6 +31,12 @@ struct SettingsOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
     var timeout: String?
+
+    @Option(
+        name: .customLong("protocol"),
+        help: ArgumentHelp(
+            "raw (default), kserve-v1, open-inference, openai-embeddings, openai-chat or template.", valueName: "name"))
+    var modelProtocol: String?
 
     @Option(
         name: .customLong("tls-ca-file"),
@@ -166,6 +173,17 @@ struct SettingsOptions: ParsableArguments {
             settings.algorithm.url = url
         }
         if let algorithmName { settings.algorithm.name = algorithmName }
+        if let modelProtocol {
+            if let value = ModelProtocol(rawValue: modelProtocol) {
+                settings.algorithm.modelProtocol = value
+            } else {
+                problems.append(
+                    ConfigProblem(
+                        "--protocol",
+                        "\"\(modelProtocol)\" is not one of \(ModelProtocol.allCases.map(\.rawValue).joined(separator: ", "))"
+                    ))
+            }
+        }
         if let tlsCAFile { settings.algorithm.tlsCAFile = tlsCAFile }
         if let tlsCertificateFile { settings.algorithm.tlsCertificateFile = tlsCertificateFile }
         if let tlsKeyFile { settings.algorithm.tlsKeyFile = tlsKeyFile }

@@ -35,7 +35,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Messages per scenario.")
     var messages = 20_000
 
-    @Option(help: "Scenarios: single, batch, latency, adaptive, python, model (comma-separated).")
+    @Option(help: "Scenarios: single, batch, latency, adaptive, python, model, model-server (comma-separated).")
     var scenarios = "single,batch,latency"
 
     @Option(help: "Calls in flight for the single-call scenario.")
@@ -81,6 +81,10 @@ struct Run: AsyncParsableCommand {
         // The lean C client at full speed (single), for its own figure at 20 ms (latency).
         var fastFloor: ClientFloor?
         for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
+            if scenario == "model-server" {
+                try await runModelServerScenario(algoqueue: algoqueue, broker: broker, directory: directory)
+                continue
+            }
             if scenario == "model" {
                 try await runModelScenario(algoqueue: algoqueue, broker: broker, directory: directory)
                 continue

@@ -83,6 +83,13 @@ struct ModelServerTests {
             } else {
                 #expect(check.error.contains("algorithm.url: algorithm digits: the model at"), "\(check.error)")
                 #expect(check.error.contains("answered HTTP 404"), "\(check.error)")
+                // run asks before it consumes anything: the same error, exit 78, no row.
+                let run = try await algoqueue(
+                    ["run", "--config", config, "--database", directory.file("nope.db"), "--until-idle"],
+                    directory: directory)
+                #expect(run.status == 78, "\(run.error.suffix(1500))")
+                #expect(run.error.contains("answered HTTP 404"), "\(run.error.suffix(1500))")
+                #expect(!FileManager.default.fileExists(atPath: directory.file("nope.db")))
             }
         }
     }

@@ -32,7 +32,8 @@ extension Run {
         server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try server.run()
-        defer { server.terminate() }
+        // MLServer finishes its shutdown long after SIGTERM (minutes, seen here): the benchmark does not wait for it.
+        defer { kill(server.processIdentifier, SIGKILL) }
         let url = "http://127.0.0.1:\(port)/v2/models/digits"
         var ready = false
         for _ in 0..<240 where !ready {

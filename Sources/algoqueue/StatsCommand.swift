@@ -64,6 +64,8 @@ struct StatsCommand: AsyncParsableCommand {
                 lag.entries.sort { $0.partition < $1.partition }
                 lag.measured = true
             } catch {
+                lag.brokerError =
+                    "the broker at \(settings.kafka.brokers.joined(separator: ",")) did not answer (\(error))"
                 printError("algoqueue: warning: no lag: \(error)")
             }
         }
@@ -78,6 +80,8 @@ struct LagReport {
     var entries: [(partition: TopicPartition, lag: Int64)] = []
     /// Whether the broker was asked (--brokers or --config given, and it answered).
     var measured = false
+    /// Why the broker could not be asked, when it was named but did not answer.
+    var brokerError: String?
     /// When the store holds no offsets for `group`: the groups it does hold offsets for.
     var otherGroups: [(group: String, partitions: Int)] = []
 
@@ -87,6 +91,7 @@ struct LagReport {
     func absence(database: String) -> String? {
         guard entries.isEmpty else { return nil }
         guard measured else {
+            if let brokerError { return "not measured: \(brokerError)" }
             return "not measured; give --brokers (or a --config naming them) to compare with the broker"
         }
         let others = otherGroups.map { "\($0.group) (\($0.partitions) partition(s))" }.joined(separator: ", ")

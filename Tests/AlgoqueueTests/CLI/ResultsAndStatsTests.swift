@@ -66,6 +66,24 @@ struct ResultsAndStatsTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         #expect(report["group"] as? String == "nightly")
         #expect(report["lag_note"] is NSNull)
+        // Without offsets for the group, CSV says why (as the table does) in a lag_note line.
+        let unknown = try await algoqueue(
+            ["stats", "--database", database, "--brokers", address, "--format", "csv"], directory: bed.directory)
+        let note = unknown.output.split(separator: "\n").map { CSVLine.fields(String($0)) }.first {
+            $0.first == "lag_note"
+        }
+        #expect(note?[3] == "algoqueue", "\(unknown.output)")
+        #expect(note?[6].hasPrefix("no offsets stored for group algoqueue") == true, "\(unknown.output)")
+        // A broker that does not answer is said to be that, not "give --brokers".
+        let closed = try ClosedPort()
+        defer { closed.close() }
+        let silent = try await algoqueue(
+            ["stats", "--database", database, "--brokers", "127.0.0.1:\(closed.port)", "--group", "nightly"],
+            directory: bed.directory)
+        #expect(
+            silent.output.contains(
+                "lag (group nightly): not measured: the broker at 127.0.0.1:\(closed.port) did not answer"),
+            "\(silent.output)\(silent.error)")
         await bed.endpoint.stop()
     }
 }

@@ -78,8 +78,16 @@ struct ReplayCommand: AsyncParsableCommand {
                 kafka: settings.kafka, group: settings.kafka.groupID, timeout: settings.pipeline.shutdownTimeout)
             if left > 0 { printError("\(left) row(s) wait in the results outbox; the next run publishes them") }
         }
+        let names = settings.effectiveAlgorithms.map(\.effectiveName)
+        // Nothing matched: the error rows may be under another algorithm name than the one configured.
+        var elsewhere: [String] = []
+        if summary.selected == 0 {
+            elsewhere = ((try? store.statistics())?.counts ?? [])
+                .filter { $0.status == "error" && $0.rows > 0 && !names.contains($0.algorithm) }
+                .map { "\($0.algorithm) (\($0.rows))" }
+        }
         store.close()
-        let name = settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ", ")
+        let name = names.joined(separator: ", ")
         if dryRun {
             print(
                 "\(summary.selected) error row(s) of \(name) match; \(summary.selected - summary.withoutInput) can be replayed"
@@ -91,6 +99,11 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         if summary.withoutInput > 0 {
             print("\(summary.withoutInput) row(s) skipped: their input was not kept")
+        }
+        if !elsewhere.isEmpty {
+            print(
+                "error rows are stored under \(elsewhere.joined(separator: ", ")): replay works on the rows of \(name); "
+                    + "name the algorithm with --algorithm-name (or algorithm.name)")
         }
     }
 }

@@ -33,6 +33,17 @@ struct ReplayTests {
         let none = try await algoqueue(["replay", "--error-contains", "no such error"] + common, directory: directory)
         #expect(none.status == 0)
         #expect(none.output.contains("replayed 0 of 0 error row(s) of doubler"))
+        #expect(!none.output.contains("error rows are stored under"))
+        // Under another name than the rows': replay says which names have error rows.
+        let misnamed = try await algoqueue(
+            ["replay", "--dry-run", "--url", endpoint.url, "--algorithm-name", "http", "--database", database],
+            directory: directory)
+        #expect(misnamed.output.contains("0 error row(s) of http match"), "\(misnamed.output)")
+        #expect(
+            misnamed.output.contains(
+                "error rows are stored under doubler (6): replay works on the rows of http; name the algorithm with --algorithm-name"
+            ),
+            "\(misnamed.output)")
         let dry = try await algoqueue(
             ["replay", "--dry-run", "--error-contains", "http 500", "--since", "1h"] + common, directory: directory)
         #expect(dry.output.contains("6 error row(s) of doubler match; 6 can be replayed"))

@@ -54,6 +54,7 @@ extension HTTPAlgorithm {
         let settings = configuration.protocolSettings
         switch configuration.modelProtocol {
         case .raw, .kserveV1:
+            // `raw` never comes here: `call` sends raw inputs as they are.
             return KServeV1Codec()
         case .template:
             return TemplateCodec(
@@ -64,18 +65,26 @@ extension HTTPAlgorithm {
             return OpenAIChatCodec(model: settings.model, parameters: settings.parameters)
         case .openInference:
             if let known = modelInputs.withLock({ $0 }) { return OpenInferenceCodec(tensors: known) }
-            var tensors = (try? await modelMetadata().get())?.inputs ?? []
-            if let name = settings.inputTensor {
-                let datatype = settings.datatype ?? tensors.first { $0.name == name }?.datatype
-                tensors =
-                    [OpenInferenceCodec.Tensor(name: name, datatype: datatype)] + tensors.filter { $0.name != name }
-            } else if let datatype = settings.datatype {
-                if tensors.isEmpty { tensors = [OpenInferenceCodec.Tensor(name: "input-0")] }
-                tensors[0].datatype = datatype
-            }
-            modelInputs.withLock { $0 = tensors }
-            return OpenInferenceCodec(tensors: tensors)
+            // Read once: a metadata read that succeeds keeps the tensors (``modelMetadata()``); one that fails
+            // leaves the defaults for this call only, and the next call asks again.
+            let read = try? await modelMetadata().get()
+            return OpenInferenceCodec(tensors: read?.tensors ?? tensors(declared: []))
         }
+    }
+
+    /// The input tensors calls use: those the model declares, with the configured `input_tensor` first and
+    /// `datatype` applied.
+    func tensors(declared: [OpenInferenceCodec.Tensor]) -> [OpenInferenceCodec.Tensor] {
+        let settings = configuration.protocolSettings
+        var tensors = declared
+        if let name = settings.inputTensor {
+            let datatype = settings.datatype ?? tensors.first { $0.name == name }?.datatype
+            tensors = [OpenInferenceCodec.Tensor(name: name, datatype: datatype)] + tensors.filter { $0.name != name }
+        } else if let datatype = settings.datatype {
+            if tensors.isEmpty { tensors = [OpenInferenceCodec.Tensor(name: "input-0")] }
+            tensors[0].datatype = datatype
+        }
+        return tensors
     }
 
     /// What an Open Inference model says of itself: whether it is ready, and its input tensors.
@@ -84,9 +93,12 @@ extension HTTPAlgorithm {
         public var name: String
         /// `GET …/ready` answered 200.
         public var ready: Bool
-        var inputs: [OpenInferenceCodec.Tensor]
+        /// The input tensors' names, as the model declares them (none: it declares no inputs).
+        public var inputNames: [String]
         /// The input tensors, as `name (DATATYPE [shape])`, for people.
         public var inputsText: [String]
+        /// The tensors calls use (the declared ones with the configuration applied).
+        var tensors: [OpenInferenceCodec.Tensor]
     }
 
     /// The model's URL: the configured one without its trailing `/infer`.
@@ -97,9 +109,10 @@ extension HTTPAlgorithm {
     }
 
     /// Reads the Open Inference model's metadata (`GET` on the model's URL) and readiness (`GET …/ready`); a failure
-    /// says what to fix.
+    /// says what to fix. What it reads is kept for the calls that follow.
     public func modelMetadata() async -> Result<ModelMetadata, AlgorithmConfigurationError> {
-        let displayModel = modelURL.replacingOccurrences(of: configuration.url, with: displayURL)
+        // Named without credentials or query, as every message names the endpoint.
+        let displayModel = displayURL.hasSuffix("/infer") ? String(displayURL.dropLast("/infer".count)) : displayURL
         func fail(_ reason: String) -> Result<ModelMetadata, AlgorithmConfigurationError> {
             .failure(AlgorithmConfigurationError("algorithm \(name): the model at \(displayModel) \(reason)"))
         }
@@ -122,7 +135,11 @@ extension HTTPAlgorithm {
         }
         let ready = await get(modelURL + "/ready")?.status == 200
         let modelName = JSONBytes.member("name", of: metadata).flatMap { JSONSyntax.stringValue($0) } ?? ""
-        return .success(ModelMetadata(name: modelName, ready: ready, inputs: inputs, inputsText: texts))
+        let tensors = tensors(declared: inputs)
+        modelInputs.withLock { $0 = tensors }
+        return .success(
+            ModelMetadata(
+                name: modelName, ready: ready, inputNames: inputs.map(\.name), inputsText: texts, tensors: tensors))
     }
 
     /// A `GET` with the configured headers, within 10 s: status and body, or nil when nothing answered.

@@ -31,8 +31,8 @@ enum ModelServerCheck {
                     problems.append(
                         ConfigProblem(key, "the model \(model.name) is not ready (GET …/ready did not answer 200)"))
                 }
-                if let tensor = algorithm.protocolSettings.inputTensor, !model.inputsText.isEmpty,
-                    !model.inputsText.contains(where: { $0.hasPrefix(tensor + " (") })
+                if let tensor = algorithm.protocolSettings.inputTensor, !model.inputNames.isEmpty,
+                    !model.inputNames.contains(tensor)
                 {
                     problems.append(
                         ConfigProblem(

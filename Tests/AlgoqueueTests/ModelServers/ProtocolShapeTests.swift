@@ -180,4 +180,51 @@ struct ProtocolShapeTests {
         #expect(calls.withLock { $0 } <= 8, "\(calls.withLock { $0 }) calls")
         await server.stop()
     }
+
+    @Test("open-inference: a metadata read that fails is asked again on the next call, not kept as the model's")
+    func metadataRetried() async throws {
+        let metadataReads = Locked(0)
+        let tensorNames = Locked([String]())
+        let server = try await LoopbackHTTPServer.start { request in
+            if request.method == "GET" {
+                if request.uri.hasSuffix("/ready") { return .json(200, "{}") }
+                let reads = metadataReads.withLock { reads in
+                    reads += 1
+                    return reads
+                }
+                if reads == 1 { return .json(503, #"{"error": "loading"}"#) }
+                return .json(
+                    200, #"{"name": "m", "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 2]}]}"#)
+            }
+            let inputs = Self.object(request.body)["inputs"] as? [[String: Any]] ?? []
+            tensorNames.withLock { $0.append(contentsOf: inputs.compactMap { $0["name"] as? String }) }
+            return .json(200, #"{"outputs": [{"name": "y", "shape": [1], "datatype": "FP32", "data": [0.5]}]}"#)
+        }
+        let http = try Self.algorithm(server.baseURL + "/v2/models/m/infer", .openInference)
+        for _ in 0..<3 {
+            #expect(try await http.call(AlgorithmInput(json: Array("[1, 2]".utf8))).get().output == #"{"y":0.5}"#)
+        }
+        // The first call had no metadata (503) and used the default name; the second read it; the third kept it.
+        #expect(tensorNames.withLock { $0 } == ["input-0", "pixels", "pixels"])
+        #expect(metadataReads.withLock { $0 } == 2)
+        await http.shutdown()
+        await server.stop()
+    }
+
+    @Test("open-inference: the model check names the model's URL without its credentials or query")
+    func metadataMessage() async throws {
+        let closed = try ClosedPort()
+        defer { closed.close() }
+        let http = try Self.algorithm(
+            "http://user:secret@127.0.0.1:\(closed.port)/v2/models/m/infer?token=hidden", .openInference)
+        guard case .failure(let error) = await http.modelMetadata() else {
+            Issue.record("nothing listens: the metadata read must fail")
+            return
+        }
+        #expect(
+            error.message.contains("the model at http://127.0.0.1:\(closed.port)/v2/models/m did not answer"),
+            "\(error)")
+        #expect(!error.message.contains("secret") && !error.message.contains("hidden"), "\(error)")
+        await http.shutdown()
+    }
 }

@@ -61,11 +61,14 @@ extension ConsumerPollLoop {
     /// commit at a stop, and a revocation's. librdkafka's synchronous commit waits for the group coordinator without
     /// a bound of its own, so a broker that hangs would hold the poll thread, and the stop, for good.
     func commitWaiting(_ offsets: [TopicPartition: Int64], until deadline: ContinuousClock.Instant) {
-        let owned = offsets.filter { assignment.contains($0.key) }
-        guard !owned.isEmpty, let queue = rd_kafka_queue_new(handle) else { return }
+        withAssigned(offsets) { list in commitWaiting(list, until: deadline) }
+    }
+
+    private func commitWaiting(
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, until deadline: ContinuousClock.Instant
+    ) {
+        guard let queue = rd_kafka_queue_new(handle) else { return }
         defer { rd_kafka_queue_destroy(queue) }
-        let list = TopicPartitionList.make(Array(owned.keys), offsets: owned)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
         var result = rd_kafka_commit_queue(handle, list, queue, nil, nil)
         if result == RD_KAFKA_RESP_ERR_NO_ERROR {
             result = RD_KAFKA_RESP_ERR__TIMED_OUT

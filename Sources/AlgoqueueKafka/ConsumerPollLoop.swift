@@ -203,10 +203,17 @@ final class ConsumerPollLoop: @unchecked Sendable {
 
     /// Commits offsets of assigned partitions, without waiting; a failure is logged by the commit callback.
     func commit(_ offsets: [TopicPartition: Int64]) {
+        withAssigned(offsets) { _ = rd_kafka_commit(handle, $0, 1) }
+    }
+
+    /// Runs `body` with a librdkafka list of those `offsets` whose partitions are assigned; not when there are none.
+    func withAssigned(
+        _ offsets: [TopicPartition: Int64], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void
+    ) {
         let owned = offsets.filter { assignment.contains($0.key) }
         guard !owned.isEmpty else { return }
         let list = TopicPartitionList.make(Array(owned.keys), offsets: owned)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        _ = rd_kafka_commit(handle, list, 1)
+        body(list)
     }
 }

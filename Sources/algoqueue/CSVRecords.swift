@@ -1,3 +1,4 @@
+import AlgoqueueAlgorithms
 import Foundation
 
 /// Turns CSV (RFC 4180: a header row, quoted fields, doubled quotes, line breaks inside quotes) into one JSON
@@ -61,30 +62,11 @@ struct CSVRecords {
         return field
     }
 
-    /// Whether `field` is written as a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    /// Whether `field` is written as a JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`), by the
+    /// project's JSON parser.
     static func isJSONNumber(_ field: String) -> Bool {
-        var bytes = field.utf8[...]
-        func digits() -> Int {
-            let count = bytes.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
-            bytes = bytes.dropFirst(count)
-            return count
-        }
-        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
-        if bytes.first == UInt8(ascii: "0") {
-            bytes = bytes.dropFirst()
-        } else if digits() == 0 {
-            return false
-        }
-        if bytes.first == UInt8(ascii: ".") {
-            bytes = bytes.dropFirst()
-            if digits() == 0 { return false }
-        }
-        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
-            bytes = bytes.dropFirst()
-            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
-            if digits() == 0 { return false }
-        }
-        return bytes.isEmpty
+        let bytes = Array(field.utf8)
+        return JSONSyntax.topLevelKind(bytes) == "number" && (try? JSONSyntax.validate(bytes)) != nil
     }
 
     static func split(_ record: String) -> [String] {

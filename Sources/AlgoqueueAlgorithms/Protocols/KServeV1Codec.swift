@@ -26,16 +26,16 @@ struct TemplateCodec: ProtocolCodec {
     let pointer: String
 
     /// Whether the template takes a list of inputs.
-    var takesList: Bool { Self.range(of: Self.listMark, in: template) != nil }
+    var takesList: Bool { template.firstRange(of: Self.listMark) != nil }
 
     static let singleMark = Array(#""{{input}}""#.utf8)
     static let listMark = Array(#""{{inputs}}""#.utf8)
 
     func request(_ inputs: [[UInt8]]) throws(ProtocolMismatch) -> [UInt8] {
-        if let range = Self.range(of: Self.listMark, in: template) {
+        if let range = template.firstRange(of: Self.listMark) {
             return Array(template[..<range.lowerBound]) + JSONBytes.list(inputs) + Array(template[range.upperBound...])
         }
-        guard inputs.count == 1, let range = Self.range(of: Self.singleMark, in: template) else {
+        guard inputs.count == 1, let range = template.firstRange(of: Self.singleMark) else {
             throw ProtocolMismatch(
                 expected: #"a template with "{{inputs}}" for a micro-batch"#, got: #"one with "{{input}}" only"#)
         }
@@ -53,13 +53,5 @@ struct TemplateCodec: ProtocolCodec {
                 ProtocolMismatch(expected: "a list of \(count) outputs at \(place)", got: JSONBytes.describe(value)))
         }
         return .success((entries.map { String(decoding: $0, as: UTF8.self) }, nil))
-    }
-
-    static func range(of mark: [UInt8], in bytes: [UInt8]) -> Range<Int>? {
-        guard bytes.count >= mark.count else { return nil }
-        for start in 0...(bytes.count - mark.count) where bytes[start..<(start + mark.count)].elementsEqual(mark) {
-            return start..<(start + mark.count)
-        }
-        return nil
     }
 }

@@ -145,9 +145,13 @@ public protocol Algorithm: Sendable {
     /// Where the call worker numbered `worker` should run: the event loop of the connections its calls use, so that
     /// a call's request, its answer and the next call stay on one thread; nil for the global pool. Default: nil.
     func executor(forWorker worker: Int) -> (any TaskExecutor)?
+    /// Why the algorithm cannot work as configured, found while running (a worker command that dies before its first
+    /// answer again and again); nil while it may. A job stops on it (exit 78); a service keeps trying. Default: nil.
+    var configurationFailure: String? { get }
 }
 
 extension Algorithm {
     public func start() throws(AlgorithmConfigurationError) {}
     public func executor(forWorker worker: Int) -> (any TaskExecutor)? { nil }
+    public var configurationFailure: String? { nil }
 }

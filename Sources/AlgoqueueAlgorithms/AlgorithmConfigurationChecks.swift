@@ -117,13 +117,25 @@ extension ProcessPoolConfiguration {
     public func problems(path: String?) -> [FieldProblem] {
         var problems: [FieldProblem] = []
         if let program = command.first {
+            let directory = FileManager.default.currentDirectoryPath
+            let relative = program.hasPrefix("/") ? "" : " (relative to the working directory \(directory))"
             if Self.executable(program, path: path) == nil {
                 problems.append(
                     FieldProblem(
                         "command",
                         program.contains("/")
-                            ? "\(program) is not an executable file"
+                            ? "\(program) is not an executable file\(relative)"
                             : "\(program) is not found on PATH (give its full path)"))
+            } else if let script = Self.script(of: command), !FileManager.default.fileExists(atPath: script) {
+                problems.append(
+                    FieldProblem(
+                        "command",
+                        "\(program)'s script \(script) does not exist"
+                            + (script.hasPrefix("/")
+                                ? ""
+                                : " in the working directory \(directory) (run resolves it there: give an absolute "
+                                    + "path, or run algoqueue from that script's directory; with systemd, set WorkingDirectory=)")
+                    ))
             }
         } else {
             problems.append(
@@ -135,6 +147,16 @@ extension ProcessPoolConfiguration {
                 FieldProblem("startup_timeout", "must be between 1ms and 50m (got \(startupTimeout.text))"))
         }
         return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
+    }
+
+    /// The script an interpreter (python3, node, bash, ...) is told to run: its first argument, when that is not an
+    /// option (`python3 -m module` names none).
+    static func script(of command: [String]) -> String? {
+        guard command.count >= 2, !command[1].hasPrefix("-") else { return nil }
+        let program = (command[0] as NSString).lastPathComponent
+        let interpreters = ["node", "nodejs", "ruby", "perl", "bash", "sh", "zsh", "Rscript", "julia", "php", "lua"]
+        let isPython = program.hasPrefix("python") && program.dropFirst(6).allSatisfy { $0.isNumber || $0 == "." }
+        return isPython || interpreters.contains(program) ? command[1] : nil
     }
 
     /// The executable `program` names: a path (with a `/`) as is, a bare name looked up on `path`.

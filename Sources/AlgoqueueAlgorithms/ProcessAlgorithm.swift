@@ -100,7 +100,10 @@ public final class ProcessAlgorithm: Algorithm {
         let worker = try WorkerProcess.spawn(
             configuration.command, label: "algoqueue.worker.\(index)", maxLineBytes: configuration.maxAnswerBytes,
             onLine: { [weak self] line in self?.answer(line, slot: index) },
-            onStderr: { line in logger.notice("worker: \(line)", metadata: ["worker": "\(index)"]) },
+            onStderr: { [weak self] line in
+                logger.notice("worker: \(line)", metadata: ["worker": "\(index)"])
+                self?.state.withLock { $0.stderr(line, slot: index) }
+            },
             onExit: { [weak self] status in
                 recorded.wait()
                 self?.exited(slot: index, generation: generation, status: status)
@@ -139,6 +142,8 @@ public final class ProcessAlgorithm: Algorithm {
                     case .queuedStart: try? startWorkers()  // a failure fails the queued requests
                     case .refuse:
                         continuation.resume(returning: .failure(AlgorithmFailure(.cancelled, "the call was cancelled")))
+                    case .fail(let reason):
+                        continuation.resume(returning: .failure(AlgorithmFailure(.transport, describe(reason))))
                     }
                 }
             } onCancel: {
@@ -245,6 +250,7 @@ public final class ProcessAlgorithm: Algorithm {
         let action = state.withLock {
             $0.exited(slot: index, generation: generation, maxResends: configuration.maxResends)
         }
+        let stderr = action.lastStderr.map { "; its last stderr line: \($0)" } ?? ""
         for request in action.failed {
             request.continuation.resume(
                 returning: .failure(
@@ -253,20 +259,40 @@ public final class ProcessAlgorithm: Algorithm {
                         action.closed
                             ? "the worker pool was shut down"
                             : "the worker died (\(status)) while handling this input, "
-                                + "\(request.resends) time(s); not sent again")))
+                                + "\(request.resends) time(s); not sent again" + stderr)))
+        }
+        if let broke = action.broke { logger.error("\(describe(broke))", metadata: ["worker": "\(index)"]) }
+        for request in action.waitingFailed {
+            request.continuation.resume(
+                returning: .failure(
+                    AlgorithmFailure(.transport, describe(state.withLock { $0.startFailure } ?? status))))
         }
         for send in action.sends { send.worker.send(send.line) }
         guard action.restart else { return }
-        logger.warning(
-            action.wasHung ? "worker was hung and is restarted" : "worker exited (\(status)); restarting it",
-            metadata: ["worker": "\(index)"])
-        // A worker that dies right after starting is restarted once a second, not in a tight loop.
-        if action.quick { Thread.sleep(forTimeInterval: 1) }
+        let what =
+            action.wasHung
+            ? "worker was hung and is restarted"
+            : "worker exited (\(status))\(action.beforeFirstAnswer ? " before its first answer" : "")\(stderr); "
+                + "restarting it\(action.delay > .zero ? " in \(action.delay.text)" : "")"
+        logger.warning("\(what)", metadata: ["worker": "\(index)"])
+        // A worker that keeps dying before its first answer is restarted after a pause that doubles each time.
+        if action.delay > .zero { Thread.sleep(forTimeInterval: action.delay.seconds) }
         do {
             try startWorker(slot: index)
         } catch {
             logger.error("cannot restart worker \(index): \(error)")
         }
+    }
+
+    /// Set while the worker command keeps dying before its first answer (see ``WorkerPoolState/startFailure``).
+    public var configurationFailure: String? {
+        state.withLock { $0.startFailure }.map(describe)
+    }
+
+    /// `reason` with the command and the directory it runs in (where its relative paths are resolved).
+    func describe(_ reason: String) -> String {
+        "the worker command `\(configuration.command.joined(separator: " "))` (run in "
+            + "\(FileManager.default.currentDirectoryPath)) does not start: \(reason)"
     }
 
     public func shutdown() async {

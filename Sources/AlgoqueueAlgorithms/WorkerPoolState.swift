@@ -25,6 +25,10 @@ struct WorkerPoolState {
         var answeredAt: ContinuousClock.Instant?
         /// Killed by algoqueue as hung: the requests it held are not to blame.
         var killedAsHung = false
+        /// Workers of this slot that died before their first answer, in a row (kept across restarts).
+        var failedStarts = 0
+        /// The last lines the slot's workers wrote to stderr (kept across restarts).
+        var stderrTail: [String] = []
     }
 
     struct Request {
@@ -47,6 +51,16 @@ struct WorkerPoolState {
     private(set) var restarts = 0
     /// Workers killed because they held a request beyond the timeout.
     private(set) var hungKills = 0
+    /// Set when a slot's workers died before their first answer `brokenAfter` times in a row: why the command does
+    /// not work. Requests waiting for a worker fail with it instead of waiting; cleared by the next answer.
+    private(set) var startFailure: String?
+
+    /// Deaths before a first answer, in a row, that make the command a configuration problem.
+    static let brokenAfter = 5
+    /// Lines of stderr kept per slot.
+    static let stderrLines = 5
+    /// The longest pause before restarting a worker that keeps dying before its first answer.
+    static let maxRestartDelay: Duration = .seconds(30)
 
     init(workers: Int) {
         slots = Array(repeating: Slot(), count: max(1, workers))
@@ -85,12 +99,20 @@ struct WorkerPoolState {
         case queuedStart
         /// Closed: resume the continuation with a cancellation.
         case refuse
+        /// No worker can start (``startFailure``): resume the continuation with this failure.
+        case fail(String)
     }
 
     mutating func enqueue(_ id: Int, line: [UInt8], _ continuation: Continuation) -> EnqueueAction {
         guard phase != .closed else { return .refuse }
         requests[id] = Request(line: line, continuation: continuation)
         if let send = assign(id) { return .send(send) }
+        if startFailure != nil, phase == .running {
+            // No live worker, and the command keeps failing: fail now rather than wait for one.
+            waiting.removeAll { $0 == id }
+            requests[id] = nil
+            return .fail(startFailure!)
+        }
         return begin() ? .queuedStart : .queued
     }
 
@@ -101,7 +123,10 @@ struct WorkerPoolState {
     /// meanwhile (the caller kills the new worker).
     mutating func record(_ worker: WorkerProcess, slot index: Int, generation: Int) -> [Send]? {
         guard phase == .running else { return nil }
-        slots[index] = Slot(worker: worker, generation: generation)
+        var slot = Slot(worker: worker, generation: generation)
+        slot.failedStarts = slots[index].failedStarts
+        slot.stderrTail = slots[index].stderrTail
+        slots[index] = slot
         let queued = waiting
         waiting = []
         return queued.compactMap { assign($0) }
@@ -133,7 +158,16 @@ struct WorkerPoolState {
 
     /// The worker in slot `index` answered: it has started.
     mutating func answered(slot index: Int) {
-        if slots[index].answeredAt == nil { slots[index].answeredAt = .now }
+        guard slots[index].answeredAt == nil else { return }
+        slots[index].answeredAt = .now
+        slots[index].failedStarts = 0
+        startFailure = nil
+    }
+
+    /// A line the worker in slot `index` wrote to stderr.
+    mutating func stderr(_ line: String, slot index: Int) {
+        slots[index].stderrTail.append(line)
+        if slots[index].stderrTail.count > Self.stderrLines { slots[index].stderrTail.removeFirst() }
     }
 
     /// What the end of a request's timeout comes to.
@@ -178,11 +212,19 @@ struct WorkerPoolState {
         /// Requests to fail: sent too often, or the pool is closed.
         var failed: [Request] = []
         var sends: [Send] = []
-        /// Start a new worker in the slot (after a pause when `quick`).
+        /// Start a new worker in the slot, after `delay`.
         var restart = false
-        var quick = false
+        var delay: Duration = .zero
         var wasHung = false
         var closed = false
+        /// The worker died before its first answer.
+        var beforeFirstAnswer = false
+        /// The command just became a configuration problem (``startFailure``): log it once.
+        var broke: String?
+        /// Requests that were waiting for a worker, failed with ``startFailure``.
+        var waitingFailed: [Request] = []
+        /// The last stderr line of the slot, for the error rows.
+        var lastStderr: String?
     }
 
     /// The worker of `generation` in slot `index` is gone: its requests are sent again (or failed when sent
@@ -191,7 +233,16 @@ struct WorkerPoolState {
         guard slots[index].generation == generation else { return ExitAction() }  // an old worker: nothing to do
         var action = ExitAction(wasHung: slots[index].killedAsHung, closed: phase != .running)
         let held = slots[index].inFlight
-        action.quick = ContinuousClock.now - slots[index].startedAt < .seconds(1)
+        action.lastStderr = slots[index].stderrTail.last
+        action.beforeFirstAnswer = slots[index].answeredAt == nil && !action.wasHung
+        if action.beforeFirstAnswer {
+            slots[index].failedStarts += 1
+            // 0.25 s, 0.5 s, 1 s, ... up to 30 s: a command that cannot start does not spin.
+            let exponent = min(slots[index].failedStarts - 1, 16)
+            action.delay = min(Self.maxRestartDelay, .milliseconds(250) * (1 << exponent))
+        } else {
+            slots[index].failedStarts = 0
+        }
         slots[index].worker = nil
         slots[index].inFlight = []
         for id in held.sorted() {
@@ -209,6 +260,20 @@ struct WorkerPoolState {
         if !action.closed {
             restarts += 1
             action.restart = true
+        }
+        if !action.closed, startFailure == nil, slots[index].failedStarts >= Self.brokenAfter {
+            let tail = slots[index].stderrTail
+            startFailure =
+                "the worker exited before its first answer \(slots[index].failedStarts) times in a row"
+                + (tail.isEmpty
+                    ? " (it wrote nothing to stderr)" : "; its stderr ended with: " + tail.joined(separator: " | "))
+            action.broke = startFailure
+        }
+        if startFailure != nil, !hasLiveWorkers {
+            for id in waiting {
+                if let request = requests.removeValue(forKey: id) { action.waitingFailed.append(request) }
+            }
+            waiting = []
         }
         return action
     }

@@ -48,9 +48,11 @@ final class WorkerProcess: Sendable {
         let output = stdoutPipe[0]
         let child = pid
         let errors = stderrPipe[0]
+        let stderrRead = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             readLines(errors, maxLineBytes: 64 << 10) { onStderr(String(decoding: $0, as: UTF8.self)) }
             close(errors)
+            stderrRead.signal()
         }
         Thread.detachNewThread {
             readLines(output, maxLineBytes: maxLineBytes, onLine)
@@ -59,6 +61,9 @@ final class WorkerProcess: Sendable {
             _ = Foundation.kill(child, SIGKILL)
             let end = waitForChild(child)
             worker.closeInput()
+            // Its last stderr lines (the reason it died, often) are read before its exit is told; a child of the
+            // worker holding stderr open delays this by at most a second.
+            _ = stderrRead.wait(timeout: .now() + 1)
             onExit(end.description)
         }
         return worker

@@ -56,6 +56,35 @@ struct ConfigField<Root>: Sendable {
             render: { $0[keyPath: path].text })
     }
 
+    /// A duration that may be absent (its default then depends on other settings); `off` is stored as zero.
+    static func optionalDuration(_ path: WritableKeyPath<Root, Duration?> & Sendable) -> Self {
+        Self(
+            apply: { reader, key, node, root in
+                if node.scalar?.string.lowercased() == "off" {
+                    root[keyPath: path] = .zero
+                } else if let value = reader.duration(key, node) {
+                    root[keyPath: path] = value
+                }
+            },
+            render: { $0[keyPath: path]?.text ?? "" })
+    }
+
+    /// A whole number that may be absent (no limit).
+    static func optionalInteger(_ path: WritableKeyPath<Root, Int?> & Sendable) -> Self {
+        Self(
+            apply: { reader, key, node, root in if let value = reader.integer(key, node) { root[keyPath: path] = value }
+            },
+            render: { $0[keyPath: path].map(String.init) ?? "" })
+    }
+
+    /// A number that may be absent (no limit).
+    static func optionalNumber(_ path: WritableKeyPath<Root, Double?> & Sendable) -> Self {
+        Self(
+            apply: { reader, key, node, root in if let value = reader.number(key, node) { root[keyPath: path] = value }
+            },
+            render: { $0[keyPath: path].map { String($0) } ?? "" })
+    }
+
     static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
         _ path: WritableKeyPath<Root, Value> & Sendable
     ) -> Self where Value.RawValue == String {

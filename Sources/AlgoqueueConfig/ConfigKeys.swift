@@ -35,7 +35,10 @@ public enum ConfigKeys {
             "consumer group; instances in one group share partitions"),
         S("kafka.topics", flag: "`--topic T` (repeat)", .list(\.kafka.topics), "topics to consume"),
         S("kafka.client_id", .string(\.kafka.clientID), "the client id brokers log"),
-        S("kafka.start_from", .choice(\.kafka.startPosition), "where a partition with no stored offset starts"),
+        S(
+            "kafka.start_from", flag: "`--start-from P`", .choice(\.kafka.startPosition),
+            "where a partition with no offset (committed or stored) starts: `earliest` or `latest`; "
+                + "`algoqueue group reset` moves a group that has offsets"),
         S(
             "kafka.session_timeout", .duration(\.kafka.sessionTimeout),
             "silence after which the group reassigns our partitions"),
@@ -190,6 +193,11 @@ public enum ConfigKeys {
             "circuit_breaker.open_duration", .duration(\.pipeline.circuitBreaker.openDuration),
             "how long calls pause before one probe call"),
         S(
+            "circuit_breaker.max_open", .optionalDuration(\.pipeline.circuitBreaker.maxOpen),
+            default: "1m for `--until-idle`, off for a service",
+            "a job whose circuit stays open this long stops and exits 69 naming the endpoint's error; the inputs left "
+                + "are consumed by the next run (`0s`: never)"),
+        S(
             "pipeline.concurrency", flag: "`--concurrency N`", .concurrency,
             "calls in flight at once, or `auto`: the limit follows the endpoint (see below)"),
         S("pipeline.concurrency_min", .integer(\.pipeline.concurrencyMin), "the lowest the limit goes with `auto`"),
@@ -218,6 +226,13 @@ public enum ConfigKeys {
             "pipeline.commit_interval", .duration(\.pipeline.commitInterval),
             "the least time between SQLite transactions: rows finishing meanwhile share one commit (one fsync); "
                 + "not kept after a transaction of half `max_rows_per_transaction` or more"),
+        S(
+            "pipeline.max_errors", flag: "`--max-errors N`", .optionalInteger(\.pipeline.maxErrors), default: "off",
+            "`--until-idle`: a job that wrote more error rows than this exits 65"),
+        S(
+            "pipeline.max_error_ratio", flag: "`--max-error-ratio R`", .optionalNumber(\.pipeline.maxErrorRatio),
+            default: "off", "`--until-idle`: a job whose error rows are more than this share of its rows (0-1) exits 65"
+        ),
         S("pipeline.progress_interval", .duration(\.pipeline.progressInterval), "how often progress is logged"),
     ]
 

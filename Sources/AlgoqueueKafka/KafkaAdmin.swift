@@ -21,20 +21,11 @@ public final class KafkaAdmin: Sendable {
 
     /// Every topic on the cluster with its partition count (no topic is created by asking).
     public func topics() throws(KafkaError) -> [String: Int] {
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let result = rd_kafka_metadata(client.handle, 1, nil, &metadata, timeoutMilliseconds)
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+        let counts = client.partitionCounts(milliseconds: timeoutMilliseconds)
+        guard let topics = counts.topics else {
             throw KafkaError(
-                .consumer, "cannot read the cluster's topics: \(RdKafkaConfig.describe(result))",
-                rdkafkaCode: Int(result.rawValue))
-        }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        var topics: [String: Int] = [:]
-        for index in 0..<Int(metadata.pointee.topic_cnt) {
-            let topic = metadata.pointee.topics[index]
-            if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
-            }
+                .consumer, "cannot read the cluster's topics: \(RdKafkaConfig.describe(counts.result))",
+                rdkafkaCode: Int(counts.result.rawValue))
         }
         return topics
     }

@@ -164,6 +164,18 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// How many partitions `topic` has, or nil when it does not exist (yet) or no broker answered within `timeout`.
+    public func partitionCount(of topic: String, within timeout: Duration = .seconds(10)) async -> Int? {
+        await topics(within: timeout)?[topic]
+    }
+
+    /// Every topic on the cluster with its partition count; nil when no broker answered within `timeout`.
+    public func topics(within timeout: Duration = .seconds(10)) async -> [String: Int]? {
+        let client = client
+        let milliseconds = Int32(clamping: timeout.milliseconds)
+        return await BlockingWork.run { client.partitionCounts(milliseconds: milliseconds).topics }
+    }
+
     /// How long a producer flushes at a stop: the usual 10 s when a broker answered the consumer's close, 1 s when none
     /// did (its records would only wait out the flush; what they carry is sent again at the next start).
     public static func closeTimeout(brokerAnswered: Bool) -> Duration { brokerAnswered ? .seconds(10) : .seconds(1) }

@@ -42,6 +42,9 @@ struct StatusDocument: Encodable {
         var ok, errors: Int
         var circuit: String
         var circuitOpenSeconds: Double?
+        /// While the circuit is not closed: the failure that keeps it open, and for how long it has been.
+        var lastFailure: String?
+        var openForSeconds: Double?
         var rateLimit: Double?
         var pausedSeconds: Double?
     }
@@ -67,7 +70,14 @@ struct StatusDocument: Encodable {
     var lag: Int64
     var rowsPerSecond: Double
     var concurrencyLimit: Int?
+    var callsInFlight: Int
     var oldestCallSeconds: Double?
+    var version: String
+    var group: String
+    var topics: [String]
+    var database: String
+    var startedAt: String
+    var uptimeSeconds: Double
     var partitions: [PipelineHealth.PartitionState]
     var algorithms: [Algorithm]
     var lastErrors: [RecentError]
@@ -91,13 +101,22 @@ struct StatusDocument: Encodable {
         let rates = history.rates
         rowsPerSecond = rates.last?.rowsPerSecond ?? 0
         concurrencyLimit = pipeline.health.concurrencyLimit
+        callsInFlight = pipeline.health.callsInFlight
+        version = AlgoqueueVersion.current
+        group = pipeline.groupID
+        topics = pipeline.topics
+        database = pipeline.store.configuration.path
+        startedAt = time.string(from: pipeline.startedAt)
+        uptimeSeconds = Date().timeIntervalSince(pipeline.startedAt)
         oldestCallSeconds = report.oldestCall?.seconds
         partitions = pipeline.health.partitions
         algorithms = pipeline.health.algorithms.map {
             let count = counts[$0.name] ?? (0, 0)
             return Algorithm(
                 name: $0.name, version: $0.version, ok: count.ok, errors: count.errors, circuit: $0.circuit,
-                circuitOpenSeconds: $0.circuitOpenSeconds, rateLimit: $0.rateLimit, pausedSeconds: $0.pausedSeconds)
+                circuitOpenSeconds: $0.circuitOpenSeconds, lastFailure: $0.lastFailure,
+                openForSeconds: $0.openForSeconds,
+                rateLimit: $0.rateLimit, pausedSeconds: $0.pausedSeconds)
         }
         lastErrors = pipeline.tally.recentErrors.map {
             RecentError(

@@ -27,10 +27,14 @@ enum StatusPage {
           svg { width: 100%; height: 120px; background: #fbfcfd; }
           #reasons { margin: 0; color: #c0392b; }
           .muted { color: #888; }
+          .chart { display: grid; grid-template-columns: auto 1fr; gap: 0 6px; font-size: 12px; color: #888; }
+          .yaxis { display: flex; flex-direction: column; justify-content: space-between; text-align: right; }
+          .xaxis { grid-column: 2; display: flex; justify-content: space-between; }
+          #about { font-size: 12px; color: #c9d1d9; }
         </style>
         </head>
         <body>
-        <header><h1>algoqueue</h1><span id="readiness">…</span><span id="updated" class="muted"></span></header>
+        <header><h1>algoqueue</h1><span id="readiness">…</span><span id="about"></span><span id="updated" class="muted"></span></header>
         <main>
           <section>
             <h2>Progress</h2>
@@ -47,7 +51,11 @@ enum StatusPage {
           </section>
           <section>
             <h2>Rows written per second, last minutes</h2>
-            <svg id="chart" viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line" fill="none" stroke="#2e8b57" stroke-width="2" points=""/></svg>
+            <div class="chart">
+              <div class="yaxis"><span id="ymax">–</span><span>0</span></div>
+              <svg id="chart" viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line" fill="none" stroke="#2e8b57" stroke-width="2" points=""/></svg>
+              <div class="xaxis"><span id="xstart"></span><span id="xend"></span></div>
+            </div>
             <p class="muted" id="chartscale"></p>
           </section>
           <section>
@@ -56,16 +64,22 @@ enum StatusPage {
           </section>
           <section>
             <h2>Algorithms</h2>
-            <table><thead><tr><th>name</th><th>ok</th><th>errors</th><th>circuit</th><th>rate limit</th><th>paused</th></tr></thead><tbody id="algorithms"></tbody></table>
+            <table><thead><tr><th>name</th><th>ok</th><th>errors</th><th>circuit</th><th>rate limit</th><th>paused</th><th>last failure</th></tr></thead><tbody id="algorithms"></tbody></table>
           </section>
           <section style="grid-column: 1 / -1">
             <h2>Last errors</h2>
-            <table><thead><tr><th>when</th><th>input</th><th>algorithm</th><th>error</th></tr></thead><tbody id="lasterrors"></tbody></table>
+            <table><thead><tr><th>when (UTC)</th><th>input</th><th>algorithm</th><th>error</th></tr></thead><tbody id="lasterrors"></tbody></table>
           </section>
         </main>
         <script>
         const $ = (id) => document.getElementById(id);
         const fmt = (n) => Number(n).toLocaleString("en-US");
+        // Times in UTC, as the logs print them.
+        const utc = (iso) => new Date(iso).toISOString().slice(11, 19);
+        function span(seconds) {
+          const s = Math.floor(seconds), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+          return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`;
+        }
         function rows(body, list, cells) {
           body.replaceChildren(...list.map((item) => {
             const tr = document.createElement("tr");
@@ -82,7 +96,8 @@ enum StatusPage {
           const state = s.stopping ? ["stopping", "stopping"] : s.ready ? ["ready", "ready"] : ["not ready", "notready"];
           $("readiness").textContent = state[0];
           $("readiness").className = state[1];
-          $("updated").textContent = "updated " + new Date(s.generated_at).toLocaleTimeString();
+          $("updated").textContent = "updated " + utc(s.generated_at) + " UTC";
+          $("about").textContent = `${s.version} · group ${s.group} · ${s.topics.join(", ")} · ${s.database} · up ${span(s.uptime_seconds)} (since ${utc(s.started_at)} UTC)`;
           $("consumed").textContent = fmt(s.consumed);
           $("ok").textContent = fmt(s.totals.ok);
           $("errors").textContent = fmt(s.totals.errors);
@@ -92,18 +107,23 @@ enum StatusPage {
           $("progress").style.width = (total > 0 ? (100 * done / total) : 0) + "%";
           $("detail").textContent = `${fmt(done)} of ${fmt(total)} messages written; retried ${fmt(s.totals.retried)}, ` +
             `from the cache ${fmt(s.totals.cached)}, dead-lettered ${fmt(s.totals.dead_lettered)}` +
-            (s.concurrency_limit != null ? `; limit ${s.concurrency_limit} calls in flight` : "") +
+            `; ${fmt(s.calls_in_flight)} call(s) in flight` +
+            (s.concurrency_limit != null ? ` of a limit of ${s.concurrency_limit}` : "") +
             (s.oldest_call_seconds != null ? `; oldest call ${s.oldest_call_seconds.toFixed(1)} s` : "");
           $("reasons").replaceChildren(...s.reasons.map((r) => { const li = document.createElement("li"); li.textContent = r; return li; }));
           const points = s.history, max = Math.max(1, ...points.map((p) => p.rows_per_second));
           $("line").setAttribute("points", points.map((p, i) =>
             `${(points.length < 2 ? 0 : 600 * i / (points.length - 1)).toFixed(1)},${(118 - 112 * p.rows_per_second / max).toFixed(1)}`).join(" "));
-          $("chartscale").textContent = points.length ? `peak ${fmt(Math.round(max))} rows/s over ${points.length} samples` : "no samples yet";
+          $("ymax").textContent = fmt(Math.round(max)) + " rows/s";
+          $("xstart").textContent = points.length ? utc(points[0].at) + " UTC" : "";
+          $("xend").textContent = points.length ? utc(points[points.length - 1].at) + " UTC" : "";
+          $("chartscale").textContent = points.length ? `${points.length} samples` : "no samples yet";
           rows($("partitions"), s.partitions, (p) => [[p.topic], [p.partition], [fmt(p.position)], [fmt(p.end)], [fmt(p.lag)]]);
           rows($("algorithms"), s.algorithms, (a) => [[a.name + (a.version ? " " + a.version : "")], [fmt(a.ok)], [fmt(a.errors)],
             [a.circuit + (a.circuit_open_seconds != null ? ` (${a.circuit_open_seconds.toFixed(1)} s)` : "")],
-            [a.rate_limit != null ? a.rate_limit + "/s" : "none"], [a.paused_seconds != null ? a.paused_seconds.toFixed(1) + " s" : "no"]]);
-          rows($("lasterrors"), s.last_errors, (e) => [[new Date(e.at).toLocaleTimeString()],
+            [a.rate_limit != null ? a.rate_limit + "/s" : "none"], [a.paused_seconds != null ? a.paused_seconds.toFixed(1) + " s" : "no"],
+            [a.last_failure != null ? a.last_failure + (a.open_for_seconds != null ? ` (open ${span(a.open_for_seconds)})` : "") : "", "error"]]);
+          rows($("lasterrors"), s.last_errors, (e) => [[utc(e.at)],
             [`${e.topic}/${e.partition}/${e.offset}` + (e.item >= 0 ? `/${e.item}` : "")], [e.algorithm], [e.error, "error"]]);
         }
         async function refresh() {

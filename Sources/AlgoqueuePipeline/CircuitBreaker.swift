@@ -9,6 +9,19 @@ public struct CircuitBreakerConfiguration: Sendable {
     public var failureThreshold = 10
     /// How long the circuit stays open before one probe call is let through. Default: 10 seconds.
     public var openDuration: Duration = .seconds(10)
+    /// How long the circuit may stay open (probes failing) before a job gives up: it stops, writes and commits what
+    /// finished, and exits naming the endpoint's error; what is left is consumed again by the next run. Zero: never
+    /// give up. Default (nil): 1 minute with `untilIdle` (a batch job must end), never for a service.
+    public var maxOpen: Duration?
+
+    /// The give-up limit in force: `maxOpen`, or its default for a job (`untilIdle`) or a service.
+    public func maxOpenInForce(untilIdle: Bool) -> Duration? {
+        guard let maxOpen else { return untilIdle ? Self.jobMaxOpen : nil }
+        return maxOpen > .zero ? maxOpen : nil
+    }
+
+    /// `maxOpen`'s default for a job.
+    public static let jobMaxOpen: Duration = .seconds(60)
 
     /// The default configuration.
     public init() {}
@@ -53,6 +66,13 @@ final class CircuitBreaker: Sendable {
     /// The circuit as it is now, for the status page.
     var circuit: CircuitState { shared.withLock { $0.circuit } }
 
+    /// How long the circuit has stayed open (nil while closed), and the failure that keeps it open.
+    func openSpell(now: ContinuousClock.Instant) -> (duration: Duration, lastFailure: String?)? {
+        shared.withLock { shared in
+            shared.circuit.openFor(now: now).map { ($0, shared.circuit.lastFailure) }
+        }
+    }
+
     /// Leave to start a call, once the circuit allows it; nil when `intake` closed (or the task was cancelled)
     /// while waiting.
     func permit(_ intake: Intake) async -> CircuitPass? {
@@ -89,13 +109,13 @@ final class CircuitBreaker: Sendable {
         case .opened:
             statistics.update { $0.circuitOpenings += 1 }
             logger.warning(
-                "circuit opened: \(configuration.failureThreshold) calls failed in a row; pausing calls for \(configuration.openDuration.text)",
-                metadata: ["error": "\(failure)"])
+                "circuit opened: \(configuration.failureThreshold) calls failed in a row, the last with: \(failure); pausing calls for \(configuration.openDuration.text)"
+            )
         case .reopened:
             statistics.update { $0.circuitOpenings += 1 }
             logger.warning(
-                "circuit stays open: the probe call failed; pausing calls for \(configuration.openDuration.text)",
-                metadata: ["error": "\(failure)"])
+                "circuit stays open: the probe call failed (\(failure)); pausing calls for \(configuration.openDuration.text)"
+            )
         case .closed:
             logger.notice("circuit closed: a call succeeded; calls resume")
         case .probeReleased:

@@ -17,6 +17,8 @@ struct CircuitState: Equatable {
     private(set) var mode = Mode.closed(consecutiveFailures: 0)
     /// The failure that opened the circuit or kept it open, for logs and the status page.
     private(set) var lastFailure: String?
+    /// When the circuit last opened from closed: it has stayed open (or half-open) since.
+    private(set) var openedAt: ContinuousClock.Instant?
     /// Grows whenever a waiting call may find the circuit changed (a probe ended, the circuit closed).
     private(set) var generation: UInt64 = 0
 
@@ -95,6 +97,7 @@ struct CircuitState: Equatable {
             }
             mode = .open(until: now + openDuration)
             lastFailure = message
+            openedAt = now
             return .opened
         case (.halfOpen, .failed(let message)):
             mode = .open(until: now + openDuration)
@@ -106,9 +109,16 @@ struct CircuitState: Equatable {
         }
     }
 
+    /// How long the circuit has stayed open or half-open without an answer closing it; nil while closed.
+    func openFor(now: ContinuousClock.Instant) -> Duration? {
+        guard case .closed = mode else { return openedAt.map { now - $0 } }
+        return nil
+    }
+
     private mutating func close() -> Transition {
         mode = .closed(consecutiveFailures: 0)
         lastFailure = nil
+        openedAt = nil
         generation &+= 1
         return .closed
     }

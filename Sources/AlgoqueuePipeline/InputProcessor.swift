@@ -301,8 +301,10 @@ extension Target {
             case .halfOpen: ("half-open", nil)
             }
         let paused = pausedUntil.withLock { $0 }.flatMap { $0 > now ? ($0 - now).seconds : nil }
+        let spell = breaker.openSpell(now: now)
         return PipelineHealth.AlgorithmState(
             name: algorithm.name, version: algorithm.version, circuit: circuit.0, circuitOpenSeconds: circuit.1,
-            rateLimit: rate?.limit.perSecond, pausedSeconds: paused)
+            lastFailure: spell?.lastFailure, openForSeconds: spell?.duration.seconds, rateLimit: rate?.limit.perSecond,
+            pausedSeconds: paused)
     }
 }

@@ -112,4 +112,10 @@ struct OffsetTracker {
         guard let state = partitions[partition] else { return 0 }
         return state.received.count - state.head
     }
+
+    /// Messages of `partition` from the durable watermark on whose rows are written (they finished out of order):
+    /// a restart reads them again but calls nothing for them.
+    func writtenAhead(_ partition: TopicPartition) -> Int {
+        partitions[partition]?.finished.count ?? 0
+    }
 }

@@ -65,6 +65,8 @@ struct Dispatch: Sendable {
     let lanes: OrderingLanes
     /// The topics consumed (a split batch's work topic included).
     let topics: [String]
+    /// Why the run gave up (``Pipeline/watchForGivingUp(_:)``), once it has.
+    let givenUp = Locked<PipelineError?>(nil)
 }
 
 extension Pipeline {
@@ -202,6 +204,10 @@ extension Pipeline {
                     failure = Self.storeFailure(error)
                     break loop
                 }
+                if intake.isClosed, let stop = dispatch.givenUp.withLock({ $0 }) {
+                    failure = stop
+                    break loop
+                }
                 if configuration.untilIdle, state.isIdle, groupIdle.othersDone(assignment: state.assignment) {
                     logger.info("idle: every partition is consumed to its end and written")
                     break loop
@@ -209,6 +215,8 @@ extension Pipeline {
             }
             intake.close()
             lanes.stop()
+            // Giving up closed the intake, which may have ended the loop before it saw why.
+            if failure == nil, let stop = dispatch.givenUp.withLock({ $0 }) { failure = stop }
             if failure != nil {
                 calls.cancelAll()
                 return

@@ -50,6 +50,16 @@ extension PipelineConfiguration {
         if circuitBreaker.failureThreshold < 0 {
             problems.append(FieldProblem("circuit_breaker.failure_threshold", "must be 0 (off) or more"))
         }
+        if let maxOpen = circuitBreaker.maxOpen, maxOpen < .zero {
+            problems.append(FieldProblem("circuit_breaker.max_open", "must be a duration, 0s or off (never give up)"))
+        }
+        if let maxErrors, maxErrors < 0 {
+            problems.append(FieldProblem("pipeline.max_errors", "must be 0 or more (got \(maxErrors))"))
+        }
+        if let maxErrorRatio, !(0...1).contains(maxErrorRatio) {
+            problems.append(
+                FieldProblem("pipeline.max_error_ratio", "must be a share between 0 and 1 (got \(maxErrorRatio))"))
+        }
         return problems + patternProblems()
     }
 

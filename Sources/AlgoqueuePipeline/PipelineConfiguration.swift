@@ -26,6 +26,11 @@ public struct PipelineConfiguration: Sendable {
     /// Stop once every partition is consumed to its end and everything is written: the assigned ones by this
     /// instance, the others by the group (``GroupIdleCheck``). Default: false.
     public var untilIdle: Bool = false
+    /// With `untilIdle`: the most error rows the job may write and still succeed. Default: nil (no limit).
+    public var maxErrors: Int?
+    /// With `untilIdle`: the largest share of error rows among the job's rows (0...1) it may write and still
+    /// succeed. Default: nil (no limit).
+    public var maxErrorRatio: Double?
     /// The most rows one SQLite transaction holds. Default: 5000.
     public var maxRowsPerTransaction: Int = 5000
     /// Group commit: the least time between two SQLite transactions while fewer than `maxRowsPerTransaction`
@@ -63,4 +68,20 @@ public struct PipelineConfiguration: Sendable {
 
     /// A configuration with every default.
     public init() {}
+}
+
+extension PipelineConfiguration {
+    /// Why a job that wrote `errors` error rows out of `rows` fails `maxErrors` or `maxErrorRatio`; nil when it
+    /// does not (or no limit is set).
+    public func errorLimitExceeded(errors: Int, rows: Int) -> String? {
+        if let maxErrors, errors > maxErrors {
+            return "\(errors) error row(s) of \(rows), more than pipeline.max_errors (\(maxErrors))"
+        }
+        if let maxErrorRatio, rows > 0, Double(errors) / Double(rows) > maxErrorRatio {
+            let share = (Double(errors) / Double(rows) * 1000).rounded() / 10
+            return
+                "\(errors) error row(s) of \(rows) (\(share)%), more than pipeline.max_error_ratio (\(maxErrorRatio))"
+        }
+        return nil
+    }
 }

@@ -7,6 +7,10 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         public static let store = Code(name: "store")
         /// The Kafka client failed for good.
         public static let kafka = Code(name: "kafka")
+        /// A job gave up on an algorithm whose circuit stayed open longer than `circuit_breaker.max_open`.
+        public static let unavailable = Code(name: "unavailable")
+        /// A job found that an algorithm cannot work as configured (a worker command that cannot start).
+        public static let configuration = Code(name: "configuration")
         public var description: String { name }
     }
 

@@ -12,6 +12,8 @@ public final class PipelineHealth: Sendable {
         var callsStarted: [Int: ContinuousClock.Instant] = [:]
         var nextCall = 0
         var lag: [TopicPartition: Int64] = [:]
+        /// Messages durable when `lag` was measured.
+        var lagDurable = 0
         /// Rows waiting in a full results outbox (consumption paused), or nil.
         var fullOutbox: Int?
         /// The limit of calls in flight when it follows the endpoint (`concurrency: auto`), or nil.
@@ -37,6 +39,10 @@ public final class PipelineHealth: Sendable {
         public var circuit: String
         /// Seconds until an open circuit lets a probe through.
         public var circuitOpenSeconds: Double?
+        /// The failure that opened the circuit or keeps it open, while it is not closed.
+        public var lastFailure: String?
+        /// How long the circuit has been open or half-open, in seconds.
+        public var openForSeconds: Double?
         /// Calls per second allowed (`algorithm.rate_limit`), or nil.
         public var rateLimit: Double?
         /// Seconds the endpoint asked callers to wait (429/503 with Retry-After), or nil.
@@ -72,6 +78,17 @@ public final class PipelineHealth: Sendable {
 
     /// The limit of calls in flight when it follows the endpoint (`concurrency: auto`), or nil.
     public var concurrencyLimit: Int? { state.withLock { $0.concurrencyLimit } }
+
+    /// The lag as of now: the last measurement (every second) less the messages made durable since, so that it
+    /// agrees with `durable`, a count taken now (a line showing both never shows a backlog already written).
+    public func lag(durableNow durable: Int) -> Int64 {
+        state.withLock { state in
+            max(0, state.lag.values.reduce(0, +) - Int64(max(0, durable - state.lagDurable)))
+        }
+    }
+
+    /// Calls to the algorithms in flight now (not counting those waiting for a slot, the circuit or a backoff).
+    public var callsInFlight: Int { state.withLock { $0.callsStarted.count } }
 
     /// The pipeline has stopped fetching and is finishing.
     public var stopping: Bool { state.withLock { $0.stopping } }

@@ -62,4 +62,26 @@ extension ResultsStore {
             throw StoreError(.read, "cannot read written rows from \(configuration.path): \(Self.describe(error))")
         }
     }
+
+    /// Sets the group's stored offsets to `offsets` exactly, lower or higher (`algoqueue group reset`); the offsets
+    /// of other partitions stay. Rows stay too: an input that has a row is not called again when it is read again.
+    public func setOffsets(group: String, _ offsets: [StoredOffset]) throws(StoreError) {
+        do {
+            try pool.write { db in
+                let now = Timestamp.now()
+                for stored in offsets {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO consumer_offsets (group_id, topic, "partition", next_offset, updated_at)
+                            VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (group_id, topic, "partition") DO UPDATE SET
+                                next_offset = excluded.next_offset, updated_at = excluded.updated_at
+                            """,
+                        arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])
+                }
+            }
+        } catch {
+            throw StoreError(.write, "cannot set stored offsets in \(configuration.path): \(Self.describe(error))")
+        }
+    }
 }

@@ -24,13 +24,14 @@ struct Algoqueue: AsyncParsableCommand {
               sqlite3 results.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
             Exit codes: 0 success, 1 runtime failure (store not writable, Kafka failed), \
-            64 bad command line, 65 bad input data (publish), 78 bad configuration.
+            64 bad command line, 65 bad input data (publish) or too many error rows (run --max-errors), \
+            69 a job's endpoint stayed unavailable (run --until-idle), 78 bad configuration.
             """,
-        version: "0.1.0",
+        version: AlgoqueueVersion.current,
         subcommands: [
             RunCommand.self, DemoCommand.self, DevBrokerCommand.self, PublishCommand.self, ResultsCommand.self,
             ReplayCommand.self, CollectCommand.self,
-            StatsCommand.self, CheckConfigCommand.self,
+            StatsCommand.self, GroupCommand.self, CheckConfigCommand.self,
             MigrateCommand.self,
         ]
     )
@@ -48,5 +49,6 @@ enum ExitCodes {
     static let failure = ExitCode(1)
     static let usage = ExitCode(64)
     static let dataError = ExitCode(65)
+    static let unavailable = ExitCode(69)
     static let configError = ExitCode(78)
 }

@@ -8,23 +8,47 @@ enum BrokerCheck {
     /// How long a broker has to answer a metadata request.
     static let wait = Duration.seconds(10)
 
-    /// Why no broker answered within ``wait`` (nil: one did).
-    static func problem(_ kafka: KafkaConsumerConfiguration, logger: Logger) async -> KafkaError? {
+    /// What the start-up check found: why no broker answered within ``wait`` (nil: one did), and which of the
+    /// configured topics the cluster does not have (with the topics it has, for the message).
+    struct Finding {
+        var problem: KafkaError?
+        var missingTopics: [String] = []
+        var existingTopics: [String] = []
+    }
+
+    /// Asks the cluster once; `topics`: also look for the consumed topics.
+    static func probe(_ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger) async -> Finding {
         let producer: KafkaProducer
         do {
             producer = try KafkaProducer(
                 configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: logger)
         } catch {
-            return error
+            return Finding(problem: error)
         }
-        var problem: KafkaError?
+        var finding = Finding()
         do {
             try await producer.waitForBrokers(within: wait)
+            if topics, let existing = await producer.topics(within: wait) {
+                finding.missingTopics = kafka.topics.filter { existing[$0] == nil }
+                finding.existingTopics = existing.keys.filter { !$0.hasPrefix("__") }.sorted()
+            }
         } catch {
-            problem = error
+            finding.problem = error
         }
         await producer.close(timeout: .zero)
-        return problem
+        return finding
+    }
+
+    /// Why no broker answered within ``wait`` (nil: one did).
+    static func problem(_ kafka: KafkaConsumerConfiguration, logger: Logger) async -> KafkaError? {
+        await probe(kafka, topics: false, logger: logger).problem
+    }
+
+    /// What to tell the user about topics the cluster does not have.
+    static func missingMessage(_ finding: Finding) -> String {
+        let names = finding.missingTopics.joined(separator: ", ")
+        let there = finding.existingTopics.isEmpty ? "none" : finding.existingTopics.prefix(20).joined(separator: ", ")
+        return "the cluster has no topic \(names) (its topics: \(there))"
     }
 
     /// What to tell the user when no broker answered at `brokers`; `outcome` says what was (not) done.
@@ -35,27 +59,45 @@ enum BrokerCheck {
 
     /// At the start of `run` or `collect`. A run that should end (`--until-idle`) waits for the answer and exits 1
     /// without one; a service, which keeps trying, gets a task that warns once (cancel it when the service ends).
+    /// `topics` (for `run`): a consumed topic the cluster does not have ends a job (exit 78) and warns a service.
     static func atStart(
-        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, logger: Logger
+        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, logger: Logger
     ) async throws -> Task<Void, Never>? {
-        guard untilIdle else { return warnUnlessReachable(kafka, logger: logger) }
-        try await require(kafka, logger: logger)
+        guard untilIdle else { return warnUnlessReachable(kafka, topics: topics, logger: logger) }
+        try await require(kafka, topics: topics, logger: logger)
         return nil
     }
 
-    /// For a run that should end (`--until-idle`): says why and exits 1 when no broker answers.
-    private static func require(_ kafka: KafkaConsumerConfiguration, logger: Logger) async throws {
-        guard let problem = await problem(kafka, logger: logger) else { return }
-        printError("algoqueue: error: " + message(kafka.brokers, problem, outcome: "nothing was consumed"))
-        throw ExitCodes.failure
+    /// For a run that should end (`--until-idle`): says why and exits 1 when no broker answers, 78 when a topic to
+    /// consume does not exist (a job would otherwise end at once, having consumed nothing, and exit 0).
+    private static func require(_ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger) async throws {
+        let finding = await probe(kafka, topics: topics, logger: logger)
+        if let problem = finding.problem {
+            printError("algoqueue: error: " + message(kafka.brokers, problem, outcome: "nothing was consumed"))
+            throw ExitCodes.failure
+        }
+        if !finding.missingTopics.isEmpty {
+            printError(
+                "algoqueue: error: \(missingMessage(finding)); nothing was consumed. Check the name (kafka.topics, "
+                    + "--topic), or publish to it first")
+            throw ExitCodes.configError
+        }
     }
 
-    /// For a service, which keeps trying: a warning, once, when no broker answered within ``wait``.
-    private static func warnUnlessReachable(_ kafka: KafkaConsumerConfiguration, logger: Logger) -> Task<Void, Never> {
+    /// For a service, which keeps trying: a warning, once, when no broker answered within ``wait``, or when a topic
+    /// to consume does not exist yet (consuming it starts once it is created).
+    private static func warnUnlessReachable(
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger
+    ) -> Task<Void, Never> {
         Task {
-            guard let problem = await problem(kafka, logger: logger), !Task.isCancelled else { return }
-            logger.warning(
-                "\(message(kafka.brokers, problem, outcome: "still trying, and consuming as soon as one answers"))")
+            let finding = await probe(kafka, topics: topics, logger: logger)
+            guard !Task.isCancelled else { return }
+            if let problem = finding.problem {
+                logger.warning(
+                    "\(message(kafka.brokers, problem, outcome: "still trying, and consuming as soon as one answers"))")
+            } else if !finding.missingTopics.isEmpty {
+                logger.warning("\(missingMessage(finding)); it is consumed once it is created. Is the name right?")
+            }
         }
     }
 }

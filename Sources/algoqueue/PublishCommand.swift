@@ -17,6 +17,11 @@ struct PublishCommand: AsyncParsableCommand {
             CSV (--format csv, or a file ending in .csv): the first row names the fields; every other row \
             becomes a JSON object {"field": value}, numbers and true/false typed, empty fields null.
 
+            Messages without a key (no --key-field, or a line without that field) go to the topic's partitions in \
+            turn, so that every instance of a group gets its share (--partitioning round-robin, the default); \
+            --partitioning sticky leaves them to librdkafka's sticky partitioner (fewer, larger batches, but a \
+            small file may land on one partition). A message with a key goes to its key's partition.
+
             Messages keep the file's order within each partition. A line larger than the message size limit \
             (message.max.bytes, default 1000000 bytes; raise it with --kafka-property, and on the broker) is \
             reported with its line number before anything is sent for it, and not published (exit code 65).
@@ -34,7 +39,7 @@ struct PublishCommand: AsyncParsableCommand {
               algoqueue publish --brokers 127.0.0.1:9092 --topic inputs inputs.jsonl
               algoqueue publish --brokers $BROKER --topic inputs people.csv --key-field id
               cat inputs.jsonl | algoqueue publish --brokers $BROKER --topic inputs
-              kcat -P -b 127.0.0.1:9092 -t inputs inputs.jsonl      # the same with kcat
+              kcat -P -b 127.0.0.1:9092 -t inputs -l inputs.jsonl   # -l: one per line
             """
     )
 
@@ -61,6 +66,18 @@ struct PublishCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "jsonl or csv (default: csv for a .csv file, jsonl otherwise).")
     var format: InputFormat?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where messages without a key go: round-robin over the partitions (default) or sticky (librdkafka's).",
+            valueName: "mode"))
+    var partitioning: Partitioning = .roundRobin
+
+    enum Partitioning: String, ExpressibleByArgument {
+        case roundRobin = "round-robin"
+        case sticky
+    }
 
     enum InputFormat: String, ExpressibleByArgument {
         case jsonl, csv
@@ -113,6 +130,7 @@ struct PublishCommand: AsyncParsableCommand {
         var invalid = 0
         var failures: [String] = []
         var partitions: Set<Int32> = []
+        var lastPartition: Int32 = -1
         var published = 0
         let csv = (format ?? (file.lowercased().hasSuffix(".csv") ? .csv : .jsonl)) == .csv
         var csvRecords = CSVRecords()
@@ -125,6 +143,7 @@ struct PublishCommand: AsyncParsableCommand {
             case .success(let delivery):
                 published += 1
                 partitions.insert(delivery.partition)
+                lastPartition = delivery.partition
             case .failure(let error):
                 if failures.count < 5 { failures.append("\(error)") }
             }
@@ -189,11 +208,25 @@ struct PublishCommand: AsyncParsableCommand {
                 head = 0
             }
         }
-        for record in records {
+        // Round-robin needs the partition count; a topic the broker creates on the first write is asked again after it.
+        var partitionCount = partitioning == .roundRobin ? await producer.partitionCount(of: topic) : nil
+        var nextPartition = 0
+        for var record in records {
+            let unkeyed = partitioning == .roundRobin && record.key == nil
+            if unkeyed, let count = partitionCount, count > 0 {
+                record.partition = Int32(nextPartition % count)
+                nextPartition += 1
+            }
             do {
                 window.append(try await producer.enqueue(record))
             } catch {
                 settle(.failure(error))
+            }
+            if unkeyed, partitionCount == nil {
+                while head < window.count { await settleOldest() }
+                partitionCount = await producer.partitionCount(of: topic)
+                // Round-robin goes on after the partition the broker's partitioner chose for the first one.
+                nextPartition = Int(lastPartition) + 1
             }
             if window.count - head >= 1000 { await settleOldest() }
         }

@@ -28,13 +28,24 @@ struct RunCommand: AsyncParsableCommand {
               algoqueue run --brokers $BROKER --topic inputs --url https://model/api \\
                   --header "Authorization: Bearer $TOKEN" --timeout 60s --concurrency 16
 
+            A job (--until-idle) must end: when an algorithm's circuit stays open longer than \
+            circuit_breaker.max_open (default 1m for a job) it stops, commits what finished and exits 69 naming the \
+            endpoint's error; the inputs left are consumed again by the next run. A worker command that keeps dying \
+            before its first answer stops a job with exit 78. With a limit on error rows (the two flags below), a \
+            job that wrote more exits 65.
+
             Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure (the message says \
-            what to fix; nothing past the last durable row was committed), 64 bad flags, 78 bad configuration.
+            what to fix; nothing past the last durable row was committed), 64 bad flags, 65 more error rows than \
+            the job allows, 69 the endpoint stayed unavailable (a job), 78 bad configuration \
+            (a worker command that cannot start included).
             """
     )
 
     @OptionGroup(title: "Settings")
     var options: SettingsOptions
+
+    @OptionGroup(title: "Service")
+    var service: ServiceOptions
 
     @Flag(
         name: .long,
@@ -44,9 +55,25 @@ struct RunCommand: AsyncParsableCommand {
             """)
     var untilIdle = false
 
+    @Option(
+        name: .customLong("max-errors"),
+        help: ArgumentHelp(
+            "With --until-idle: exit 65 when the job wrote more error rows than this (pipeline.max_errors).",
+            valueName: "N"))
+    var maxErrors: Int?
+
+    @Option(
+        name: .customLong("max-error-ratio"),
+        help: ArgumentHelp(
+            "With --until-idle: exit 65 when error rows are more than this share (0-1) of the job's rows.",
+            valueName: "R"))
+    var maxErrorRatio: Double?
+
     func run() async throws {
-        let settings = try options.resolve { settings in
+        let settings = try options.resolve(more: service.apply) { settings in
             if untilIdle { settings.pipeline.untilIdle = true }
+            if let maxErrors { settings.pipeline.maxErrors = maxErrors }
+            if let maxErrorRatio { settings.pipeline.maxErrorRatio = maxErrorRatio }
         }
         let logger = LoggingSetup.bootstrap(level: settings.logLevel)
         logger.info(
@@ -58,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
             ])
         // A batch run must end: no broker is an error. A service keeps trying, and says so.
         let reachability = try await BrokerCheck.atStart(
-            settings.kafka, untilIdle: settings.pipeline.untilIdle, logger: logger)
+            settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true, logger: logger)
         defer { reachability?.cancel() }
         let models = await ModelServerCheck.openInference(settings)
         for note in models.notes { logger.info("\(note)") }
@@ -100,7 +127,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let outcome {
             printError("algoqueue: error: \(outcome)")
+            if let stop = outcome as? PipelineError, stop.code == .unavailable { throw ExitCodes.unavailable }
+            if let stop = outcome as? PipelineError, stop.code == .configuration { throw ExitCodes.configError }
             throw ExitCodes.failure
+        }
+        if settings.pipeline.untilIdle,
+            let exceeded = settings.pipeline.errorLimitExceeded(errors: totals.errors, rows: totals.ok + totals.errors)
+        {
+            printError(
+                "algoqueue: error: \(exceeded); see them with: algoqueue results --database \(settings.store.path) --errors"
+            )
+            throw ExitCodes.dataError
         }
     }
 }

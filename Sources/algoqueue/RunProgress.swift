@@ -26,7 +26,7 @@ enum RunProgress {
         -> String
     {
         guard pipeline.health.joined else { return "joining the consumer group..." }
-        let lag = pipeline.health.report(stallTimeout: .seconds(3600)).lag
+        let lag = pipeline.health.lag(durableNow: totals.durable)
         var text =
             "consumed \(totals.consumed) | ok \(totals.ok) | errors \(totals.errors) | \(Int(rate.rounded()))/s | lag \(lag)"
         if untilIdle {

@@ -4,7 +4,8 @@ import AlgoqueuePipeline
 import AlgoqueueSupport
 import ArgumentParser
 
-/// The flags `run` and `replay` share: each overrides the configuration file's key of the same meaning.
+/// The flags `run` and `replay` share (those of `run` alone are in ``ServiceOptions``): each overrides the
+/// configuration file's key of the same meaning.
 struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("YAML configuration file.", valueName: "file"))
     var config: String?
@@ -60,46 +61,6 @@ struct SettingsOptions: ParsableArguments {
     var concurrency: String?
 
     @Option(
-        name: .customLong("pass-header"),
-        help: ArgumentHelp("Pass this Kafka message header on to the algorithm (repeatable).", valueName: "name"))
-    var passHeaders: [String] = []
-
-    @Option(
-        name: .customLong("shutdown-timeout"),
-        help: ArgumentHelp(
-            "On SIGTERM, how long calls in flight may take to finish; no new call starts (default 30s).",
-            valueName: "duration"))
-    var shutdownTimeout: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
-    var ordering: String?
-
-    @Option(
-        name: .customLong("batch-max-items"),
-        help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
-    var batchMaxItems: Int?
-
-    @Option(
-        name: .customLong("batch-messages"),
-        help: ArgumentHelp(
-            "off (default), auto (a JSON list or {\"inputs\": [...]} is a batch: a row per item) or required.",
-            valueName: "mode"))
-    var batchMessages: String?
-
-    @Option(
-        name: .customLong("split-max-items"),
-        help: "Split batch messages above N items into chunks the whole group shares (default 0: never).")
-    var splitMaxItems: Int?
-
-    @Flag(
-        name: .customLong("fail-fast"),
-        help: "With several algorithms: the first failure for an input cancels its other calls.")
-    var failFast = false
-
-    @Option(
         name: .customLong("input-dir"),
         help: ArgumentHelp("The only directory {\"$file\": \"name\"} inputs are read from.", valueName: "dir"))
     var inputDir: String?
@@ -113,9 +74,6 @@ struct SettingsOptions: ParsableArguments {
         name: .customLong("max-attempts"),
         help: "Calls per input for retryable failures, the first included (default 3).")
     var maxAttempts: Int?
-
-    @Option(name: .customLong("dead-letter-topic"), help: "Also publish messages that end as error rows to this topic.")
-    var deadLetterTopic: String?
 
     @Option(
         name: .customLong("cache"),
@@ -141,23 +99,15 @@ struct SettingsOptions: ParsableArguments {
         help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
     var kafkaProperties: [String] = []
 
-    @Option(
-        name: .customLong("metrics-listen"),
-        help: ArgumentHelp(
-            "Serve the status page (/), /api/status, /metrics, /healthz, /readyz here (loopback).",
-            valueName: "host:port"))
-    var metricsListen: String?
-
-    @Flag(
-        name: .customLong("metrics-allow-remote"),
-        help: "Allow --metrics-listen on an address other than loopback (put access control in front of it).")
-    var metricsAllowRemote = false
-
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
-    /// Defaults, then the file, then these flags (then `adjust`); exits 78 listing every problem.
-    func resolve(_ adjust: (inout Settings) -> Void = { _ in }) throws -> Settings {
+    /// Defaults, then the file, then these flags, then `more` (the service's flags, see ``ServiceOptions``), then
+    /// `adjust`; exits 78 listing every problem.
+    func resolve(
+        more: (inout Settings, inout [ConfigProblem]) -> Void = { _, _ in },
+        _ adjust: (inout Settings) -> Void = { _ in }
+    ) throws -> Settings {
         var settings = Settings()
         var problems: [ConfigProblem] = []
         if let config {
@@ -212,26 +162,7 @@ struct SettingsOptions: ParsableArguments {
                 problems.append(ConfigProblem("--concurrency", "must be a number or auto (got \"\(concurrency)\")"))
             }
         }
-        if !passHeaders.isEmpty { settings.pipeline.passHeaders = passHeaders }
-        if let shutdownTimeout {
-            if let value = Duration(text: shutdownTimeout) {
-                settings.pipeline.shutdownTimeout = value
-            } else {
-                problems.append(
-                    ConfigProblem("--shutdown-timeout", "\"\(shutdownTimeout)\" is not a duration such as 10s or 2m"))
-            }
-        }
-        if let ordering {
-            if let mode = Ordering(rawValue: ordering.lowercased()) {
-                settings.pipeline.ordering = mode
-            } else {
-                problems.append(
-                    ConfigProblem("--ordering", "must be one of unordered, key, partition (got \"\(ordering)\")"))
-            }
-        }
         if let maxAttempts { settings.pipeline.retry.maxAttempts = maxAttempts }
-        if let batchMaxItems { settings.pipeline.batch.maxItems = batchMaxItems }
-        if let deadLetterTopic { settings.pipeline.deadLetterTopic = deadLetterTopic }
         if let resultsTopic { settings.pipeline.resultsTopic = resultsTopic }
         if let cache {
             if let mode = AlgorithmSettings.Cache(rawValue: cache.lowercased()) {
@@ -245,16 +176,6 @@ struct SettingsOptions: ParsableArguments {
             settings.algorithm.rateLimit = rateLimit
             for index in settings.algorithms.indices { settings.algorithms[index].rateLimit = rateLimit }
         }
-        if let batchMessages {
-            if let mode = BatchMessageConfiguration.Mode(rawValue: batchMessages.lowercased()) {
-                settings.pipeline.batchMessages.mode = mode
-            } else {
-                problems.append(
-                    ConfigProblem("--batch-messages", "must be one of off, auto, required (got \"\(batchMessages)\")"))
-            }
-        }
-        if let splitMaxItems { settings.pipeline.split.maxItems = splitMaxItems }
-        if failFast { settings.pipeline.fanOut.failFast = true }
         if let inputDir { settings.pipeline.sideband.inputDirectory = inputDir }
         if let outputDir { settings.pipeline.sideband.outputDirectory = outputDir }
         if let database { settings.store.path = database }
@@ -262,8 +183,7 @@ struct SettingsOptions: ParsableArguments {
         settings.kafka.properties.merge(flagged.properties) { $1 }
         problems += flagged.problems.map { ConfigProblem("--kafka-property", $0) }
         if let logLevel { settings.logLevel = logLevel }
-        if let metricsListen { settings.operations.listen = metricsListen }
-        if metricsAllowRemote { settings.operations.allowRemote = true }
+        more(&settings, &problems)
         adjust(&settings)
         settings.pipeline.rateLimits = settings.rateLimits
         settings.pipeline.cachedAlgorithms = settings.cachedAlgorithms

@@ -27,8 +27,20 @@ struct StatsCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup(title: "Settings")
-    var options: SettingsOptions
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The configuration file run uses: its database, brokers and group.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
+    var database: String?
+
+    @Option(
+        name: .long, help: ArgumentHelp("Brokers to ask for the partitions' ends (the lag).", valueName: "host:port"))
+    var brokers: String?
+
+    @Option(name: .long, help: "The consumer group whose lag to show (kafka.group; default algoqueue).")
+    var group: String?
 
     @Option(
         name: .long,
@@ -40,16 +52,16 @@ struct StatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         var settings = Settings()
-        if let config = options.config {
+        if let config {
             settings = ConfigFile.load(config).0
         }
-        if let database = options.database { settings.store.path = database }
-        if let brokers = options.brokers { settings.kafka.brokers = brokers.split(separator: ",").map(String.init) }
-        if let group = options.group { settings.kafka.groupID = group }
+        if let database = database { settings.store.path = database }
+        if let brokers = brokers { settings.kafka.brokers = brokers.split(separator: ",").map(String.init) }
+        if let group = group { settings.kafka.groupID = group }
         let store = try openStore(settings.store, logger: LoggingSetup.quiet(), mustExist: true)
         let stats = try store.statistics(since: TimeFilter.option(since))
         var lag = LagReport(group: settings.kafka.groupID)
-        if options.brokers != nil || options.config != nil {
+        if brokers != nil || config != nil {
             let stored = try store.offsets(group: settings.kafka.groupID)
             if stored.isEmpty {
                 lag.otherGroups = try store.offsetGroups()

@@ -69,6 +69,22 @@ final class RdKafkaClient: @unchecked Sendable {
     /// process is about to exit; its memory and threads go with it.
     private let abandoned = Atomic(false)
 
+    /// Every topic on the cluster with its partition count (asking creates nothing); blocks up to `milliseconds`.
+    func partitionCounts(milliseconds: Int32) -> (topics: [String: Int]?, result: rd_kafka_resp_err_t) {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let result = rd_kafka_metadata(handle, 1, nil, &metadata, milliseconds)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return (nil, result) }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var topics: [String: Int] = [:]
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            let topic = metadata.pointee.topics[index]
+            if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
+            }
+        }
+        return (topics, result)
+    }
+
     /// Keeps `deinit` from destroying the handle (see `abandoned`).
     func abandonAtExit() {
         abandoned.store(true, ordering: .relaxed)

@@ -28,6 +28,28 @@ struct HelpTextTests {
         }
     }
 
+    @Test("each command's help lists the flags that apply to it: replay and stats do not list run's service flags")
+    func onlyApplicableFlags() async throws {
+        func flags(_ command: [String]) async throws -> Set<String> {
+            Set(
+                try await Self.help(command, columns: 200).compactMap { line in
+                    let trimmed = line.drop { $0 == " " }
+                    return trimmed.hasPrefix("--") ? String(trimmed.prefix { $0 != " " }) : nil
+                })
+        }
+        let run = try await flags(["run"])
+        let service: Set = [
+            "--metrics-listen", "--ordering", "--shutdown-timeout", "--dead-letter-topic", "--fail-fast",
+        ]
+        #expect(service.isSubset(of: run))
+        let replay = try await flags(["replay"])
+        #expect(replay.isDisjoint(with: service), "\(replay.intersection(service))")
+        #expect(replay.isSuperset(of: ["--url", "--config", "--database", "--error-contains", "--dry-run"]))
+        let stats = try await flags(["stats"])
+        #expect(
+            stats == ["--config", "--database", "--brokers", "--group", "--since", "--format", "--version"])
+    }
+
     @Test("no hard line breaks: paragraphs are whole at 1000 columns, and nothing is re-wrapped raggedly at 80")
     func noHardLineBreaks() async throws {
         for command in Self.commands {

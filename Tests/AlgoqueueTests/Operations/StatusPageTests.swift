@@ -70,7 +70,22 @@ struct StatusPageTests {
             #expect(dom.output.contains("<td>\(coordinates)</td>"), "\(coordinates) is not among the last errors")
         }
         #expect(
-            dom.output.contains("<tr><td>http</td><td>40</td><td>5</td><td>closed</td><td>none</td><td>no</td></tr>"))
+            dom.output.contains(
+                "<tr><td>http</td><td>40</td><td>5</td><td>closed</td><td>none</td><td>no</td><td class=\"error\"></td></tr>"
+            ))
+        // What runs where: version, group, topic, database and uptime in the header; calls in flight in the detail;
+        // the chart's axes, in UTC like the logs.
+        let about = try #require(Self.text(of: "about", in: dom.output))
+        #expect(about.hasPrefix("0.1.0 · group status · status · \(database) · up "), "\(about)")
+        #expect(about.hasSuffix(" UTC)"))
+        let detail = try #require(Self.text(of: "detail", in: dom.output))
+        #expect(detail.contains("0 call(s) in flight of a limit of 4"), "\(detail)")
+        #expect(Self.text(of: "ymax", in: dom.output)?.hasSuffix(" rows/s") == true)
+        #expect(Self.text(of: "xend", in: dom.output)?.hasSuffix(" UTC") == true)
+        let status = try #require(await httpGet(base + "/api/status")?.body)
+        for key in ["\"version\":\"0.1.0\"", "\"group\":\"status\"", "\"calls_in_flight\":0", "\"uptime_seconds\":"] {
+            #expect(status.contains(key), "\(key) in \(status.prefix(600))")
+        }
 
         let screenshot = bed.directory.file("status.png")
         let shot = try await Self.chromium(

@@ -111,6 +111,32 @@ struct RetryPolicyTests {
         #expect(circuit.mode == .closed(consecutiveFailures: 0))
     }
 
+    @Test("the open spell runs from the first opening through failed probes until an answer closes it")
+    func openSpell() {
+        let start = ContinuousClock.now
+        var circuit = CircuitState(failureThreshold: 2, openDuration: .seconds(1))
+        _ = circuit.record(.failed("refused"), probe: false, now: start)
+        #expect(circuit.openFor(now: start + .seconds(5)) == nil, "closed, one failure short")
+        _ = circuit.record(.failed("refused"), probe: false, now: start + .seconds(1))
+        #expect(circuit.openFor(now: start + .seconds(2)) == .seconds(1))
+        #expect(circuit.permit(now: start + .seconds(3)) == .proceed(probe: true))
+        #expect(circuit.record(.failed("HTTP 500"), probe: true, now: start + .seconds(3)) == .reopened)
+        #expect(circuit.openFor(now: start + .seconds(61)) == .seconds(60))
+        #expect(circuit.lastFailure == "HTTP 500")
+        #expect(circuit.permit(now: start + .seconds(62)) == .proceed(probe: true))
+        #expect(circuit.record(.succeeded, probe: true, now: start + .seconds(62)) == .closed)
+        #expect(circuit.openFor(now: start + .seconds(63)) == nil)
+
+        // The give-up limit: a minute for a job, never for a service, unless set; 0 turns it off.
+        var configuration = CircuitBreakerConfiguration()
+        #expect(configuration.maxOpenInForce(untilIdle: true) == .seconds(60))
+        #expect(configuration.maxOpenInForce(untilIdle: false) == nil)
+        configuration.maxOpen = .seconds(5)
+        #expect(configuration.maxOpenInForce(untilIdle: false) == .seconds(5))
+        configuration.maxOpen = .zero
+        #expect(configuration.maxOpenInForce(untilIdle: true) == nil)
+    }
+
     @Test("a call waiting for the probe starts as the next probe once the probe is cancelled")
     func waiterTakesOverProbe() async throws {
         var configuration = CircuitBreakerConfiguration()

@@ -12,6 +12,10 @@ public struct CollectSummary: Sendable {
     public var malformed = 0
     /// Split batches this collector saw complete (each announced on the completion topic, when given).
     public var completedBatches = 0
+    /// Result messages never read: the broker deleted them (retention) before this collector got to them.
+    public var lost: Int64 = 0
+    /// Where they were, such as `results[2] offsets 0..<1234` (at most 20 listed).
+    public var gaps: [String] = []
 
     public init() {}
 }
@@ -83,6 +87,15 @@ public final class Collector: Sendable {
     {
         var summary = CollectSummary()
         var assigned: Set<TopicPartition> = []
+        var positions = CollectPositions()
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        func lost(_ gap: CollectPositions.Gap) {
+            summary.lost += gap.count
+            if summary.gaps.count < 20 { summary.gaps.append(gap.description) }
+            logger.warning(
+                "\(gap.count) result message(s) were deleted by the broker before they were collected; their rows are not in this store (raise the results topic's retention, or collect more often)",
+                metadata: ["lost": "\(gap)"])
+        }
         // Partitions read to their end: the offset the next message will have.
         var ended: [TopicPartition: Int64] = [:]
         var lastProgress = ContinuousClock.now
@@ -90,9 +103,26 @@ public final class Collector: Sendable {
             switch event {
             case .assigned(let partitions):
                 assigned.formUnion(partitions.keys)
+                // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
+                let stored = Dictionary(
+                    (try? store.offsets(group: kafka.groupID))?.map {
+                        (TopicPartition($0.topic, $0.partition), $0.nextOffset)
+                    } ?? [], uniquingKeysWith: { max($0, $1) })
+                let committed = (try? await admin.committedOffsets(Array(partitions.keys))) ?? [:]
+                for partition in partitions.keys {
+                    positions.assigned(partition, next: max(stored[partition] ?? 0, committed[partition] ?? 0))
+                    if let low = try? await admin.watermarks(partition).low,
+                        let gap = positions.available(from: low, in: partition)
+                    {
+                        lost(gap)
+                    }
+                }
             case .revoked(let partitions):
                 assigned.subtract(partitions)
-                for partition in partitions { ended[partition] = nil }
+                for partition in partitions {
+                    ended[partition] = nil
+                    positions.revoked(partition)
+                }
             case .messages(let messages):
                 var rows: [ResultRow] = []
                 var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
@@ -100,6 +130,7 @@ public final class Collector: Sendable {
                 let bytes = messages.reduce(0) { $0 + $1.byteCount }
                 for message in messages {
                     let partition = TopicPartition(message.topic, message.partition)
+                    if let gap = positions.received(message.offset, in: partition) { lost(gap) }
                     next[partition] = max(next[partition] ?? 0, message.offset + 1)
                     if let end = ended[partition], message.offset >= end { ended[partition] = nil }
                     if let row = message.value.flatMap(ResultMessage.row) {

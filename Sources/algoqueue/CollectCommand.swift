@@ -29,7 +29,12 @@ struct CollectCommand: AsyncParsableCommand {
                   --completion-topic batches-done
               sqlite3 all.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
-            Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure, 64 bad flags.
+            Result messages the broker deleted (retention) before they were collected are counted: each gap is \
+            a warning naming the partition and offsets, the summary line says how many, and with --until-idle \
+            the exit code is 65 unless --allow-gaps.
+
+            Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure, 64 bad flags, 65 result \
+            messages were lost before they were collected (--until-idle, without --allow-gaps).
             """
     )
 
@@ -55,6 +60,11 @@ struct CollectCommand: AsyncParsableCommand {
         name: .long,
         help: "Exit 0 once every assigned partition is read to its end and written; exit 1 when no broker answers.")
     var untilIdle = false
+
+    @Flag(
+        name: .customLong("allow-gaps"),
+        help: "With --until-idle: exit 0 even when result messages were deleted before they were collected.")
+    var allowGaps = false
 
     @Option(
         name: .customLong("kafka-property"),
@@ -107,12 +117,23 @@ struct CollectCommand: AsyncParsableCommand {
         let summary = service.summary.withLock { $0 }
         var malformed = summary.malformed > 0 ? " (\(summary.malformed) message(s) that were not rows passed over)" : ""
         if summary.completedBatches > 0 { malformed += "; \(summary.completedBatches) split batch(es) completed" }
+        if summary.lost > 0 {
+            malformed +=
+                "; \(summary.lost) result message(s) LOST: deleted by the broker before they were collected ("
+                + summary.gaps.joined(separator: ", ") + (summary.gaps.count == 20 ? ", ..." : "") + ")"
+        }
         print(
             "collected \(summary.rows) row message(s) from \(topic.joined(separator: ", ")) into \(database)\(malformed)"
         )
         if let outcome {
             printError("algoqueue: error: \(outcome)")
             throw ExitCodes.failure
+        }
+        if untilIdle, summary.lost > 0, !allowGaps {
+            printError(
+                "algoqueue: error: \(summary.lost) result message(s) were lost before they were collected; their rows "
+                    + "are only in the stores of the instances that wrote them (--allow-gaps accepts this)")
+            throw ExitCodes.dataError
         }
     }
 }

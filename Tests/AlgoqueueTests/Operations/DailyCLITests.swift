@@ -205,6 +205,17 @@ struct DailyCLITests {
                     || page.contains(command),
                 "docs/algoqueue.1 lacks \(command): run scripts/man")
         }
+        // What groff warns about (empty input lines), the exit codes and every configuration key.
+        let warnings = try await runProgram(
+            "/usr/bin/env",
+            ["LC_ALL=C.UTF-8", "man", "--warnings", "-l", Self.root.appendingPathComponent("docs/algoqueue.1").path])
+        #expect(warnings.status == 0)
+        #expect(warnings.error.isEmpty, "\(warnings.error.prefix(600))")
+        for code in ["64", "65", "69", "78"] { #expect(page.contains(".It \(code)\n"), "exit status \(code)") }
+        #expect(page.contains(".Sh CONFIGURATION"))
+        for key in ["kafka.brokers", "circuit_breaker.max_open", "pipeline.max_errors", "store.path"] {
+            #expect(page.contains(".It Cm \(key)\n"), "\(key) in CONFIGURATION: run scripts/man")
+        }
     }
 
     @Test("${credential:NAME} reads systemd's credentials directory")

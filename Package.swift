@@ -141,6 +141,7 @@ let package = Package(
             name: "algoqueue-bench",
             dependencies: [
                 "AlgoqueueKafka",
+                "AlgoqueuePipeline",
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
                 "AlgoqueueHTTPServer",

@@ -32,7 +32,11 @@ final class ResultsPublisher: Sendable {
 
     typealias Delivery = (id: Int64, delivery: PendingDelivery)
 
-    static let batchSize = 500
+    /// Rows read from the outbox and handed to the producer at once.
+    static let batchSize = 2000
+    /// Batches handed to the producer whose acknowledgements are not all in yet: the next batch is read and sent
+    /// while the broker acknowledges the last, so publishing is not one round trip per batch.
+    static let batchesInFlight = 4
 
     init(
         producer: KafkaProducer, topic: String, store: ResultsStore, group: String, limit: Int, health: PipelineHealth,
@@ -104,15 +108,80 @@ final class ResultsPublisher: Sendable {
         stopping.signal()
     }
 
-    /// Publishes until ``stop()``.
+    /// Publishes until ``stop()``: reads batches of the outbox, oldest first, and keeps up to ``batchesInFlight`` of
+    /// them with the producer; an entry leaves the outbox once the broker has acknowledged it. At a stop, the
+    /// deliveries not yet in are left to ``drain(until:)``.
     func run() async {
+        var inFlight: [[Delivery]] = []
+        // The last outbox id handed to the producer: the next read starts after it.
+        var after: Int64 = 0
         while !stopped.withLock({ $0 }) {
-            if await publishBatch(giveUp: { await self.untilStopped() }) == 0 {
-                // Nothing queued (or the broker refused): wait for the writer, or retry after a pause.
-                // With nothing queued only the writer has news, and it signals; a refusal is retried sooner.
-                await wake.wait(atMost: queued.withLock { $0 } == 0 ? .seconds(5) : .milliseconds(500))
+            if inFlight.count < Self.batchesInFlight {
+                let (deliveries, failed) = await enqueueBatch(after: after)
+                if let last = deliveries.last {
+                    inFlight.append(deliveries)
+                    after = last.id
+                }
+                if !deliveries.isEmpty, !failed, inFlight.count < Self.batchesInFlight { continue }
+            }
+            guard !inFlight.isEmpty else {
+                // Nothing queued: only the writer has news, and it signals.
+                await wake.wait(atMost: .seconds(5))
+                continue
+            }
+            let oldest = inFlight.removeFirst()
+            let settled = await settle(oldest, giveUp: { await self.untilStopped() })
+            if !settled.unsettled.isEmpty || stopped.withLock({ $0 }) {
+                // A stop: what the broker has not acknowledged yet is awaited by the drain, not published again.
+                unsettled.withLock { $0 = settled.unsettled + inFlight.flatMap { $0 } }
+                _ = await remove(settled.delivered)
+                return
+            }
+            _ = await remove(settled.delivered)
+            if let failure = settled.failure {
+                logger.warning(
+                    "cannot publish to the results topic; the rows stay in the outbox and are published again",
+                    metadata: ["topic": "\(topic)", "error": "\(failure)"])
+                // Wait for what is still out, then read the outbox again from its oldest row.
+                for batch in inFlight {
+                    _ = await remove(await settle(batch, giveUp: { await self.untilStopped() }).delivered)
+                }
+                inFlight = []
+                after = 0
+                await stopping.wait(atMost: .seconds(1))
             }
         }
+        unsettled.withLock { $0 = inFlight.flatMap { $0 } }
+    }
+
+    /// Reads up to one batch of the outbox after id `after` and hands it to the producer; `failed` when the store or
+    /// the producer refused (logged; what was handed over is returned).
+    func enqueueBatch(after: Int64) async -> (deliveries: [Delivery], failed: Bool) {
+        let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
+        do {
+            entries = try await store.outbox(limit: Self.batchSize, after: after)
+        } catch {
+            logger.error("cannot read the results outbox: \(error)")
+            return ([], true)
+        }
+        var deliveries: [Delivery] = []
+        deliveries.reserveCapacity(entries.count)
+        for entry in entries {
+            do {
+                deliveries.append(
+                    (
+                        entry.id,
+                        try await producer.enqueue(
+                            ResultMessage.record(entry.row, split: entry.split, topic: topic, group: group, host: host))
+                    ))
+            } catch {
+                logger.warning(
+                    "cannot publish to the results topic; the rows stay in the outbox and are published again",
+                    metadata: ["topic": "\(topic)", "error": "\(error)"])
+                return (deliveries, true)
+            }
+        }
+        return (deliveries, false)
     }
 
     /// Publishes what is queued until the outbox is empty or `deadline`; what is left waits for the next start.

@@ -24,29 +24,34 @@ extension ResultsStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    /// The oldest `limit` queued rows, each with its outbox id, as they are now in `results` (a row replaced since
-    /// it was queued goes out as it is now).
-    public func outbox(limit: Int) async throws(StoreError) -> [(id: Int64, row: ResultRow, split: SplitRowInfo?)] {
+    /// The oldest `limit` queued rows after outbox id `after`, each with its outbox id, as they are now in `results`
+    /// (a row replaced since it was queued goes out as it is now).
+    public func outbox(limit: Int, after: Int64 = 0) async throws(StoreError) -> [(
+        id: Int64, row: ResultRow, split: SplitRowInfo?
+    )] {
         do {
             return try await pool.read { db in
-                try Row.fetchAll(
+                let rows = try Row.fetchAll(
                     db,
                     sql: """
                         SELECT o.id AS outbox_id, o.batch_items AS o_batch_items, o.chunk_first_item AS o_first_item,
                             o.chunk_items AS o_chunk_items, o.algorithms AS o_algorithms, r.*
                         FROM results_outbox o
                         JOIN results r USING (topic, "partition", "offset", item, algorithm)
-                        ORDER BY o.id LIMIT ?
-                        """, arguments: [limit]
-                ).map { row in
+                        WHERE o.id > ? ORDER BY o.id LIMIT ?
+                        """, arguments: [after, limit])
+                guard let first = rows.first else { return [] }
+                // Columns 0-4 are the outbox's own, in the order selected; the row's are found once by name.
+                let columns = ResultColumns(first)
+                return rows.map { row in
                     var split: SplitRowInfo?
-                    if let items = row["o_batch_items"] as Int?, let first = row["o_first_item"] as Int?,
-                        let chunkItems = row["o_chunk_items"] as Int?, let algorithms = row["o_algorithms"] as Int?
+                    if let items = row[1] as Int?, let first = row[2] as Int?, let chunkItems = row[3] as Int?,
+                        let algorithms = row[4] as Int?
                     {
                         split = SplitRowInfo(
                             batchItems: items, chunkFirstItem: first, chunkItems: chunkItems, algorithms: algorithms)
                     }
-                    return (id: row["outbox_id"], row: Self.resultRow(row), split: split)
+                    return (id: row[0], row: Self.resultRow(row, columns), split: split)
                 }
             }
         } catch {

@@ -45,7 +45,10 @@ extension ResultsStore {
             + (query.limit.map { " LIMIT \(max(0, $0))" } ?? "")
         do {
             return try await pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.resultRow)
+                let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
+                guard let first = rows.first else { return [] }
+                let columns = ResultColumns(first)
+                return rows.map { Self.resultRow($0, columns) }
             }
         } catch {
             throw StoreError(.read, "cannot read results from \(configuration.path): \(Self.describe(error))")
@@ -70,24 +73,70 @@ extension ResultsStore {
     }
 
     static func resultRow(_ row: Row) -> ResultRow {
-        let input: DatabaseValue = row["input"]
+        resultRow(row, ResultColumns(row))
+    }
+
+    /// A row of `results` read by column index (`columns`, found once per query): a look-up by name costs a
+    /// case-insensitive search of the column names per field, which a profile of the outbox read showed.
+    static func resultRow(_ row: Row, _ columns: ResultColumns) -> ResultRow {
+        func value<T: DatabaseValueConvertible>(_ index: Int) -> T? { index < 0 ? nil : row[index] }
+        let input: DatabaseValue = columns.input < 0 ? .null : row[columns.input]
         var result = ResultRow(
-            topic: row["topic"], partition: row["partition"], offset: row["offset"], item: row["item"],
-            algorithm: row["algorithm"], algorithmVersion: row["algorithm_version"], key: row["key"],
-            status: ResultStatus(rawValue: row["status"]) ?? .error,
-            inputBytes: row["input_bytes"], output: row["output"], error: row["error"], metadata: row["metadata"],
-            outputFile: row["output_file"], attempts: row["attempts"],
-            durationMilliseconds: row["duration_ms"], messageTimestamp: row["message_timestamp"],
-            createdAt: row["created_at"], updatedAt: row["updated_at"])
-        result.inputHash = row["input_hash"]
-        result.cachedFrom = row["cached_from"]
-        result.traceparent = row["traceparent"]
-        result.httpStatus = row["http_status"]
+            topic: value(columns.topic) ?? "", partition: value(columns.partition) ?? 0,
+            offset: value(columns.offset) ?? 0, item: value(columns.item) ?? 0,
+            algorithm: value(columns.algorithm) ?? "", algorithmVersion: value(columns.algorithmVersion),
+            key: value(columns.key),
+            status: ResultStatus(rawValue: value(columns.status) ?? "") ?? .error,
+            inputBytes: value(columns.inputBytes) ?? 0, output: value(columns.output), error: value(columns.error),
+            metadata: value(columns.metadata), outputFile: value(columns.outputFile),
+            attempts: value(columns.attempts) ?? 0, durationMilliseconds: value(columns.duration) ?? 0,
+            messageTimestamp: value(columns.messageTimestamp), createdAt: value(columns.createdAt),
+            updatedAt: value(columns.updatedAt))
+        result.inputHash = value(columns.inputHash)
+        result.cachedFrom = value(columns.cachedFrom)
+        result.traceparent = value(columns.traceparent)
+        result.httpStatus = value(columns.httpStatus)
         switch input.storage {
         case .string(let text): result.input = text
         case .blob(let data): result.rawInput = Array(data)
         default: break
         }
         return result
+    }
+}
+
+/// Where each field of a `results` row is among a query's columns (-1: not selected).
+struct ResultColumns {
+    let topic, partition, offset, item, algorithm, algorithmVersion, key, status, input, inputBytes: Int
+    let output, error, metadata, outputFile, attempts, duration, messageTimestamp, createdAt, updatedAt: Int
+    let inputHash, cachedFrom, traceparent, httpStatus: Int
+
+    init(_ row: Row) {
+        let names = Array(row.columnNames)
+        // The last column of a name: `r.*` comes after the outbox's own columns.
+        func index(_ name: String) -> Int { names.lastIndex(of: name) ?? -1 }
+        topic = index("topic")
+        partition = index("partition")
+        offset = index("offset")
+        item = index("item")
+        algorithm = index("algorithm")
+        algorithmVersion = index("algorithm_version")
+        key = index("key")
+        status = index("status")
+        input = index("input")
+        inputBytes = index("input_bytes")
+        output = index("output")
+        error = index("error")
+        metadata = index("metadata")
+        outputFile = index("output_file")
+        attempts = index("attempts")
+        duration = index("duration_ms")
+        messageTimestamp = index("message_timestamp")
+        createdAt = index("created_at")
+        updatedAt = index("updated_at")
+        inputHash = index("input_hash")
+        cachedFrom = index("cached_from")
+        traceparent = index("traceparent")
+        httpStatus = index("http_status")
     }
 }

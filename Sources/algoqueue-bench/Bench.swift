@@ -35,7 +35,10 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Messages per scenario.")
     var messages = 20_000
 
-    @Option(help: "Scenarios: single, batch, latency, adaptive, python, model, model-server (comma-separated).")
+    @Option(
+        help:
+            "Scenarios: single, batch, latency, adaptive, python, model, model-server, results-topic (comma-separated)."
+    )
     var scenarios = "single,batch,latency"
 
     @Option(help: "Calls in flight for the single-call scenario.")
@@ -83,6 +86,11 @@ struct Run: AsyncParsableCommand {
         for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
             if scenario == "model-server" {
                 try await runModelServerScenario(algoqueue: algoqueue, broker: broker, directory: directory)
+                continue
+            }
+            if scenario == "results-topic" {
+                try await runResultsTopicScenario(
+                    algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory)
                 continue
             }
             if scenario == "model" {

@@ -9,9 +9,9 @@ import Testing
 /// (it used to wait out the 30 s delivery timeout), and the acknowledgements are waited for in the drain instead.
 @Suite("Scale-out: stopping the results publisher")
 struct ResultsPublisherStopTests {
-    /// More than one batch: the drain publishes the rest after the batch in hand.
-    static let rows = ResultsPublisher.batchSize + 100
-    static let inHand = ResultsPublisher.batchSize
+    /// More than the publisher keeps in flight: the drain publishes the rest after the batches in hand.
+    static let rows = ResultsPublisher.batchSize * ResultsPublisher.batchesInFlight + 100
+    static let inHand = ResultsPublisher.batchSize * ResultsPublisher.batchesInFlight
 
     /// A broker, a store whose outbox holds `rows` rows, and a publisher for them, the broker down.
     struct Bed {
@@ -38,7 +38,7 @@ struct ResultsPublisherStopTests {
             kafka.brokers = [broker.bootstrapServers]
             broker.setBrokerDown(1)
             publisher = try await ResultsPublisher.make(
-                topic: "results", kafka: kafka, store: store, group: "g", limit: 1000, health: PipelineHealth(),
+                topic: "results", kafka: kafka, store: store, group: "g", limit: 10_000, health: PipelineHealth(),
                 logger: testLogger())
         }
 

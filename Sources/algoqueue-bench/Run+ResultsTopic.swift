@@ -1,0 +1,89 @@
+import AlgoqueueKafka
+import AlgoqueuePipeline
+import AlgoqueueStore
+import AlgoqueueSupport
+import Foundation
+
+/// The results-topic scenario: the same messages through `run --until-idle` against the zero-cost endpoint, once
+/// without a results topic and once with one, and, as the reference, a plain idempotent producer writing the same
+/// rows (the same records `run` publishes, headers included) to the same broker.
+extension Run {
+    func runResultsTopicScenario(
+        algoqueue: String, broker: DevBroker, url: String, directory: String
+    ) async throws {
+        let topic = "bench-results-input"
+        try broker.createTopic(topic, partitions: 8)
+        try broker.createTopic("bench-results", partitions: 8)
+        try broker.createTopic("bench-results-plain", partitions: 8)
+        try await publish(messages, to: topic, brokers: broker.bootstrapServers)
+        func run(_ name: String, _ extra: [String]) throws -> (usage: ChildUsage, processing: Double) {
+            let usage = try runMeasured(
+                algoqueue,
+                [
+                    "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench-\(name)", "--url",
+                    url + "/single", "--database", directory + "/\(name).db", "--until-idle", "--concurrency",
+                    String(concurrency), "--log-level", "error",
+                ] + extra)
+            guard usage.status == 0, let processing = Self.processingSeconds(usage.output) else {
+                throw BenchError("algoqueue run (\(name)) failed (\(usage.status)): \(usage.output)")
+            }
+            return (usage, processing)
+        }
+        let plain = try run("results-off", [])
+        let published = try run("results-on", ["--results-topic", "bench-results"])
+        // The time between the last durable row and the exit, beyond what a run without a results topic spends
+        // there: the outbox's drain.
+        let drain = max(
+            0, (published.usage.wallSeconds - published.processing) - (plain.usage.wallSeconds - plain.processing))
+        print("\nscenario results-topic: \(messages) messages, zero-cost endpoint, concurrency \(concurrency)")
+        for (label, measured) in [("without a results topic", plain), ("with --results-topic", published)] {
+            print(
+                String(
+                    format: "  %@: %.0f messages/s (%.2f s wall, processing %.2f s), %.3f CPU s per 1000 messages",
+                    label, Double(messages) / measured.usage.wallSeconds, measured.usage.wallSeconds,
+                    measured.processing, measured.usage.cpuSeconds / Double(messages) * 1000))
+        }
+        print(
+            String(
+                format:
+                    "  rate with / without: %.2f (target >= 0.80); CPU with / without: %.2f (target <= 1.30); drain at exit %.2f s, %.0f%% of the run (target < 10%%)",
+                plain.usage.wallSeconds / published.usage.wallSeconds,
+                published.usage.cpuSeconds / plain.usage.cpuSeconds, drain,
+                drain / published.usage.wallSeconds * 100))
+
+        // Reference: the same rows as records, from the store the run wrote, through a plain idempotent producer.
+        let store = try ResultsStore.open(
+            StoreConfiguration(path: directory + "/results-on.db"), logger: quietLogger())
+        var query = ResultQuery()
+        query.limit = nil
+        let rows = try await store.results(query)
+        store.close()
+        var settings = KafkaProducerConfiguration()
+        settings.brokers = [broker.bootstrapServers]
+        settings.properties = ["enable.idempotence": "true", "linger.ms": "5"]
+        let producer = try KafkaProducer(configuration: settings, logger: quietLogger())
+        let records = rows.map {
+            ResultMessage.record($0, topic: "bench-results-plain", group: "bench", host: "bench")
+        }
+        let clock = ContinuousClock()
+        let cpuBefore = Self.ownCPUSeconds()
+        let start = clock.now
+        var window: [PendingDelivery] = []
+        for record in records {
+            window.append(try await producer.enqueue(record))
+            if window.count >= 10_000 {
+                for pending in window { _ = try await pending.delivery() }
+                window.removeAll(keepingCapacity: true)
+            }
+        }
+        for pending in window { _ = try await pending.delivery() }
+        let seconds = (clock.now - start).seconds
+        let cpu = Self.ownCPUSeconds() - cpuBefore
+        await producer.close()
+        print(
+            String(
+                format:
+                    "  reference, a plain idempotent producer (linger 5 ms) writing the same %d rows: %.0f messages/s, %.3f CPU s per 1000 (in this process, the in-process broker included)",
+                records.count, Double(records.count) / seconds, cpu / Double(max(records.count, 1)) * 1000))
+    }
+}

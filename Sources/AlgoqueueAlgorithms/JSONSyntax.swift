@@ -25,6 +25,12 @@ public enum JSONSyntax {
 
     /// The kind of the top-level value, assuming the bytes are valid JSON: `object`, `array`, `string`,
     /// `number`, `true`, `false` or `null`.
+    /// Whether `bytes` hold one JSON document (as ``validate(_:maxDepth:)`` judges), without copying them.
+    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) -> Bool {
+        var scanner = Scanner(bytes: bytes, maxDepth: maxDepth)
+        return (try? scanner.document()) != nil
+    }
+
     public static func topLevelKind(_ bytes: [UInt8]) -> String {
         guard let first = bytes.first(where: { !isWhitespace($0) }) else { return "empty" }
         switch first {

@@ -151,6 +151,10 @@ public enum ConfigKeys {
             "results.topic", flag: "`--results-topic T`", .optional(\.pipeline.resultsTopic),
             "also publish every row written here, for `algoqueue collect` (see Scaling out)"),
         S(
+            "results.value", .choice(\.pipeline.resultsValue),
+            "`row`: each message is the whole row (for `collect`); `output`: the output alone (an error row: "
+                + "`{\"error\": ...}`), coordinates in headers, for any Kafka consumer"),
+        S(
             "results.max_outbox", .integer(\.pipeline.maxOutboxRows),
             "rows waiting for the results topic before consumption pauses"),
         S(

@@ -249,7 +249,7 @@ public final class Pipeline: Service {
         guard let topic = configuration.resultsTopic else { return nil }
         return try await ResultsPublisher.make(
             topic: topic, kafka: kafka, store: store, group: group, limit: configuration.maxOutboxRows, health: health,
-            logger: logger)
+            value: configuration.resultsValue, logger: logger)
     }
 
     static func storeFailure(_ error: StoreError) -> PipelineError {

@@ -54,6 +54,8 @@ public struct PipelineConfiguration: Sendable {
     /// Where every written row is also published (through an outbox in the store), for `algoqueue collect` or any
     /// Kafka consumer. Default: none.
     public var resultsTopic: String?
+    /// What a results-topic message's value holds. Default: `.row`.
+    public var resultsValue: ResultsValue = .row
     /// The most rows the results outbox holds before writing (and so consumption) waits. Default: 100 000.
     public var maxOutboxRows = 100_000
 
@@ -84,4 +86,13 @@ extension PipelineConfiguration {
         }
         return nil
     }
+}
+
+/// What a results-topic message's value holds.
+public enum ResultsValue: String, Sendable, CaseIterable {
+    /// The whole row as one JSON object (what `algoqueue collect` reads).
+    case row
+    /// The algorithm's output alone (`{"error": "..."}` for an error row), for any Kafka consumer that wants
+    /// predictions; the row's coordinates, status and algorithm are in the headers.
+    case output
 }

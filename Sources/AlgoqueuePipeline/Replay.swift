@@ -27,6 +27,7 @@ public final class Replay: Sendable {
     let concurrency: Int
     /// Replaced rows are queued for the results topic (published by ``publishReplaced(kafka:group:)``).
     let resultsTopic: String?
+    let resultsValue: ResultsValue
     let logger: Logger
 
     /// Creates a replay with the pipeline's retry, circuit-breaker, input-size, sideband and concurrency settings.
@@ -36,6 +37,7 @@ public final class Replay: Sendable {
         self.store = store
         self.concurrency = max(1, configuration.concurrency)
         resultsTopic = configuration.resultsTopic
+        resultsValue = configuration.resultsValue
         self.logger = logger
         processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: nil, statistics: PipelineStatistics(),
@@ -106,7 +108,7 @@ public final class Replay: Sendable {
         guard let topic = resultsTopic else { return 0 }
         let publisher = try await ResultsPublisher.make(
             topic: topic, kafka: kafka, store: store, group: group, limit: .max, health: PipelineHealth(),
-            logger: logger)
+            value: resultsValue, logger: logger)
         await publisher.drain(until: .now + timeout)
         await publisher.producer.close()
         return try await store.outboxCount()

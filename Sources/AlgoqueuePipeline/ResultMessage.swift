@@ -25,12 +25,14 @@ public enum ResultMessage {
     /// The message for `row`, published to `topic` by an instance of `group` on `host`; for a row of a split batch,
     /// `split` goes in headers too.
     public static func record(
-        _ row: ResultRow, split: SplitRowInfo? = nil, topic: String, group: String, host: String
+        _ row: ResultRow, split: SplitRowInfo? = nil, topic: String, group: String, host: String,
+        value: ResultsValue = .row
     ) -> KafkaRecord {
         var headers = [
             KafkaHeader(name: sourceTopicHeader, string: row.topic),
             KafkaHeader(name: sourcePartitionHeader, string: String(row.partition)),
             KafkaHeader(name: sourceOffsetHeader, string: String(row.offset)),
+            KafkaHeader(name: "algoqueue.source.item", string: String(row.item)),
             KafkaHeader(name: "algoqueue.status", string: row.status.rawValue),
             KafkaHeader(name: "algoqueue.algorithm", string: row.algorithm),
             KafkaHeader(name: "algoqueue.group", string: group),
@@ -47,7 +49,25 @@ public enum ResultMessage {
                 KafkaHeader(name: splitHeaders.algorithms, string: String(split.algorithms)),
             ]
         }
-        return KafkaRecord(topic: topic, key: Array(key(row).utf8), value: Array(json(row).utf8), headers: headers)
+        let bytes = value == .row ? jsonBytes(row) : outputBytes(row)
+        return KafkaRecord(topic: topic, key: Array(key(row).utf8), value: bytes, headers: headers)
+    }
+
+    /// `results.value: output`: an ok row's output as it is (JSON; other text as a JSON string), an error row as
+    /// `{"error": "..."}`.
+    public static func outputBytes(_ row: ResultRow) -> [UInt8] {
+        guard row.status == .ok else {
+            var object = JSONObjectBytes()
+            object.string("error", row.error ?? "")
+            return object.finish()
+        }
+        guard let output = row.output else { return JSONObjectBytes.nullValue }
+        if output.utf8.withContiguousStorageIfAvailable({ JSONSyntax.isValid($0) }) ?? false {
+            return Array(output.utf8)
+        }
+        var quoted: [UInt8] = []
+        JSONObjectBytes.appendQuoted(output, to: &quoted)
+        return quoted
     }
 
     public static func key(_ row: ResultRow) -> String {
@@ -56,47 +76,53 @@ public enum ResultMessage {
 
     /// The row as one JSON object.
     public static func json(_ row: ResultRow) -> String {
-        var members: [String] = []
-        func add(_ name: String, _ value: String) { members.append(JSONString.quoted(name) + ":" + value) }
-        func string(_ text: String?) -> String { text.map(JSONString.quoted) ?? "null" }
+        String(decoding: jsonBytes(row), as: UTF8.self)
+    }
+
+    /// The row as one JSON object, written straight into bytes (one per row published: see ``JSONObjectBytes``).
+    public static func jsonBytes(_ row: ResultRow) -> [UInt8] {
+        var object = JSONObjectBytes(
+            capacity: 320 + (row.output?.utf8.count ?? 0)
+                + (row.input?.utf8.count ?? row.rawInput.map { $0.count * 4 / 3 } ?? 0)
+                + (row.error?.utf8.count ?? 0) + (row.metadata?.utf8.count ?? 0))
         /// JSON text embedded as is under `name`; other text as a string under `name_text`.
-        func embed(_ name: String, _ text: String?) {
-            guard let text else { return add(name, "null") }
+        func embed(_ name: StaticString, _ textName: StaticString, _ text: String?) {
+            guard let text else { return object.raw(name, JSONObjectBytes.nullValue) }
             // `null` as text stays a string: embedded, it would read back as no value.
-            if text != "null", (try? JSONSyntax.validate(Array(text.utf8))) != nil {
-                add(name, text)
-            } else {
-                add(name + "_text", string(text))
-            }
+            let valid =
+                text != "null"
+                && (text.utf8.withContiguousStorageIfAvailable { JSONSyntax.isValid($0) }
+                    ?? ((try? JSONSyntax.validate(Array(text.utf8))) != nil))
+            if valid { object.raw(name, text.utf8) } else { object.string(textName, text) }
         }
-        add("topic", string(row.topic))
-        add("partition", String(row.partition))
-        add("offset", String(row.offset))
-        add("item", String(row.item))
-        add("algorithm", string(row.algorithm))
-        add("algorithm_version", string(row.algorithmVersion))
-        add("key", string(row.key))
-        add("status", string(row.status.rawValue))
-        embed("output", row.output)
-        add("error", string(row.error))
-        embed("metadata", row.metadata)
-        add("output_file", string(row.outputFile))
-        add("attempts", String(row.attempts))
-        add("duration_ms", "\(row.durationMilliseconds.isFinite ? row.durationMilliseconds : 0)")
-        add("created_at", string(row.createdAt))
-        add("updated_at", string(row.updatedAt))
-        add("message_timestamp", string(row.messageTimestamp))
-        add("input_bytes", String(row.inputBytes))
-        if let hash = row.inputHash { add("input_hash", string(hash)) }
-        if let source = row.cachedFrom { add("cached_from", string(source)) }
-        if let traceparent = row.traceparent { add("traceparent", string(traceparent)) }
-        if let status = row.httpStatus { add("http_status", String(status)) }
+        object.string("topic", row.topic)
+        object.integer("partition", row.partition)
+        object.integer("offset", row.offset)
+        object.integer("item", row.item)
+        object.string("algorithm", row.algorithm)
+        object.string("algorithm_version", row.algorithmVersion)
+        object.string("key", row.key)
+        object.string("status", row.status.rawValue)
+        embed("output", "output_text", row.output)
+        object.string("error", row.error)
+        embed("metadata", "metadata_text", row.metadata)
+        object.string("output_file", row.outputFile)
+        object.integer("attempts", row.attempts)
+        object.raw("duration_ms", "\(row.durationMilliseconds.isFinite ? row.durationMilliseconds : 0)".utf8)
+        object.string("created_at", row.createdAt)
+        object.string("updated_at", row.updatedAt)
+        object.string("message_timestamp", row.messageTimestamp)
+        object.integer("input_bytes", row.inputBytes)
+        if let hash = row.inputHash { object.string("input_hash", hash) }
+        if let source = row.cachedFrom { object.string("cached_from", source) }
+        if let traceparent = row.traceparent { object.string("traceparent", traceparent) }
+        if let status = row.httpStatus { object.integer("http_status", status) }
         if let raw = row.rawInput {
-            add("input_base64", string(Data(raw).base64EncodedString()))
+            object.string("input_base64", Data(raw).base64EncodedString())
         } else {
-            embed("input", row.input)
+            embed("input", "input_text", row.input)
         }
-        return "{" + members.joined(separator: ",") + "}"
+        return object.finish()
     }
 
     /// The split-batch facts in a results-topic message's headers, if it has them.

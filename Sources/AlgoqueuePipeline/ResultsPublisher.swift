@@ -18,6 +18,8 @@ final class ResultsPublisher: Sendable {
     let health: PipelineHealth
     /// The most rows the outbox may hold before the writer waits (and so consumption pauses).
     let limit: Int
+    /// What each message's value holds (`results.value`).
+    let value: ResultsValue
     /// Rows in the outbox, as far as this process knows (read at start, then counted as written and published).
     let queued = Locked(0)
     /// Set by ``stop()``: ``run()`` returns after the batch in hand. (Not task cancellation: a cancelled store
@@ -40,8 +42,9 @@ final class ResultsPublisher: Sendable {
 
     init(
         producer: KafkaProducer, topic: String, store: ResultsStore, group: String, limit: Int, health: PipelineHealth,
-        logger: Logger
+        value: ResultsValue = .row, logger: Logger
     ) {
+        self.value = value
         self.health = health
         self.producer = producer
         self.topic = topic
@@ -56,14 +59,14 @@ final class ResultsPublisher: Sendable {
     /// already holds.
     static func make(
         topic: String, kafka: KafkaConsumerConfiguration, store: ResultsStore, group: String, limit: Int,
-        health: PipelineHealth, logger: Logger
+        health: PipelineHealth, value: ResultsValue = .row, logger: Logger
     ) async throws(KafkaError) -> ResultsPublisher {
         var settings = KafkaProducerConfiguration(sameClusterAs: kafka)
         settings.properties["enable.idempotence"] = "true"
         let publisher = ResultsPublisher(
             producer: try KafkaProducer(configuration: settings, logger: logger), topic: topic, store: store,
             group: group,
-            limit: limit, health: health, logger: logger)
+            limit: limit, health: health, value: value, logger: logger)
         await publisher.load()
         return publisher
     }
@@ -172,7 +175,8 @@ final class ResultsPublisher: Sendable {
                     (
                         entry.id,
                         try await producer.enqueue(
-                            ResultMessage.record(entry.row, split: entry.split, topic: topic, group: group, host: host))
+                            ResultMessage.record(
+                                entry.row, split: entry.split, topic: topic, group: group, host: host, value: value))
                     ))
             } catch {
                 logger.warning(
@@ -230,7 +234,8 @@ final class ResultsPublisher: Sendable {
                     (
                         entry.id,
                         try await producer.enqueue(
-                            ResultMessage.record(entry.row, split: entry.split, topic: topic, group: group, host: host))
+                            ResultMessage.record(
+                                entry.row, split: entry.split, topic: topic, group: group, host: host, value: value))
                     ))
             }
             let settled = await settle(pending, giveUp: giveUp)

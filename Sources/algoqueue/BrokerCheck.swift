@@ -14,10 +14,14 @@ enum BrokerCheck {
         var problem: KafkaError?
         var missingTopics: [String] = []
         var existingTopics: [String] = []
+        /// Topics written to (the results topic) that the cluster does not have yet.
+        var missingOutputs: [String] = []
     }
 
     /// Asks the cluster once; `topics`: also look for the consumed topics.
-    static func probe(_ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger) async -> Finding {
+    static func probe(
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String] = [], logger: Logger
+    ) async -> Finding {
         let producer: KafkaProducer
         do {
             producer = try KafkaProducer(
@@ -28,8 +32,9 @@ enum BrokerCheck {
         var finding = Finding()
         do {
             try await producer.waitForBrokers(within: wait)
-            if topics, let existing = await producer.topics(within: wait) {
-                finding.missingTopics = kafka.topics.filter { existing[$0] == nil }
+            if topics || !outputs.isEmpty, let existing = await producer.topics(within: wait) {
+                finding.missingTopics = topics ? kafka.topics.filter { existing[$0] == nil } : []
+                finding.missingOutputs = outputs.filter { existing[$0] == nil }
                 finding.existingTopics = existing.keys.filter { !$0.hasPrefix("__") }.sorted()
             }
         } catch {
@@ -60,18 +65,34 @@ enum BrokerCheck {
     /// At the start of `run` or `collect`. A run that should end (`--until-idle`) waits for the answer and exits 1
     /// without one; a service, which keeps trying, gets a task that warns once (cancel it when the service ends).
     /// `topics` (for `run`): a consumed topic the cluster does not have ends a job (exit 78) and warns a service.
+    /// `outputs`: topics written to (the results topic); one the cluster does not have yet is a warning.
     static func atStart(
-        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, logger: Logger
+        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, outputs: [String] = [],
+        logger: Logger
     ) async throws -> Task<Void, Never>? {
-        guard untilIdle else { return warnUnlessReachable(kafka, topics: topics, logger: logger) }
-        try await require(kafka, topics: topics, logger: logger)
+        guard untilIdle else { return warnUnlessReachable(kafka, topics: topics, outputs: outputs, logger: logger) }
+        try await require(kafka, topics: topics, outputs: outputs, logger: logger)
         return nil
+    }
+
+    /// The warning for a topic written to that does not exist yet.
+    static func warnMissingOutputs(_ finding: Finding, logger: Logger) {
+        for topic in finding.missingOutputs {
+            let message =
+                "the results topic \(topic) does not exist yet: the broker creates it on the first write if it "
+                + "allows that (auto.create.topics.enable; the development broker does); otherwise create it, or rows "
+                + "wait in the outbox"
+            logger.warning("\(message)")
+        }
     }
 
     /// For a run that should end (`--until-idle`): says why and exits 1 when no broker answers, 78 when a topic to
     /// consume does not exist (a job would otherwise end at once, having consumed nothing, and exit 0).
-    private static func require(_ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger) async throws {
-        let finding = await probe(kafka, topics: topics, logger: logger)
+    private static func require(
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String], logger: Logger
+    ) async throws {
+        let finding = await probe(kafka, topics: topics, outputs: outputs, logger: logger)
+        warnMissingOutputs(finding, logger: logger)
         if let problem = finding.problem {
             printError("algoqueue: error: " + message(kafka.brokers, problem, outcome: "nothing was consumed"))
             throw ExitCodes.failure
@@ -87,11 +108,12 @@ enum BrokerCheck {
     /// For a service, which keeps trying: a warning, once, when no broker answered within ``wait``, or when a topic
     /// to consume does not exist yet (consuming it starts once it is created).
     private static func warnUnlessReachable(
-        _ kafka: KafkaConsumerConfiguration, topics: Bool, logger: Logger
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String], logger: Logger
     ) -> Task<Void, Never> {
         Task {
-            let finding = await probe(kafka, topics: topics, logger: logger)
+            let finding = await probe(kafka, topics: topics, outputs: outputs, logger: logger)
             guard !Task.isCancelled else { return }
+            warnMissingOutputs(finding, logger: logger)
             if let problem = finding.problem {
                 logger.warning(
                     "\(message(kafka.brokers, problem, outcome: "still trying, and consuming as soon as one answers"))")

@@ -85,7 +85,8 @@ struct RunCommand: AsyncParsableCommand {
             ])
         // A batch run must end: no broker is an error. A service keeps trying, and says so.
         let reachability = try await BrokerCheck.atStart(
-            settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true, logger: logger)
+            settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true,
+            outputs: settings.pipeline.resultsTopic.map { [$0] } ?? [], logger: logger)
         defer { reachability?.cancel() }
         let models = await ModelServerCheck.openInference(settings)
         for note in models.notes { logger.info("\(note)") }

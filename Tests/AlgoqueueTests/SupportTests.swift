@@ -114,3 +114,28 @@ struct SupportTests {
         #expect(masks.count == 2 && masks.allSatisfy { $0.map { $0 & 0x7FFF_FFFF } == 0 }, "\(masks)")
     }
 }
+
+@Suite("JSON objects written as bytes")
+struct JSONObjectBytesTests {
+    @Test("every text comes back as it was: quotes, backslashes, control characters, non-ASCII")
+    func roundTrip() throws {
+        let texts = [
+            "", "plain", "say \"hi\"", #"back\slash"#, "line\nbreak\r\ttab", "\u{0}\u{1}\u{1f}\u{7f}", "ünïcødé ✓ 🦊",
+            String(repeating: "x\"", count: 300),
+        ]
+        for text in texts {
+            var object = JSONObjectBytes()
+            object.string("text", text)
+            object.integer("n", -42)
+            object.raw("list", Array("[1,2]".utf8))
+            object.string("none", nil)
+            let bytes = object.finish()
+            let decoded = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            #expect(decoded["text"] as? String == text, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(decoded["n"] as? Int == -42)
+            #expect(decoded["list"] as? [Int] == [1, 2])
+            #expect(decoded["none"] is NSNull)
+            #expect(Array(bytes.prefix(8)) == Array(#"{"text":"#.utf8))
+        }
+    }
+}

@@ -16,6 +16,8 @@ public struct CollectSummary: Sendable {
     public var lost: Int64 = 0
     /// Where they were, such as `results[2] offsets 0..<1234` (at most 20 listed).
     public var gaps: [String] = []
+    /// From the first message received to the last rows written (the group join and the wait for the end left out).
+    public var processing: Duration?
 
     public init() {}
 }
@@ -88,6 +90,7 @@ public final class Collector: Sendable {
         var summary = CollectSummary()
         var assigned: Set<TopicPartition> = []
         var positions = CollectPositions()
+        var firstMessage: ContinuousClock.Instant?
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         func lost(_ gap: CollectPositions.Gap) {
             summary.lost += gap.count
@@ -124,6 +127,8 @@ public final class Collector: Sendable {
                     positions.revoked(partition)
                 }
             case .messages(let messages):
+                let received = ContinuousClock.now
+                firstMessage = firstMessage ?? received
                 var rows: [ResultRow] = []
                 var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
                 var next: [TopicPartition: Int64] = [:]
@@ -162,6 +167,7 @@ public final class Collector: Sendable {
                 consumer.commit(next)
                 consumer.release(messages: messages.count, bytes: bytes)
                 summary.rows += rows.count
+                if let firstMessage { summary.processing = ContinuousClock.now - firstMessage }
                 if ContinuousClock.now - lastProgress >= .seconds(10) {
                     lastProgress = ContinuousClock.now
                     logger.info("collecting", metadata: ["rows": "\(summary.rows)"])

@@ -139,14 +139,19 @@ public enum ResultMessage {
     /// The row a results-topic message carries; nil when the value is not such a row.
     public static func row(_ value: [UInt8]) -> ResultRow? {
         guard let members = JSONSyntax.objectMembers(value) else { return nil }
-        var fields: [String: ArraySlice<UInt8>] = [:]
-        for member in members { fields[member.name] = value[member.value] }
-        func isNull(_ name: String) -> Bool { fields[name].map { Array($0) == Array("null".utf8) } ?? true }
-        func string(_ name: String) -> String? { isNull(name) ? nil : fields[name].flatMap(JSONSyntax.stringValue) }
-        func number(_ name: String) -> String? { fields[name].map { String(decoding: $0, as: UTF8.self) } }
+        // A row has about 20 members: a look-up walks them (no dictionary built per message).
+        func field(_ name: String) -> ArraySlice<UInt8>? {
+            members.first { $0.name == name }.map { value[$0.value] }
+        }
+        let null = Array("null".utf8)
+        func string(_ name: String) -> String? {
+            guard let raw = field(name), !raw.elementsEqual(null) else { return nil }
+            return JSONSyntax.stringValue(raw)
+        }
+        func number(_ name: String) -> String? { field(name).map { String(decoding: $0, as: UTF8.self) } }
         /// Embedded JSON as its text, or the `_text` string.
         func embedded(_ name: String) -> String? {
-            if !isNull(name), let raw = fields[name] { return String(decoding: raw, as: UTF8.self) }
+            if let raw = field(name), !raw.elementsEqual(null) { return String(decoding: raw, as: UTF8.self) }
             return string(name + "_text")
         }
         guard let topic = string("topic"), let partition = number("partition").flatMap({ Int32($0) }),

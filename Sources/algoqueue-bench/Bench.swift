@@ -90,7 +90,8 @@ struct Run: AsyncParsableCommand {
             }
             if scenario == "results-topic" {
                 try await runResultsTopicScenario(
-                    algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory)
+                    algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory,
+                    executable: executable.path)
                 continue
             }
             if scenario == "model" {

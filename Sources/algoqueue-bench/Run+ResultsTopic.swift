@@ -9,12 +9,14 @@ import Foundation
 /// rows (the same records `run` publishes, headers included) to the same broker.
 extension Run {
     func runResultsTopicScenario(
-        algoqueue: String, broker: DevBroker, url: String, directory: String
+        algoqueue: String, broker: DevBroker, url: String, directory: String, executable: String
     ) async throws {
         let topic = "bench-results-input"
         try broker.createTopic(topic, partitions: 8)
-        try broker.createTopic("bench-results", partitions: 8)
-        try broker.createTopic("bench-results-plain", partitions: 8)
+        // Enough partitions that the development broker (about 5 MB per partition) keeps every row for collect.
+        let resultPartitions = max(8, messages / 2_000)
+        try broker.createTopic("bench-results", partitions: resultPartitions)
+        try broker.createTopic("bench-results-plain", partitions: resultPartitions)
         try await publish(messages, to: topic, brokers: broker.bootstrapServers)
         func run(_ name: String, _ extra: [String]) throws -> (usage: ChildUsage, processing: Double) {
             let usage = try runMeasured(
@@ -50,6 +52,26 @@ extension Run {
                 plain.usage.wallSeconds / published.usage.wallSeconds,
                 published.usage.cpuSeconds / plain.usage.cpuSeconds, drain,
                 drain / published.usage.wallSeconds * 100))
+
+        // collect: the rows of the results topic into a new file, against SQLite-only writing as many rows.
+        let collect = try runMeasured(
+            algoqueue,
+            [
+                "collect", "--brokers", broker.bootstrapServers, "--topic", "bench-results", "--database",
+                directory + "/collected.db", "--until-idle", "--log-level", "error",
+            ])
+        guard collect.status == 0, let collecting = Self.processingSeconds(collect.output) else {
+            throw BenchError("algoqueue collect failed (\(collect.status)): \(collect.output)")
+        }
+        let sqliteOnly = try referenceRate(
+            executable, ["sqlite-only", "--database", directory + "/sqlite-only-collect.db"] + storeReferenceRows)
+        let collectRate = Double(messages) / collecting
+        print(
+            String(
+                format:
+                    "  collect: %.0f rows/s (processing %.2f s, %.2f s wall with the group join), %.3f CPU s per 1000; SQLite-only %.0f rows/s; collect / SQLite-only = %.2f (target >= 0.80)",
+                collectRate, collecting, collect.wallSeconds, collect.cpuSeconds / Double(messages) * 1000, sqliteOnly,
+                collectRate / sqliteOnly))
 
         // Reference: the same rows as records, from the store the run wrote, through a plain idempotent producer.
         let store = try ResultsStore.open(

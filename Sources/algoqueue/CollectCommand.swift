@@ -122,9 +122,10 @@ struct CollectCommand: AsyncParsableCommand {
                 "; \(summary.lost) result message(s) LOST: deleted by the broker before they were collected ("
                 + summary.gaps.joined(separator: ", ") + (summary.gaps.count == 20 ? ", ..." : "") + ")"
         }
+        let processing = summary.processing.map { String(format: " (processing %.3f s)", $0.seconds) } ?? ""
         print(
             "collected \(summary.rows) row message(s) from \(topic.joined(separator: ", ")) into \(database)\(malformed)"
-        )
+                + processing)
         if let outcome {
             printError("algoqueue: error: \(outcome)")
             throw ExitCodes.failure

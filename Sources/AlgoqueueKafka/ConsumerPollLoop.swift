@@ -54,7 +54,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 break
             }
             commit(commits)
-            if let queue { fetcher.saw(queued: Int(rd_kafka_queue_length(queue)), handOver: Self.maxBatch) }
+            if let queue { fetcher.saw(queued: Int(rd_kafka_queue_length(queue)), handOver: maxBatch) }
             switch flow.step(
                 messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
             {
@@ -74,7 +74,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
             while true {
                 deliver(message, into: &batch)
                 rd_kafka_message_destroy(message)
-                guard batch.count < Self.maxBatch, let next = rd_kafka_consumer_poll(handle, 0) else { break }
+                guard batch.count < maxBatch, let next = rd_kafka_consumer_poll(handle, 0) else { break }
                 message = next
             }
             flush(&batch)
@@ -88,8 +88,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// The most messages handed over in one event.
-    static let maxBatch = 500
+    /// The most messages handed over in one event (``KafkaConsumerConfiguration/handOverBatch``).
+    var maxBatch: Int { consumer.configuration.handOverBatch }
 
     /// Hands the messages collected so far to the consumer's events, counting them as unreleased.
     func flush(_ batch: inout [KafkaMessage]) {

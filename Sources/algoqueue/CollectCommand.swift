@@ -95,6 +95,7 @@ struct CollectCommand: AsyncParsableCommand {
         kafka.brokers = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         kafka.groupID = group
         kafka.topics = topic
+        kafka.handOverBatch = 2000
         let flagged = KafkaPropertyFlags.parse(kafkaProperties)
         if let problem = flagged.problems.first {
             printError("algoqueue: error: --kafka-property: \(problem)")

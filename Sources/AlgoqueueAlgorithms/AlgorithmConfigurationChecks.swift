@@ -6,11 +6,18 @@ import Foundation
 public enum CallLimits {
     /// The longest call timeout accepted.
     public static let maxTimeout: Duration = .seconds(50 * 60)
+    /// The call timeout (and a worker's start-up timeout) unless configured: 300 seconds.
+    public static let defaultTimeout: Duration = .seconds(300)
+    /// The largest answer accepted unless configured: 16 MiB.
+    public static let defaultMaxAnswerBytes = 16 << 20
+    /// How long opening a connection to an endpoint may take: 10 seconds.
+    public static let connectTimeout: Duration = .seconds(10)
 
     static func problems(timeout: Duration, maxAnswerBytes: Int) -> [FieldProblem] {
         var problems: [FieldProblem] = []
         if timeout <= .zero || timeout > maxTimeout {
-            problems.append(FieldProblem("timeout", "must be between 1ms and 50m (got \(timeout.text))"))
+            problems.append(
+                FieldProblem("timeout", "must be between 1ms and \(maxTimeout.text) (got \(timeout.text))"))
         }
         if maxAnswerBytes < 1 { problems.append(FieldProblem("max_answer_bytes", "must be at least 1")) }
         return problems
@@ -144,7 +151,9 @@ extension ProcessPoolConfiguration {
         if workers < 1 { problems.append(FieldProblem("workers", "must be at least 1")) }
         if startupTimeout <= .zero || startupTimeout > CallLimits.maxTimeout {
             problems.append(
-                FieldProblem("startup_timeout", "must be between 1ms and 50m (got \(startupTimeout.text))"))
+                FieldProblem(
+                    "startup_timeout",
+                    "must be between 1ms and \(CallLimits.maxTimeout.text) (got \(startupTimeout.text))"))
         }
         return problems + CallLimits.problems(timeout: timeout, maxAnswerBytes: maxAnswerBytes)
     }

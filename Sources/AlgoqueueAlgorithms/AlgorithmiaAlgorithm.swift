@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Foundation
 
 /// How to call an algorithm through an Algorithmia-style API.
@@ -11,9 +12,9 @@ public struct AlgorithmiaConfiguration: Sendable {
     /// The API key, sent as `Authorization: Simple KEY`. Never logged, never written to a row.
     public var apiKey: String?
     /// How long one call may take; also sent to the API as the `timeout` query parameter (whole seconds).
-    public var timeout: Duration = .seconds(300)
+    public var timeout: Duration = CallLimits.defaultTimeout
     /// The largest answer accepted. Default: 16 MiB.
-    public var maxAnswerBytes: Int = 16 << 20
+    public var maxAnswerBytes: Int = CallLimits.defaultMaxAnswerBytes
     /// How many connections to keep to the API. Default: 8.
     public var maxConnections: Int = 8
 

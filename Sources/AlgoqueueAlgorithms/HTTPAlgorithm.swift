@@ -17,9 +17,9 @@ public struct HTTPAlgorithmConfiguration: Sendable {
     /// Extra request headers (authorization, routing). Their values never reach logs or rows.
     public var headers: [String: String] = [:]
     /// How long one call may take, connect to last byte. Default: 300 seconds.
-    public var timeout: Duration = .seconds(300)
+    public var timeout: Duration = CallLimits.defaultTimeout
     /// The largest answer accepted. Default: 16 MiB.
-    public var maxAnswerBytes: Int = 16 << 20
+    public var maxAnswerBytes: Int = CallLimits.defaultMaxAnswerBytes
     /// How many connections to keep to the endpoint. Default: 8.
     public var maxConnections: Int = 8
     /// The request and answer shapes the endpoint speaks. Default: `raw` (each input as it is).
@@ -90,7 +90,7 @@ public final class HTTPAlgorithm: Algorithm {
             transport = .pool(
                 HTTP1ConnectionPool(
                     host: host, port: url.port ?? 80, maxConnections: configuration.maxConnections,
-                    connectTimeout: .seconds(10)),
+                    connectTimeout: .init(CallLimits.connectTimeout)),
                 head: head,
                 start: Result { () throws(HTTP1HeaderError) in
                     try HTTP1RequestBytes.start(uri: head.uri, headers: callHeaders.fixed)
@@ -99,7 +99,7 @@ public final class HTTPAlgorithm: Algorithm {
         }
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
-        clientConfiguration.timeout.connect = .seconds(10)
+        clientConfiguration.timeout.connect = .init(CallLimits.connectTimeout)
         // A refused or failed connection fails the call at once; algoqueue's retry policy backs off and tries
         // again. Left on, the pool retries connecting until the call's timeout, so a dead endpoint would cost the
         // whole timeout per attempt.

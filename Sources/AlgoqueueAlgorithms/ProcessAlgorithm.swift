@@ -15,12 +15,12 @@ public struct ProcessPoolConfiguration: Sendable {
     public var workers: Int = 2
     /// How long one request may take; a worker holding a request longer is taken as hung and restarted.
     /// A worker's start-up does not count (see `startupTimeout`).
-    public var timeout: Duration = .seconds(300)
+    public var timeout: Duration = CallLimits.defaultTimeout
     /// How long a worker may take from its start to its first answer (loading a model, say). Requests sent to it
     /// meanwhile wait for it; their `timeout` counts from its first answer. Default: 300 s.
-    public var startupTimeout: Duration = .seconds(300)
+    public var startupTimeout: Duration = CallLimits.defaultTimeout
     /// The largest answer line accepted. Default: 16 MiB.
-    public var maxAnswerBytes: Int = 16 << 20
+    public var maxAnswerBytes: Int = CallLimits.defaultMaxAnswerBytes
     /// How many times a request is sent again after the worker holding it died. Default: 2.
     public var maxResends: Int = 2
 

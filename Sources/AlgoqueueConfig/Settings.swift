@@ -40,7 +40,7 @@ public struct AlgorithmSettings: Sendable {
     /// How many worker processes run (kind `process`). Default: 2.
     public var workers = 2
     /// How long a worker may take from its start to its first answer (kind `process`). Default: 300 seconds.
-    public var startupTimeout: Duration = .seconds(300)
+    public var startupTimeout: Duration = CallLimits.defaultTimeout
     /// Whether answers are computed once per input.
     public enum Cache: String, Sendable, CaseIterable {
         /// Every input is called.
@@ -70,9 +70,9 @@ public struct AlgorithmSettings: Sendable {
     /// Extra request headers; values may use `${ENV_NAME}` so secrets stay out of the file.
     public var headers: [String: String] = [:]
     /// How long one call may take. Default: 300 seconds; at most 50 minutes.
-    public var timeout: Duration = .seconds(300)
+    public var timeout: Duration = CallLimits.defaultTimeout
     /// The largest answer accepted. Default: 16 MiB.
-    public var maxAnswerBytes: Int = 16 << 20
+    public var maxAnswerBytes: Int = CallLimits.defaultMaxAnswerBytes
 
     /// Settings with every default.
     public init() {}

@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueueSupport
 
 /// What a micro-batch answer says about each of its inputs.
 ///

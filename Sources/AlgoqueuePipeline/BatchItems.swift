@@ -1,6 +1,7 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
 import AlgoqueueStore
+import AlgoqueueSupport
 
 /// What one message holds: one input, the items of a batch, or a reason it holds nothing usable.
 enum MessagePlan {

@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import AlgoqueueSupport
 import Foundation
 
 /// Turns a message value into an algorithm input, or into the reason it cannot be one.

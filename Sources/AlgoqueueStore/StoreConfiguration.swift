@@ -9,7 +9,9 @@ public struct StoreConfiguration: Sendable {
     }
 
     /// The SQLite file; created (mode 0640) with its directory's parent existing. Default: `algoqueue.db`.
-    public var path: String = "algoqueue.db"
+    /// The results file unless configured.
+    public static let defaultPath = "algoqueue.db"
+    public var path: String = StoreConfiguration.defaultPath
     /// Default: `.full`.
     public var synchronous: Synchronous = .full
     /// Whether each row keeps the input text. Default: `true`.

@@ -15,7 +15,7 @@ struct MigrateCommand: ParsableCommand {
     )
 
     @Option(name: .long, help: ArgumentHelp("The SQLite results file.", valueName: "path"))
-    var database = "algoqueue.db"
+    var database = StoreConfiguration.defaultPath
 
     func run() throws {
         let logger = LoggingSetup.bootstrap(level: "warning")

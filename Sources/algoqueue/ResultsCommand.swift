@@ -25,7 +25,7 @@ struct ResultsCommand: AsyncParsableCommand {
     )
 
     @Option(name: .long, help: ArgumentHelp("The SQLite results file.", valueName: "path"))
-    var database = "algoqueue.db"
+    var database = StoreConfiguration.defaultPath
 
     @Flag(name: .long, help: "Only rows with status error.")
     var errors = false

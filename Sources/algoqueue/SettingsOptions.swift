@@ -30,7 +30,9 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Call timeout, such as 30s or 5m (default 300s, at most 50m).", valueName: "duration"))
+        help: ArgumentHelp(
+            "Call timeout, such as 30s or 10m (default \(CallLimits.defaultTimeout.text), at most \(CallLimits.maxTimeout.text)).",
+            valueName: "duration"))
     var timeout: String?
 
     @Option(

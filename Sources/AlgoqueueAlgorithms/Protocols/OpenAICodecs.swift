@@ -1,3 +1,5 @@
+import AlgoqueueSupport
+
 /// OpenAI-compatible `/v1/embeddings`: `{"model": M, "input": [text, ...]}` → `data[].embedding`, matched by
 /// `index`. An input is a string, or an object whose `textField` holds the text; `usage` is kept as metadata.
 struct OpenAIEmbeddingsCodec: ProtocolCodec {

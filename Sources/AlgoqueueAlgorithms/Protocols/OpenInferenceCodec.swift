@@ -1,3 +1,5 @@
+import AlgoqueueSupport
+
 /// The Open Inference Protocol (KServe V2). An input is one row of the model's input tensor (a JSON list, nested for
 /// more dimensions, or one value), or an object of tensor name → row for a model with several inputs; a call stacks
 /// its inputs' rows into tensors of shape `[n, ...]`, sent flattened (row-major). Each output tensor is split back

@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueueSupport
 import Foundation
 import Testing
 

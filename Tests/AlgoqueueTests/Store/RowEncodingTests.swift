@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueStore
+import AlgoqueueSupport
 import Foundation
 import Testing
 

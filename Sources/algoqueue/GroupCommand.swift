@@ -16,8 +16,10 @@ struct GroupCommand: AsyncParsableCommand {
             moves both, so that the next run starts where you say.
 
             Examples:
-              algoqueue group describe --brokers $BROKER --group nightly --database results.db
-              algoqueue group reset --brokers $BROKER --group nightly --topic inputs --to earliest --dry-run
+              algoqueue group describe --brokers $BROKER --group nightly \\
+                  --database results.db
+              algoqueue group reset --brokers $BROKER --group nightly \\
+                  --topic inputs --to earliest --dry-run
               algoqueue group reset --config job.yaml --to latest
             """,
         subcommands: [GroupDescribeCommand.self, GroupResetCommand.self]
@@ -159,12 +161,13 @@ struct GroupDescribeCommand: AsyncParsableCommand {
             The lag counts from where a run would resume (the later of committed and stored) to the end.
 
             Example:
-              algoqueue group describe --brokers $BROKER --group nightly --database results.db
+              algoqueue group describe --brokers $BROKER --group nightly \\
+                  --database results.db
             """)
 
     @OptionGroup var options: GroupOptions
 
-    @Option(name: .long, help: "table or json.")
+    @Option(name: .long, help: "table, csv or json.")
     var format: OutputFormat = .table
 
     func run() async throws {
@@ -229,7 +232,8 @@ struct GroupResetCommand: AsyncParsableCommand {
             64 bad flags, 78 a topic that does not exist.
 
             Examples:
-              algoqueue group reset --brokers $BROKER --group nightly --topic inputs --to earliest --dry-run
+              algoqueue group reset --brokers $BROKER --group nightly \\
+                  --topic inputs --to earliest --dry-run
               algoqueue group reset --config job.yaml --to latest   # skip the backlog
             """)
 

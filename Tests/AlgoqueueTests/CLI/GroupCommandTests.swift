@@ -31,6 +31,18 @@ struct GroupCommandTests {
         for row in try await Self.describe(bed, group: "nightly", database: database) {
             #expect(row[0] == row[2] && row[1] == row[2] && row[3] == "0", "consumed to the end: \(row)")
         }
+        // The same as JSON, for scripts.
+        let json = try await algoqueue(
+            [
+                "group", "describe", "--brokers", bed.broker.bootstrapServers, "--group", "nightly", "--database",
+                database, "--format", "json",
+            ], directory: bed.directory)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(document["group"] as? String == "nightly")
+        let partitions = try #require(document["partitions"] as? [[String: Any]])
+        #expect(
+            partitions.count == 2
+                && partitions.allSatisfy { $0["lag"] as? Int == 0 && $0["topic"] as? String == "jobs" })
         _ = try await produce((10..<16).map { numberInput($0) }, to: "jobs", brokers: bed.broker.bootstrapServers)
         let behind = try await Self.describe(bed, group: "nightly", database: database)
         #expect(behind.compactMap { Int($0[3]) }.reduce(0, +) == 6)

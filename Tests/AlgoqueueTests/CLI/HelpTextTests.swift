@@ -5,7 +5,7 @@ import Testing
 struct HelpTextTests {
     static let commands = [
         [], ["run"], ["demo"], ["dev-broker"], ["publish"], ["results"], ["replay"], ["collect"], ["stats"],
-        ["check-config"], ["migrate"],
+        ["check-config"], ["migrate"], ["group"], ["group", "describe"], ["group", "reset"],
     ]
 
     static func help(_ command: [String], columns: Int) async throws -> [String] {

@@ -37,8 +37,9 @@ public enum ConfigKeys {
         S("kafka.client_id", .string(\.kafka.clientID), "the client id brokers log"),
         S(
             "kafka.start_from", flag: "`--start-from P`", .choice(\.kafka.startPosition),
-            "where a partition with no offset (committed or stored) starts: `earliest` or `latest`; "
-                + "`algoqueue group reset` moves a group that has offsets"),
+            "where a partition with no offset (committed or stored) starts: `earliest` or `latest` (`--start-from` "
+                + "also takes a time: the first message written since); `algoqueue group reset` moves a group that has "
+                + "offsets"),
         S(
             "kafka.session_timeout", .duration(\.kafka.sessionTimeout),
             "silence after which the group reassigns our partitions"),

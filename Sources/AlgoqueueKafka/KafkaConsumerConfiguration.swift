@@ -21,6 +21,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var clientID: String = "algoqueue"
     /// Where to start on a partition with no stored offset. Default: `.earliest`.
     public var startPosition: KafkaStartPosition = .earliest
+    /// `run --start-from TIME`: a partition with no offset (committed or stored) starts at its first message
+    /// written at or after this time (milliseconds since the epoch) instead. Default: nil.
+    public var startTime: Int64?
     /// How long the broker waits for a heartbeat before it reassigns this instance's partitions.
     /// Default: 10 seconds.
     public var sessionTimeout: Duration = .seconds(10)

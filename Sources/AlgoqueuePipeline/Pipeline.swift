@@ -91,8 +91,14 @@ public final class Pipeline: Service {
         if let topic = configuration.split.topic, configuration.split.enabled, !kafka.topics.contains(topic) {
             kafka.topics.append(topic)  // chunks published to a work topic are consumed like the rest
         }
+        let stored = store.storedOffsets(group: group, logger: logger)
+        let timeStarts = await startsByTime(kafka)
         let consumer = try KafkaConsumer(
-            configuration: kafka, storedOffsets: store.storedOffsets(group: group, logger: logger), logger: logger)
+            configuration: kafka,
+            storedOffsets: { partitions in
+                // `--start-from TIME`: partitions that had no offset at all when the run began start there.
+                stored(partitions).merging(timeStarts.filter { partitions.contains($0.key) }) { stored, _ in stored }
+            }, logger: logger)
         let tracker = Locked(OffsetTracker())
         let health = self.health
         let publisher = try await resultsPublisher(group: group)

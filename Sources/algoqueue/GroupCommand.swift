@@ -239,15 +239,20 @@ struct GroupResetCommand: AsyncParsableCommand {
 
     @OptionGroup var options: GroupOptions
 
-    enum Target: String, ExpressibleByArgument {
-        case earliest, latest
-    }
-
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "earliest (the first message each partition holds) or latest (its end).", valueName: "position"))
-    var to: Target
+            "earliest (the first message each partition holds), latest (its end), or a time: the first message "
+                + "written at or after it (an ISO time in UTC such as 2026-12-07T08:00, or an age such as 2h).",
+            valueName: "position"))
+    var to: String
+
+    func validate() throws {
+        guard to == "earliest" || to == "latest" || MessageTime.milliseconds(to) != nil else {
+            throw ValidationError(
+                "--to: \"\(to)\" is not earliest, latest, an ISO time such as 2026-12-07T08:00 or an age such as 2h")
+        }
+    }
 
     @Flag(name: .customLong("dry-run"), help: "Show what would move; change nothing.")
     var dryRun = false
@@ -266,9 +271,29 @@ struct GroupResetCommand: AsyncParsableCommand {
             throw ExitCodes.failure
         }
         var offsets: [TopicPartition: Int64] = [:]
+        var byTime: [TopicPartition: Int64] = [:]
+        if let time = MessageTime.milliseconds(to), to != "earliest", to != "latest" {
+            var marks: [TopicPartition: (low: Int64, high: Int64)] = [:]
+            for entry in snapshot.partitions {
+                marks[TopicPartition(entry.topic, entry.partition)] = (entry.start, entry.end)
+            }
+            var reader = settings.kafka
+            reader.groupID = snapshot.group
+            let (wanted, configuration) = (marks, reader)
+            do {
+                byTime = try await BlockingWork.run { () throws(KafkaError) in
+                    try OffsetsForTime.find(
+                        wanted, atOrAfter: time, configuration: configuration, logger: LoggingSetup.quiet())
+                }
+            } catch {
+                printError("algoqueue: error: \(error); nothing was changed")
+                throw ExitCodes.failure
+            }
+        }
         for entry in snapshot.partitions {
-            let target = to == .earliest ? entry.start : entry.end
-            offsets[TopicPartition(entry.topic, entry.partition)] = target
+            let partition = TopicPartition(entry.topic, entry.partition)
+            let target = to == "earliest" ? entry.start : to == "latest" ? entry.end : byTime[partition] ?? entry.end
+            offsets[partition] = target
             let from = entry.resumesAt.map(String.init) ?? "(none)"
             print("\(entry.topic)[\(entry.partition)]: \(from) -> \(target)")
         }
@@ -299,7 +324,29 @@ struct GroupResetCommand: AsyncParsableCommand {
             }
         }
         print(
-            "reset group \(snapshot.group) to \(to.rawValue) on \(offsets.count) partition(s): on the broker"
+            "reset group \(snapshot.group) to \(to) on \(offsets.count) partition(s): on the broker"
                 + (store == nil ? " (no results file at \(settings.store.path))" : " and in \(settings.store.path)"))
+    }
+}
+
+/// A point in time given on the command line, as Kafka message timestamps count it (milliseconds since the epoch).
+enum MessageTime {
+    /// An age (`2h`: that long ago) or an ISO 8601 time (`2026-12-07T08:00`, seconds and a zone optional; UTC
+    /// without one); nil for anything else.
+    static func milliseconds(_ text: String, now: Date = Date()) -> Int64? {
+        if let age = Duration(text: text) { return Int64((now.timeIntervalSince1970 - age.seconds) * 1000) }
+        var iso = text.replacingOccurrences(of: " ", with: "T")
+        guard iso.count >= 16, iso.dropFirst(10).first == "T" else { return nil }
+        if iso.count == 16 { iso += ":00" }
+        let zoned = iso.hasSuffix("Z") || iso.dropFirst(19).contains("+") || iso.dropFirst(19).contains("-")
+        if !zoned { iso += "Z" }
+        let formatter = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [
+            [.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds],
+        ] {
+            formatter.formatOptions = options
+            if let date = formatter.date(from: iso) { return Int64(date.timeIntervalSince1970 * 1000) }
+        }
+        return nil
     }
 }

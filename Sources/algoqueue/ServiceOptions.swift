@@ -10,7 +10,8 @@ struct ServiceOptions: ParsableArguments {
     @Option(
         name: .customLong("start-from"),
         help: ArgumentHelp(
-            "Where a partition with no offset (committed or stored) starts: earliest (default) or latest.",
+            "Where a partition with no offset (committed or stored) starts: earliest (default), latest, or the first "
+                + "message written at or after a time (2026-12-07T08:00 in UTC, or an age such as 2h).",
             valueName: "position"))
     var startFrom: String?
 
@@ -74,12 +75,14 @@ struct ServiceOptions: ParsableArguments {
         if let startFrom {
             if let position = KafkaStartPosition(rawValue: startFrom.lowercased()) {
                 settings.kafka.startPosition = position
+            } else if let time = MessageTime.milliseconds(startFrom) {
+                settings.kafka.startTime = time
             } else {
                 problems.append(
                     ConfigProblem(
                         "--start-from",
-                        "must be earliest or latest (got \"\(startFrom)\"); to move a group that has offsets, use "
-                            + "algoqueue group reset"))
+                        "must be earliest, latest, an ISO time such as 2026-12-07T08:00 or an age such as 2h (got "
+                            + "\"\(startFrom)\"); to move a group that has offsets, use algoqueue group reset"))
             }
         }
         if !passHeaders.isEmpty { settings.pipeline.passHeaders = passHeaders }

@@ -111,7 +111,9 @@ struct GroupCommandTests {
         await bed.endpoint.stop()
     }
 
-    @Test("--start-from latest: a new group starts at the end; a bad position is refused (78)")
+    @Test(
+        "--start-from latest or a time: a new group starts at the end, or at the first message since; reset --to a time"
+    )
     func startFrom() async throws {
         let bed = try await TestBed(topic: "jobs", partitions: 2)
         defer { bed.cleanUp() }
@@ -123,7 +125,37 @@ struct GroupCommandTests {
         #expect(bed.endpoint.callCount == 0)
         let bad = try await runUntilIdle(bed, topic: "jobs", database: database, ["--start-from", "yesterday"])
         #expect(bad.status == 78)
-        #expect(bad.error.contains("--start-from: must be earliest or latest"), "\(bad.error)")
+        #expect(bad.error.contains("--start-from: must be earliest, latest, an ISO time"), "\(bad.error)")
+
+        // A time: 8 inputs before it, 4 after; the message timestamps decide (whole seconds apart).
+        try await Task.sleep(for: .milliseconds(1_100))
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.timeZone = TimeZone(identifier: "UTC")
+        format.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        let time = format.string(from: Date())
+        try await Task.sleep(for: .milliseconds(1_100))
+        _ = try await produce((8..<12).map { numberInput($0) }, to: "jobs", brokers: bed.broker.bootstrapServers)
+        let since = try await runUntilIdle(
+            bed, topic: "jobs", database: bed.directory.file("since.db"), ["--group", "since", "--start-from", time])
+        #expect(since.status == 0, "\(since.error.suffix(600))")
+        #expect(since.output.contains("consumed 4 message(s)"), "\(since.output)")
+        #expect(bed.endpoint.callCount == 4)
+        #expect(
+            try await sqlite3(
+                bed.directory.file("since.db"),
+                "SELECT group_concat(output, ',') FROM (SELECT output FROM results ORDER BY output)")
+                == [#"{"doubled": 16},{"doubled": 18},{"doubled": 20},{"doubled": 22}"#])
+        // group reset --to the same time: the 8 older messages stay behind the group's offsets.
+        let reset = try await algoqueue(
+            [
+                "group", "reset", "--brokers", bed.broker.bootstrapServers, "--group", "moved", "--topic", "jobs",
+                "--database", bed.directory.file("moved.db"), "--to", time,
+            ], directory: bed.directory)
+        #expect(reset.status == 0, "\(reset.output)\(reset.error)")
+        let moved = try await Self.describe(bed, group: "moved", database: bed.directory.file("moved.db"))
+        #expect(moved.compactMap { Int($0[0]) }.reduce(0, +) == 8, "\(moved)")
+        #expect(moved.compactMap { Int($0[3]) }.reduce(0, +) == 4)
         await bed.endpoint.stop()
     }
 }

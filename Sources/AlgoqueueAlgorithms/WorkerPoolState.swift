@@ -107,11 +107,11 @@ struct WorkerPoolState {
         guard phase != .closed else { return .refuse }
         requests[id] = Request(line: line, continuation: continuation)
         if let send = assign(id) { return .send(send) }
-        if startFailure != nil, phase == .running {
+        if let failure = startFailure, phase == .running {
             // No live worker, and the command keeps failing: fail now rather than wait for one.
             waiting.removeAll { $0 == id }
             requests[id] = nil
-            return .fail(startFailure!)
+            return .fail(failure)
         }
         return begin() ? .queuedStart : .queued
     }

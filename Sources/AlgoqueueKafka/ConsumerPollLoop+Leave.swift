@@ -50,12 +50,7 @@ extension ConsumerPollLoop {
     }
 
     /// Whether librdkafka holds no partition assigned to this consumer.
-    var librdkafkaAssignmentIsEmpty: Bool {
-        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-        guard rd_kafka_assignment(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return false }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        return list.pointee.cnt == 0
-    }
+    var librdkafkaAssignmentIsEmpty: Bool { consumer.client.assignment()?.isEmpty ?? false }
 
     /// Commits `offsets` (of assigned partitions) and waits for the answer at most until `deadline`: the last
     /// commit at a stop, and a revocation's. librdkafka's synchronous commit waits for the group coordinator without

@@ -34,11 +34,7 @@ public enum GroupOffsetCommit {
         while clock.now < deadline, assigned.isEmpty {
             // Messages fetched meanwhile are dropped: nothing is committed for them.
             if let message = rd_kafka_consumer_poll(client.handle, 100) { rd_kafka_message_destroy(message) }
-            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            if rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
-                assigned = Set(TopicPartitionList.entries(list).map(\.partition))
-                rd_kafka_topic_partition_list_destroy(list)
-            }
+            assigned = client.assignment() ?? []
         }
         let wanted = Set(offsets.keys)
         guard !assigned.isEmpty else {
@@ -71,11 +67,7 @@ public enum GroupOffsetCommit {
         let deadline = clock.now + .seconds(5)
         while clock.now < deadline {
             if let message = rd_kafka_consumer_poll(client.handle, 50) { rd_kafka_message_destroy(message) }
-            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            guard rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { break }
-            let empty = list.pointee.cnt == 0
-            rd_kafka_topic_partition_list_destroy(list)
-            if empty { break }
+            guard let assigned = client.assignment(), !assigned.isEmpty else { break }
         }
         _ = rd_kafka_consumer_close(client.handle)
     }

@@ -62,9 +62,7 @@ public enum ResultMessage {
             return object.finish()
         }
         guard let output = row.output else { return JSONObjectBytes.nullValue }
-        if output.utf8.withContiguousStorageIfAvailable({ JSONSyntax.isValid($0) }) ?? false {
-            return Array(output.utf8)
-        }
+        if JSONSyntax.isValid(output) { return Array(output.utf8) }
         var quoted: [UInt8] = []
         JSONObjectBytes.appendQuoted(output, to: &quoted)
         return quoted
@@ -89,11 +87,11 @@ public enum ResultMessage {
         func embed(_ name: StaticString, _ textName: StaticString, _ text: String?) {
             guard let text else { return object.raw(name, JSONObjectBytes.nullValue) }
             // `null` as text stays a string: embedded, it would read back as no value.
-            let valid =
-                text != "null"
-                && (text.utf8.withContiguousStorageIfAvailable { JSONSyntax.isValid($0) }
-                    ?? ((try? JSONSyntax.validate(Array(text.utf8))) != nil))
-            if valid { object.raw(name, text.utf8) } else { object.string(textName, text) }
+            if text != "null", JSONSyntax.isValid(text) {
+                object.raw(name, text.utf8)
+            } else {
+                object.string(textName, text)
+            }
         }
         object.string("topic", row.topic)
         object.integer("partition", row.partition)

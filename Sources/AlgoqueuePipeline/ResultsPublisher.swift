@@ -142,9 +142,7 @@ final class ResultsPublisher: Sendable {
             }
             _ = await remove(settled.delivered)
             if let failure = settled.failure {
-                logger.warning(
-                    "cannot publish to the results topic; the rows stay in the outbox and are published again",
-                    metadata: ["topic": "\(topic)", "error": "\(failure)"])
+                warnNotPublished(failure)
                 // Wait for what is still out, then read the outbox again from its oldest row.
                 for batch in inFlight {
                     _ = await remove(await settle(batch, giveUp: { await self.untilStopped() }).delivered)
@@ -179,9 +177,7 @@ final class ResultsPublisher: Sendable {
                                 entry.row, split: entry.split, topic: topic, group: group, host: host, value: value))
                     ))
             } catch {
-                logger.warning(
-                    "cannot publish to the results topic; the rows stay in the outbox and are published again",
-                    metadata: ["topic": "\(topic)", "error": "\(error)"])
+                warnNotPublished(error)
                 return (deliveries, true)
             }
         }
@@ -216,43 +212,23 @@ final class ResultsPublisher: Sendable {
     /// acknowledgements ends early when `giveUp` returns (a stop, or the drain's deadline): those not yet in are kept
     /// for ``drain(until:)``.
     func publishBatch(giveUp: @escaping @Sendable () async -> Void) async -> Int {
-        let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
-        do {
-            entries = try await store.outbox(limit: Self.batchSize)
-        } catch {
-            logger.error("cannot read the results outbox: \(error)")
-            return 0
-        }
         // `queued` is not reset here: rows the writer queues after this read are counted already.
-        guard !entries.isEmpty else { return 0 }
-        var delivered: [Int64] = []
-        var failure: (any Error)?
-        do {
-            var pending: [Delivery] = []
-            for entry in entries {
-                pending.append(
-                    (
-                        entry.id,
-                        try await producer.enqueue(
-                            ResultMessage.record(
-                                entry.row, split: entry.split, topic: topic, group: group, host: host, value: value))
-                    ))
-            }
-            let settled = await settle(pending, giveUp: giveUp)
-            delivered = settled.delivered
-            failure = settled.failure
-            if !settled.unsettled.isEmpty { unsettled.withLock { $0 = settled.unsettled } }
-        } catch {
-            failure = error
+        let (pending, refused) = await enqueueBatch(after: 0)
+        let settled = await settle(pending, giveUp: giveUp)
+        if !settled.unsettled.isEmpty { unsettled.withLock { $0 = settled.unsettled } }
+        if let failure = settled.failure { warnNotPublished(failure) }
+        guard await remove(settled.delivered) else { return 0 }
+        if settled.failure != nil || refused, !stopped.withLock({ $0 }) {
+            try? await Task.sleep(for: .seconds(1))
         }
-        if let failure {
-            logger.warning(
-                "cannot publish to the results topic; the rows stay in the outbox and are published again",
-                metadata: ["topic": "\(topic)", "error": "\(failure)"])
-        }
-        guard await remove(delivered) else { return 0 }
-        if failure != nil, !stopped.withLock({ $0 }) { try? await Task.sleep(for: .seconds(1)) }
-        return delivered.count
+        return settled.delivered.count
+    }
+
+    /// A row that could not be published stays in the outbox: said once per failure.
+    private func warnNotPublished(_ error: any Error) {
+        logger.warning(
+            "cannot publish to the results topic; the rows stay in the outbox and are published again",
+            metadata: ["topic": "\(topic)", "error": "\(error)"])
     }
 
     /// Takes delivered rows out of the outbox; false when the store refused (they will be published again).

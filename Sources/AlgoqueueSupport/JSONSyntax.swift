@@ -31,6 +31,11 @@ public enum JSONSyntax {
         return (try? scanner.document()) != nil
     }
 
+    /// Whether `text` is one JSON document, scanned in place where its UTF-8 is contiguous (a native string).
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { isValid($0) } ?? ((try? validate(Array(text.utf8))) != nil)
+    }
+
     public static func topLevelKind(_ bytes: [UInt8]) -> String {
         guard let first = bytes.first(where: { !isWhitespace($0) }) else { return "empty" }
         switch first {

@@ -35,7 +35,7 @@ enum BrokerCheck {
             if topics || !outputs.isEmpty, let existing = await producer.topics(within: wait) {
                 finding.missingTopics = topics ? kafka.topics.filter { existing[$0] == nil } : []
                 finding.missingOutputs = outputs.filter { existing[$0] == nil }
-                finding.existingTopics = existing.keys.filter { !$0.hasPrefix("__") }.sorted()
+                finding.existingTopics = Array(existing.keys)
             }
         } catch {
             finding.problem = error
@@ -51,9 +51,15 @@ enum BrokerCheck {
 
     /// What to tell the user about topics the cluster does not have.
     static func missingMessage(_ finding: Finding) -> String {
-        let names = finding.missingTopics.joined(separator: ", ")
-        let there = finding.existingTopics.isEmpty ? "none" : finding.existingTopics.prefix(20).joined(separator: ", ")
-        return "the cluster has no topic \(names) (its topics: \(there))"
+        missingMessage(finding.missingTopics, existing: finding.existingTopics)
+    }
+
+    /// "the cluster has no topic X (its topics: ...)": the cluster's own topics (`__consumer_offsets` and the like
+    /// left out), at most 20 of them.
+    static func missingMessage(_ missing: [String], existing: some Sequence<String>) -> String {
+        let topics = existing.filter { !$0.hasPrefix("__") }.sorted()
+        let there = topics.isEmpty ? "none" : topics.prefix(20).joined(separator: ", ")
+        return "the cluster has no topic \(missing.joined(separator: ", ")) (its topics: \(there))"
     }
 
     /// What to tell the user when no broker answered at `brokers`; `outcome` says what was (not) done.

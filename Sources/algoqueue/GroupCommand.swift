@@ -114,9 +114,7 @@ struct GroupSnapshot {
         }
         let missing = topics.filter { counts[$0] == nil }
         if !missing.isEmpty {
-            printError(
-                "algoqueue: error: the cluster has no topic \(missing.joined(separator: ", ")) (its topics: "
-                    + counts.keys.filter { !$0.hasPrefix("__") }.sorted().joined(separator: ", ") + ")")
+            printError("algoqueue: error: \(BrokerCheck.missingMessage(missing, existing: counts.keys))")
             throw ExitCodes.configError
         }
         let partitions = topics.flatMap { topic in (0..<(counts[topic] ?? 0)).map { TopicPartition(topic, Int32($0)) } }

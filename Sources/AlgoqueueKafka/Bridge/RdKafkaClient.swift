@@ -69,6 +69,14 @@ final class RdKafkaClient: @unchecked Sendable {
     /// process is about to exit; its memory and threads go with it.
     private let abandoned = Atomic(false)
 
+    /// The partitions librdkafka holds assigned to this consumer; nil when it cannot say.
+    func assignment() -> Set<TopicPartition>? {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return nil }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return Set(TopicPartitionList.entries(list).map(\.partition))
+    }
+
     /// Every topic on the cluster with its partition count (asking creates nothing); blocks up to `milliseconds`.
     func partitionCounts(milliseconds: Int32) -> (topics: [String: Int]?, result: rd_kafka_resp_err_t) {
         var metadata: UnsafePointer<rd_kafka_metadata>?

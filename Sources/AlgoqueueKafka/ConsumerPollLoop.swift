@@ -19,8 +19,12 @@ final class ConsumerPollLoop: @unchecked Sendable {
     /// The last topic name made into text, by the address librdkafka keeps it at (see ``topicName(_:)``).
     var lastTopic: (pointer: UnsafePointer<CChar>, text: String)?
 
+    /// ``KafkaConsumerConfiguration/keptHeaders`` as C strings, compared before a header is copied.
+    let keptHeaders: [[CChar]]?
+
     init(consumer: KafkaConsumer) {
         self.consumer = consumer
+        keptHeaders = consumer.configuration.keptHeaders.map { $0.map { Array($0.utf8CString) } }
         flow = ConsumerFlowControl(
             maxMessages: consumer.configuration.maxBufferedMessages, maxBytes: consumer.configuration.maxBufferedBytes)
         fetcher = FetcherWake(properties: consumer.configuration.properties)
@@ -151,11 +155,12 @@ final class ConsumerPollLoop: @unchecked Sendable {
             guard rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
                 let name
             else { break }
+            index += 1
+            if let keptHeaders, !keptHeaders.contains(where: { strcmp($0, name) == 0 }) { continue }
             result.append(
                 KafkaHeader(
                     name: String(cString: name),
                     value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-            index += 1
         }
         return result
     }

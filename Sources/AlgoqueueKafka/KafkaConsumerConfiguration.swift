@@ -40,6 +40,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// and 94 518 with 2 000 in the benchmark's results-topic scenario (100 000 rows, release, 2 cores).
     /// Default: 500.
     public var handOverBatch: Int = 500
+    /// The only headers copied out of each message; nil keeps every header. `collect` names the few it reads: each
+    /// header kept is a name and a value made into Swift values on the poll thread, for every message.
+    /// Default: nil.
+    public var keptHeaders: Set<String>?
     /// How many bytes of consumed messages may wait for their rows before partitions are paused.
     /// Default: 64 MiB.
     public var maxBufferedBytes: Int = 64 << 20

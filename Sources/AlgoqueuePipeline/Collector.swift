@@ -31,6 +31,7 @@ public final class Collector: Sendable {
     let logger: Logger
     /// Where a `batch_complete` event goes when a split batch becomes whole in the collected store.
     let completionTopic: String?
+    let metrics = CollectMetrics()
 
     public init(kafka: KafkaConsumerConfiguration, store: ResultsStore, completionTopic: String? = nil, logger: Logger)
     {
@@ -94,6 +95,7 @@ public final class Collector: Sendable {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         func lost(_ gap: CollectPositions.Gap) {
             summary.lost += gap.count
+            metrics.lost.increment(by: gap.count)
             if summary.gaps.count < 20 { summary.gaps.append(gap.description) }
             logger.warning(
                 "\(gap.count) result message(s) were deleted by the broker before they were collected; their rows are not in this store (raise the results topic's retention, or collect more often)",
@@ -110,6 +112,7 @@ public final class Collector: Sendable {
             writing = nil
             let completed = try await write.task.value
             summary.completedBatches += completed.count
+            metrics.completedBatches.increment(by: completed.count)
             for batch in completed {
                 logger.info("batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)"])
             }
@@ -117,6 +120,7 @@ public final class Collector: Sendable {
             consumer.commit(write.next)
             consumer.release(messages: write.messages, bytes: write.bytes)
             summary.rows += write.rows
+            metrics.rows.increment(by: write.rows)
             if let firstMessage { summary.processing = ContinuousClock.now - firstMessage }
             if ContinuousClock.now - lastProgress >= .seconds(10) {
                 lastProgress = ContinuousClock.now
@@ -128,6 +132,7 @@ public final class Collector: Sendable {
                 switch event {
                 case .assigned(let partitions):
                     assigned.formUnion(partitions.keys)
+                    metrics.assignedPartitions.record(assigned.count)
                     // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
                     let stored = Dictionary(
                         (try? store.offsets(group: kafka.groupID))?.map {
@@ -145,6 +150,7 @@ public final class Collector: Sendable {
                 case .revoked(let partitions):
                     try await finish()
                     assigned.subtract(partitions)
+                    metrics.assignedPartitions.record(assigned.count)
                     for partition in partitions {
                         ended[partition] = nil
                         positions.revoked(partition)
@@ -172,6 +178,7 @@ public final class Collector: Sendable {
                             }
                         } else {
                             summary.malformed += 1
+                            metrics.malformed.increment()
                             logger.warning(
                                 "not a result row (not written by algoqueue run --results-topic?); passed over",
                                 metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
@@ -188,6 +195,9 @@ public final class Collector: Sendable {
                                 rows: parsed, splits: parsedSplits, offsets: offsets, group: group)
                         }, next: next, messages: messages.count, bytes: bytes, rows: rows.count)
                 case .endOfPartition(let partition, let nextOffset):
+                    // Nothing more to parse for now: the write in hand is finished (committed, counted) at once,
+                    // not when the next messages come.
+                    try await finish()
                     ended[partition] = nextOffset
                 case .error(let error) where error.code == .fatal:
                     throw error

@@ -16,6 +16,11 @@ public enum ResultMessage {
     public static let sourcePartitionHeader = "algoqueue.source.partition"
     public static let sourceOffsetHeader = "algoqueue.source.offset"
 
+    /// The headers `collect` reads (the rest are for other consumers of the topic).
+    public static var collectedHeaders: Set<String> {
+        [splitHeaders.batchItems, splitHeaders.firstItem, splitHeaders.chunkItems, splitHeaders.algorithms]
+    }
+
     static let splitHeaders = (
         batchItems: "algoqueue.batch.items", firstItem: "algoqueue.chunk.first_item",
         chunkItems: "algoqueue.chunk.items",
@@ -132,45 +137,5 @@ public enum ResultMessage {
             let chunkItems = value(splitHeaders.chunkItems), let algorithms = value(splitHeaders.algorithms)
         else { return nil }
         return SplitRowInfo(batchItems: items, chunkFirstItem: first, chunkItems: chunkItems, algorithms: algorithms)
-    }
-
-    /// The row a results-topic message carries; nil when the value is not such a row.
-    public static func row(_ value: [UInt8]) -> ResultRow? {
-        guard let members = JSONSyntax.objectMembers(value) else { return nil }
-        // A row has about 20 members: a look-up walks them (no dictionary built per message).
-        func field(_ name: String) -> ArraySlice<UInt8>? {
-            members.first { $0.name == name }.map { value[$0.value] }
-        }
-        let null = Array("null".utf8)
-        func string(_ name: String) -> String? {
-            guard let raw = field(name), !raw.elementsEqual(null) else { return nil }
-            return JSONSyntax.stringValue(raw)
-        }
-        func number(_ name: String) -> String? { field(name).map { String(decoding: $0, as: UTF8.self) } }
-        /// Embedded JSON as its text, or the `_text` string.
-        func embedded(_ name: String) -> String? {
-            if let raw = field(name), !raw.elementsEqual(null) { return String(decoding: raw, as: UTF8.self) }
-            return string(name + "_text")
-        }
-        guard let topic = string("topic"), let partition = number("partition").flatMap({ Int32($0) }),
-            let offset = number("offset").flatMap({ Int64($0) }), let item = number("item").flatMap({ Int($0) }),
-            let algorithm = string("algorithm"), let status = string("status").flatMap(ResultStatus.init(rawValue:))
-        else { return nil }
-        var row = ResultRow(
-            topic: topic, partition: partition, offset: offset, item: item, algorithm: algorithm,
-            algorithmVersion: string("algorithm_version"), key: string("key"), status: status, input: embedded("input"),
-            inputBytes: number("input_bytes").flatMap { Int($0) } ?? 0, output: embedded("output"),
-            error: string("error"),
-            metadata: embedded("metadata"), outputFile: string("output_file"),
-            attempts: number("attempts").flatMap { Int($0) } ?? 0,
-            durationMilliseconds: number("duration_ms").flatMap { Double($0) } ?? 0,
-            messageTimestamp: string("message_timestamp"), createdAt: string("created_at"),
-            updatedAt: string("updated_at"))
-        if let base64 = string("input_base64"), let data = Data(base64Encoded: base64) { row.rawInput = Array(data) }
-        row.inputHash = string("input_hash")
-        row.cachedFrom = string("cached_from")
-        row.traceparent = string("traceparent")
-        row.httpStatus = number("http_status").flatMap { Int($0) }
-        return row
     }
 }

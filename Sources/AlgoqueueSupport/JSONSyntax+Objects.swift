@@ -2,33 +2,16 @@ import Foundation
 
 extension JSONSyntax {
     /// The members of a top-level JSON object, in order: each name (unescaped) with the byte range of its value,
-    /// kept as sent. Nil when `bytes` are not one valid object.
+    /// kept as sent. Nil when `bytes` are not one valid object. One pass: checked while the members are found.
     public static func objectMembers(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [(
         name: String, value: Range<Int>
     )]? {
-        guard (try? validate(bytes, maxDepth: maxDepth)) != nil, topLevelKind(bytes) == "object" else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer in
-            var scanner = Scanner(bytes: buffer, maxDepth: maxDepth)
-            scanner.skipWhitespace()
-            scanner.index += 1  // {
+        bytes.withUnsafeBufferPointer { buffer in
             var members: [(name: String, value: Range<Int>)] = []
-            scanner.skipWhitespace()
-            if buffer[scanner.index] == UInt8(ascii: "}") { return members }
-            while true {
-                scanner.skipWhitespace()
-                let nameStart = scanner.index
-                try? scanner.string()
-                let name = stringValue(UnsafeBufferPointer(rebasing: buffer[nameStart..<scanner.index])) ?? ""
-                scanner.skipWhitespace()
-                scanner.index += 1  // :
-                scanner.skipWhitespace()
-                let start = scanner.index
-                try? scanner.value(depth: 1)
-                members.append((name, start..<scanner.index))
-                scanner.skipWhitespace()
-                if buffer[scanner.index] == UInt8(ascii: "}") { return members }
-                scanner.index += 1  // ,
+            let valid = forEachMember(of: buffer, maxDepth: maxDepth) { name, value in
+                members.append((stringValue(UnsafeBufferPointer(rebasing: buffer[name])) ?? "", value))
             }
+            return valid ? members : nil
         }
     }
 
@@ -52,28 +35,29 @@ extension JSONSyntax {
     /// A string without escapes, which is nearly every member name and most values, is its bytes as they are
     /// (checked: quoted, no quote, backslash or control character inside, valid UTF-8); only the others go
     /// through `JSONDecoder`, which cost most of a micro-batch answer's handling when every name went there.
-    /// ``stringValue(_:)`` for a slice of an array, scanned through its buffer (the generic form, unspecialized
-    /// across modules, was a fifth of `collect`'s time).
-    public static func stringValue(_ bytes: ArraySlice<UInt8>) -> String? {
-        let fast = bytes.withUnsafeBufferPointer { buffer -> String? in
-            let quote = UInt8(ascii: "\"")
-            guard buffer.count >= 2, buffer[0] == quote, buffer[buffer.count - 1] == quote else { return nil }
+    /// Scanned in place through the buffer (the generic form, unspecialized across modules, was a fifth of
+    /// `collect`'s time).
+    public static func stringValue(_ buffer: UnsafeBufferPointer<UInt8>) -> String? {
+        let quote = UInt8(ascii: "\"")
+        if buffer.count >= 2, buffer[0] == quote, buffer[buffer.count - 1] == quote {
             let inner = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
-            for byte in inner where byte == quote || byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            return String(validating: inner, as: UTF8.self)
+            var plain = true
+            for byte in inner where byte == quote || byte == UInt8(ascii: "\\") || byte < 0x20 {
+                plain = false
+                break
+            }
+            if plain { return String(validating: inner, as: UTF8.self) }
         }
-        return fast ?? (try? JSONDecoder().decode(String.self, from: Data(bytes)))
+        return try? JSONDecoder().decode(String.self, from: Data(buffer))
     }
 
-    public static func stringValue<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> String? {
-        let quote = UInt8(ascii: "\"")
-        let backslash = UInt8(ascii: "\\")
-        if bytes.count >= 2, bytes.first == quote {
-            let inner = bytes.dropFirst().dropLast()
-            if bytes.last == quote, inner.allSatisfy({ $0 != quote && $0 != backslash && $0 >= 0x20 }) {
-                return String(validating: inner, as: UTF8.self)
-            }
-        }
-        return try? JSONDecoder().decode(String.self, from: Data(bytes))
+    /// ``stringValue(_:)-(UnsafeBufferPointer<UInt8>)`` for a slice of an array.
+    public static func stringValue(_ bytes: ArraySlice<UInt8>) -> String? {
+        bytes.withUnsafeBufferPointer { stringValue($0) }
+    }
+
+    /// ``stringValue(_:)-(UnsafeBufferPointer<UInt8>)`` for any bytes (copied when not contiguous).
+    public static func stringValue<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
+        bytes.withContiguousStorageIfAvailable { stringValue($0) } ?? stringValue(Array(bytes)[...])
     }
 }

@@ -50,26 +50,32 @@ public enum JSONSyntax {
     }
 
     /// The byte ranges of the elements of a top-level JSON array, or nil when `bytes` are not one valid array.
-    /// The elements' text is kept as sent (no re-encoding).
+    /// The elements' text is kept as sent (no re-encoding). One pass: checked while the elements are found.
     public static func arrayElements(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [Range<Int>]? {
-        guard (try? validate(bytes, maxDepth: maxDepth)) != nil, topLevelKind(bytes) == "array" else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer in
+        bytes.withUnsafeBufferPointer { buffer in
             var scanner = Scanner(bytes: buffer, maxDepth: maxDepth)
             scanner.skipWhitespace()
-            scanner.index += 1  // [
+            guard scanner.index < buffer.count, buffer[scanner.index] == UInt8(ascii: "[") else { return nil }
             var ranges: [Range<Int>] = []
+            guard (try? scanner.array(depth: 1, element: { ranges.append($0) })) != nil else { return nil }
             scanner.skipWhitespace()
-            if buffer[scanner.index] == UInt8(ascii: "]") { return ranges }
-            while true {
-                scanner.skipWhitespace()
-                let start = scanner.index
-                try? scanner.value(depth: 1)
-                ranges.append(start..<scanner.index)
-                scanner.skipWhitespace()
-                if buffer[scanner.index] == UInt8(ascii: "]") { return ranges }
-                scanner.index += 1  // ,
-            }
+            return scanner.index == buffer.count ? ranges : nil
         }
+    }
+
+    /// Walks one top-level JSON object in a single checking pass: `member` gets each member's name as sent (its
+    /// byte range, quotes included, escapes unresolved) and its value's byte range, in order. False when `bytes`
+    /// are not one valid object (`member` may have seen the members before the fault).
+    public static func forEachMember(
+        of bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth,
+        _ member: (_ name: Range<Int>, _ value: Range<Int>) -> Void
+    ) -> Bool {
+        var scanner = Scanner(bytes: bytes, maxDepth: maxDepth)
+        scanner.skipWhitespace()
+        guard scanner.index < bytes.count, bytes[scanner.index] == UInt8(ascii: "{") else { return false }
+        guard (try? scanner.object(depth: 1, member: member)) != nil else { return false }
+        scanner.skipWhitespace()
+        return scanner.index == bytes.count
     }
 
     /// Whether `byte` is JSON white space.
@@ -116,6 +122,11 @@ public enum JSONSyntax {
         }
 
         mutating func object(depth: Int) throws(Failure) {
+            try object(depth: depth) { _, _ in }
+        }
+
+        /// Scans an object, giving `member` each member's name (quotes included, as sent) and value ranges.
+        mutating func object(depth: Int, member: (Range<Int>, Range<Int>) -> Void) throws(Failure) {
             guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
             index += 1
             skipWhitespace()
@@ -129,14 +140,18 @@ public enum JSONSyntax {
                     throw fail(
                         index < bytes.count ? "expected a quoted member name" : "unexpected end of input in an object")
                 }
+                let nameStart = index
                 try string()
+                let name = nameStart..<index
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                     throw fail("expected ':' after a member name")
                 }
                 index += 1
                 skipWhitespace()
+                let valueStart = index
                 try value(depth: depth)
+                member(name, valueStart..<index)
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input in an object") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -151,6 +166,11 @@ public enum JSONSyntax {
         }
 
         mutating func array(depth: Int) throws(Failure) {
+            try array(depth: depth) { _ in }
+        }
+
+        /// Scans an array, giving `element` each element's range.
+        mutating func array(depth: Int, element: (Range<Int>) -> Void) throws(Failure) {
             guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
             index += 1
             skipWhitespace()
@@ -160,7 +180,9 @@ public enum JSONSyntax {
             }
             while true {
                 skipWhitespace()
+                let start = index
                 try value(depth: depth)
+                element(start..<index)
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input in an array") }
                 if bytes[index] == UInt8(ascii: ",") {

@@ -1,9 +1,13 @@
+import AlgoqueueHTTPServer
 import AlgoqueueKafka
+import AlgoqueueOperations
 import AlgoqueuePipeline
 import AlgoqueueStore
 import AlgoqueueSupport
 import ArgumentParser
 import Foundation
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `algoqueue collect`: results topics into one SQLite store.
@@ -27,11 +31,14 @@ struct CollectCommand: AsyncParsableCommand {
                   --until-idle
               algoqueue collect --brokers $BROKER --topic results --database all.db \\
                   --completion-topic batches-done
+              algoqueue collect --brokers $BROKER --topic results --database all.db \\
+                  --metrics-listen 127.0.0.1:9465
               sqlite3 all.db "SELECT status, COUNT(*) FROM results GROUP BY status"
 
             Result messages the broker deleted (retention) before they were collected are counted: each gap is \
-            a warning naming the partition and offsets, the summary line says how many, and with --until-idle \
-            the exit code is 65 unless --allow-gaps.
+            a warning naming the partition and offsets, the summary line says how many, \
+            algoqueue_collect_lost_messages_total on /metrics (with --metrics-listen) counts them, and with \
+            --until-idle the exit code is 65 unless --allow-gaps.
 
             Exit codes: 0 stopped cleanly (or idle with --until-idle), 1 runtime failure, 64 bad flags, 65 result \
             messages were lost before they were collected (--until-idle, without --allow-gaps).
@@ -71,6 +78,18 @@ struct CollectCommand: AsyncParsableCommand {
         help: ArgumentHelp("A librdkafka property for the consumer (repeatable).", valueName: "name=value"))
     var kafkaProperties: [String] = []
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve /metrics (rows, lost and malformed messages, completed batches) and /healthz here.",
+            valueName: "host:port"))
+    var metricsListen: String?
+
+    @Flag(
+        name: .customLong("metrics-allow-remote"),
+        help: "Allow --metrics-listen on an address other than loopback (put access control in front of it).")
+    var metricsAllowRemote = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -80,6 +99,10 @@ struct CollectCommand: AsyncParsableCommand {
             if let problem = TopicName.problem(name) { throw ValidationError("--topic \(name): \(problem)") }
         }
         if group.isEmpty { throw ValidationError("--group must not be empty") }
+        var operations = OperationsConfiguration()
+        operations.listen = metricsListen
+        operations.allowRemote = metricsAllowRemote
+        if let problem = operations.problems().first { throw ValidationError("--metrics-listen: \(problem.message)") }
         if let completionTopic {
             if let problem = TopicName.problem(completionTopic) {
                 throw ValidationError("--completion-topic: \(problem)")
@@ -96,6 +119,7 @@ struct CollectCommand: AsyncParsableCommand {
         kafka.groupID = group
         kafka.topics = topic
         kafka.handOverBatch = 2000
+        kafka.keptHeaders = ResultMessage.collectedHeaders
         let flagged = KafkaPropertyFlags.parse(kafkaProperties)
         if let problem = flagged.problems.first {
             printError("algoqueue: error: --kafka-property: \(problem)")
@@ -110,10 +134,17 @@ struct CollectCommand: AsyncParsableCommand {
         let reachability = try await BrokerCheck.atStart(kafka, untilIdle: untilIdle, logger: logger)
         defer { reachability?.cancel() }
         let store = try openStore(StoreConfiguration(path: database), logger: logger)
+        var endpoint: LoopbackHTTPServer?
+        if let metricsListen {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            endpoint = try await CollectEndpoint.start(listen: metricsListen, registry: registry, logger: logger)
+        }
         let service = CollectService(
             collector: Collector(kafka: kafka, store: store, completionTopic: completionTopic, logger: logger),
             untilIdle: untilIdle)
         let outcome = await ServiceRunner.run(service, logger: logger)
+        await endpoint?.stop()
         store.close()
         let summary = service.summary.withLock { $0 }
         var malformed = summary.malformed > 0 ? " (\(summary.malformed) message(s) that were not rows passed over)" : ""

@@ -36,10 +36,11 @@ struct ClosedPort {
 ///
 /// Port 0 lets the service pick a free port as it binds. A port found free beforehand may be taken by another
 /// test before the service binds it.
-func statusPageURL(of service: RunningProgram) async throws -> String {
+func statusPageURL(of service: RunningProgram, saying marker: String = "status page on http://") async throws -> String
+{
     @Sendable func port() -> Int? {
         let log = service.errorOutput
-        guard let start = log.range(of: "status page on http://")?.upperBound else { return nil }
+        guard let start = log.range(of: marker)?.upperBound else { return nil }
         let address = log[start...].prefix { $0 != "/" }
         return address.lastIndex(of: ":").flatMap { Int(address[address.index(after: $0)...]) }
     }

@@ -56,4 +56,28 @@ struct JSONSyntaxTests {
         #expect(JSONSyntax.arrayElements(Array(#"{"a": 1}"#.utf8)) == nil)
         #expect(JSONSyntax.arrayElements(Array("[1,".utf8)) == nil)
     }
+
+    @Test("object members are found in one checking pass: names as sent, values as sent, nil when not one object")
+    func objectMembers() {
+        let text = #" { "a" : [1, {"b": 2}] , "n\u0061me": "x,y}" ,"c":null } "#
+        let bytes = Array(text.utf8)
+        let members = JSONSyntax.objectMembers(bytes)
+        #expect(members?.map(\.name) == ["a", "name", "c"])
+        #expect(
+            members?.map { String(decoding: bytes[$0.value], as: UTF8.self) } == [
+                #"[1, {"b": 2}]"#, #""x,y}""#, "null",
+            ])
+        #expect(JSONSyntax.objectMembers(Array("{}".utf8))?.isEmpty == true)
+        for bad in [#"{"a": 1"#, #"{"a": 1} x"#, "[1]", #"{"a" 1}"#, #"{"a": 1,}"#, #"{"a": [}"#, ""] {
+            #expect(JSONSyntax.objectMembers(Array(bad.utf8)) == nil, "\(bad)")
+        }
+        var seen = 0
+        let walked = bytes.withUnsafeBufferPointer { buffer in
+            JSONSyntax.forEachMember(of: buffer) { name, _ in
+                #expect(buffer[name].first == UInt8(ascii: "\"") && buffer[name].last == UInt8(ascii: "\""))
+                seen += 1
+            }
+        }
+        #expect(walked && seen == 3)
+    }
 }

@@ -61,6 +61,23 @@ struct CollectGapTests {
             directory: bed.directory)
         #expect(allowed.status == 0, "\(allowed.error.suffix(800))")
         #expect(allowed.output.contains("\(deleted) result message(s) LOST"))
+        // A collector running as a service counts them on /metrics.
+        let service = try RunningProgram(
+            try algoqueueBinary(),
+            collect.dropLast() + [
+                "--database", bed.directory.file("service.db"), "--group", "service", "--metrics-listen", "127.0.0.1:0",
+            ], directory: bed.directory, name: "collect-service")
+        let base = try await statusPageURL(of: service, saying: "metrics on http://")
+        let counted = await eventually(within: .seconds(60)) {
+            let samples = NotifyAndMetricsTests.parse(await httpGet(base + "/metrics")?.body ?? "")
+            return samples["algoqueue_collect_lost_messages_total"] == Double(deleted)
+                && samples["algoqueue_collect_rows_total"] == Double(count - deleted)
+        }
+        let metrics = await httpGet(base + "/metrics")?.body ?? "no /metrics"
+        #expect(counted, "\(metrics)")
+        #expect(await httpGet(base + "/healthz")?.status == 200)
+        service.signal(SIGTERM)
+        #expect(await service.exitStatus(within: .seconds(30)) == 0, "\(service.errorOutput.suffix(800))")
         await bed.endpoint.stop()
     }
 }

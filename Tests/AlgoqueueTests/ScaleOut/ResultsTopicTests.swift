@@ -35,6 +35,31 @@ struct ResultsTopicTests {
         #expect(ResultMessage.row(Array(#"{"topic": "x"}"#.utf8)) == nil)
     }
 
+    @Test("a row message is read whatever the order of its members; unknown, escaped and malformed ones are handled")
+    func rowMembers() throws {
+        let reordered = #"""
+            {"status": "ok", "extra": {"x": [1]}, "item": 0, "output": {"y": 2}, "offset": 9223372036854775807,
+             "partition": 2, "algorithm": "a", "topic": "t", "attempts": 3, "duration_ms": 1.5,
+             "input_text": "hi", "key": null}
+            """#
+        let row = try #require(ResultMessage.row(Array(reordered.utf8)))
+        #expect(row.topic == "t" && row.partition == 2 && row.offset == Int64.max && row.item == 0)
+        #expect(row.output == #"{"y": 2}"# && row.input == "hi" && row.key == nil && row.attempts == 3)
+        #expect(row.durationMilliseconds == 1.5 && row.status == .ok && row.algorithm == "a")
+        let base = #""topic": "t", "item": 0, "algorithm": "a", "status": "ok""#
+        // An offset beyond Int64, a partition beyond Int32, a fractional item, a name sent escaped: not a row.
+        for broken in [
+            #"{\#(base), "partition": 1, "offset": 9223372036854775808}"#,
+            #"{\#(base), "partition": 2147483648, "offset": 1}"#,
+            #"{"topic": "t", "item": 0.5, "algorithm": "a", "status": "ok", "partition": 1, "offset": 1}"#,
+            #"{\#(base), "partition": 1, "offs\u0065t": 1}"#,
+            #"{\#(base), "partition": 1, "offset": 1, }"#,
+        ] {
+            #expect(ResultMessage.row(Array(broken.utf8)) == nil, "\(broken)")
+        }
+        #expect(ResultMessage.row(Array(#"{\#(base), "partition": 1, "offset": -4}"#.utf8))?.offset == -4)
+    }
+
     @Test("a calm run publishes each row exactly once, the last ones included when it stops")
     func calmRunPublishesOnce() async throws {
         let bed = try await TestBed(topic: "calm", partitions: 2)

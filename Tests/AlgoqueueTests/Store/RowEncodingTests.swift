@@ -66,4 +66,28 @@ struct JSONTextTests {
         #expect(JSONSyntax.stringValue(Array("42".utf8)) == nil)
         #expect(JSONSyntax.stringValue(Array(#""""#.utf8)) == "")
     }
+
+    @Test("a duration read back from a row message is the double strtod reads, for every form Swift writes")
+    func decimals() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "1.5", "0.1", "123456789012345", "1234567890123456", "1e-05", "2.5E+3", "0.000001"]
+        for _ in 0..<20_000 {
+            let magnitude = [1e-6, 1e-3, 1, 1e3, 1e6, 1e12][Int.random(in: 0..<6, using: &generator)]
+            let value = Double.random(in: 0..<magnitude, using: &generator)
+            texts += ["\(value)", String(format: "%.3f", value), String(format: "%.9f", -value)]
+        }
+        var fast = 0
+        for text in texts {
+            let expected = Double(text)
+            let read = Array(text.utf8).withUnsafeBufferPointer { bytes in
+                RowFields.plainDecimal(bytes).map { value -> Double in
+                    fast += 1
+                    return value
+                } ?? Double(text)
+            }
+            #expect(read?.bitPattern == expected?.bitPattern, "\(text)")
+        }
+        // Most of them take the short way (at most 15 digits, no exponent).
+        #expect(fast > texts.count / 2)
+    }
 }

@@ -93,6 +93,8 @@ let package = Package(
         .target(
             name: "AlgoqueueConfig",
             dependencies: [
+                "AlgoqueueFlowControl",
+                "AlgoqueueResultsTopic",
                 "AlgoqueueSupport",
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
@@ -102,10 +104,33 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Flow control: when a call may start (intake, concurrency limits, rate limits, circuit breaker, retries).
+        .target(
+            name: "AlgoqueueFlowControl",
+            dependencies: [
+                "AlgoqueueAlgorithms",
+                "AlgoqueueSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The results topic: row messages, the outbox publisher, batch completion events, and collect.
+        .target(
+            name: "AlgoqueueResultsTopic",
+            dependencies: [
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The service: consume, call, store, commit.
         .target(
             name: "AlgoqueuePipeline",
             dependencies: [
+                "AlgoqueueFlowControl",
+                "AlgoqueueResultsTopic",
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
@@ -120,6 +145,7 @@ let package = Package(
         .executableTarget(
             name: "algoqueue",
             dependencies: [
+                "AlgoqueueResultsTopic",
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
                 "AlgoqueueAlgorithms",
@@ -140,6 +166,7 @@ let package = Package(
         .executableTarget(
             name: "algoqueue-bench",
             dependencies: [
+                "AlgoqueueResultsTopic",
                 "AlgoqueueKafka",
                 "AlgoqueuePipeline",
                 "AlgoqueueStore",
@@ -161,7 +188,9 @@ let package = Package(
                 "AlgoqueueHTTPServer",
                 "AlgoqueueOperations",
                 "AlgoqueueConfig",
+                "AlgoqueueFlowControl",
                 "AlgoqueuePipeline",
+                "AlgoqueueResultsTopic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueueFlowControl
 import AlgoqueueKafka
 import AlgoqueueStore
 import AlgoqueueSupport

@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueueFlowControl
 import AlgoqueueKafka
 import AlgoqueueStore
 import AlgoqueueSupport
@@ -77,8 +78,9 @@ final class InputProcessor: Sendable {
         targets = algorithms.map {
             Target(
                 algorithm: $0,
-                breaker: CircuitBreaker(
-                    configuration: configuration.circuitBreaker, statistics: statistics, logger: logger),
+                breaker: CircuitBreaker(configuration: configuration.circuitBreaker, logger: logger) {
+                    statistics.update { $0.circuitOpenings += 1 }
+                },
                 rate: configuration.rateLimits[$0.name].map(RateLimiter.init),
                 cache: configuration.cachedAlgorithms.contains($0.name))
         }
@@ -101,7 +103,11 @@ final class InputProcessor: Sendable {
                 limit: AdaptiveLimit(
                     minimum: configuration.concurrencyMin, maximum: configuration.concurrencyMax,
                     start: configuration.concurrency),
-                metrics: metrics, health: health, logger: logger)
+                logger: logger
+            ) { limit in
+                metrics.concurrencyLimit.record(limit)
+                health.update { $0.concurrencyLimit = limit }
+            }
         } else {
             adaptive = nil
             // A fixed limit is the limit in force: the gauge and the status page say it rather than 0.

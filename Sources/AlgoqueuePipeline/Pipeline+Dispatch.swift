@@ -1,5 +1,7 @@
 import AlgoqueueAlgorithms
+import AlgoqueueFlowControl
 import AlgoqueueKafka
+import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
 import ServiceLifecycle

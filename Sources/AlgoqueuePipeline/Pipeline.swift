@@ -1,5 +1,7 @@
 import AlgoqueueAlgorithms
+import AlgoqueueFlowControl
 import AlgoqueueKafka
+import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
 import Foundation
@@ -254,8 +256,11 @@ public final class Pipeline: Service {
     func resultsPublisher(group: String) async throws(KafkaError) -> ResultsPublisher? {
         guard let topic = configuration.resultsTopic else { return nil }
         return try await ResultsPublisher.make(
-            topic: topic, kafka: kafka, store: store, group: group, limit: configuration.maxOutboxRows, health: health,
-            value: configuration.resultsValue, logger: logger)
+            topic: topic, kafka: kafka, store: store, group: group, limit: configuration.maxOutboxRows,
+            value: configuration.resultsValue, logger: logger
+        ) { [health] rows in
+            health.update { $0.fullOutbox = rows }
+        }
     }
 
     static func storeFailure(_ error: StoreError) -> PipelineError {

@@ -1,5 +1,6 @@
 import AlgoqueueAlgorithms
 import AlgoqueueKafka
+import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
 import Logging
@@ -107,7 +108,7 @@ public final class Replay: Sendable {
     {
         guard let topic = resultsTopic else { return 0 }
         let publisher = try await ResultsPublisher.make(
-            topic: topic, kafka: kafka, store: store, group: group, limit: .max, health: PipelineHealth(),
+            topic: topic, kafka: kafka, store: store, group: group, limit: .max,
             value: resultsValue, logger: logger)
         await publisher.drain(until: .now + timeout)
         await publisher.producer.close()

@@ -1,3 +1,4 @@
+import AlgoqueueFlowControl
 import Synchronization
 
 /// Messages waiting for a call, taken in order by the call workers (one call per message, unordered). A worker that

@@ -2,6 +2,7 @@ import AlgoqueueHTTPServer
 import AlgoqueueKafka
 import AlgoqueueOperations
 import AlgoqueuePipeline
+import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
 import ArgumentParser

@@ -1,4 +1,5 @@
 import AlgoqueueAlgorithms
+import AlgoqueueFlowControl
 import AlgoqueuePipeline
 import Testing
 

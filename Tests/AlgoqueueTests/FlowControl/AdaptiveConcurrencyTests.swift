@@ -1,3 +1,4 @@
+import AlgoqueueFlowControl
 import AlgoqueueHTTPServer
 import AlgoqueueSupport
 import Foundation

@@ -1,6 +1,7 @@
 import AlgoqueueAlgorithms
 import Testing
 
+@testable import AlgoqueueFlowControl
 @testable import AlgoqueuePipeline
 
 @Suite("Retry policy and circuit breaker")
@@ -42,7 +43,9 @@ struct RetryPolicyTests {
         configuration.failureThreshold = 3
         configuration.openDuration = .milliseconds(200)
         let statistics = PipelineStatistics()
-        let breaker = CircuitBreaker(configuration: configuration, statistics: statistics, logger: testLogger())
+        let breaker = CircuitBreaker(configuration: configuration, logger: testLogger()) {
+            statistics.update { $0.circuitOpenings += 1 }
+        }
         let call = CircuitPass(isProbe: false)
         breaker.record(.failed("HTTP 500"), call)
         breaker.record(.failed("HTTP 500"), call)
@@ -77,7 +80,7 @@ struct RetryPolicyTests {
         configuration.failureThreshold = 1
         configuration.openDuration = .seconds(3600)
         let breaker = CircuitBreaker(
-            configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
+            configuration: configuration, logger: testLogger())
         breaker.record(.failed("HTTP 500"), CircuitPass(isProbe: false))
         let intake = Intake()
         async let permitted = breaker.permit(intake)
@@ -143,7 +146,7 @@ struct RetryPolicyTests {
         configuration.failureThreshold = 1
         configuration.openDuration = .milliseconds(1)
         let breaker = CircuitBreaker(
-            configuration: configuration, statistics: PipelineStatistics(), logger: testLogger())
+            configuration: configuration, logger: testLogger())
         breaker.record(.failed("HTTP 500"), CircuitPass(isProbe: false))
         let intake = Intake()
         try await Task.sleep(for: .milliseconds(5))

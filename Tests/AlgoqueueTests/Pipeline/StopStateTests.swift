@@ -1,5 +1,6 @@
 import Testing
 
+@testable import AlgoqueueFlowControl
 @testable import AlgoqueuePipeline
 
 @Suite("Stop state: the call limiter and the intake")

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import AlgoqueuePipeline
+@testable import AlgoqueueResultsTopic
 
 /// A collector says what it never saw: result messages the broker deleted before they were collected.
 @Suite("collect: lost results are counted, never silent")

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 @testable import AlgoqueuePipeline
+@testable import AlgoqueueResultsTopic
 
 /// A stop while the broker does not acknowledge the results publisher's batch in hand: the stop goes on at once
 /// (it used to wait out the 30 s delivery timeout), and the acknowledgements are waited for in the drain instead.
@@ -38,7 +39,7 @@ struct ResultsPublisherStopTests {
             kafka.brokers = [broker.bootstrapServers]
             broker.setBrokerDown(1)
             publisher = try await ResultsPublisher.make(
-                topic: "results", kafka: kafka, store: store, group: "g", limit: 10_000, health: PipelineHealth(),
+                topic: "results", kafka: kafka, store: store, group: "g", limit: 10_000,
                 logger: testLogger())
         }
 

@@ -1,5 +1,6 @@
 import AlgoqueueKafka
 import AlgoqueuePipeline
+import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
 import Foundation

@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueResultsTopic
 import Foundation
 import Testing
 

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 
 @testable import AlgoqueuePipeline
+@testable import AlgoqueueResultsTopic
 
 /// The per-row fast paths: timestamps written digit by digit, batch entries recognised without a parse.
 @Suite("Row encoding")

@@ -5,14 +5,14 @@ import Logging
 
 /// Publishes a `batch_complete` event when every chunk of a split batch is written, and notes it in the store.
 /// An event not published (broker down, crash) is published at the next start: at least once.
-final class CompletionPublisher: Sendable {
-    let producer: KafkaProducer
-    let topic: String
-    let store: ResultsStore
-    let logger: Logger
-    let sending = Locked<[Task<Void, Never>]>([])
+package final class CompletionPublisher: Sendable {
+    package let producer: KafkaProducer
+    package let topic: String
+    package let store: ResultsStore
+    package let logger: Logger
+    package let sending = Locked<[Task<Void, Never>]>([])
 
-    init(producer: KafkaProducer, topic: String, store: ResultsStore, logger: Logger) {
+    package init(producer: KafkaProducer, topic: String, store: ResultsStore, logger: Logger) {
         self.producer = producer
         self.topic = topic
         self.store = store
@@ -20,7 +20,7 @@ final class CompletionPublisher: Sendable {
     }
 
     /// Publishes the events of `batches` in the background.
-    func publish(_ batches: [CompletedBatch]) {
+    package func publish(_ batches: [CompletedBatch]) {
         guard !batches.isEmpty else { return }
         let task = Task {
             // Cancelled by a stop no broker answered: the rest are published at the next start.
@@ -30,7 +30,7 @@ final class CompletionPublisher: Sendable {
     }
 
     /// Publishes the events left unpublished by an earlier run.
-    func publishPending() async {
+    package func publishPending() async {
         do {
             for batch in try await store.unpublishedCompletions() { await send(batch) }
         } catch {
@@ -38,7 +38,7 @@ final class CompletionPublisher: Sendable {
         }
     }
 
-    func send(_ batch: CompletedBatch) async {
+    package func send(_ batch: CompletedBatch) async {
         do {
             _ = try await producer.send(
                 KafkaRecord(topic: topic, key: Array(batch.origin.description.utf8), value: Array(batch.eventJSON.utf8))
@@ -55,7 +55,7 @@ final class CompletionPublisher: Sendable {
 
     /// Waits for the events being published. With `giveUp` (no broker answered the stop) it does not wait for the
     /// broker: those events are published at the next start.
-    func finish(giveUp: Bool) async {
+    package func finish(giveUp: Bool) async {
         let tasks = sending.withLock { $0 }
         if giveUp { for task in tasks { task.cancel() } }
         for task in tasks { await task.value }

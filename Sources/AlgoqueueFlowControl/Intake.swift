@@ -2,7 +2,7 @@ import AlgoqueueSupport
 import Synchronization
 
 /// What a stop closes with the intake: call slots, the queue of messages waiting for a call.
-protocol ClosesWithIntake: Sendable {
+package protocol ClosesWithIntake: Sendable {
     func close()
 }
 
@@ -10,9 +10,9 @@ protocol ClosesWithIntake: Sendable {
 /// idle run closes it, once. Closing closes the call limiters and the call workers' queue, and wakes every wait
 /// that would lead to a call (a retry's backoff, an open circuit, a micro-batch's linger), so that no call starts
 /// after it.
-final class Intake: Sendable {
+package final class Intake: Sendable {
     /// Open with the sleepers to wake, or closed. Methods return whom to resume; callers resume after unlocking.
-    struct State {
+    package struct State {
         var closed = false
         var sleepers: [Int: CheckedContinuation<Void, Never>] = [:]
         /// Sleepers cancelled before they registered.
@@ -40,13 +40,13 @@ final class Intake: Sendable {
         }
     }
 
-    let state = Mutex(State())
+    package let state = Mutex(State())
 
     /// An open intake.
-    init() {}
+    package init() {}
 
     /// Closes `limiter` (call slots, the workers' queue) with the intake (at once if it is closed already).
-    func register(_ limiter: any ClosesWithIntake) {
+    package func register(_ limiter: any ClosesWithIntake) {
         let closeNow = state.withLock { state in
             if !state.closed { state.limiters.append(limiter) }
             return state.closed
@@ -55,17 +55,17 @@ final class Intake: Sendable {
     }
 
     /// True once closed: start no call.
-    var isClosed: Bool { state.withLock { $0.closed } }
+    package var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Closes the intake (again is harmless).
-    func close() {
+    package func close() {
         let (sleepers, limiters) = state.withLock { $0.close() }
         for limiter in limiters { limiter.close() }
         for sleeper in sleepers { sleeper.resume() }
     }
 
     /// Returns when the intake closes or the task is cancelled.
-    func closed() async {
+    package func closed() async {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID
@@ -80,7 +80,7 @@ final class Intake: Sendable {
     }
 
     /// Sleeps for `duration`; returns false, early, when the intake closes or the task is cancelled.
-    func sleep(for duration: Duration) async -> Bool {
+    package func sleep(for duration: Duration) async -> Bool {
         if isClosed { return false }
         let slept = await withTaskGroup(of: Bool.self) { group in
             group.addTask { (try? await Task.sleep(for: duration)) != nil }

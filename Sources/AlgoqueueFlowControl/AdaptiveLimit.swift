@@ -14,25 +14,25 @@ import Logging
 ///   step per limit's worth of successes); a limit nobody presses against is not raised.
 /// - A throttle (429, 503, a timeout) multiplies the limit by 0.7, at most once per smoothed latency (the
 ///   calls already in flight when the endpoint filled up all report it; one cut answers all of them).
-struct AdaptiveLimit: Sendable {
-    let minimum: Int
-    let maximum: Int
+package struct AdaptiveLimit: Sendable {
+    package let minimum: Int
+    package let maximum: Int
     private(set) var limit: Double
     private var latency: Double?
     private var best: Double?
     private var lastCut: ContinuousClock.Instant?
 
-    init(minimum: Int, maximum: Int, start: Int) {
+    package init(minimum: Int, maximum: Int, start: Int) {
         self.minimum = max(1, minimum)
         self.maximum = max(self.minimum, maximum)
         limit = Double(min(self.maximum, max(self.minimum, start)))
     }
 
-    var current: Int { Int(limit) }
+    package var current: Int { Int(limit) }
 
     /// A call answered (not throttled) after `seconds`, with `inFlight` calls (itself included) running when it
     /// ended; returns the new limit when it moved.
-    mutating func succeeded(after seconds: Double, inFlight: Int) -> Int? {
+    package mutating func succeeded(after seconds: Double, inFlight: Int) -> Int? {
         let smoothed = latency.map { $0 * 0.9 + seconds * 0.1 } ?? seconds
         latency = smoothed
         best = min((best ?? smoothed) * 1.0005, smoothed)  // the best drifts up slowly, so it can recover
@@ -43,7 +43,7 @@ struct AdaptiveLimit: Sendable {
     }
 
     /// The endpoint said it is full; returns the new limit when it moved.
-    mutating func throttled(now: ContinuousClock.Instant) -> Int? {
+    package mutating func throttled(now: ContinuousClock.Instant) -> Int? {
         let spacing = Duration.seconds(max(0.05, latency ?? 0.05))
         if let lastCut, now - lastCut < spacing { return nil }
         lastCut = now
@@ -53,32 +53,29 @@ struct AdaptiveLimit: Sendable {
     }
 }
 
-/// Moves a call limiter with an ``AdaptiveLimit``, and shows the limit in `/metrics` and the log.
-final class AdaptiveConcurrency: Sendable {
-    let slots: ConcurrencyLimiter
-    let limit: Locked<AdaptiveLimit>
-    let metrics: PipelineMetrics
-    let health: PipelineHealth
-    let logger: Logger
+/// Moves a call limiter with an ``AdaptiveLimit``, says each new limit to `moved` (the pipeline shows it in
+/// `/metrics` and on the status page) and logs a cut.
+package final class AdaptiveConcurrency: Sendable {
+    package let slots: ConcurrencyLimiter
+    package let limit: Locked<AdaptiveLimit>
+    package let moved: @Sendable (Int) -> Void
+    package let logger: Logger
 
-    init(
-        slots: ConcurrencyLimiter, limit: AdaptiveLimit, metrics: PipelineMetrics, health: PipelineHealth,
-        logger: Logger
+    package init(
+        slots: ConcurrencyLimiter, limit: AdaptiveLimit, logger: Logger, moved: @escaping @Sendable (Int) -> Void
     ) {
         self.slots = slots
         self.limit = Locked(limit)
-        self.metrics = metrics
-        self.health = health
+        self.moved = moved
         self.logger = logger
         slots.setLimit(limit.current)
-        metrics.concurrencyLimit.record(limit.current)
-        health.update { $0.concurrencyLimit = limit.current }
+        moved(limit.current)
     }
 
-    var current: Int { limit.withLock { $0.current } }
+    package var current: Int { limit.withLock { $0.current } }
 
     /// A call ended: answered after `seconds`, or `throttled` (429, 503, a timeout).
-    func record(throttled: Bool, seconds: Double) {
+    package func record(throttled: Bool, seconds: Double) {
         let moved = limit.withLock { limit in
             throttled
                 ? limit.throttled(now: ContinuousClock.now)
@@ -86,8 +83,7 @@ final class AdaptiveConcurrency: Sendable {
         }
         guard let moved else { return }
         slots.setLimit(moved)
-        metrics.concurrencyLimit.record(moved)
-        health.update { $0.concurrencyLimit = moved }
+        self.moved(moved)
         if throttled { logger.info("the endpoint is full: calls in flight limited to \(moved)") }
     }
 }

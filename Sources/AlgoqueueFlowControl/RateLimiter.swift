@@ -18,23 +18,23 @@ public struct RateLimit: Sendable, Equatable {
 /// retries. Each caller reserves the next start time under the lock and waits for it outside, so callers start
 /// in order, no earlier than the rate allows, and a late wake-up never lets more through. Waiting is not an
 /// attempt and holds no call slot; a stop (the intake closing) ends the wait.
-final class RateLimiter: Sendable {
-    struct Bucket {
+package final class RateLimiter: Sendable {
+    package struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
     }
 
-    let limit: RateLimit
-    let bucket: Locked<Bucket>
-    let clock = ContinuousClock()
+    package let limit: RateLimit
+    package let bucket: Locked<Bucket>
+    package let clock = ContinuousClock()
 
-    init(_ limit: RateLimit) {
+    package init(_ limit: RateLimit) {
         self.limit = limit
         bucket = Locked(Bucket(tokens: Double(limit.burst), updated: ContinuousClock.now))
     }
 
     /// How long the caller must wait before its call may start (zero: at once); the token is taken either way.
-    func reserve() -> Duration {
+    package func reserve() -> Duration {
         let now = clock.now
         return bucket.withLock { bucket in
             let elapsed = (now - bucket.updated).seconds
@@ -46,7 +46,7 @@ final class RateLimiter: Sendable {
     }
 
     /// Waits for this caller's turn; false when the intake closed meanwhile (no call is to start).
-    func acquire(_ intake: Intake) async -> Bool {
+    package func acquire(_ intake: Intake) async -> Bool {
         let wait = reserve()
         guard wait > .zero else { return !intake.isClosed }
         return await intake.sleep(for: wait)

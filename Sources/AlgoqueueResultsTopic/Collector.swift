@@ -26,12 +26,12 @@ public struct CollectSummary: Sendable {
 /// transaction with the collector group's next offsets (so a crash resumes from the last durable row), upserted by
 /// the row's key: a row published twice is one row, and a newer `updated_at` wins.
 public final class Collector: Sendable {
-    let kafka: KafkaConsumerConfiguration
-    let store: ResultsStore
-    let logger: Logger
+    package let kafka: KafkaConsumerConfiguration
+    package let store: ResultsStore
+    package let logger: Logger
     /// Where a `batch_complete` event goes when a split batch becomes whole in the collected store.
-    let completionTopic: String?
-    let metrics = CollectMetrics()
+    package let completionTopic: String?
+    package let metrics = CollectMetrics()
 
     public init(kafka: KafkaConsumerConfiguration, store: ResultsStore, completionTopic: String? = nil, logger: Logger)
     {
@@ -83,9 +83,9 @@ public final class Collector: Sendable {
     }
 
     /// librdkafka's RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.
-    static let unknownTopic = 3
+    package static let unknownTopic = 3
 
-    func collect(_ consumer: KafkaConsumer, untilIdle: Bool, completions: CompletionPublisher?) async throws
+    package func collect(_ consumer: KafkaConsumer, untilIdle: Bool, completions: CompletionPublisher?) async throws
         -> CollectSummary
     {
         var summary = CollectSummary()
@@ -224,10 +224,10 @@ public final class Collector: Sendable {
 }
 
 /// A batch of collected rows being written, and what to do once it is durable.
-struct CollectWrite {
-    let task: Task<[CompletedBatch], any Error>
-    let next: [TopicPartition: Int64]
-    let messages: Int
-    let bytes: Int
-    let rows: Int
+package struct CollectWrite {
+    package let task: Task<[CompletedBatch], any Error>
+    package let next: [TopicPartition: Int64]
+    package let messages: Int
+    package let bytes: Int
+    package let rows: Int
 }

@@ -1,4 +1,3 @@
-import AlgoqueueAlgorithms
 import AlgoqueueKafka
 import AlgoqueueStore
 import AlgoqueueSupport
@@ -21,7 +20,7 @@ public enum ResultMessage {
         [splitHeaders.batchItems, splitHeaders.firstItem, splitHeaders.chunkItems, splitHeaders.algorithms]
     }
 
-    static let splitHeaders = (
+    package static let splitHeaders = (
         batchItems: "algoqueue.batch.items", firstItem: "algoqueue.chunk.first_item",
         chunkItems: "algoqueue.chunk.items",
         algorithms: "algoqueue.algorithms"

@@ -8,44 +8,45 @@ import Logging
 /// producer; an entry leaves the outbox only once the broker has acknowledged its row. After a crash, a restart
 /// or a broker outage it goes on from what the outbox still holds, so a row is published at least once and,
 /// because its key names the row, a collector keeps it once.
-final class ResultsPublisher: Sendable {
-    let producer: KafkaProducer
-    let topic: String
-    let store: ResultsStore
-    let group: String
-    let host: String
-    let logger: Logger
-    let health: PipelineHealth
+package final class ResultsPublisher: Sendable {
+    package let producer: KafkaProducer
+    package let topic: String
+    package let store: ResultsStore
+    package let group: String
+    package let host: String
+    package let logger: Logger
+    /// Told the outbox's row count while the outbox is full, and nil once it has room (the pipeline's readiness).
+    package let fullOutbox: @Sendable (Int?) -> Void
     /// The most rows the outbox may hold before the writer waits (and so consumption pauses).
-    let limit: Int
+    package let limit: Int
     /// What each message's value holds (`results.value`).
-    let value: ResultsValue
+    package let value: ResultsValue
     /// Rows in the outbox, as far as this process knows (read at start, then counted as written and published).
-    let queued = Locked(0)
+    package let queued = Locked(0)
     /// Set by ``stop()``: ``run()`` returns after the batch in hand. (Not task cancellation: a cancelled store
     /// update would leave published rows in the outbox, to be published twice.)
-    let stopped = Locked(false)
-    let wake = WakeSignal()
+    package let stopped = Locked(false)
+    package let wake = WakeSignal()
     /// Signalled by ``stop()``: ends the wait for the deliveries of the batch in hand.
-    let stopping = WakeSignal()
+    package let stopping = WakeSignal()
     /// Deliveries a stop left unawaited, their rows still in the outbox: ``drain(until:)`` waits for them first, so
     /// that a row the broker takes after all is not published a second time.
-    let unsettled = Locked<[Delivery]>([])
+    package let unsettled = Locked<[Delivery]>([])
 
-    typealias Delivery = (id: Int64, delivery: PendingDelivery)
+    package typealias Delivery = (id: Int64, delivery: PendingDelivery)
 
     /// Rows read from the outbox and handed to the producer at once.
-    static let batchSize = 2000
+    package static let batchSize = 2000
     /// Batches handed to the producer whose acknowledgements are not all in yet: the next batch is read and sent
     /// while the broker acknowledges the last, so publishing is not one round trip per batch.
-    static let batchesInFlight = 4
+    package static let batchesInFlight = 4
 
-    init(
-        producer: KafkaProducer, topic: String, store: ResultsStore, group: String, limit: Int, health: PipelineHealth,
-        value: ResultsValue = .row, logger: Logger
+    package init(
+        producer: KafkaProducer, topic: String, store: ResultsStore, group: String, limit: Int,
+        value: ResultsValue = .row, logger: Logger, fullOutbox: @escaping @Sendable (Int?) -> Void = { _ in }
     ) {
         self.value = value
-        self.health = health
+        self.fullOutbox = fullOutbox
         self.producer = producer
         self.topic = topic
         self.store = store
@@ -57,22 +58,22 @@ final class ResultsPublisher: Sendable {
 
     /// A publisher to `topic` with an idempotent producer of its own on `kafka`'s brokers, knowing what the outbox
     /// already holds.
-    static func make(
+    package static func make(
         topic: String, kafka: KafkaConsumerConfiguration, store: ResultsStore, group: String, limit: Int,
-        health: PipelineHealth, value: ResultsValue = .row, logger: Logger
+        value: ResultsValue = .row, logger: Logger, fullOutbox: @escaping @Sendable (Int?) -> Void = { _ in }
     ) async throws(KafkaError) -> ResultsPublisher {
         var settings = KafkaProducerConfiguration(sameClusterAs: kafka)
         settings.properties["enable.idempotence"] = "true"
         let publisher = ResultsPublisher(
             producer: try KafkaProducer(configuration: settings, logger: logger), topic: topic, store: store,
             group: group,
-            limit: limit, health: health, value: value, logger: logger)
+            limit: limit, value: value, logger: logger, fullOutbox: fullOutbox)
         await publisher.load()
         return publisher
     }
 
     /// Reads how many rows an earlier run left in the outbox.
-    func load() async {
+    package func load() async {
         let count = (try? await store.outboxCount()) ?? 0
         queued.withLock { $0 = count }
         if count > 0 {
@@ -82,20 +83,20 @@ final class ResultsPublisher: Sendable {
     }
 
     /// The writer wrote `rows` rows into the outbox.
-    func queuedRows(_ rows: Int) {
+    package func queuedRows(_ rows: Int) {
         guard rows > 0 else { return }
         queued.withLock { $0 += rows }
         wake.signal()
     }
 
     /// Whether the outbox is over its limit (the writer then waits).
-    var isFull: Bool { queued.withLock { $0 } >= limit }
+    package var isFull: Bool { queued.withLock { $0 } >= limit }
 
     /// Waits while the outbox is over its limit, saying so once; returns at once when it is not, or when `stop()`.
-    func waitForRoom(_ stopped: @Sendable () -> Bool) async {
+    package func waitForRoom(_ stopped: @Sendable () -> Bool) async {
         guard isFull else { return }
-        health.update { $0.fullOutbox = self.queued.withLock { $0 } }
-        defer { health.update { $0.fullOutbox = nil } }
+        fullOutbox(queued.withLock { $0 })
+        defer { fullOutbox(nil) }
         logger.warning(
             "the results outbox is full: consumption pauses until the results topic takes rows again",
             metadata: ["rows": "\(queued.withLock { $0 })", "limit": "\(limit)", "topic": "\(topic)"])
@@ -105,7 +106,7 @@ final class ResultsPublisher: Sendable {
 
     /// Lets ``run()`` return: at once when waiting, or without waiting for the broker to acknowledge the batch in
     /// hand (a broker that hangs would hold the stop for the whole delivery timeout).
-    func stop() {
+    package func stop() {
         stopped.withLock { $0 = true }
         wake.signal()
         stopping.signal()
@@ -114,7 +115,7 @@ final class ResultsPublisher: Sendable {
     /// Publishes until ``stop()``: reads batches of the outbox, oldest first, and keeps up to ``batchesInFlight`` of
     /// them with the producer; an entry leaves the outbox once the broker has acknowledged it. At a stop, the
     /// deliveries not yet in are left to ``drain(until:)``.
-    func run() async {
+    package func run() async {
         var inFlight: [[Delivery]] = []
         // The last outbox id handed to the producer: the next read starts after it.
         var after: Int64 = 0
@@ -157,7 +158,7 @@ final class ResultsPublisher: Sendable {
 
     /// Reads up to one batch of the outbox after id `after` and hands it to the producer; `failed` when the store or
     /// the producer refused (logged; what was handed over is returned).
-    func enqueueBatch(after: Int64) async -> (deliveries: [Delivery], failed: Bool) {
+    package func enqueueBatch(after: Int64) async -> (deliveries: [Delivery], failed: Bool) {
         let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
         do {
             entries = try await store.outbox(limit: Self.batchSize, after: after)
@@ -186,7 +187,7 @@ final class ResultsPublisher: Sendable {
 
     /// Publishes what is queued until the outbox is empty or `deadline`; what is left waits for the next start.
     /// The deliveries a stop left unawaited are waited for first.
-    func drain(until deadline: ContinuousClock.Instant) async {
+    package func drain(until deadline: ContinuousClock.Instant) async {
         let waiting = unsettled.withLock { unsettled in
             defer { unsettled = [] }
             return unsettled
@@ -211,7 +212,7 @@ final class ResultsPublisher: Sendable {
     /// Publishes up to one batch from the outbox; returns how many rows left it. Waiting for the broker's
     /// acknowledgements ends early when `giveUp` returns (a stop, or the drain's deadline): those not yet in are kept
     /// for ``drain(until:)``.
-    func publishBatch(giveUp: @escaping @Sendable () async -> Void) async -> Int {
+    package func publishBatch(giveUp: @escaping @Sendable () async -> Void) async -> Int {
         // `queued` is not reset here: rows the writer queues after this read are counted already.
         let (pending, refused) = await enqueueBatch(after: 0)
         let settled = await settle(pending, giveUp: giveUp)
@@ -245,7 +246,7 @@ final class ResultsPublisher: Sendable {
     }
 
     /// What waiting for a batch's deliveries came to.
-    struct Settled {
+    package struct Settled {
         /// The rows the broker acknowledged, in order.
         var delivered: [Int64] = []
         /// Why a record was not delivered: the wait stopped there.
@@ -255,7 +256,7 @@ final class ResultsPublisher: Sendable {
     }
 
     /// Waits for `pending` in order until one fails, all are in, or `giveUp` returns.
-    func settle(_ pending: [Delivery], giveUp: @escaping @Sendable () async -> Void) async -> Settled {
+    package func settle(_ pending: [Delivery], giveUp: @escaping @Sendable () async -> Void) async -> Settled {
         await withTaskGroup(of: Settled?.self) { group in
             group.addTask {
                 var settled = Settled()

@@ -28,9 +28,11 @@ public struct CircuitBreakerConfiguration: Sendable {
 }
 
 /// Leave to start one call, from ``CircuitBreaker/permit(_:)``; hand it back with the call's outcome.
-struct CircuitPass: Sendable {
+package struct CircuitPass: Sendable {
     /// This call is the probe of a half-open circuit.
-    let isProbe: Bool
+    package let isProbe: Bool
+
+    package init(isProbe: Bool) { self.isProbe = isProbe }
 }
 
 /// Keeps a failing endpoint from being hammered: after `failureThreshold` consecutive failures no call
@@ -39,23 +41,26 @@ struct CircuitPass: Sendable {
 ///
 /// While it is open, calls wait (holding their concurrency slots), so consumption stops and partitions are
 /// paused by the buffer limit: nothing is dropped.
-final class CircuitBreaker: Sendable {
-    struct Shared {
+package final class CircuitBreaker: Sendable {
+    package struct Shared {
         var circuit: CircuitState
         /// Calls waiting for the probe to end, resumed when the circuit's generation moves.
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
         var nextWaiter: UInt64 = 0
     }
 
-    let configuration: CircuitBreakerConfiguration
-    let logger: Logger
-    let statistics: PipelineStatistics
-    let shared: Mutex<Shared>
-    let clock = ContinuousClock()
+    package let configuration: CircuitBreakerConfiguration
+    package let logger: Logger
+    /// Called each time the circuit opens (the pipeline counts openings).
+    package let opened: @Sendable () -> Void
+    package let shared: Mutex<Shared>
+    package let clock = ContinuousClock()
 
-    init(configuration: CircuitBreakerConfiguration, statistics: PipelineStatistics, logger: Logger) {
+    package init(
+        configuration: CircuitBreakerConfiguration, logger: Logger, opened: @escaping @Sendable () -> Void = {}
+    ) {
         self.configuration = configuration
-        self.statistics = statistics
+        self.opened = opened
         self.logger = logger
         shared = Mutex(
             Shared(
@@ -64,10 +69,10 @@ final class CircuitBreaker: Sendable {
     }
 
     /// The circuit as it is now, for the status page.
-    var circuit: CircuitState { shared.withLock { $0.circuit } }
+    package var circuit: CircuitState { shared.withLock { $0.circuit } }
 
     /// How long the circuit has stayed open (nil while closed), and the failure that keeps it open.
-    func openSpell(now: ContinuousClock.Instant) -> (duration: Duration, lastFailure: String?)? {
+    package func openSpell(now: ContinuousClock.Instant) -> (duration: Duration, lastFailure: String?)? {
         shared.withLock { shared in
             shared.circuit.openFor(now: now).map { ($0, shared.circuit.lastFailure) }
         }
@@ -75,7 +80,7 @@ final class CircuitBreaker: Sendable {
 
     /// Leave to start a call, once the circuit allows it; nil when `intake` closed (or the task was cancelled)
     /// while waiting.
-    func permit(_ intake: Intake) async -> CircuitPass? {
+    package func permit(_ intake: Intake) async -> CircuitPass? {
         guard configuration.failureThreshold > 0 else { return CircuitPass(isProbe: false) }
         while true {
             let now = clock.now
@@ -91,7 +96,7 @@ final class CircuitBreaker: Sendable {
     }
 
     /// Records how the call that `pass` let through ended (see ``CircuitState/Outcome``).
-    func record(_ outcome: CircuitState.Outcome, _ pass: CircuitPass) {
+    package func record(_ outcome: CircuitState.Outcome, _ pass: CircuitPass) {
         guard configuration.failureThreshold > 0 else { return }
         let now = clock.now
         let (transition, waiters) = shared.withLock {
@@ -107,12 +112,12 @@ final class CircuitBreaker: Sendable {
         if case .failed(let message) = outcome { failure = message } else { failure = "" }
         switch transition {
         case .opened:
-            statistics.update { $0.circuitOpenings += 1 }
+            opened()
             logger.warning(
                 "circuit opened: \(configuration.failureThreshold) calls failed in a row, the last with: \(failure); pausing calls for \(configuration.openDuration.text)"
             )
         case .reopened:
-            statistics.update { $0.circuitOpenings += 1 }
+            opened()
             logger.warning(
                 "circuit stays open: the probe call failed (\(failure)); pausing calls for \(configuration.openDuration.text)"
             )

@@ -5,7 +5,7 @@ import Logging
 extension ResultsStore {
     /// What a consumer of `group` asks when partitions are assigned: the next offsets stored beside the rows (read
     /// on its poll thread). A store that cannot be read gives none: Kafka's committed offsets are used instead.
-    func storedOffsets(group: String, logger: Logger) -> KafkaConsumer.StoredOffsets {
+    package func storedOffsets(group: String, logger: Logger) -> KafkaConsumer.StoredOffsets {
         { [self] partitions in
             let wanted = Set(partitions)
             var result: [TopicPartition: Int64] = [:]

@@ -2,10 +2,10 @@ import Synchronization
 
 /// Bounds how many calls are in flight: ``acquire()`` waits for a free slot, ``release()`` frees one, and
 /// ``close()`` ends the waiting for good (a stop), so that no call starts after it.
-final class ConcurrencyLimiter: ClosesWithIntake {
+package final class ConcurrencyLimiter: ClosesWithIntake {
     /// The slots and who waits for one. Methods change the state and say whom to resume; the caller resumes
     /// them after unlocking.
-    struct State {
+    package struct State {
         /// How many calls may be in flight (fixed, or moved by ``AdaptiveLimit``).
         var limit: Int
         var inUse = 0
@@ -63,39 +63,39 @@ final class ConcurrencyLimiter: ClosesWithIntake {
         }
     }
 
-    let state: Mutex<State>
+    package let state: Mutex<State>
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         state = Mutex(State(limit: max(1, capacity)))
     }
 
     /// The current limit.
-    var limit: Int { state.withLock { $0.limit } }
+    package var limit: Int { state.withLock { $0.limit } }
 
     /// Moves the limit (waiters are let in at once when it goes up; calls in flight above a lower limit finish).
-    func setLimit(_ limit: Int) {
+    package func setLimit(_ limit: Int) {
         for waiter in state.withLock({ $0.setLimit(limit) }) { waiter.resume(returning: true) }
     }
 
     /// Waits for a free slot; returns false, without a slot, once the limiter is closed.
-    func acquire() async -> Bool {
+    package func acquire() async -> Bool {
         await withCheckedContinuation { (waiter: CheckedContinuation<Bool, Never>) in
             if let answer = state.withLock({ $0.acquire(waiter) }) { waiter.resume(returning: answer) }
         }
     }
 
     /// Frees a slot taken by ``acquire()``.
-    func release() {
+    package func release() {
         state.withLock { $0.release() }?.resume(returning: true)
     }
 
     /// Starts no more calls: every waiter, now and later, gets `false`. Slots held stay held until released.
-    func close() {
+    package func close() {
         for waiter in state.withLock({ $0.close() }) { waiter.resume(returning: false) }
     }
 
     /// Calls currently holding a slot.
-    var inFlight: Int {
+    package var inFlight: Int {
         state.withLock { $0.inUse }
     }
 }

@@ -5,16 +5,16 @@
 /// A probe that ends without an outcome (cancelled by fail-fast, abandoned at a stop, never started because the
 /// intake closed) is an event of its own: the circuit stays half-open and the next call becomes the probe. Only an
 /// answer or a failure of the endpoint moves the circuit.
-struct CircuitState: Equatable {
-    enum Mode: Equatable {
+package struct CircuitState: Equatable {
+    package enum Mode: Equatable {
         case closed(consecutiveFailures: Int)
         case open(until: ContinuousClock.Instant)
         case halfOpen(probing: Bool)
     }
 
-    let failureThreshold: Int
-    let openDuration: Duration
-    private(set) var mode = Mode.closed(consecutiveFailures: 0)
+    package let failureThreshold: Int
+    package let openDuration: Duration
+    package private(set) var mode = Mode.closed(consecutiveFailures: 0)
     /// The failure that opened the circuit or kept it open, for logs and the status page.
     private(set) var lastFailure: String?
     /// When the circuit last opened from closed: it has stayed open (or half-open) since.
@@ -22,13 +22,13 @@ struct CircuitState: Equatable {
     /// Grows whenever a waiting call may find the circuit changed (a probe ended, the circuit closed).
     private(set) var generation: UInt64 = 0
 
-    init(failureThreshold: Int, openDuration: Duration) {
+    package init(failureThreshold: Int, openDuration: Duration) {
         self.failureThreshold = failureThreshold
         self.openDuration = openDuration
     }
 
     /// What a call that asks to start does.
-    enum Permit: Equatable {
+    package enum Permit: Equatable {
         /// Start; `probe`: this call is the probe, and must report how it ended (``record(_:probe:now:)``).
         case proceed(probe: Bool)
         /// The circuit is open: ask again at this time.
@@ -37,7 +37,7 @@ struct CircuitState: Equatable {
         case waitForProbe(generation: UInt64)
     }
 
-    mutating func permit(now: ContinuousClock.Instant) -> Permit {
+    package mutating func permit(now: ContinuousClock.Instant) -> Permit {
         switch mode {
         case .closed:
             return .proceed(probe: false)
@@ -54,7 +54,7 @@ struct CircuitState: Equatable {
     }
 
     /// How a call ended, as the circuit sees it.
-    enum Outcome: Equatable {
+    package enum Outcome: Equatable {
         /// An answer, or a failure that says nothing against the endpoint (a 4xx for this input, a 429 with
         /// Retry-After): it is there and answering.
         case succeeded
@@ -65,7 +65,7 @@ struct CircuitState: Equatable {
     }
 
     /// What changed, for the caller to log and count, and whether waiting calls should look again.
-    enum Transition: Equatable {
+    package enum Transition: Equatable {
         case unchanged
         /// `threshold` failures in a row opened the circuit.
         case opened
@@ -77,7 +77,7 @@ struct CircuitState: Equatable {
         case probeReleased
     }
 
-    mutating func record(_ outcome: Outcome, probe: Bool, now: ContinuousClock.Instant) -> Transition {
+    package mutating func record(_ outcome: Outcome, probe: Bool, now: ContinuousClock.Instant) -> Transition {
         switch (mode, outcome) {
         case (_, .abandoned):
             // Only the probe's own end frees the probe slot.
@@ -110,7 +110,7 @@ struct CircuitState: Equatable {
     }
 
     /// How long the circuit has stayed open or half-open without an answer closing it; nil while closed.
-    func openFor(now: ContinuousClock.Instant) -> Duration? {
+    package func openFor(now: ContinuousClock.Instant) -> Duration? {
         guard case .closed = mode else { return openedAt.map { now - $0 } }
         return nil
     }

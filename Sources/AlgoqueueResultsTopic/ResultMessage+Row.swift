@@ -4,7 +4,7 @@ import Foundation
 
 extension ResultMessage {
     /// The members of a row message that `row(_:)` reads, in the order `jsonBytes` writes them.
-    enum Field: Int, CaseIterable {
+    package enum Field: Int, CaseIterable {
         case topic, partition, offset, item, algorithm, algorithmVersion, key, status, output, outputText, error
         case metadata, metadataText, outputFile, attempts, durationMilliseconds, createdAt, updatedAt
         case messageTimestamp, inputBytes, inputHash, cachedFrom, traceparent, httpStatus, inputBase64, input
@@ -77,31 +77,31 @@ extension ResultMessage {
 
 extension ResultMessage {
     /// Byte equality by `memcmp` (the generic `elementsEqual` was a tenth of `collect`'s time).
-    static func same(_ name: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func same(_ name: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         name.count == bytes.count
             && name.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
     }
 
-    static let null = Array("null".utf8)
+    package static let null = Array("null".utf8)
 }
 
 /// The values one row message holds, read from its bytes in place.
-struct RowFields {
-    let buffer: UnsafeBufferPointer<UInt8>
-    let found: [Range<Int>?]
+package struct RowFields {
+    package let buffer: UnsafeBufferPointer<UInt8>
+    package let found: [Range<Int>?]
 
     /// A member's value as sent; nil when absent or JSON `null`.
-    func raw(_ field: ResultMessage.Field) -> UnsafeBufferPointer<UInt8>? {
+    package func raw(_ field: ResultMessage.Field) -> UnsafeBufferPointer<UInt8>? {
         guard let range = found[field.rawValue] else { return nil }
         let bytes = UnsafeBufferPointer(rebasing: buffer[range])
         if ResultMessage.same(ResultMessage.null, bytes) { return nil }
         return bytes
     }
 
-    func string(_ field: ResultMessage.Field) -> String? { raw(field).flatMap(JSONSyntax.stringValue) }
+    package func string(_ field: ResultMessage.Field) -> String? { raw(field).flatMap(JSONSyntax.stringValue) }
 
     /// A JSON integer, read from its digits (no text made of it first).
-    func integer(_ field: ResultMessage.Field) -> Int64? {
+    package func integer(_ field: ResultMessage.Field) -> Int64? {
         guard let bytes = raw(field), !bytes.isEmpty else { return nil }
         var index = 0
         let negative = bytes[0] == UInt8(ascii: "-")
@@ -118,14 +118,14 @@ struct RowFields {
         return negative ? -value : value
     }
 
-    func double(_ field: ResultMessage.Field) -> Double? {
+    package func double(_ field: ResultMessage.Field) -> Double? {
         raw(field).flatMap { Self.plainDecimal($0) ?? Double(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// A decimal such as `12.345` with at most 15 digits and no exponent, exactly as `strtod` reads it: the digits
     /// and the power of ten are both exact doubles, and one division rounds correctly (a third of the parse went
     /// to `strtod` before). Nil for any other form, which `Double(String)` reads.
-    static func plainDecimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    package static func plainDecimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var index = 0
         let negative = !bytes.isEmpty && bytes[0] == UInt8(ascii: "-")
         if negative { index = 1 }
@@ -150,17 +150,17 @@ struct RowFields {
         return negative ? -value : value
     }
 
-    static let powersOfTen: [Double] = (0...15).map { exponent in
+    package static let powersOfTen: [Double] = (0...15).map { exponent in
         (0..<exponent).reduce(1.0) { product, _ in product * 10 }
     }
 
     /// Embedded JSON as its text, or the `_text` string.
-    func embedded(_ field: ResultMessage.Field, _ textField: ResultMessage.Field) -> String? {
+    package func embedded(_ field: ResultMessage.Field, _ textField: ResultMessage.Field) -> String? {
         if let bytes = raw(field) { return String(decoding: bytes, as: UTF8.self) }
         return string(textField)
     }
 
-    func row() -> ResultRow? {
+    package func row() -> ResultRow? {
         guard let topic = string(.topic), let partition = integer(.partition).flatMap({ Int32(exactly: $0) }),
             let offset = integer(.offset), let item = integer(.item).flatMap({ Int(exactly: $0) }),
             let algorithm = string(.algorithm), let status = string(.status).flatMap(ResultStatus.init(rawValue:))

@@ -11,12 +11,8 @@ public enum CollectEndpoint {
         let (host, port) = try OperationsService.split(listen)
         let server = try await LoopbackHTTPServer.start(host: host, port: port) { request in
             switch request.uri.split(separator: "?").first.map(String.init) ?? request.uri {
-            case "/metrics":
-                LoopbackHTTPReply(
-                    status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                    body: registry.emitToBuffer())
-            case "/healthz":
-                LoopbackHTTPReply(status: 200, headers: [("Content-Type", "text/plain")], body: Array("ok\n".utf8))
+            case "/metrics": OperationsService.metricsReply(registry)
+            case "/healthz": OperationsService.aliveReply
             default:
                 LoopbackHTTPReply(status: 404, body: Array("try /metrics or /healthz\n".utf8))
             }

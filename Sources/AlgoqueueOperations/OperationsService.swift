@@ -93,11 +93,9 @@ public struct OperationsService: Service {
                 status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                 body: StatusDocument(pipeline: pipeline, history: history, stallTimeout: stallTimeout).json)
         case "/metrics":
-            return LoopbackHTTPReply(
-                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                body: registry.emitToBuffer())
+            return metricsReply(registry)
         case "/healthz":
-            return LoopbackHTTPReply(status: 200, headers: [("Content-Type", "text/plain")], body: Array("ok\n".utf8))
+            return aliveReply
         case "/readyz":
             let report = pipeline.health.report(stallTimeout: stallTimeout)
             let text = report.ready ? "ready\n" : "not ready: " + report.reasons.joined(separator: "; ") + "\n"
@@ -108,6 +106,17 @@ public struct OperationsService: Service {
                 status: 404, body: Array("try / (the status page), /api/status, /metrics, /healthz or /readyz\n".utf8))
         }
     }
+
+    /// `/metrics`: every instrument of `registry` in Prometheus text format.
+    static func metricsReply(_ registry: PrometheusCollectorRegistry) -> LoopbackHTTPReply {
+        LoopbackHTTPReply(
+            status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            body: registry.emitToBuffer())
+    }
+
+    /// `/healthz`: the process answers.
+    static let aliveReply = LoopbackHTTPReply(
+        status: 200, headers: [("Content-Type", "text/plain")], body: Array("ok\n".utf8))
 
     /// Splits `host:port`, or throws saying what the form should be.
     public static func split(_ listen: String) throws -> (String, Int) {

@@ -53,13 +53,12 @@ public enum JSONSyntax {
     /// The elements' text is kept as sent (no re-encoding). One pass: checked while the elements are found.
     public static func arrayElements(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) -> [Range<Int>]? {
         bytes.withUnsafeBufferPointer { buffer in
-            var scanner = Scanner(bytes: buffer, maxDepth: maxDepth)
-            scanner.skipWhitespace()
-            guard scanner.index < buffer.count, buffer[scanner.index] == UInt8(ascii: "[") else { return nil }
             var ranges: [Range<Int>] = []
-            guard (try? scanner.array(depth: 1, element: { ranges.append($0) })) != nil else { return nil }
-            scanner.skipWhitespace()
-            return scanner.index == buffer.count ? ranges : nil
+            let valid = Scanner.wholeDocument(buffer, maxDepth: maxDepth, opening: UInt8(ascii: "[")) {
+                (scanner: inout Scanner) throws(Failure) in
+                try scanner.array(depth: 1) { ranges.append($0) }
+            }
+            return valid ? ranges : nil
         }
     }
 
@@ -70,12 +69,10 @@ public enum JSONSyntax {
         of bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth,
         _ member: (_ name: Range<Int>, _ value: Range<Int>) -> Void
     ) -> Bool {
-        var scanner = Scanner(bytes: bytes, maxDepth: maxDepth)
-        scanner.skipWhitespace()
-        guard scanner.index < bytes.count, bytes[scanner.index] == UInt8(ascii: "{") else { return false }
-        guard (try? scanner.object(depth: 1, member: member)) != nil else { return false }
-        scanner.skipWhitespace()
-        return scanner.index == bytes.count
+        Scanner.wholeDocument(bytes, maxDepth: maxDepth, opening: UInt8(ascii: "{")) {
+            (scanner: inout Scanner) throws(Failure) in
+            try scanner.object(depth: 1, member: member)
+        }
     }
 
     /// Whether `byte` is JSON white space.
@@ -94,6 +91,20 @@ public enum JSONSyntax {
         }
 
         func fail(_ reason: String) -> Failure { Failure(offset: index, reason: reason) }
+
+        /// Whether `bytes` are one document whose top-level value opens with `opening` and which `scan` reads
+        /// without a fault (white space around it allowed).
+        static func wholeDocument(
+            _ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, opening: UInt8,
+            _ scan: (inout Scanner) throws(Failure) -> Void
+        ) -> Bool {
+            var scanner = Scanner(bytes: bytes, maxDepth: maxDepth)
+            scanner.skipWhitespace()
+            guard scanner.index < bytes.count, bytes[scanner.index] == opening else { return false }
+            guard (try? scan(&scanner)) != nil else { return false }
+            scanner.skipWhitespace()
+            return scanner.index == bytes.count
+        }
 
         mutating func skipWhitespace() {
             while index < bytes.count, JSONSyntax.isWhitespace(bytes[index]) { index += 1 }

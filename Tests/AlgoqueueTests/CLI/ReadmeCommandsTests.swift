@@ -9,14 +9,15 @@ struct ReadmeCommandsTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..")
         .standardized
 
-    /// The bodies of the README's fenced blocks whose info string is `sh runnable`, in order.
+    /// The bodies of the README's fenced blocks whose info string is `sh runnable`, in order (a block inside a list
+    /// item is indented, its fences too).
     static func runnableBlocks(_ readme: String) -> [String] {
         var blocks: [String] = []
         var current: [String]?
         for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
             if current == nil, line.trimmingCharacters(in: .whitespaces) == "```sh runnable" {
                 current = []
-            } else if current != nil, line.hasPrefix("```") {
+            } else if current != nil, line.trimmingCharacters(in: .whitespaces).hasPrefix("```") {
                 blocks.append(current!.joined(separator: "\n"))
                 current = nil
             } else {

@@ -1,3 +1,5 @@
+import AlgoqueueSupport
+
 /// A message as consumed: its coordinates, key, value, headers and timestamp, copied out of librdkafka.
 public struct KafkaMessage: Sendable {
     /// The topic the message came from.
@@ -54,5 +56,13 @@ public struct KafkaHeader: Sendable, Hashable {
     /// Creates a header with a UTF-8 string value.
     public init(name: String, string: String) {
         self.init(name: name, value: Array(string.utf8))
+    }
+
+    /// Creates a header whose value is `integer` in decimal digits.
+    public init(name: String, integer: some BinaryInteger) {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(20)
+        JSONObjectBytes.appendDecimal(Int64(integer), to: &digits)
+        self.init(name: name, value: digits)
     }
 }

@@ -132,14 +132,14 @@ final class ResultWriter: Sendable {
                 let rows = batch.map(\.rows)
                 lastRows = rows.reduce(0) { $0 + $1.count }
                 let started = ContinuousClock.now
-                let completed = try await store.write(
+                let (completed, queued) = try await store.write(
                     rowGroups: rows,
                     offsets: offsets.map {
                         StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
                     },
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
-                    outbox: outbox)
-                publisher?.queuedRows(lastRows)
+                    queueing: outbox)
+                publisher?.written(queued)
                 metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 durable(
                     DurableBatch(

@@ -34,9 +34,9 @@ public enum ResultMessage {
     ) -> KafkaRecord {
         var headers = [
             KafkaHeader(name: sourceTopicHeader, string: row.topic),
-            KafkaHeader(name: sourcePartitionHeader, string: String(row.partition)),
-            KafkaHeader(name: sourceOffsetHeader, string: String(row.offset)),
-            KafkaHeader(name: "algoqueue.source.item", string: String(row.item)),
+            KafkaHeader(name: sourcePartitionHeader, integer: row.partition),
+            KafkaHeader(name: sourceOffsetHeader, integer: row.offset),
+            KafkaHeader(name: "algoqueue.source.item", integer: row.item),
             KafkaHeader(name: "algoqueue.status", string: row.status.rawValue),
             KafkaHeader(name: "algoqueue.algorithm", string: row.algorithm),
             KafkaHeader(name: "algoqueue.group", string: group),
@@ -47,14 +47,30 @@ public enum ResultMessage {
         }
         if let split {
             headers += [
-                KafkaHeader(name: splitHeaders.batchItems, string: String(split.batchItems)),
-                KafkaHeader(name: splitHeaders.firstItem, string: String(split.chunkFirstItem)),
-                KafkaHeader(name: splitHeaders.chunkItems, string: String(split.chunkItems)),
-                KafkaHeader(name: splitHeaders.algorithms, string: String(split.algorithms)),
+                KafkaHeader(name: splitHeaders.batchItems, integer: split.batchItems),
+                KafkaHeader(name: splitHeaders.firstItem, integer: split.chunkFirstItem),
+                KafkaHeader(name: splitHeaders.chunkItems, integer: split.chunkItems),
+                KafkaHeader(name: splitHeaders.algorithms, integer: split.algorithms),
             ]
         }
         let bytes = value == .row ? jsonBytes(row) : outputBytes(row)
-        return KafkaRecord(topic: topic, key: Array(key(row).utf8), value: bytes, headers: headers)
+        return KafkaRecord(topic: topic, key: keyBytes(row), value: bytes, headers: headers)
+    }
+
+    /// ``key(_:)`` written straight into bytes.
+    static func keyBytes(_ row: ResultRow) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(row.topic.utf8.count + row.algorithm.utf8.count + 48)
+        key.append(contentsOf: row.topic.utf8)
+        key.append(UInt8(ascii: "/"))
+        JSONObjectBytes.appendDecimal(Int64(row.partition), to: &key)
+        key.append(UInt8(ascii: "/"))
+        JSONObjectBytes.appendDecimal(row.offset, to: &key)
+        key.append(UInt8(ascii: "/"))
+        JSONObjectBytes.appendDecimal(Int64(row.item), to: &key)
+        key.append(UInt8(ascii: "/"))
+        key.append(contentsOf: row.algorithm.utf8)
+        return key
     }
 
     /// `results.value: output`: an ok row's output as it is (JSON; other text as a JSON string), an error row as

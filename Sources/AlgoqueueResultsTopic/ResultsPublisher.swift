@@ -8,6 +8,12 @@ import Logging
 /// producer; an entry leaves the outbox only once the broker has acknowledged its row. After a crash, a restart
 /// or a broker outage it goes on from what the outbox still holds, so a row is published at least once and,
 /// because its key names the row, a collector keeps it once.
+///
+/// The writer hands each transaction's queued rows over in memory as well (the feed), so that in a calm run no
+/// row is read back from the store: reading the outbox joined with `results` and decoding each row was the
+/// largest part of publishing's CPU in a profile of the benchmark's results-topic run. The store is read for
+/// what the feed does not hold: an earlier run's rows, rows over the feed's limits, a row that replaced a stored
+/// one, and everything after a failed delivery.
 package final class ResultsPublisher: Sendable {
     package let producer: KafkaProducer
     package let topic: String
@@ -32,19 +38,36 @@ package final class ResultsPublisher: Sendable {
     /// Deliveries a stop left unawaited, their rows still in the outbox: ``drain(until:)`` waits for them first, so
     /// that a row the broker takes after all is not published a second time.
     package let unsettled = Locked<[Delivery]>([])
+    /// The rows the writer queued, as written; see ``Feed``.
+    package let feed = Locked(Feed())
 
     package typealias Delivery = (id: Int64, delivery: PendingDelivery)
 
     /// Rows read from the outbox and handed to the producer at once.
     package static let batchSize = 2000
+    /// The most bytes of rows the feed holds by default; a write beyond is read from the store.
+    package static let feedBytes = 64 << 20
+    /// The most rows, and bytes of rows, the feed holds (by default as many rows as the outbox may hold).
+    package let feedLimit: (rows: Int, bytes: Int)
+
+    /// Queued rows handed over by the writer, oldest first. Every outbox entry after `floor` is here or was taken
+    /// from here; those up to `floor` are read from the store.
+    package struct Feed {
+        package var writes: [(entries: [OutboxEntry], bytes: Int)] = []
+        package var rows = 0
+        package var bytes = 0
+        package var floor: Int64 = 0
+    }
     /// Batches handed to the producer whose acknowledgements are not all in yet: the next batch is read and sent
     /// while the broker acknowledges the last, so publishing is not one round trip per batch.
     package static let batchesInFlight = 4
 
     package init(
         producer: KafkaProducer, topic: String, store: ResultsStore, group: String, limit: Int,
-        value: ResultsValue = .row, logger: Logger, fullOutbox: @escaping @Sendable (Int?) -> Void = { _ in }
+        value: ResultsValue = .row, logger: Logger, fullOutbox: @escaping @Sendable (Int?) -> Void = { _ in },
+        feedLimit: (rows: Int, bytes: Int)? = nil
     ) {
+        self.feedLimit = feedLimit ?? (max(1, limit), Self.feedBytes)
         self.value = value
         self.fullOutbox = fullOutbox
         self.producer = producer
@@ -72,9 +95,11 @@ package final class ResultsPublisher: Sendable {
         return publisher
     }
 
-    /// Reads how many rows an earlier run left in the outbox.
+    /// Reads how many rows an earlier run left in the outbox (they are read from the store, not the feed).
     package func load() async {
         let count = (try? await store.outboxCount()) ?? 0
+        let last = (try? await store.lastOutboxID()) ?? .max
+        feed.withLock { $0.floor = max($0.floor, last) }
         queued.withLock { $0 = count }
         if count > 0 {
             logger.info(
@@ -82,11 +107,53 @@ package final class ResultsPublisher: Sendable {
         }
     }
 
-    /// The writer wrote `rows` rows into the outbox.
-    package func queuedRows(_ rows: Int) {
-        guard rows > 0 else { return }
-        queued.withLock { $0 += rows }
+    /// The writer queued `rows` in the outbox (committed).
+    package func written(_ rows: QueuedRows) {
+        guard rows.count > 0 else { return }
+        let bytes = rows.entries.reduce(0) { $0 + Self.size(of: $1.row) }
+        feed.withLock { feed in
+            feed.floor = max(feed.floor, rows.lastUnlisted)
+            guard let last = rows.entries.last else { return }
+            if feed.rows + rows.entries.count > feedLimit.rows || feed.bytes + bytes > feedLimit.bytes {
+                // Left to the store.
+                feed.floor = max(feed.floor, last.id)
+            } else {
+                feed.writes.append((rows.entries, bytes))
+                feed.rows += rows.entries.count
+                feed.bytes += bytes
+            }
+        }
+        queued.withLock { $0 += rows.count }
         wake.signal()
+    }
+
+    /// About what a row takes in memory.
+    private static func size(of row: ResultRow) -> Int {
+        256 + (row.output?.utf8.count ?? 0) + (row.input?.utf8.count ?? 0) + (row.rawInput?.count ?? 0)
+            + (row.metadata?.utf8.count ?? 0) + (row.error?.utf8.count ?? 0)
+    }
+
+    /// At least one batch of the feed's rows after outbox id `after` (whole writes, so more when a write was larger),
+    /// or nil when the store holds entries after `after` that the feed does not.
+    private func takeWritten(after: Int64) -> [OutboxEntry]? {
+        feed.withLock { feed in
+            guard after >= feed.floor else { return nil }
+            var taken: [OutboxEntry] = []
+            while taken.count < Self.batchSize, !feed.writes.isEmpty {
+                let write = feed.writes.removeFirst()
+                feed.rows -= write.entries.count
+                feed.bytes -= write.bytes
+                if taken.isEmpty, let first = write.entries.first, first.id > after {
+                    // The write's array as it is, not its rows copied one by one.
+                    taken = write.entries
+                } else if let first = write.entries.first, first.id > after {
+                    taken.append(contentsOf: write.entries)
+                } else {
+                    taken.append(contentsOf: write.entries.lazy.filter { $0.id > after })
+                }
+            }
+            return taken
+        }
     }
 
     /// Whether the outbox is over its limit (the writer then waits).
@@ -121,12 +188,11 @@ package final class ResultsPublisher: Sendable {
         var after: Int64 = 0
         while !stopped.withLock({ $0 }) {
             if inFlight.count < Self.batchesInFlight {
-                let (deliveries, failed) = await enqueueBatch(after: after)
-                if let last = deliveries.last {
-                    inFlight.append(deliveries)
-                    after = last.id
-                }
-                if !deliveries.isEmpty, !failed, inFlight.count < Self.batchesInFlight { continue }
+                let (deliveries, failed, through) = await enqueueBatch(after: after)
+                if !deliveries.isEmpty { inFlight.append(deliveries) }
+                let moved = through > after
+                after = max(after, through)
+                if moved, !failed, inFlight.count < Self.batchesInFlight { continue }
             }
             guard !inFlight.isEmpty else {
                 // Nothing queued: only the writer has news, and it signals.
@@ -149,6 +215,8 @@ package final class ResultsPublisher: Sendable {
                     _ = await remove(await settle(batch, giveUp: { await self.untilStopped() }).delivered)
                 }
                 inFlight = []
+                // Everything handed over so far is sent again from the store, oldest first.
+                feed.withLock { $0.floor = max($0.floor, after) }
                 after = 0
                 await stopping.wait(atMost: .seconds(1))
             }
@@ -156,27 +224,48 @@ package final class ResultsPublisher: Sendable {
         unsettled.withLock { $0 = inFlight.flatMap { $0 } }
     }
 
-    /// Reads up to one batch of the outbox after id `after` and hands it to the producer; `failed` when the store or
-    /// the producer refused (logged; what was handed over is returned).
-    package func enqueueBatch(after: Int64) async -> (deliveries: [Delivery], failed: Bool) {
-        let entries: [(id: Int64, row: ResultRow, split: SplitRowInfo?)]
+    /// Hands the next batch after outbox id `after` to the producer: from the feed when it holds every entry after
+    /// `after`, else read from the store (up to the feed's floor). `failed` when the store or the producer refused
+    /// (logged; what was handed over is returned); `through` is the outbox id the next batch starts after.
+    package func enqueueBatch(after: Int64) async -> (deliveries: [Delivery], failed: Bool, through: Int64) {
+        if let written = takeWritten(after: after) {
+            let (deliveries, failed) = await enqueue(written)
+            return (deliveries, failed, deliveries.last?.id ?? after)
+        }
+        let floor = feed.withLock { $0.floor }
+        let (deliveries, failed, read) = await enqueueStored(after: after, through: floor)
+        // Fewer than a batch and all handed over: nothing else is stored up to the floor.
+        let through = !failed && read < Self.batchSize ? floor : deliveries.last?.id ?? after
+        return (deliveries, failed, through)
+    }
+
+    /// Reads up to one batch of the outbox after id `after`, up to id `through`, and hands it to the producer; `read`
+    /// is how many entries the store gave.
+    package func enqueueStored(after: Int64, through: Int64) async -> (
+        deliveries: [Delivery], failed: Bool, read: Int
+    ) {
+        let entries: [OutboxEntry]
         do {
-            entries = try await store.outbox(limit: Self.batchSize, after: after)
+            entries = try await store.outbox(limit: Self.batchSize, after: after, through: through)
         } catch {
             logger.error("cannot read the results outbox: \(error)")
-            return ([], true)
+            return ([], true, 0)
         }
+        let (deliveries, failed) = await enqueue(entries)
+        return (deliveries, failed, entries.count)
+    }
+
+    /// Hands `entries` to the producer, in order, until it refuses one (logged).
+    private func enqueue(_ entries: [OutboxEntry]) async -> (deliveries: [Delivery], failed: Bool) {
         var deliveries: [Delivery] = []
         deliveries.reserveCapacity(entries.count)
-        for entry in entries {
+        // By index: a for-in loop copied each entry (a retain and a release per string of its row).
+        for index in entries.indices {
             do {
-                deliveries.append(
-                    (
-                        entry.id,
-                        try await producer.enqueue(
-                            ResultMessage.record(
-                                entry.row, split: entry.split, topic: topic, group: group, host: host, value: value))
-                    ))
+                let record = ResultMessage.record(
+                    entries[index].row, split: entries[index].split, topic: topic, group: group, host: host,
+                    value: value)
+                deliveries.append((entries[index].id, try await producer.enqueue(record)))
             } catch {
                 warnNotPublished(error)
                 return (deliveries, true)
@@ -214,7 +303,7 @@ package final class ResultsPublisher: Sendable {
     /// for ``drain(until:)``.
     package func publishBatch(giveUp: @escaping @Sendable () async -> Void) async -> Int {
         // `queued` is not reset here: rows the writer queues after this read are counted already.
-        let (pending, refused) = await enqueueBatch(after: 0)
+        let (pending, refused, _) = await enqueueStored(after: 0, through: .max)
         let settled = await settle(pending, giveUp: giveUp)
         if !settled.unsettled.isEmpty { unsettled.withLock { $0 = settled.unsettled } }
         if let failure = settled.failure { warnNotPublished(failure) }
@@ -233,10 +322,12 @@ package final class ResultsPublisher: Sendable {
     }
 
     /// Takes delivered rows out of the outbox; false when the store refused (they will be published again).
+    /// `delivered` is a run of consecutive outbox entries (a batch's, or consecutive batches', acknowledged in
+    /// order), so its first and last id name it.
     private func remove(_ delivered: [Int64]) async -> Bool {
-        guard !delivered.isEmpty else { return true }
+        guard let first = delivered.first, let last = delivered.last else { return true }
         do {
-            try await store.removeFromOutbox(delivered)
+            try await store.removeFromOutbox([first...last])
         } catch {
             logger.error("cannot update the results outbox (these rows will be published again): \(error)")
             return false

@@ -27,6 +27,39 @@ extension ResultsStore {
         }
     }
 
+    /// ``upsert(_:keepInput:now:with:bytes:in:)`` that also notes, per row, whether it was inserted (true) or
+    /// replaced a row already stored (false: that row keeps its `created_at`).
+    static func upsert(
+        _ rows: [ResultRow], keepInput: Bool, now: String, with statement: Statement, bytes: RowBytes, in db: Database,
+        inserted: inout [Bool]
+    ) throws(DatabaseError) {
+        let connection = db.sqliteConnection
+        try rows.withUnsafeBufferPointer { buffer throws(DatabaseError) in
+            guard let first = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                // An upsert that updates leaves the last inserted rowid as it was; an insert sets it to the new row's
+                // (never 0: SQLite gives rowids from 1).
+                sqlite3_set_last_insert_rowid(connection, 0)
+                try upsert(first + index, keepInput: keepInput, now: now, with: statement, bytes: bytes, in: db)
+                inserted.append(sqlite3_last_insert_rowid(connection) != 0)
+            }
+        }
+    }
+
+    /// `row` as the store holds it once written as a new row at `now` (what a read of it would give).
+    static func stored(_ row: ResultRow, keepInput: Bool, now: String) -> ResultRow {
+        var stored = row
+        if !keepInput {
+            stored.input = nil
+            stored.rawInput = nil
+        } else if stored.input != nil {
+            stored.rawInput = nil
+        }
+        if stored.createdAt == nil { stored.createdAt = now }
+        if stored.updatedAt == nil { stored.updatedAt = now }
+        return stored
+    }
+
     /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for the row at `row` on `statement`, its
     /// text bound from `bytes`.
     private static func upsert(

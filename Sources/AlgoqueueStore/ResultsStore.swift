@@ -174,35 +174,51 @@ public final class ResultsStore: Sendable {
         rowGroups: [[ResultRow]], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [],
         writtenChunks: [BatchChunk] = [], outbox: [SplitRowInfo?]? = nil
     ) async throws(StoreError) -> [CompletedBatch] {
+        try await write(
+            rowGroups: rowGroups, offsets: offsets, group: group, splits: splits, writtenChunks: writtenChunks,
+            queueing: outbox
+        ).completed
+    }
+
+    /// ``write(rowGroups:offsets:group:splits:writtenChunks:outbox:)`` that also returns what it queued in the outbox
+    /// (with `queueing`, one entry per row: its split-batch facts or nil), as the store now holds it: the results
+    /// publisher sends those rows without reading them back.
+    public func write(
+        rowGroups: [[ResultRow]], offsets: [StoredOffset], group: String, splits: [BatchSplit] = [],
+        writtenChunks: [BatchChunk] = [], queueing outbox: [SplitRowInfo?]?
+    ) async throws(StoreError) -> (completed: [CompletedBatch], queued: QueuedRows) {
         let rowCount = rowGroups.reduce(0) { $0 + $1.count }
-        guard rowCount > 0 || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
+        guard rowCount > 0 || !offsets.isEmpty || !splits.isEmpty || !writtenChunks.isEmpty else {
+            return ([], QueuedRows())
+        }
         let keepInputs = configuration.keepInputs
         do {
             return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(sql: Self.upsertRowSQL)
                 let bytes = RowBytes()
+                var inserted: [Bool] = []
                 for rows in rowGroups {
-                    try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db)
-                }
-                if let outbox {
-                    let queue = try db.cachedStatement(sql: Self.queueOutboxSQL)
-                    var index = 0
-                    for row in rowGroups.joined() {
-                        let info = index < outbox.count ? outbox[index] : nil
-                        index += 1
-                        try queue.execute(arguments: [
-                            row.topic, row.partition, row.offset, row.item, row.algorithm, now, info?.batchItems,
-                            info?.chunkFirstItem, info?.chunkItems, info?.algorithms,
-                        ])
+                    if outbox == nil {
+                        try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db)
+                    } else {
+                        try Self.upsert(
+                            rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db,
+                            inserted: &inserted)
                     }
+                }
+                var queued = QueuedRows()
+                if let outbox {
+                    queued = try Self.queue(
+                        rowGroups, splits: outbox, inserted: inserted, keepInput: keepInputs, now: now, bytes: bytes,
+                        in: db)
                 }
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {
                     try offset.execute(arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])
                 }
-                guard !splits.isEmpty || !writtenChunks.isEmpty else { return [] }
-                return try Self.recordBatches(db, splits: splits, writtenChunks: writtenChunks, now: now)
+                guard !splits.isEmpty || !writtenChunks.isEmpty else { return ([], queued) }
+                return (try Self.recordBatches(db, splits: splits, writtenChunks: writtenChunks, now: now), queued)
             }
         } catch {
             var reason = Self.describe(error)

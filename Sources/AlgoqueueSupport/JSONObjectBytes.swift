@@ -18,7 +18,8 @@ public struct JSONObjectBytes {
         empty = false
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     /// `"name":` followed by `json`, which must be a JSON value already.
@@ -37,7 +38,25 @@ public struct JSONObjectBytes {
     /// `"name":N`.
     public mutating func integer(_ name: StaticString, _ value: some BinaryInteger) {
         self.name(name)
-        bytes.append(contentsOf: String(value).utf8)
+        Self.appendDecimal(Int64(value), to: &bytes)
+    }
+
+    /// `value` in decimal digits, written straight into `bytes` (no String in between: a results-topic message
+    /// has about eight integers, in its value, key and headers).
+    public static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned: Int64.min has no positive Int64.
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, enough for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(24 - count)...])
+        }
     }
 
     /// The object, closed.

@@ -117,6 +117,17 @@ struct SupportTests {
 
 @Suite("JSON objects written as bytes")
 struct JSONObjectBytesTests {
+    @Test("integers are written as String writes them, from Int64.min to Int64.max")
+    func decimals() {
+        var values: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 12_345, Int64(Int32.max), Int64(Int32.min), .max, .min]
+        values += (0..<2_000).map { _ in Int64.random(in: .min ... .max) }
+        for value in values {
+            var bytes: [UInt8] = [UInt8(ascii: "x")]
+            JSONObjectBytes.appendDecimal(value, to: &bytes)
+            #expect(bytes == Array("x\(value)".utf8))
+        }
+    }
+
     @Test("every text comes back as it was: quotes, backslashes, control characters, non-ASCII")
     func roundTrip() throws {
         let texts = [

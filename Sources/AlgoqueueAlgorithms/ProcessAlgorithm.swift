@@ -46,6 +46,8 @@ public final class ProcessAlgorithm: Algorithm {
     let configuration: ProcessPoolConfiguration
     let logger: Logger
     let state: Mutex<WorkerPoolState>
+    /// Signalled when a worker's output ends: a shutdown waiting for the workers to exit looks again.
+    let workerExited = WakeSignal()
 
     /// Checks the configuration (the command is looked up on this process's PATH); starts no process.
     public init(_ configuration: ProcessPoolConfiguration, logger: Logger) throws(AlgorithmConfigurationError) {
@@ -250,6 +252,7 @@ public final class ProcessAlgorithm: Algorithm {
         let action = state.withLock {
             $0.exited(slot: index, generation: generation, maxResends: configuration.maxResends)
         }
+        defer { workerExited.signal() }
         let stderr = action.lastStderr.map { "; its last stderr line: \($0)" } ?? ""
         for request in action.failed {
             request.continuation.resume(
@@ -300,7 +303,7 @@ public final class ProcessAlgorithm: Algorithm {
         for worker in workers { worker.closeInput() }
         let deadline = ContinuousClock.now + .seconds(2)
         while ContinuousClock.now < deadline, state.withLock({ $0.hasLiveWorkers }) {
-            try? await Task.sleep(for: .milliseconds(20))
+            await workerExited.wait(atMost: deadline - ContinuousClock.now)
         }
         for worker in state.withLock({ $0.slots.compactMap(\.worker) }) { worker.kill() }
         let left = state.withLock { $0.drain() }

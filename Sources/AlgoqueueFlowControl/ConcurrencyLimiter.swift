@@ -1,3 +1,4 @@
+import AlgoqueueSupport
 import Synchronization
 
 /// Bounds how many calls are in flight: ``acquire()`` waits for a free slot, ``release()`` frees one, and
@@ -64,6 +65,8 @@ package final class ConcurrencyLimiter: ClosesWithIntake {
     }
 
     package let state: Mutex<State>
+    /// Signalled when the last call in flight releases its slot (a stop waits for that).
+    package let idle = Broadcast()
 
     package init(capacity: Int) {
         state = Mutex(State(limit: max(1, capacity)))
@@ -86,7 +89,23 @@ package final class ConcurrencyLimiter: ClosesWithIntake {
 
     /// Frees a slot taken by ``acquire()``.
     package func release() {
-        state.withLock { $0.release() }?.resume(returning: true)
+        let (next, idle) = state.withLock { state in
+            let next = state.release()
+            return (next, state.inUse == 0)
+        }
+        next?.resume(returning: true)
+        if idle { self.idle.signal() }
+    }
+
+    /// Returns once no call holds a slot, or at `deadline`; false when calls are still in flight then.
+    package func waitUntilIdle(before deadline: ContinuousClock.Instant) async -> Bool {
+        while true {
+            let seen = idle.generation
+            if inFlight == 0 { return true }
+            let now = ContinuousClock.now
+            guard now < deadline, !Task.isCancelled else { return false }
+            await idle.wait(since: seen, atMost: deadline - now)
+        }
     }
 
     /// Starts no more calls: every waiter, now and later, gets `false`. Slots held stay held until released.

@@ -6,6 +6,16 @@ package protocol ClosesWithIntake: Sendable {
     func close()
 }
 
+/// Signals `broadcast` when the intake closes: tasks waiting on it for something else (the writer to catch up) look
+/// again and find the intake closed.
+package struct SignalsWhenClosed: ClosesWithIntake {
+    let broadcast: Broadcast
+
+    package init(_ broadcast: Broadcast) { self.broadcast = broadcast }
+
+    package func close() { broadcast.signal() }
+}
+
 /// Whether new calls may start. Open from the start of a run until a graceful stop, a failure or the end of an
 /// idle run closes it, once. Closing closes the call limiters and the call workers' queue, and wakes every wait
 /// that would lead to a call (a retry's backoff, an open circuit, a micro-batch's linger), so that no call starts

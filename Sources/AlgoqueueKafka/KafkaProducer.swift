@@ -46,6 +46,10 @@ public final class KafkaProducer: Sendable {
     let client: RdKafkaClient
     let logger: Logger
     let state = Mutex((started: false, stopping: false, stopped: [CheckedContinuation<Void, Never>]()))
+    /// Signalled by the delivery thread when delivery reports came while an ``enqueue(_:)`` waits for room in
+    /// librdkafka's full local queue.
+    let room = Broadcast()
+    let waitingForRoom = Atomic(0)
 
     /// Creates the client; the delivery thread starts with the first send.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
@@ -72,16 +76,22 @@ public final class KafkaProducer: Sendable {
         startIfNeeded()
         let pending = PendingDelivery()
         while true {
-            let opaque = Unmanaged.passRetained(DeliveryWaiter { pending.resolve($0) }).toOpaque()
+            // The delivery itself rides with the message (one reference, given back by the delivery report).
+            let opaque = Unmanaged.passRetained(pending).toOpaque()
             let code = enqueue(record, opaque: opaque)
             if code == RD_KAFKA_RESP_ERR_NO_ERROR { return pending }
-            Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+            Unmanaged<PendingDelivery>.fromOpaque(opaque).release()
             guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 throw KafkaError(
                     .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))",
                     rdkafkaCode: Int(code.rawValue))
             }
-            try await Task.sleep(for: .milliseconds(5))
+            // Full until deliveries come back: wait for the delivery thread to serve some, then try again.
+            waitingForRoom.add(1, ordering: .relaxed)
+            defer { waitingForRoom.subtract(1, ordering: .relaxed) }
+            let seen = room.generation
+            if Int(rd_kafka_outq_len(client.handle)) > 0 { await room.wait(since: seen, atMost: .milliseconds(100)) }
+            try Task.checkCancellation()
         }
     }
 
@@ -138,7 +148,8 @@ public final class KafkaProducer: Sendable {
         guard start else { return }
         let thread = Thread { [self] in
             while !state.withLock({ $0.stopping }) {
-                rd_kafka_poll(client.handle, 50)
+                let served = rd_kafka_poll(client.handle, 50)
+                if served > 0, waitingForRoom.load(ordering: .relaxed) > 0 { room.signal() }
             }
         }
         thread.name = "algoqueue-kafka-producer"
@@ -198,14 +209,6 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Carries what to do with one message's delivery report through librdkafka as the message opaque.
-private final class DeliveryWaiter {
-    let deliver: (Result<KafkaDelivery, KafkaError>) -> Void
-    init(_ deliver: @escaping (Result<KafkaDelivery, KafkaError>) -> Void) {
-        self.deliver = deliver
-    }
-}
-
 /// The delivery of a record queued with ``KafkaProducer/enqueue(_:)``: await it with ``delivery()``.
 public final class PendingDelivery: Sendable {
     enum State {
@@ -260,13 +263,13 @@ private let rdKafkaDeliveryCallback:
     @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
         _, message, _ in
         guard let message, let opaque = message.pointee._private else { return }
-        let waiter = Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue()
+        let waiter = Unmanaged<PendingDelivery>.fromOpaque(opaque).takeRetainedValue()
         let raw = message.pointee
         let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            waiter.deliver(.success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
+            waiter.resolve(.success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
         } else {
-            waiter.deliver(
+            waiter.resolve(
                 .failure(
                     KafkaError(
                         .delivery, "message to \(topic) was not delivered: \(RdKafkaConfig.describe(raw.err))",

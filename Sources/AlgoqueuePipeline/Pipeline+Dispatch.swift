@@ -336,8 +336,12 @@ extension Pipeline {
     /// Waits while the writer is behind (``ResultWriter/isBehind``): a new call would only add rows to its queue.
     /// A stop ends the wait; the call slot that follows then refuses.
     static func waitForWriter(_ dispatch: Dispatch) async {
-        while dispatch.writer.isBehind, !dispatch.intake.isClosed, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(2))
+        guard dispatch.writer.isBehind else { return }
+        // Woken when the writer takes a transaction off its queue, and when the intake closes.
+        while true {
+            let seen = dispatch.writer.caughtUp.generation
+            guard dispatch.writer.isBehind, !dispatch.intake.isClosed, !Task.isCancelled else { return }
+            await dispatch.writer.caughtUp.wait(since: seen, atMost: .seconds(1))
         }
     }
 
@@ -350,10 +354,7 @@ extension Pipeline {
                 "stopping: no new call starts; waiting for \(callSlots.inFlight) in flight",
                 metadata: ["timeout": "\(configuration.shutdownTimeout.text)"])
         }
-        while callSlots.inFlight > 0, clock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        if callSlots.inFlight > 0 {
+        if !(await callSlots.waitUntilIdle(before: deadline)) {
             logger.warning(
                 "abandoning \(callSlots.inFlight) call(s) still in flight; their inputs will be consumed again")
             cancel()

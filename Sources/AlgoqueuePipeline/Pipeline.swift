@@ -135,6 +135,7 @@ public final class Pipeline: Service {
         let callSlots = ConcurrencyLimiter(
             capacity: configuration.adaptiveConcurrency ? configuration.concurrencyMax : configuration.concurrency)
         intake.register(callSlots)
+        intake.register(SignalsWhenClosed(writer.caughtUp))
         let processor = InputProcessor(
             algorithms: algorithms, configuration: configuration, deadLetters: deadLetters, splitter: splitter,
             statistics: statistics, health: health, metrics: metrics, intake: intake,

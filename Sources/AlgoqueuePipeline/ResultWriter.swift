@@ -32,6 +32,9 @@ final class ResultWriter: Sendable {
     let wakes: AsyncStream<Void>
     /// Signalled when the rows waiting reach `maxRows`: a pause between transactions ends.
     let full = WakeSignal()
+    /// Signalled when a transaction's rows leave the queue (and at ``close()``): calls waiting while the writer
+    /// ``isBehind`` look again.
+    let caughtUp = Broadcast()
 
     init(
         store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int,
@@ -118,6 +121,7 @@ final class ResultWriter: Sendable {
                 // A full results outbox holds writes back: messages stay unreleased and the consumer pauses.
                 await publisher?.waitForRoom { self.isClosed }
                 guard let batch = takeBatch() else { break }
+                caughtUp.signal()
                 lastWrite = clock.now
                 let offsets = tracker.withLock { tracker in
                     for message in batch where message.complete {
@@ -182,5 +186,7 @@ final class ResultWriter: Sendable {
         wake.yield()
         wake.finish()
         full.signal()
+        caughtUp.signal()
+        publisher?.room.signal()
     }
 }

@@ -35,6 +35,9 @@ package final class ResultsPublisher: Sendable {
     package let wake = WakeSignal()
     /// Signalled by ``stop()``: ends the wait for the deliveries of the batch in hand.
     package let stopping = WakeSignal()
+    /// Signalled when published rows leave the outbox, and by the writer's close: the writer waiting for room in a
+    /// full outbox looks again.
+    package let room = WakeSignal()
     /// Deliveries a stop left unawaited, their rows still in the outbox: ``drain(until:)`` waits for them first, so
     /// that a row the broker takes after all is not published a second time.
     package let unsettled = Locked<[Delivery]>([])
@@ -167,7 +170,7 @@ package final class ResultsPublisher: Sendable {
         logger.warning(
             "the results outbox is full: consumption pauses until the results topic takes rows again",
             metadata: ["rows": "\(queued.withLock { $0 })", "limit": "\(limit)", "topic": "\(topic)"])
-        while isFull, !stopped() { try? await Task.sleep(for: .milliseconds(50)) }
+        while isFull, !stopped() { await room.wait(atMost: .seconds(1)) }
         if !isFull { logger.info("the results outbox has room again; consuming") }
     }
 
@@ -177,6 +180,7 @@ package final class ResultsPublisher: Sendable {
         stopped.withLock { $0 = true }
         wake.signal()
         stopping.signal()
+        room.signal()
     }
 
     /// Publishes until ``stop()``: reads batches of the outbox, oldest first, and keeps up to ``batchesInFlight`` of
@@ -333,6 +337,7 @@ package final class ResultsPublisher: Sendable {
             return false
         }
         queued.withLock { $0 = max(0, $0 - delivered.count) }
+        room.signal()
         return true
     }
 

@@ -19,6 +19,8 @@ struct ConsumerLifecycle {
     }
 
     private(set) var state = State.idle
+    /// A close without a waiter (``close(_:)`` with nil) came while subscribing.
+    private(set) var closeRequested = false
 
     enum StartAction: Equatable {
         /// Subscribe, then report with ``subscribed()`` or ``subscribeFailed()``.
@@ -51,7 +53,7 @@ struct ConsumerLifecycle {
         guard case .subscribing(let waiters) = state else {
             preconditionFailure("subscribed() outside subscribing: \(state)")
         }
-        if waiters.isEmpty {
+        if waiters.isEmpty, !closeRequested {
             state = .polling
             return .startPolling
         }
@@ -75,20 +77,22 @@ struct ConsumerLifecycle {
         case wait
     }
 
-    mutating func close(_ waiter: Waiter) -> CloseAction {
+    /// Closes, with `waiter` to resume once closed; nil asks for the close without waiting for it (a graceful
+    /// shutdown handler, which cannot wait).
+    mutating func close(_ waiter: Waiter?) -> CloseAction {
         switch state {
         case .idle:
             state = .closed
             return .resumeNow(finishEvents: true)
         case .subscribing(var waiters):
-            waiters.append(waiter)
+            if let waiter { waiters.append(waiter) } else { closeRequested = true }
             state = .subscribing(closeWaiters: waiters)
             return .wait
         case .polling:
-            state = .closing(closeWaiters: [waiter])
+            state = .closing(closeWaiters: waiter.map { [$0] } ?? [])
             return .wait
         case .closing(var waiters):
-            waiters.append(waiter)
+            if let waiter { waiters.append(waiter) }
             state = .closing(closeWaiters: waiters)
             return .wait
         case .closed:

@@ -185,6 +185,13 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Asks for ``close()`` without waiting for it: ``events`` ends once the consumer has left its group. For a
+    /// graceful shutdown handler, which cannot wait; whoever owns the consumer still awaits ``close(within:)``.
+    public func requestClose() {
+        let action = shared.withLock { $0.lifecycle.close(nil) }
+        if case .resumeNow(let finishEvents) = action, finishEvents { continuation.finish() }
+    }
+
     /// How long a stop waits for the consumer to leave its group (``close(within:)``).
     public static let closeTimeout: Duration = .seconds(10)
 

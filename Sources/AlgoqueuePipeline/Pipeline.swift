@@ -152,94 +152,98 @@ public final class Pipeline: Service {
                 "algorithms": "\(algorithms.map(\.name).joined(separator: ","))",
             ])
 
-        let writeFailure = Locked<StoreError?>(nil)
-        var failure: PipelineError? = await withDiscardingTaskGroup { writing in
-            // The writer is never cancelled: after the dispatch loop ends it drains what is queued, then returns.
-            // The publisher is stopped (not cancelled) once the writer is told to finish; drain() publishes the rest.
-            if let publisher { writing.addTask { await publisher.run() } }
-            writing.addTask {
-                do throws(StoreError) {
-                    try await writer.run { batch in
-                        consumer.commit(batch.offsets)
-                        consumer.release(messages: batch.messages, bytes: batch.bytes)
-                        // One walk over the rows counts them per algorithm and for the totals.
-                        let counted = tally.record(batch.rows)
-                        statistics.update { totals in
-                            totals.durable += batch.messages
-                            totals.ok += counted.ok
-                            totals.errors += counted.rows - counted.ok
-                            totals.cached += counted.cached
+        // Batch-complete events are published beside the run (an earlier run's first) and finished before it returns.
+        let (failure, brokerAnswered) = await CompletionPublisher.publishing(completions) {
+            let writeFailure = Locked<StoreError?>(nil)
+            var failure: PipelineError? = await withDiscardingTaskGroup { writing in
+                // The writer is never cancelled: after the dispatch loop ends it drains what is queued, then returns.
+                // The publisher is stopped (not cancelled) once the writer is told to finish; drain() publishes the rest.
+                if let publisher { writing.addTask { await publisher.run() } }
+                writing.addTask {
+                    do throws(StoreError) {
+                        try await writer.run { batch in
+                            consumer.commit(batch.offsets)
+                            consumer.release(messages: batch.messages, bytes: batch.bytes)
+                            // One walk over the rows counts them per algorithm and for the totals.
+                            let counted = tally.record(batch.rows)
+                            statistics.update { totals in
+                                totals.durable += batch.messages
+                                totals.ok += counted.ok
+                                totals.errors += counted.rows - counted.ok
+                                totals.cached += counted.cached
+                            }
+                            health.update { $0.lastProgress = ContinuousClock.now }
+                            statistics.markDurable()
+                            completions?.publish(batch.completed)
+                            signal.yield(.durable(messages: batch.messages))
                         }
-                        health.update { $0.lastProgress = ContinuousClock.now }
-                        statistics.markDurable()
-                        completions?.publish(batch.completed)
-                        signal.yield(.durable(messages: batch.messages))
-                    }
-                } catch {
-                    writeFailure.withLock { $0 = error }
-                    intake.close()
-                    signal.yield(.writerFailed(error))
-                }
-            }
-            let failure = await withDiscardingTaskGroup { helpers in
-                helpers.addTask {
-                    // Revocations and fatal errors act here, as they arrive, not behind messages still queued for
-                    // the loop: no call starts for a revoked partition or after a fatal error.
-                    for await event in consumer.events {
-                        switch event {
-                        case .revoked(let partitions):
-                            tracker.withLock { tracker in for partition in partitions { tracker.revoke(partition) } }
-                        case .error(let error) where error.code == .fatal:
-                            intake.close()
-                        default: break
-                        }
-                        signal.yield(.kafka(event))
+                    } catch {
+                        writeFailure.withLock { $0 = error }
+                        intake.close()
+                        signal.yield(.writerFailed(error))
                     }
                 }
-                helpers.addTask { await self.tick(signal) }
-                helpers.addTask { await self.measure(consumer, dispatch) }
-                helpers.addTask { await self.watchForGivingUp(dispatch) }
-                if let completions { helpers.addTask { await completions.publishPending() } }
-                let failure = await withGracefulShutdownHandler {
-                    await self.dispatch(signals: signals, sink: signal, consumer: consumer, dispatch: dispatch)
-                } onGracefulShutdown: {
-                    intake.close()
+                let failure = await withDiscardingTaskGroup { helpers in
+                    helpers.addTask {
+                        // Revocations and fatal errors act here, as they arrive, not behind messages still queued for
+                        // the loop: no call starts for a revoked partition or after a fatal error.
+                        for await event in consumer.events {
+                            switch event {
+                            case .revoked(let partitions):
+                                tracker.withLock { tracker in for partition in partitions { tracker.revoke(partition) }
+                                }
+                            case .error(let error) where error.code == .fatal:
+                                intake.close()
+                            default: break
+                            }
+                            signal.yield(.kafka(event))
+                        }
+                    }
+                    helpers.addTask { await self.tick(signal) }
+                    helpers.addTask { await self.measure(consumer, dispatch) }
+                    helpers.addTask { await self.watchForGivingUp(dispatch) }
+                    let failure = await withGracefulShutdownHandler {
+                        await self.dispatch(signals: signals, sink: signal, consumer: consumer, dispatch: dispatch)
+                    } onGracefulShutdown: {
+                        intake.close()
+                    }
+                    helpers.cancelAll()
+                    health.update { $0.stopping = true }
+                    observer.onStopping()
+                    return failure
                 }
-                helpers.cancelAll()
-                health.update { $0.stopping = true }
-                observer.onStopping()
+                writer.close()
+                publisher?.stop()
                 return failure
             }
-            writer.close()
-            publisher?.stop()
-            return failure
-        }
-        if failure == nil, let error = writeFailure.withLock({ $0 }) {
-            failure = Self.storeFailure(error)
-        }
-        if var stop = failure, stop.code == .unavailable || stop.code == .configuration {
-            // The writer has drained: what is durable is known. The rest waits for the next run.
-            let left = tracker.withLock { tracker in
-                tracker.assigned.reduce(Int64(0)) { sum, partition in
-                    guard let end = consumer.highWatermark(partition) else { return sum }
-                    let unwritten = end - (tracker.watermark(partition) ?? end) - Int64(tracker.writtenAhead(partition))
-                    return sum + max(0, unwritten)
-                }
+            if failure == nil, let error = writeFailure.withLock({ $0 }) {
+                failure = Self.storeFailure(error)
             }
-            stop.message += "; \(left) input(s) are left unwritten and are consumed again by the next run"
-            failure = stop
+            if var stop = failure, stop.code == .unavailable || stop.code == .configuration {
+                // The writer has drained: what is durable is known. The rest waits for the next run.
+                let left = tracker.withLock { tracker in
+                    tracker.assigned.reduce(Int64(0)) { sum, partition in
+                        guard let end = consumer.highWatermark(partition) else { return sum }
+                        let unwritten =
+                            end - (tracker.watermark(partition) ?? end) - Int64(tracker.writtenAhead(partition))
+                        return sum + max(0, unwritten)
+                    }
+                }
+                stop.message += "; \(left) input(s) are left unwritten and are consumed again by the next run"
+                failure = stop
+            }
+            // The writer has finished: commit what is durable and leave the group (not waiting on a broker that never
+            // answers); publish what the outbox holds. When no broker answered the close, publishing would only wait for
+            // deliveries that cannot come (up to the shutdown timeout, then the flush): the outbox keeps its rows for the
+            // next start instead.
+            let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
+            if let publisher {
+                await publisher.drain(until: brokerAnswered ? .now + configuration.shutdownTimeout : .now)
+                await publisher.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
+            }
+            signal.finish()
+            return ((failure, brokerAnswered), giveUp: !brokerAnswered)
         }
-        // The writer has finished: commit what is durable and leave the group (not waiting on a broker that never
-        // answers); publish what the outbox holds. When no broker answered the close, publishing would only wait for
-        // deliveries that cannot come (up to the shutdown timeout, then the flush): the outbox keeps its rows for the
-        // next start instead.
-        let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
-        if let publisher {
-            await publisher.drain(until: brokerAnswered ? .now + configuration.shutdownTimeout : .now)
-            await publisher.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
-        }
-        signal.finish()
-        await completions?.finish(giveUp: !brokerAnswered)
         // The dead-letter and chunk producer (its records' inputs have no rows yet and are consumed again).
         await producer?.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
         let totals = statistics.snapshot

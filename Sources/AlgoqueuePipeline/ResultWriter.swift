@@ -86,18 +86,21 @@ final class ResultWriter: Sendable {
     /// batch has been reported.
     func run(onDurable: @escaping @Sendable (DurableBatch) -> Void) async throws(StoreError) {
         let (durable, reported) = AsyncStream.makeStream(of: DurableBatch.self)
-        let reporter = Task {
-            for await batch in durable { onDurable(batch) }
+        let written = await withTaskGroup(of: Void.self) { reporter -> Result<Void, StoreError> in
+            reporter.addTask {
+                for await batch in durable { onDurable(batch) }
+            }
+            let written: Result<Void, StoreError>
+            do throws(StoreError) {
+                try await write { reported.yield($0) }
+                written = .success(())
+            } catch {
+                written = .failure(error)
+            }
+            reported.finish()
+            await reporter.waitForAll()
+            return written
         }
-        let written: Result<Void, StoreError>
-        do throws(StoreError) {
-            try await write { reported.yield($0) }
-            written = .success(())
-        } catch {
-            written = .failure(error)
-        }
-        reported.finish()
-        await reporter.value
         try written.get()
     }
 

@@ -60,24 +60,24 @@ public final class Collector: Sendable {
                 topic: completionTopic,
                 store: store,
                 logger: logger)
-            await completions?.publishPending()
         }
         var summary = CollectSummary()
         var failure: (any Error)?
-        await withGracefulShutdownHandler {
-            do {
-                summary = try await collect(consumer, untilIdle: untilIdle, completions: completions)
-            } catch {
-                failure = error
+        // Events are published beside collecting (an earlier run's first), and finished before this returns.
+        let brokerAnswered = await CompletionPublisher.publishing(completions) {
+            await withGracefulShutdownHandler {
+                do {
+                    summary = try await collect(consumer, untilIdle: untilIdle, completions: completions)
+                } catch {
+                    failure = error
+                }
+            } onGracefulShutdown: {
+                consumer.requestClose()
             }
-        } onGracefulShutdown: {
-            Task { await consumer.close() }
+            let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
+            return (brokerAnswered, giveUp: !brokerAnswered)
         }
-        let brokerAnswered = await consumer.close(within: KafkaConsumer.closeTimeout)
-        if let completions {
-            await completions.finish(giveUp: !brokerAnswered)
-            await completions.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
-        }
+        await completions?.producer.close(timeout: KafkaProducer.closeTimeout(brokerAnswered: brokerAnswered))
         if let failure { throw failure }
         return summary
     }

@@ -109,12 +109,15 @@ struct RunCommand: AsyncParsableCommand {
         let operations = OperationsService(
             configuration: settings.operations, pipeline: pipeline, registry: registry, notifier: notifier,
             logger: logger)
-        let live =
-            LiveLine.isActive
-            ? Task { await RunProgress.show(pipeline, untilIdle: settings.pipeline.untilIdle) } : nil
-        let outcome = await ServiceRunner.run([operations, pipeline], logger: logger)
-        live?.cancel()
-        await live?.value
+        let outcome = await withTaskGroup(of: Void.self) { live in
+            // The live line on a terminal, beside the service; it ends with it.
+            if LiveLine.isActive {
+                live.addTask { await RunProgress.show(pipeline, untilIdle: settings.pipeline.untilIdle) }
+            }
+            let outcome = await ServiceRunner.run([operations, pipeline], logger: logger)
+            live.cancelAll()
+            return outcome
+        }
         LiveLine.clear()
         await wiring.stop()
         store.close()

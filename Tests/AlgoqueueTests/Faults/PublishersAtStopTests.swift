@@ -56,10 +56,12 @@ struct PublishersAtStopTests {
                 origin: BatchOrigin(topic: "in", partition: 0, offset: Int64(offset)), items: 10, chunks: 2, ok: 10,
                 errors: 0, completedAt: "2026-12-03T00:00:00.000Z")
         }
-        completions.publish(batches)
-        let waiting = await eventually(within: .seconds(30)) { producer.unacknowledged == 1 }
-        #expect(waiting)
-        await completions.finish(giveUp: true)
+        await CompletionPublisher.publishing(completions) {
+            completions.publish(batches)
+            let waiting = await eventually(within: .seconds(30)) { producer.unacknowledged == 1 }
+            #expect(waiting)
+            return ((), giveUp: true)
+        }
         // The first event still in flight: the stop did not wait for it, nor send the other two.
         #expect(producer.unacknowledged == 1)
         await producer.close(timeout: .milliseconds(100))

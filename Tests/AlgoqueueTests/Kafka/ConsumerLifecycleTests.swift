@@ -114,5 +114,30 @@ struct ConsumerLifecycleTests {
         #expect(failing.start() == .subscribe)
         #expect(failing.subscribeFailed().isEmpty)
         #expect(failing.start() == .refuseClosed)
+
+        // A close asked for without waiting (a graceful shutdown handler) while subscribing: polling starts only to
+        // leave the group; while polling: the poll thread closes.
+        var asked = ConsumerLifecycle()
+        #expect(asked.start() == .subscribe)
+        if case .wait = asked.close(nil) {} else { Issue.record("a close while subscribing waits for the thread") }
+        #expect(asked.subscribed() == .startPollingToClose)
+        #expect(asked.isClosing)
+        var polling = ConsumerLifecycle()
+        _ = polling.start()
+        #expect(polling.subscribed() == .startPolling)
+        _ = polling.close(nil)
+        #expect(polling.isClosing && polling.pollingEnded().isEmpty)
+    }
+
+    @Test("requestClose, which does not wait, ends the events once the group is left")
+    func requestCloseEndsEvents() async throws {
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("lifecycle", partitions: 1)
+        let consumer = try consumer(broker)
+        try consumer.start()
+        consumer.requestClose()
+        #expect(await drain(consumer.events) != nil)
+        #expect(await consumer.close(within: .seconds(20)))
     }
 }

@@ -1,6 +1,7 @@
 import AlgoqueueKafka
 import AlgoqueuePipeline
 import AlgoqueueStore
+import Foundation
 
 /// Every configuration key, in one table: the YAML reader applies them from here, `check-config --keys` prints
 /// the README's table from here, and tests hold the flags of `run` and the example file to it.
@@ -80,7 +81,7 @@ public enum ConfigKeys {
         A("algorithm.max_answer_bytes", .integer(\.maxAnswerBytes), "larger answers become error rows"),
         A(
             "algorithm.protocol", flag: "`--protocol P`", .choice(\.modelProtocol),
-            "`raw`, `kserve-v1`, `open-inference`, `openai-embeddings`, `openai-chat` or `template`: the endpoint's request and answer shapes (Calling model servers)"
+            "`raw`, `kserve-v1`, `open-inference`, `openai-embeddings`, `openai-chat` or `template`: the endpoint's request and answer shapes (see Calling model servers)"
         ),
         A("algorithm.model", .optional(\.protocolSettings.model), "`openai-*`: the model named in each request"),
         A(
@@ -294,6 +295,32 @@ public enum ConfigKeys {
         return lines.joined(separator: "\n")
     }
 
+    /// The `--help` text of the flag that sets key `name` (from this table, so that the two never differ): the key's
+    /// meaning as a sentence (without the README's "see ..." pointers), then the key and its default; a
+    /// `repeatable` flag says so.
+    public static func flagHelp(_ name: String, repeatable: Bool = false, defaults: Settings = Settings()) -> String {
+        var found: (meaning: String, defaultText: String)?
+        for row in rows {
+            switch row {
+            case .setting(let key) where key.name == name:
+                found = (key.meaning, key.defaultText ?? key.field.render(defaults))
+            case .algorithm(let key) where key.name == name:
+                found = (key.meaning, key.defaultText ?? key.field.render(defaults.algorithm))
+            default: continue
+            }
+        }
+        guard let found else { preconditionFailure("flagHelp: no configuration key \(name)") }
+        let meaning = found.meaning.replacingOccurrences(of: "`", with: "").replacingOccurrences(
+            of: #" \(see [^)]*\)|; see below"#, with: "", options: .regularExpression)
+        // A sentence starts with a capital, unless it starts with a value ("raw, kserve-v1, ...", "input: ...").
+        let first = meaning.prefix { $0.isLetter }
+        let startsWithValue = meaning.dropFirst(first.count).first.map { ",:/".contains($0) } ?? false
+        let sentence = startsWithValue ? meaning : meaning.prefix(1).uppercased() + meaning.dropFirst()
+        let defaultText = found.defaultText.replacingOccurrences(of: "`", with: "")
+        return "\(sentence) (\(name)" + (defaultText.isEmpty ? "" : ", default \(defaultText)") + ")."
+            + (repeatable ? " Repeatable." : "")
+    }
+
     /// The value of every key in `settings`, as the default column shows it, by key name.
     public static func values(of settings: Settings) -> [String: String] {
         var values: [String: String] = [:]
@@ -319,6 +346,23 @@ public enum ConfigKeys {
     }
 
     /// Every flag the table names (`--brokers`, ...).
+    /// The key each flag sets (`--brokers`: `kafka.brokers`), for the flags that set one key.
+    public static var flagKeys: [String: String] {
+        var keys: [String: String] = [:]
+        for row in rows {
+            let (cell, name): (String?, String)
+            switch row {
+            case .setting(let key): (cell, name) = (key.flag, key.name)
+            case .algorithm(let key): (cell, name) = (key.flag, key.name)
+            case .other: continue
+            }
+            if let flag = cell?.split(whereSeparator: { $0 == "`" || $0 == " " }).first(where: { $0.hasPrefix("--") }) {
+                keys[String(flag)] = name
+            }
+        }
+        return keys
+    }
+
     public static var flags: [String] {
         rows.compactMap { row -> String? in
             switch row {

@@ -46,7 +46,9 @@ struct GroupOptions: ParsableArguments {
             valueName: "topic"))
     var topic: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The SQLite results file (default \(StoreConfiguration.defaultPath)).", valueName: "path"))
     var database: String?
 
     /// The settings these flags (over the file) give, and whether topics were named.

@@ -57,16 +57,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("max-errors"),
-        help: ArgumentHelp(
-            "With --until-idle: exit 65 when the job wrote more error rows than this (pipeline.max_errors).",
-            valueName: "N"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.max_errors"), valueName: "N"))
     var maxErrors: Int?
 
     @Option(
         name: .customLong("max-error-ratio"),
-        help: ArgumentHelp(
-            "With --until-idle: exit 65 when error rows are more than this share (0-1) of the job's rows.",
-            valueName: "R"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.max_error_ratio"), valueName: "R"))
     var maxErrorRatio: Double?
 
     func run() async throws {

@@ -9,65 +9,55 @@ import ArgumentParser
 struct ServiceOptions: ParsableArguments {
     @Option(
         name: .customLong("start-from"),
-        help: ArgumentHelp(
-            "Where a partition with no offset (committed or stored) starts: earliest (default), latest, or the first "
-                + "message written at or after a time (2026-12-07T08:00 in UTC, or an age such as 2h).",
-            valueName: "position"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("kafka.start_from"), valueName: "position"))
     var startFrom: String?
 
     @Option(
         name: .customLong("pass-header"),
-        help: ArgumentHelp("Pass this Kafka message header on to the algorithm (repeatable).", valueName: "name"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.pass_headers", repeatable: true), valueName: "name"))
     var passHeaders: [String] = []
 
     @Option(
         name: .customLong("shutdown-timeout"),
-        help: ArgumentHelp(
-            "On SIGTERM, how long calls in flight may take to finish; no new call starts (default 30s).",
-            valueName: "duration"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.shutdown_timeout"), valueName: "duration"))
     var shutdownTimeout: String?
 
     @Option(
         name: .long,
-        help: ArgumentHelp(
-            "unordered (default), key (one call at a time per key, in order) or partition.", valueName: "mode"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.ordering"), valueName: "mode"))
     var ordering: String?
 
     @Option(
         name: .customLong("batch-max-items"),
-        help: "Send up to N inputs per call as a JSON list (micro-batches; default 1: off).")
+        help: ArgumentHelp(ConfigKeys.flagHelp("batch.max_items")))
     var batchMaxItems: Int?
 
     @Option(
         name: .customLong("batch-messages"),
-        help: ArgumentHelp(
-            "off (default), auto (a JSON list or {\"inputs\": [...]} is a batch: a row per item) or required.",
-            valueName: "mode"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("batch_messages.mode"), valueName: "mode"))
     var batchMessages: String?
 
     @Option(
         name: .customLong("split-max-items"),
-        help: "Split batch messages above N items into chunks the whole group shares (default 0: never).")
+        help: ArgumentHelp(ConfigKeys.flagHelp("split.max_items")))
     var splitMaxItems: Int?
 
     @Flag(
         name: .customLong("fail-fast"),
-        help: "With several algorithms: the first failure for an input cancels its other calls.")
+        help: ArgumentHelp(ConfigKeys.flagHelp("fan_out.fail_fast")))
     var failFast = false
 
-    @Option(name: .customLong("dead-letter-topic"), help: "Also publish messages that end as error rows to this topic.")
+    @Option(name: .customLong("dead-letter-topic"), help: ArgumentHelp(ConfigKeys.flagHelp("kafka.dead_letter_topic")))
     var deadLetterTopic: String?
 
     @Option(
         name: .customLong("metrics-listen"),
-        help: ArgumentHelp(
-            "Serve the status page (/), /api/status, /metrics, /healthz, /readyz here (loopback).",
-            valueName: "host:port"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("metrics.listen"), valueName: "host:port"))
     var metricsListen: String?
 
     @Flag(
         name: .customLong("metrics-allow-remote"),
-        help: "Allow --metrics-listen on an address other than loopback (put access control in front of it).")
+        help: ArgumentHelp(ConfigKeys.flagHelp("metrics.allow_remote")))
     var metricsAllowRemote = false
 
     /// Applies these flags to `settings`, adding what is wrong with them to `problems`.

@@ -1,6 +1,7 @@
 import AlgoqueueAlgorithms
 import AlgoqueueConfig
 import AlgoqueuePipeline
+import AlgoqueueStore
 import AlgoqueueSupport
 import ArgumentParser
 
@@ -10,98 +11,97 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("YAML configuration file.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("Bootstrap brokers, comma-separated.", valueName: "host:port"))
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.flagHelp("kafka.brokers"), valueName: "host:port"))
     var brokers: String?
 
-    @Option(name: .long, help: "Consumer group; instances in one group share the partitions.")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.flagHelp("kafka.group")))
     var group: String?
 
-    @Option(name: .long, help: ArgumentHelp("A topic to consume (repeat for several).", valueName: "topic"))
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.flagHelp("kafka.topics", repeatable: true), valueName: "topic"))
     var topic: [String] = []
 
-    @Option(name: .long, help: "The HTTP endpoint each input is POSTed to as JSON.")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.url")))
     var url: String?
 
-    @Option(name: .customLong("algorithm-name"), help: "The name rows are stored under (default: http).")
+    @Option(name: .customLong("algorithm-name"), help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.name")))
     var algorithmName: String?
 
-    @Option(name: .customLong("header"), help: ArgumentHelp("A request header (repeatable).", valueName: "Name: value"))
+    @Option(
+        name: .customLong("header"),
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.headers", repeatable: true), valueName: "Name: value"))
     var headers: [String] = []
 
     @Option(
         name: .long,
-        help: ArgumentHelp(
-            "Call timeout, such as 30s or 10m (default \(CallLimits.defaultTimeout.text), at most \(CallLimits.maxTimeout.text)).",
-            valueName: "duration"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.timeout"), valueName: "duration"))
     var timeout: String?
 
     @Option(
         name: .customLong("protocol"),
-        help: ArgumentHelp(
-            "raw (default), kserve-v1, open-inference, openai-embeddings, openai-chat or template.", valueName: "name"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.protocol"), valueName: "name"))
     var modelProtocol: String?
 
     @Option(
         name: .customLong("tls-ca-file"),
-        help: ArgumentHelp("https://: trust the certificate authorities in this PEM file.", valueName: "file"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.tls_ca_file"), valueName: "file"))
     var tlsCAFile: String?
 
     @Option(
         name: .customLong("tls-cert-file"),
-        help: ArgumentHelp("https:// with mutual TLS: the client certificate (PEM).", valueName: "file"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.tls_cert_file"), valueName: "file"))
     var tlsCertificateFile: String?
 
     @Option(
         name: .customLong("tls-key-file"),
-        help: ArgumentHelp("https:// with mutual TLS: the client certificate's private key (PEM).", valueName: "file"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.tls_key_file"), valueName: "file"))
     var tlsKeyFile: String?
 
     @Option(
         name: .long,
-        help: ArgumentHelp(
-            "Calls in flight at once (default 8), or auto: the limit follows the endpoint.", valueName: "N|auto"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("pipeline.concurrency"), valueName: "N|auto"))
     var concurrency: String?
 
     @Option(
         name: .customLong("input-dir"),
-        help: ArgumentHelp("The only directory {\"$file\": \"name\"} inputs are read from.", valueName: "dir"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("sideband.input_dir"), valueName: "dir"))
     var inputDir: String?
 
     @Option(
         name: .customLong("output-dir"),
-        help: ArgumentHelp("Write outputs above 1 MiB here; the row holds the path.", valueName: "dir"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("sideband.output_dir"), valueName: "dir"))
     var outputDir: String?
 
     @Option(
         name: .customLong("max-attempts"),
-        help: "Calls per input for retryable failures, the first included (default 3).")
+        help: ArgumentHelp(ConfigKeys.flagHelp("retry.max_attempts")))
     var maxAttempts: Int?
 
     @Option(
         name: .customLong("cache"),
-        help: ArgumentHelp(
-            "input: answer an input seen before from the store, without a call (or off).", valueName: "mode"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.cache"), valueName: "mode"))
     var cache: String?
 
     @Option(
         name: .customLong("rate-limit"),
-        help: ArgumentHelp("Calls per second to the algorithm (each algorithm, with fan-out).", valueName: "N"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("algorithm.rate_limit"), valueName: "N"))
     var rateLimit: Double?
 
     @Option(
         name: .customLong("results-topic"),
-        help: ArgumentHelp("Also publish every row written to this topic (for algoqueue collect).", valueName: "topic"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("results.topic"), valueName: "topic"))
     var resultsTopic: String?
 
-    @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(ConfigKeys.flagHelp("store.path"), valueName: "path"))
     var database: String?
 
     @Option(
         name: .customLong("kafka-property"),
-        help: ArgumentHelp("Any librdkafka property (repeatable).", valueName: "name=value"))
+        help: ArgumentHelp(ConfigKeys.flagHelp("kafka.properties", repeatable: true), valueName: "name=value"))
     var kafkaProperties: [String] = []
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.flagHelp("log.level")))
     var logLevel: String?
 
     /// Defaults, then the file, then these flags, then `more` (the service's flags, see ``ServiceOptions``), then

@@ -32,7 +32,9 @@ struct StatsCommand: AsyncParsableCommand {
         help: ArgumentHelp("The configuration file run uses: its database, brokers and group.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("The SQLite results file (default algoqueue.db).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The SQLite results file (default \(StoreConfiguration.defaultPath)).", valueName: "path"))
     var database: String?
 
     @Option(

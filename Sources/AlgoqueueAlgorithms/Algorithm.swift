@@ -142,16 +142,20 @@ public protocol Algorithm: Sendable {
     func start() throws(AlgorithmConfigurationError)
     /// Releases connections and processes. Called once, after the last call.
     func shutdown() async
-    /// Where the call worker numbered `worker` should run: the event loop of the connections its calls use, so that
-    /// a call's request, its answer and the next call stay on one thread; nil for the global pool. Default: nil.
-    func executor(forWorker worker: Int) -> (any TaskExecutor)?
     /// Why the algorithm cannot work as configured, found while running (a worker command that dies before its first
     /// answer again and again); nil while it may. A job stops on it (exit 78); a service keeps trying. Default: nil.
     var configurationFailure: String? { get }
 }
 
+/// An algorithm whose calls are answered on threads of its own (the HTTP pool's event loops): the pipeline runs
+/// each call worker there. Inside the package only; an algorithm from outside runs its calls on the global pool.
+package protocol PlacesCallWorkers: Algorithm {
+    /// Where the call worker numbered `worker` should run: the event loop of the connections its calls use, so that
+    /// a call's request, its answer and the next call stay on one thread; nil for the global pool.
+    func executor(forWorker worker: Int) -> (any TaskExecutor)?
+}
+
 extension Algorithm {
     public func start() throws(AlgorithmConfigurationError) {}
-    public func executor(forWorker worker: Int) -> (any TaskExecutor)? { nil }
     public var configurationFailure: String? { nil }
 }

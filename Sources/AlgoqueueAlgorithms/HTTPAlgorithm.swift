@@ -312,7 +312,7 @@ public final class HTTPAlgorithm: Algorithm {
         return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
     }
 
-    public func executor(forWorker worker: Int) -> (any TaskExecutor)? {
+    package func executor(forWorker worker: Int) -> (any TaskExecutor)? {
         if case .pool(let pool, _, _) = transport { return pool.executor(forWorker: worker) }
         return nil
     }
@@ -337,3 +337,5 @@ public struct AlgorithmConfigurationError: Error, Sendable, CustomStringConverti
 extension Optional where Wrapped == String {
     var orEmpty: String { self ?? "" }
 }
+
+extension HTTPAlgorithm: PlacesCallWorkers {}

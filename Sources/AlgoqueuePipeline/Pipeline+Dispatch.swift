@@ -273,7 +273,8 @@ extension Pipeline {
     static func startWorkers(_ count: Int, calls: inout DiscardingTaskGroup, queue: WorkQueue, _ dispatch: Dispatch) {
         let targets = dispatch.processor.targets
         for worker in 0..<count {
-            let executor = targets.count == 1 ? targets[0].algorithm.executor(forWorker: worker) : nil
+            let executor =
+                targets.count == 1 ? (targets[0].algorithm as? any PlacesCallWorkers)?.executor(forWorker: worker) : nil
             calls.addTask(executorPreference: executor) {
                 while let work = await queue.next() {
                     await waitForWriter(dispatch)

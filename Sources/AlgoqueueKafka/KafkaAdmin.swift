@@ -4,7 +4,7 @@ import Logging
 
 /// Questions for the cluster that need no subscription: which topics exist, where a group stands, how far a
 /// partition reaches. The synchronous calls block up to the timeout; from async code the `async` forms run them
-/// on ``BlockingWork``'s queue, off the cooperative threads.
+/// on ``BlockingWork``'s queue, off the cooperative threads, and stop waiting when their task is cancelled.
 public final class KafkaAdmin: Sendable {
     let client: RdKafkaClient
     let timeoutMilliseconds: Int32
@@ -66,23 +66,35 @@ public final class KafkaAdmin: Sendable {
         return (low, high)
     }
 
+    /// What an `async` form throws when its task is cancelled: it stops waiting (the call itself ends on its own
+    /// timeout).
+    static let stoppedWaiting: @Sendable () -> KafkaError = {
+        KafkaError(.cancelled, "stopped waiting for the cluster's answer")
+    }
+
     /// ``topics()`` off the cooperative threads.
     public func topics() async throws(KafkaError) -> [String: Int] {
-        try await BlockingWork.run { () throws(KafkaError) in try self.topics() }
+        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in try self.topics() }
     }
 
     /// ``committedOffsets(_:)`` off the cooperative threads.
     public func committedOffsets(_ partitions: [TopicPartition]) async throws(KafkaError) -> [TopicPartition: Int64] {
-        try await BlockingWork.run { () throws(KafkaError) in try self.committedOffsets(partitions) }
+        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+            try self.committedOffsets(partitions)
+        }
     }
 
     /// ``watermarks(_:)`` off the cooperative threads.
     public func watermarks(_ partition: TopicPartition) async throws(KafkaError) -> (low: Int64, high: Int64) {
-        try await BlockingWork.run { () throws(KafkaError) in try self.watermarks(partition) }
+        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+            try self.watermarks(partition)
+        }
     }
 
     /// ``highWatermark(_:)`` off the cooperative threads.
     public func highWatermark(_ partition: TopicPartition) async throws(KafkaError) -> Int64 {
-        try await BlockingWork.run { () throws(KafkaError) in try self.highWatermark(partition) }
+        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+            try self.highWatermark(partition)
+        }
     }
 }

@@ -162,7 +162,9 @@ public final class KafkaProducer: Sendable {
     public func waitForBrokers(within timeout: Duration) async throws(KafkaError) {
         let client = client
         let milliseconds = Int32(clamping: timeout.milliseconds)
-        let result = await BlockingWork.run {
+        // A cancelled wait ends at once (a stop); the request itself ends on its timeout, holding the client till then.
+        let result = try await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) {
+            () throws(KafkaError) -> rd_kafka_resp_err_t in
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let result = rd_kafka_metadata(client.handle, 0, nil, &metadata, milliseconds)
             if let metadata { rd_kafka_metadata_destroy(metadata) }
@@ -184,7 +186,9 @@ public final class KafkaProducer: Sendable {
     public func topics(within timeout: Duration = .seconds(10)) async -> [String: Int]? {
         let client = client
         let milliseconds = Int32(clamping: timeout.milliseconds)
-        return await BlockingWork.run { client.partitionCounts(milliseconds: milliseconds).topics }
+        return try? await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) { () throws(KafkaError) in
+            client.partitionCounts(milliseconds: milliseconds).topics
+        } ?? nil
     }
 
     /// How long a producer flushes at a stop: the usual 10 s when a broker answered the consumer's close, 1 s when none

@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueSupport
 import Logging
 import Synchronization
 
@@ -8,8 +9,9 @@ import Synchronization
 /// unread until the next run. The partitions this instance owns are judged by the loop (read to their ends,
 /// written); only the others are asked about, at most once a second.
 ///
-/// The question runs in a task of its own and the loop only reads the last answer: a cluster slow to answer (or
-/// a call that never returns) must not hold up the loop, which also serves rebalances and the stop.
+/// The question is asked by ``run()``, a child task beside the dispatch loop, and the loop only reads the last
+/// answer: a cluster slow to answer (or a call that never returns) must not hold up the loop, which also serves
+/// rebalances and the stop.
 final class GroupIdleCheck: Sendable {
     struct Behind: Sendable {
         let partition: TopicPartition
@@ -19,9 +21,10 @@ final class GroupIdleCheck: Sendable {
 
     private struct State {
         var admin: KafkaAdmin?
-        /// The question in flight, if any (asked at `lastAsked`).
-        var asking: Int?
-        var generation = 0
+        /// The assignment the loop last asked about; ``run()`` asks the cluster for it.
+        var wanted: Set<TopicPartition>?
+        /// A question is in flight (asked at `lastAsked`).
+        var asking = false
         var lastAsked: ContinuousClock.Instant?
         /// The last answer: the partitions behind, for the assignment it was asked about.
         var answer: (assignment: Set<TopicPartition>, behind: [Behind])?
@@ -31,6 +34,8 @@ final class GroupIdleCheck: Sendable {
     let kafka: KafkaConsumerConfiguration
     let logger: Logger
     private let state: Mutex<State>
+    /// Signalled when the loop wants a (new) answer.
+    private let askNow = WakeSignal()
     /// How long a question may go unanswered before it is given up and asked again with a new client.
     static let patience = Duration.seconds(15)
 
@@ -46,31 +51,54 @@ final class GroupIdleCheck: Sendable {
     /// answer for this assignment has come.
     func othersDone(assignment: Set<TopicPartition>) -> Bool {
         let now = ContinuousClock.now
-        let ask: (generation: Int, admin: KafkaAdmin?)? = state.withLock { state in
-            if state.asking != nil, let last = state.lastAsked {
-                guard now - last > Self.patience else { return nil }
-                logger.warning(
-                    "the cluster has not said for \(Self.patience) where the group stands; asking again with a new client"
-                )
-                state.admin = nil
-            } else if let last = state.lastAsked, now - last < .seconds(1) {
-                return nil
-            }
-            state.generation += 1
-            state.asking = state.generation
-            state.lastAsked = now
-            return (state.generation, state.admin)
+        let ask = state.withLock { state -> Bool in
+            state.wanted = assignment
+            if state.asking { return false }
+            if let last = state.lastAsked, now - last < .seconds(1) { return false }
+            return true
         }
-        if let ask {
-            Task.detached { [self] in
-                await self.ask(assignment: assignment, generation: ask.generation, admin: ask.admin)
-            }
-        }
+        if ask { askNow.signal() }
         guard let answer = state.withLock({ $0.answer }), answer.assignment == assignment else { return false }
         return answer.behind.isEmpty
     }
 
-    private func ask(assignment: Set<TopicPartition>, generation: Int, admin existing: KafkaAdmin?) async {
+    /// Asks the cluster whenever ``othersDone(assignment:)`` wants an answer, until cancelled (it runs beside the
+    /// dispatch loop and ends with it). A question unanswered for ``patience`` is given up (the admin calls stop
+    /// waiting when cancelled) and asked again with a new client.
+    func run() async {
+        while !Task.isCancelled {
+            await askNow.wait(atMost: .seconds(60))
+            let question = state.withLock { state -> (Set<TopicPartition>, KafkaAdmin?)? in
+                guard let wanted = state.wanted, !state.asking else { return nil }
+                state.asking = true
+                state.lastAsked = ContinuousClock.now
+                return (wanted, state.admin)
+            }
+            guard let (assignment, admin) = question, !Task.isCancelled else { continue }
+            let answered = await withTaskGroup(of: Bool.self) { race in
+                race.addTask {
+                    await self.ask(assignment: assignment, admin: admin)
+                    return true
+                }
+                race.addTask {
+                    try? await Task.sleep(for: Self.patience)
+                    return false
+                }
+                let first = await race.next() ?? true
+                race.cancelAll()
+                return first
+            }
+            guard !answered, !Task.isCancelled else { continue }
+            logger.warning(
+                "the cluster has not said for \(Self.patience) where the group stands; asking again with a new client")
+            state.withLock { state in
+                state.admin = nil
+                state.asking = false
+            }
+        }
+    }
+
+    private func ask(assignment: Set<TopicPartition>, admin existing: KafkaAdmin?) async {
         var behind: [Behind]?
         var admin = existing
         do throws(KafkaError) {
@@ -80,8 +108,7 @@ final class GroupIdleCheck: Sendable {
             logger.debug("cannot read the group's progress yet: \(error)")
         }
         state.withLock { state in
-            guard state.asking == generation else { return }  // given up on; a newer one asks
-            state.asking = nil
+            state.asking = false
             if state.admin == nil { state.admin = admin }
             guard let behind else { return }
             state.answer = (assignment, behind)

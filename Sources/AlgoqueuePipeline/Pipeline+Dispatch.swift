@@ -95,135 +95,144 @@ extension Pipeline {
         var consumed = kafka
         consumed.topics = dispatch.topics
         let groupIdle = GroupIdleCheck(kafka: consumed, admin: dispatch.processor.splitter?.admin, logger: logger)
-        await withDiscardingTaskGroup { calls in
-            loop: for await signal in signals.cancelOnGracefulShutdown() {
-                if intake.isClosed, case .kafka(.messages) = signal { break loop }
-                switch signal {
-                case .kafka(.messages(let arrived)):
-                    let (works, refused) = Self.receive(arrived, state: &state, tracker: dispatch.tracker)
-                    if refused.messages > 0 { consumer.release(messages: refused.messages, bytes: refused.bytes) }
-                    if !works.isEmpty {
-                        state.outstanding += works.count
-                        statistics.update { $0.consumed += works.count }
-                        statistics.markConsumed()
-                    }
-                    for work in works {
-                        let message = work.message
-                        if let lane = lanes.lane(of: message) {
-                            // Ordered: the lane's task runs its messages one after another; the loop never waits here.
-                            if lanes.enqueue(work, on: lane) {
-                                calls.addTask {
-                                    var next: OrderingLanes.Work? = work
-                                    while let current = next, await callSlots.acquire() {
-                                        await Self.run(current, dispatch)
-                                        callSlots.release()
-                                        next = lanes.next(on: lane)
+        await withDiscardingTaskGroup { beside in
+            // With --until-idle, the group's progress is asked beside the loop, and ends with it.
+            if configuration.untilIdle { beside.addTask { await groupIdle.run() } }
+            await withDiscardingTaskGroup { calls in
+                loop: for await signal in signals.cancelOnGracefulShutdown() {
+                    if intake.isClosed, case .kafka(.messages) = signal { break loop }
+                    switch signal {
+                    case .kafka(.messages(let arrived)):
+                        let (works, refused) = Self.receive(arrived, state: &state, tracker: dispatch.tracker)
+                        if refused.messages > 0 { consumer.release(messages: refused.messages, bytes: refused.bytes) }
+                        if !works.isEmpty {
+                            state.outstanding += works.count
+                            statistics.update { $0.consumed += works.count }
+                            statistics.markConsumed()
+                        }
+                        for work in works {
+                            let message = work.message
+                            if let lane = lanes.lane(of: message) {
+                                // Ordered: the lane's task runs its messages one after another; the loop never waits here.
+                                if lanes.enqueue(work, on: lane) {
+                                    calls.addTask {
+                                        var next: OrderingLanes.Work? = work
+                                        while let current = next, await callSlots.acquire() {
+                                            await Self.run(current, dispatch)
+                                            callSlots.release()
+                                            next = lanes.next(on: lane)
+                                        }
                                     }
                                 }
+                            } else if batching.enabled {
+                                batch.works.append(work)
+                                batch.bytes += message.value?.count ?? 0
+                                if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
+                                    guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else {
+                                        break loop
+                                    }
+                                }
+                            } else {
+                                if !workersStarted {
+                                    workersStarted = true
+                                    Self.startWorkers(
+                                        configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
+                                }
+                                await queue.put(work)
                             }
-                        } else if batching.enabled {
-                            batch.works.append(work)
-                            batch.bytes += message.value?.count ?? 0
-                            if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
-                                guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
+                        }
+                        // A batch these messages left unfilled waits `batch.linger` for more. One that filled within the
+                        // run (the usual case under load) needed no timer: none is started for it.
+                        if batching.enabled, !batch.works.isEmpty, batch.lingering != batch.number {
+                            let (number, linger) = (batch.number, batching.linger)
+                            batch.lingering = number
+                            calls.addTask {
+                                if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
                             }
-                        } else {
-                            if !workersStarted {
-                                workersStarted = true
-                                Self.startWorkers(configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
+                        }
+                    case .linger(let number):
+                        if number == batch.number, !batch.works.isEmpty {
+                            guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
+                        }
+                    case .kafka(.assigned(let partitions)):
+                        state.assignmentKnown = true
+                        if !health.joined {
+                            health.update {
+                                $0.joined = true
+                                $0.lastProgress = ContinuousClock.now
                             }
-                            await queue.put(work)
+                            observer.onReady()
                         }
-                    }
-                    // A batch these messages left unfilled waits `batch.linger` for more. One that filled within the
-                    // run (the usual case under load) needed no timer: none is started for it.
-                    if batching.enabled, !batch.works.isEmpty, batch.lingering != batch.number {
-                        let (number, linger) = (batch.number, batching.linger)
-                        batch.lingering = number
-                        calls.addTask {
-                            if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
+                        for (partition, start) in partitions {
+                            _ = dispatch.tracker.withLock { $0.assign(partition, start: start) }
+                            state.assignment.insert(partition)
+                            state.atEnd[partition] = nil
+                            state.position[partition] = start
                         }
-                    }
-                case .linger(let number):
-                    if number == batch.number, !batch.works.isEmpty {
-                        guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
-                    }
-                case .kafka(.assigned(let partitions)):
-                    state.assignmentKnown = true
-                    if !health.joined {
-                        health.update {
-                            $0.joined = true
-                            $0.lastProgress = ContinuousClock.now
+                    case .kafka(.revoked(let partitions)):
+                        // The tracker forgot them when the event arrived (so that queued work for them does not start),
+                        // unless the loop had not yet seen the assignment this revokes: forget them again, in order.
+                        for partition in partitions {
+                            dispatch.tracker.withLock { $0.revoke(partition) }
+                            state.assignment.remove(partition)
+                            state.atEnd[partition] = nil
+                            state.position[partition] = nil
                         }
-                        observer.onReady()
-                    }
-                    for (partition, start) in partitions {
-                        _ = dispatch.tracker.withLock { $0.assign(partition, start: start) }
-                        state.assignment.insert(partition)
-                        state.atEnd[partition] = nil
-                        state.position[partition] = start
-                    }
-                case .kafka(.revoked(let partitions)):
-                    // The tracker forgot them when the event arrived (so that queued work for them does not start),
-                    // unless the loop had not yet seen the assignment this revokes: forget them again, in order.
-                    for partition in partitions {
-                        dispatch.tracker.withLock { $0.revoke(partition) }
-                        state.assignment.remove(partition)
-                        state.atEnd[partition] = nil
-                        state.position[partition] = nil
-                    }
-                    // Nothing assigned after a revocation means a rebalance is under way (or the group was lost):
-                    // not idle until the next assignment says what this instance owns.
-                    if state.assignment.isEmpty { state.assignmentKnown = false }
-                case .kafka(.endOfPartition(let partition, let nextOffset)):
-                    // An end reported before a pause may lie beyond messages still to be fetched again.
-                    if state.assignment.contains(partition), (state.position[partition] ?? nextOffset) >= nextOffset,
-                        nextOffset >= state.published[partition] ?? 0
-                    {
-                        state.atEnd[partition] = nextOffset
-                    }
-                case .kafka(.error(let error)):
-                    if error.code == .fatal {
-                        failure = PipelineError(.kafka, "Kafka client failed and cannot go on: \(error)")
+                        // Nothing assigned after a revocation means a rebalance is under way (or the group was lost):
+                        // not idle until the next assignment says what this instance owns.
+                        if state.assignment.isEmpty { state.assignmentKnown = false }
+                    case .kafka(.endOfPartition(let partition, let nextOffset)):
+                        // An end reported before a pause may lie beyond messages still to be fetched again.
+                        if state.assignment.contains(partition),
+                            (state.position[partition] ?? nextOffset) >= nextOffset,
+                            nextOffset >= state.published[partition] ?? 0
+                        {
+                            state.atEnd[partition] = nextOffset
+                        }
+                    case .kafka(.error(let error)):
+                        if error.code == .fatal {
+                            failure = PipelineError(.kafka, "Kafka client failed and cannot go on: \(error)")
+                            break loop
+                        }
+                    case .durable(let messages):
+                        state.outstanding -= messages
+                    case .published(let ends):
+                        // Chunks this instance published lie beyond an end seen before: not idle until they are read.
+                        for (partition, next) in ends {
+                            state.published[partition] = max(state.published[partition] ?? 0, next)
+                            if (state.atEnd[partition] ?? .max) < next { state.atEnd[partition] = nil }
+                        }
+                    case .tick:
+                        if configuration.untilIdle, let admin = dispatch.processor.splitter?.admin {
+                            let elsewhere = state.chunksElsewhere
+                            if !elsewhere.isEmpty, let committed = try? await admin.committedOffsets(elsewhere) {
+                                state.committedElsewhere.merge(committed) { max($0, $1) }
+                            }
+                        }
+                    case .writerFailed(let error):
+                        failure = Self.storeFailure(error)
                         break loop
                     }
-                case .durable(let messages):
-                    state.outstanding -= messages
-                case .published(let ends):
-                    // Chunks this instance published lie beyond an end seen before: not idle until they are read.
-                    for (partition, next) in ends {
-                        state.published[partition] = max(state.published[partition] ?? 0, next)
-                        if (state.atEnd[partition] ?? .max) < next { state.atEnd[partition] = nil }
+                    if intake.isClosed, let stop = dispatch.givenUp.withLock({ $0 }) {
+                        failure = stop
+                        break loop
                     }
-                case .tick:
-                    if configuration.untilIdle, let admin = dispatch.processor.splitter?.admin {
-                        let elsewhere = state.chunksElsewhere
-                        if !elsewhere.isEmpty, let committed = try? await admin.committedOffsets(elsewhere) {
-                            state.committedElsewhere.merge(committed) { max($0, $1) }
-                        }
+                    if configuration.untilIdle, state.isIdle, groupIdle.othersDone(assignment: state.assignment) {
+                        logger.info("idle: every partition is consumed to its end and written")
+                        break loop
                     }
-                case .writerFailed(let error):
-                    failure = Self.storeFailure(error)
-                    break loop
                 }
-                if intake.isClosed, let stop = dispatch.givenUp.withLock({ $0 }) {
-                    failure = stop
-                    break loop
+                intake.close()
+                lanes.stop()
+                // Giving up closed the intake, which may have ended the loop before it saw why.
+                if failure == nil, let stop = dispatch.givenUp.withLock({ $0 }) { failure = stop }
+                if failure != nil {
+                    calls.cancelAll()
+                    return
                 }
-                if configuration.untilIdle, state.isIdle, groupIdle.othersDone(assignment: state.assignment) {
-                    logger.info("idle: every partition is consumed to its end and written")
-                    break loop
-                }
+                await finishInFlight(callSlots: callSlots, cancel: { calls.cancelAll() })
             }
-            intake.close()
-            lanes.stop()
-            // Giving up closed the intake, which may have ended the loop before it saw why.
-            if failure == nil, let stop = dispatch.givenUp.withLock({ $0 }) { failure = stop }
-            if failure != nil {
-                calls.cancelAll()
-                return
-            }
-            await finishInFlight(callSlots: callSlots, cancel: { calls.cancelAll() })
+            beside.cancelAll()
         }
         return failure
     }

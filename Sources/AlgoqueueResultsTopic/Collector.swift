@@ -107,10 +107,11 @@ public final class Collector: Sendable {
         // One batch's write runs while the next batch is parsed; it is finished (offsets committed, messages
         // released, rows counted) before the next write starts, so batches become durable in order.
         var writing: CollectWrite?
-        func finish() async throws {
+        /// Waits for the write in hand (the one child of `writes`) and does what follows it.
+        func finish(_ writes: inout ThrowingTaskGroup<[CompletedBatch], any Error>) async throws {
             guard let write = writing else { return }
             writing = nil
-            let completed = try await write.task.value
+            let completed = try await writes.next() ?? []
             summary.completedBatches += completed.count
             metrics.completedBatches.increment(by: completed.count)
             for batch in completed {
@@ -127,105 +128,108 @@ public final class Collector: Sendable {
                 logger.info("collecting", metadata: ["rows": "\(summary.rows)"])
             }
         }
-        do {
-            for await event in consumer.events {
-                switch event {
-                case .assigned(let partitions):
-                    assigned.formUnion(partitions.keys)
-                    metrics.assignedPartitions.record(assigned.count)
-                    // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
-                    let stored = Dictionary(
-                        (try? store.offsets(group: kafka.groupID))?.map {
-                            (TopicPartition($0.topic, $0.partition), $0.nextOffset)
-                        } ?? [], uniquingKeysWith: { max($0, $1) })
-                    let committed = (try? await admin.committedOffsets(Array(partitions.keys))) ?? [:]
-                    for partition in partitions.keys {
-                        positions.assigned(partition, next: max(stored[partition] ?? 0, committed[partition] ?? 0))
-                        if let low = try? await admin.watermarks(partition).low,
-                            let gap = positions.available(from: low, in: partition)
-                        {
-                            lost(gap)
-                        }
-                    }
-                case .revoked(let partitions):
-                    try await finish()
-                    assigned.subtract(partitions)
-                    metrics.assignedPartitions.record(assigned.count)
-                    for partition in partitions {
-                        ended[partition] = nil
-                        positions.revoked(partition)
-                    }
-                case .messages(let messages):
-                    let received = ContinuousClock.now
-                    firstMessage = firstMessage ?? received
-                    var rows: [ResultRow] = []
-                    var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
-                    var next: [TopicPartition: Int64] = [:]
-                    let bytes = messages.reduce(0) { $0 + $1.byteCount }
-                    for message in messages {
-                        let partition = TopicPartition(message.topic, message.partition)
-                        if let gap = positions.received(message.offset, in: partition) { lost(gap) }
-                        next[partition] = max(next[partition] ?? 0, message.offset + 1)
-                        if let end = ended[partition], message.offset >= end { ended[partition] = nil }
-                        if let row = message.value.flatMap(ResultMessage.row) {
-                            rows.append(row)
-                            if row.item >= 0, let split = ResultMessage.split(message.headers) {
-                                splits[
-                                    BatchOrigin(topic: row.topic, partition: row.partition, offset: row.offset),
-                                    default: []
-                                ]
-                                .insert(split)
+        // One child at a time: the write in hand, while the next batch is parsed.
+        try await withThrowingTaskGroup(of: [CompletedBatch].self) { writes in
+            do {
+                for await event in consumer.events {
+                    switch event {
+                    case .assigned(let partitions):
+                        assigned.formUnion(partitions.keys)
+                        metrics.assignedPartitions.record(assigned.count)
+                        // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
+                        let stored = Dictionary(
+                            (try? store.offsets(group: kafka.groupID))?.map {
+                                (TopicPartition($0.topic, $0.partition), $0.nextOffset)
+                            } ?? [], uniquingKeysWith: { max($0, $1) })
+                        let committed = (try? await admin.committedOffsets(Array(partitions.keys))) ?? [:]
+                        for partition in partitions.keys {
+                            positions.assigned(partition, next: max(stored[partition] ?? 0, committed[partition] ?? 0))
+                            if let low = try? await admin.watermarks(partition).low,
+                                let gap = positions.available(from: low, in: partition)
+                            {
+                                lost(gap)
                             }
-                        } else {
-                            summary.malformed += 1
-                            metrics.malformed.increment()
-                            logger.warning(
-                                "not a result row (not written by algoqueue run --results-topic?); passed over",
-                                metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
                         }
-                    }
-                    try await finish()
-                    let (store, group, parsed, parsedSplits) = (self.store, kafka.groupID, rows, splits)
-                    let offsets = next.map {
-                        StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
-                    }
-                    writing = CollectWrite(
-                        task: Task {
+                    case .revoked(let partitions):
+                        try await finish(&writes)
+                        assigned.subtract(partitions)
+                        metrics.assignedPartitions.record(assigned.count)
+                        for partition in partitions {
+                            ended[partition] = nil
+                            positions.revoked(partition)
+                        }
+                    case .messages(let messages):
+                        let received = ContinuousClock.now
+                        firstMessage = firstMessage ?? received
+                        var rows: [ResultRow] = []
+                        var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
+                        var next: [TopicPartition: Int64] = [:]
+                        let bytes = messages.reduce(0) { $0 + $1.byteCount }
+                        for message in messages {
+                            let partition = TopicPartition(message.topic, message.partition)
+                            if let gap = positions.received(message.offset, in: partition) { lost(gap) }
+                            next[partition] = max(next[partition] ?? 0, message.offset + 1)
+                            if let end = ended[partition], message.offset >= end { ended[partition] = nil }
+                            if let row = message.value.flatMap(ResultMessage.row) {
+                                rows.append(row)
+                                if row.item >= 0, let split = ResultMessage.split(message.headers) {
+                                    splits[
+                                        BatchOrigin(topic: row.topic, partition: row.partition, offset: row.offset),
+                                        default: []
+                                    ]
+                                    .insert(split)
+                                }
+                            } else {
+                                summary.malformed += 1
+                                metrics.malformed.increment()
+                                logger.warning(
+                                    "not a result row (not written by algoqueue run --results-topic?); passed over",
+                                    metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
+                            }
+                        }
+                        try await finish(&writes)
+                        let (store, group, parsed, parsedSplits) = (self.store, kafka.groupID, rows, splits)
+                        let offsets = next.map {
+                            StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
+                        }
+                        writes.addTask {
                             try await store.writeCollected(
                                 rows: parsed, splits: parsedSplits, offsets: offsets, group: group)
-                        }, next: next, messages: messages.count, bytes: bytes, rows: rows.count)
-                case .endOfPartition(let partition, let nextOffset):
-                    // Nothing more to parse for now: the write in hand is finished (committed, counted) at once,
-                    // not when the next messages come.
-                    try await finish()
-                    ended[partition] = nextOffset
-                case .error(let error) where error.code == .fatal:
-                    throw error
-                case .error(let error) where untilIdle && assigned.isEmpty && error.rdkafkaCode == Self.unknownTopic:
-                    // Nothing has been published there yet: with --until-idle there is nothing to wait for.
-                    throw KafkaError(
-                        .subscription,
-                        "\(error.message): no results topic to collect yet (is run given --results-topic?)",
-                        rdkafkaCode: error.rdkafkaCode)
-                case .error:
-                    continue
+                        }
+                        writing = CollectWrite(next: next, messages: messages.count, bytes: bytes, rows: rows.count)
+                    case .endOfPartition(let partition, let nextOffset):
+                        // Nothing more to parse for now: the write in hand is finished (committed, counted) at once,
+                        // not when the next messages come.
+                        try await finish(&writes)
+                        ended[partition] = nextOffset
+                    case .error(let error) where error.code == .fatal:
+                        throw error
+                    case .error(let error)
+                    where untilIdle && assigned.isEmpty && error.rdkafkaCode == Self.unknownTopic:
+                        // Nothing has been published there yet: with --until-idle there is nothing to wait for.
+                        throw KafkaError(
+                            .subscription,
+                            "\(error.message): no results topic to collect yet (is run given --results-topic?)",
+                            rdkafkaCode: error.rdkafkaCode)
+                    case .error:
+                        continue
+                    }
+                    if untilIdle, !assigned.isEmpty, assigned.allSatisfy({ ended[$0] != nil }) { break }
                 }
-                if untilIdle, !assigned.isEmpty, assigned.allSatisfy({ ended[$0] != nil }) { break }
+                try await finish(&writes)
+            } catch {
+                // The write in hand ends before this returns (its rows and offsets are durable or not; either way the
+                // next start resumes from the store).
+                _ = try? await writes.next()
+                throw error
             }
-            try await finish()
-        } catch {
-            // The write in hand ends before this returns (its rows and offsets are durable or not; either way the
-            // next start resumes from the store).
-            _ = try? await writing?.task.value
-            throw error
         }
         return summary
     }
 }
 
-/// A batch of collected rows being written, and what to do once it is durable.
+/// A batch of collected rows being written (a child task of the collect), and what to do once it is durable.
 package struct CollectWrite {
-    package let task: Task<[CompletedBatch], any Error>
     package let next: [TopicPartition: Int64]
     package let messages: Int
     package let bytes: Int

@@ -75,86 +75,95 @@ struct Run: AsyncParsableCommand {
         let server = try await LoopbackHTTPServer.start(timed: { request in
             Endpoint.answer(request, latency: latency.withLock { $0 })
         })
-        defer { Task { await server.stop() } }
-        if idleSeconds > 0 {
-            try await measureIdle(algoqueue: algoqueue, brokers: broker.bootstrapServers, url: server.baseURL)
+        // The endpoint stops before this returns, whatever the scenarios did.
+        let outcome: Result<Void, any Error>
+        do {
+            if idleSeconds > 0 {
+                try await measureIdle(algoqueue: algoqueue, brokers: broker.bootstrapServers, url: server.baseURL)
+            }
+            // The single scenario's CPU per 1000 messages, for the latency-bound target (half of it).
+            var fastPathCPU: Double?
+            // The lean C client at full speed (single), for its own figure at 20 ms (latency).
+            var fastFloor: ClientFloor?
+            for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
+                if scenario == "model-server" {
+                    try await runModelServerScenario(algoqueue: algoqueue, broker: broker, directory: directory)
+                    continue
+                }
+                if scenario == "results-topic" {
+                    try await runResultsTopicScenario(
+                        algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory,
+                        executable: executable.path)
+                    continue
+                }
+                if scenario == "model" {
+                    try await runModelScenario(algoqueue: algoqueue, broker: broker, directory: directory)
+                    continue
+                }
+                let setup = try Scenario(name: scenario, concurrency: concurrency)
+                latency.withLock { $0 = setup.latency }
+                Endpoint.held.withLock { $0 = (.zero, 0) }
+                let topic = "bench-\(scenario)"
+                try broker.createTopic(topic, partitions: 8)
+                try await publish(messages, to: topic, brokers: broker.bootstrapServers)
+                let database = directory + "/\(scenario).db"
+                var arguments = [
+                    "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench", "--url",
+                    server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency",
+                    setup.concurrencyFlag,
+                    "--log-level", "error",
+                ]
+                if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
+                if let config { arguments += ["--config", config] }
+                let before = try referenceBefore(
+                    setup, url: server.baseURL, directory: directory, executable: executable.path)
+                let ownBefore = Self.ownCPUSeconds()
+                let usage = try runMeasured(algoqueue, arguments)
+                let ownCPU = Self.ownCPUSeconds() - ownBefore
+                guard usage.status == 0, let seconds = Self.processingSeconds(usage.output) else {
+                    throw BenchError("algoqueue run failed (\(usage.status)): \(usage.output)")
+                }
+                let rate = Double(messages) / seconds
+                let cpuPerThousand = usage.cpuSeconds / Double(messages) * 1000
+                if scenario == "single" { fastPathCPU = cpuPerThousand }
+                let store = try ResultsStore.open(StoreConfiguration(path: database), logger: quietLogger())
+                let stats = try store.statistics()
+                store.close()
+                print("\nscenario \(scenario): \(setup.summary)")
+                print(
+                    String(
+                        format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
+                        cpuPerThousand, Double(usage.peakRSSBytes) / 1e6))
+                print(
+                    String(
+                        format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0,
+                        stats.p99Milliseconds ?? 0, stats.total))
+                print(
+                    String(
+                        format:
+                            "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
+                        ownCPU, usage.cpuSeconds, usage.wallSeconds,
+                        usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
+                let floor = try await references(
+                    for: setup, rate: rate, before: before, cpuPerThousand: cpuPerThousand, fastPathCPU: fastPathCPU,
+                    fastFloor: fastFloor, topic: topic,
+                    brokers: broker.bootstrapServers, url: server.baseURL,
+                    directory: directory, executable: executable.path)
+                if scenario == "single" { fastFloor = floor }
+                if verify {
+                    latency.withLock { $0 = .zero }
+                    try compareWithSerialRun(
+                        database: database, topic: topic, brokers: broker.bootstrapServers,
+                        url: server.baseURL + "/single",
+                        directory: directory, algoqueue: algoqueue)
+                }
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
-        // The single scenario's CPU per 1000 messages, for the latency-bound target (half of it).
-        var fastPathCPU: Double?
-        // The lean C client at full speed (single), for its own figure at 20 ms (latency).
-        var fastFloor: ClientFloor?
-        for scenario in scenarios.split(separator: ",").map(String.init) where !scenario.isEmpty {
-            if scenario == "model-server" {
-                try await runModelServerScenario(algoqueue: algoqueue, broker: broker, directory: directory)
-                continue
-            }
-            if scenario == "results-topic" {
-                try await runResultsTopicScenario(
-                    algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory,
-                    executable: executable.path)
-                continue
-            }
-            if scenario == "model" {
-                try await runModelScenario(algoqueue: algoqueue, broker: broker, directory: directory)
-                continue
-            }
-            let setup = try Scenario(name: scenario, concurrency: concurrency)
-            latency.withLock { $0 = setup.latency }
-            Endpoint.held.withLock { $0 = (.zero, 0) }
-            let topic = "bench-\(scenario)"
-            try broker.createTopic(topic, partitions: 8)
-            try await publish(messages, to: topic, brokers: broker.bootstrapServers)
-            let database = directory + "/\(scenario).db"
-            var arguments = [
-                "run", "--brokers", broker.bootstrapServers, "--topic", topic, "--group", "bench", "--url",
-                server.baseURL + setup.path, "--database", database, "--until-idle", "--concurrency",
-                setup.concurrencyFlag,
-                "--log-level", "error",
-            ]
-            if setup.batchItems > 1 { arguments += ["--batch-max-items", String(setup.batchItems)] }
-            if let config { arguments += ["--config", config] }
-            let before = try referenceBefore(
-                setup, url: server.baseURL, directory: directory, executable: executable.path)
-            let ownBefore = Self.ownCPUSeconds()
-            let usage = try runMeasured(algoqueue, arguments)
-            let ownCPU = Self.ownCPUSeconds() - ownBefore
-            guard usage.status == 0, let seconds = Self.processingSeconds(usage.output) else {
-                throw BenchError("algoqueue run failed (\(usage.status)): \(usage.output)")
-            }
-            let rate = Double(messages) / seconds
-            let cpuPerThousand = usage.cpuSeconds / Double(messages) * 1000
-            if scenario == "single" { fastPathCPU = cpuPerThousand }
-            let store = try ResultsStore.open(StoreConfiguration(path: database), logger: quietLogger())
-            let stats = try store.statistics()
-            store.close()
-            print("\nscenario \(scenario): \(setup.summary)")
-            print(
-                String(
-                    format: "  algoqueue: %.0f messages/s, %.3f CPU s per 1000 messages, peak RSS %.1f MB", rate,
-                    cpuPerThousand, Double(usage.peakRSSBytes) / 1e6))
-            print(
-                String(
-                    format: "  call latency: p50 %.2f ms, p99 %.2f ms; rows %d", stats.p50Milliseconds ?? 0,
-                    stats.p99Milliseconds ?? 0, stats.total))
-            print(
-                String(
-                    format:
-                        "  meanwhile the broker and endpoint used %.2f CPU s, algoqueue %.2f CPU s, in %.2f s wall (2 cores: %.2f core-s)",
-                    ownCPU, usage.cpuSeconds, usage.wallSeconds,
-                    usage.wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)))
-            let floor = try await references(
-                for: setup, rate: rate, before: before, cpuPerThousand: cpuPerThousand, fastPathCPU: fastPathCPU,
-                fastFloor: fastFloor, topic: topic,
-                brokers: broker.bootstrapServers, url: server.baseURL,
-                directory: directory, executable: executable.path)
-            if scenario == "single" { fastFloor = floor }
-            if verify {
-                latency.withLock { $0 = .zero }
-                try compareWithSerialRun(
-                    database: database, topic: topic, brokers: broker.bootstrapServers, url: server.baseURL + "/single",
-                    directory: directory, algoqueue: algoqueue)
-            }
-        }
+        await server.stop()
+        try outcome.get()
     }
 
     /// Starts `algoqueue run` on an empty topic (as a service, with a results topic and the metrics listener), lets

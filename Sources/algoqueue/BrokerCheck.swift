@@ -69,13 +69,14 @@ enum BrokerCheck {
     }
 
     /// At the start of `run` or `collect`. A run that should end (`--until-idle`) waits for the answer and exits 1
-    /// without one; a service, which keeps trying, gets a task that warns once (cancel it when the service ends).
+    /// without one; a service, which keeps trying, gets a check that warns once, to run beside the service as a child
+    /// task (cancelled when the service ends, it stops waiting at once).
     /// `topics` (for `run`): a consumed topic the cluster does not have ends a job (exit 78) and warns a service.
     /// `outputs`: topics written to (the results topic); one the cluster does not have yet is a warning.
     static func atStart(
         _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, outputs: [String] = [],
         logger: Logger
-    ) async throws -> Task<Void, Never>? {
+    ) async throws -> (@Sendable () async -> Void)? {
         guard untilIdle else { return warnUnlessReachable(kafka, topics: topics, outputs: outputs, logger: logger) }
         try await require(kafka, topics: topics, outputs: outputs, logger: logger)
         return nil
@@ -115,8 +116,8 @@ enum BrokerCheck {
     /// to consume does not exist yet (consuming it starts once it is created).
     private static func warnUnlessReachable(
         _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String], logger: Logger
-    ) -> Task<Void, Never> {
-        Task {
+    ) -> @Sendable () async -> Void {
+        {
             let finding = await probe(kafka, topics: topics, outputs: outputs, logger: logger)
             guard !Task.isCancelled else { return }
             warnMissingOutputs(finding, logger: logger)

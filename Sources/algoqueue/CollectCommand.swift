@@ -133,7 +133,8 @@ struct CollectCommand: AsyncParsableCommand {
         }
         let logger = LoggingSetup.bootstrap(level: logLevel)
         let reachability = try await BrokerCheck.atStart(kafka, untilIdle: untilIdle, logger: logger)
-        defer { reachability?.cancel() }
+        // A service's check starts now; a child task, cancelled and awaited when this returns.
+        async let _ = reachability?()
         let store = try openStore(StoreConfiguration(path: database), logger: logger)
         var endpoint: LoopbackHTTPServer?
         if let metricsListen {

@@ -83,7 +83,9 @@ struct RunCommand: AsyncParsableCommand {
         let reachability = try await BrokerCheck.atStart(
             settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true,
             outputs: settings.pipeline.resultsTopic.map { [$0] } ?? [], logger: logger)
-        defer { reachability?.cancel() }
+        // A service's check starts now, before anything else asks the cluster (a subscription may create a missing
+        // topic); a child task, cancelled and awaited when this returns, and it stops waiting when cancelled.
+        async let _ = reachability?()
         let models = await ModelServerCheck.openInference(settings)
         for note in models.notes { logger.info("\(note)") }
         if !models.problems.isEmpty {

@@ -2,6 +2,7 @@ import AlgoqueueAlgorithms
 import AlgoqueueConfig
 import AlgoqueueDemo
 import AlgoqueueHTTPServer
+import AlgoqueueSupport
 import Foundation
 import Logging
 
@@ -36,7 +37,11 @@ struct AlgorithmWiring {
                     algorithms.append(try ProcessAlgorithm(settings.processConfiguration(), logger: logger))
                 }
             }
-            for algorithm in algorithms { try algorithm.start() }
+            // Starting spawns worker processes: off the cooperative threads.
+            let starting = algorithms
+            try await BlockingWork.run { () throws(AlgorithmConfigurationError) in
+                for algorithm in starting { try algorithm.start() }
+            }
         } catch {
             for algorithm in algorithms { await algorithm.shutdown() }
             await server?.stop()

@@ -135,7 +135,7 @@ struct CollectCommand: AsyncParsableCommand {
         let reachability = try await BrokerCheck.atStart(kafka, untilIdle: untilIdle, logger: logger)
         // A service's check starts now; a child task, cancelled and awaited when this returns.
         async let _ = reachability?()
-        let store = try openStore(StoreConfiguration(path: database), logger: logger)
+        let store = try await openStore(StoreConfiguration(path: database), logger: logger)
         var endpoint: LoopbackHTTPServer?
         if let metricsListen {
             let registry = PrometheusCollectorRegistry()

@@ -49,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
         settings.algorithm.kind = .builtin
         settings.store.path = database
         settings.pipeline.untilIdle = true
-        let store = try openStore(settings.store, logger: logger)
+        let store = try await openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         print("3. built-in algorithm text-stats listening on \(wiring.server?.baseURL ?? "?")\(DemoAlgorithm.path)")
         let pipeline = Pipeline(

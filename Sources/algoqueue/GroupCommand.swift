@@ -174,7 +174,7 @@ struct GroupDescribeCommand: AsyncParsableCommand {
         let (settings, named) = try options.settings()
         let store =
             FileManager.default.fileExists(atPath: settings.store.path)
-            ? try openStore(settings.store, logger: LoggingSetup.quiet()) : nil
+            ? try await openStore(settings.store, logger: LoggingSetup.quiet()) : nil
         let snapshot = try await GroupSnapshot.read(settings, topicsNamed: named, store: store)
         store?.close()
         switch format {
@@ -260,7 +260,7 @@ struct GroupResetCommand: AsyncParsableCommand {
     func run() async throws {
         let (settings, named) = try options.settings()
         let exists = FileManager.default.fileExists(atPath: settings.store.path)
-        let store = exists ? try openStore(settings.store, logger: LoggingSetup.quiet()) : nil
+        let store = exists ? try await openStore(settings.store, logger: LoggingSetup.quiet()) : nil
         defer { store?.close() }
         let snapshot = try await GroupSnapshot.read(settings, topicsNamed: named, store: store)
         print(snapshot.stateLine)

@@ -1,4 +1,5 @@
 import AlgoqueueStore
+import AlgoqueueSupport
 import ArgumentParser
 import Foundation
 import Logging
@@ -21,13 +22,19 @@ func printError(_ text: String) {
 
 /// Opens the results store, or says why not on standard error and exits 1. With `mustExist`, a missing file is
 /// that error (commands that read results) rather than a new empty store.
-func openStore(_ configuration: StoreConfiguration, logger: Logger, mustExist: Bool = false) throws -> ResultsStore {
+/// Opens the store off the cooperative threads: the open may wait for another instance's lock (retrying for up to
+/// `store.busy_timeout`) and applies migrations.
+func openStore(_ configuration: StoreConfiguration, logger: Logger, mustExist: Bool = false) async throws
+    -> ResultsStore
+{
     if mustExist, !FileManager.default.fileExists(atPath: configuration.path) {
         printError("algoqueue: error: \(configuration.path) does not exist; give the results file with --database")
         throw ExitCodes.failure
     }
     do {
-        return try ResultsStore.open(configuration, logger: logger)
+        return try await BlockingWork.run { () throws(StoreError) in
+            try ResultsStore.open(configuration, logger: logger)
+        }
     } catch {
         printError("algoqueue: error: \(error)")
         throw ExitCodes.failure

@@ -58,7 +58,7 @@ struct ReplayCommand: AsyncParsableCommand {
         query.topic = options.topic.first
         query.since = try TimeFilter.option(since)
         query.until = try TimeFilter.option(until)
-        let store = try openStore(settings.store, logger: logger, mustExist: true)
+        let store = try await openStore(settings.store, logger: logger, mustExist: true)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         let replay = Replay(
             configuration: settings.pipeline, store: store, algorithms: wiring.algorithms, logger: logger)

@@ -55,7 +55,8 @@ struct ResultsCommand: AsyncParsableCommand {
             printError("waiting for \(database) to be created")
             while !FileManager.default.fileExists(atPath: database) { try await Task.sleep(for: .milliseconds(200)) }
         }
-        let store = try openStore(StoreConfiguration(path: database), logger: LoggingSetup.quiet(), mustExist: true)
+        let store = try await openStore(
+            StoreConfiguration(path: database), logger: LoggingSetup.quiet(), mustExist: true)
         var query = ResultQuery()
         query.errorsOnly = errors
         query.algorithm = algorithm

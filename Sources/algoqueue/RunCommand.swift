@@ -94,7 +94,7 @@ struct RunCommand: AsyncParsableCommand {
             )
             throw ExitCodes.configError
         }
-        let store = try openStore(settings.store, logger: logger)
+        let store = try await openStore(settings.store, logger: logger)
         let wiring = try await AlgorithmWiring.make(settings, logger: logger)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

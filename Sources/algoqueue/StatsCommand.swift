@@ -60,7 +60,7 @@ struct StatsCommand: AsyncParsableCommand {
         if let database = database { settings.store.path = database }
         if let brokers = brokers { settings.kafka.brokers = brokers.split(separator: ",").map(String.init) }
         if let group = group { settings.kafka.groupID = group }
-        let store = try openStore(settings.store, logger: LoggingSetup.quiet(), mustExist: true)
+        let store = try await openStore(settings.store, logger: LoggingSetup.quiet(), mustExist: true)
         let stats = try store.statistics(since: TimeFilter.option(since))
         var lag = LagReport(group: settings.kafka.groupID)
         if brokers != nil || config != nil {

@@ -5,7 +5,7 @@ import Synchronization
 
 /// Asks the broker for partitions' low and high watermarks with a bound of algoqueue's own.
 ///
-/// librdkafka 2.0.2's `rd_kafka_query_watermark_offsets` ignores its timeout once its requests are sent
+/// librdkafka 2.0.2's watermark query (`RdKafkaClient.queryWatermarks`) ignores its timeout once its requests are sent
 /// (librdkafka issue 4460): with a broker that stopped answering it can block for as long as the socket timeout, or
 /// longer. So the query runs on a thread of its own, and the caller (the poll thread, the rebalance callback, a
 /// stop) waits at most `within`; what has not come by then is left out, and the thread ends whenever librdkafka
@@ -28,12 +28,10 @@ enum BoundedWatermarks {
             for partition in partitions {
                 let left = (deadline - ContinuousClock.now).milliseconds
                 guard left > 0 else { break }
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let result = rd_kafka_query_watermark_offsets(
-                    client.handle, partition.topic, partition.partition, &low, &high, Int32(clamping: left))
-                if result == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    box.found.withLock { $0[partition] = Watermarks(low: low, high: high) }
+                if let marks = try? client.queryWatermarks(
+                    partition, milliseconds: Int32(clamping: left), what: "watermarks")
+                {
+                    box.found.withLock { $0[partition] = Watermarks(low: marks.low, high: marks.high) }
                 }
             }
             done.signal()

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Logging
 
 /// Moves a stopped consumer group's committed offsets (`algoqueue group reset`): it joins the group as a member,
@@ -17,23 +16,15 @@ public enum GroupOffsetCommit {
         member.topics = Array(Set(offsets.keys.map(\.topic))).sorted()
         let client = try RdKafkaClient(
             kind: .consumer, properties: member.librdkafkaProperties(), context: RdKafkaCallbackContext(logger: logger))
-        rd_kafka_poll_set_consumer(client.handle)
-        let topics = rd_kafka_topic_partition_list_new(Int32(member.topics.count))!
-        for topic in member.topics { rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA) }
-        let subscribed = rd_kafka_subscribe(client.handle, topics)
-        rd_kafka_topic_partition_list_destroy(topics)
+        client.pollAsConsumer()
         defer { leave(client) }
-        guard subscribed == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(
-                .subscription, "could not join group \(member.groupID): \(RdKafkaConfig.describe(subscribed))",
-                rdkafkaCode: Int(subscribed.rawValue))
-        }
+        try client.subscribe(member.topics, what: "could not join group \(member.groupID)")
         let clock = ContinuousClock()
         let deadline = clock.now + within
         var assigned: Set<TopicPartition> = []
         while clock.now < deadline, assigned.isEmpty {
             // Messages fetched meanwhile are dropped: nothing is committed for them.
-            if let message = rd_kafka_consumer_poll(client.handle, 100) { rd_kafka_message_destroy(message) }
+            client.pollAndDrop(milliseconds: 100)
             assigned = client.assignment() ?? []
         }
         let wanted = Set(offsets.keys)
@@ -47,28 +38,19 @@ public enum GroupOffsetCommit {
                 "group \(member.groupID) has other members: they hold \(wanted.subtracting(assigned).count) of the "
                     + "\(wanted.count) partition(s); stop its instances first")
         }
-        let list = TopicPartitionList.make(Array(wanted), offsets: offsets)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = rd_kafka_commit(client.handle, list, 0)
-        let failed = TopicPartitionList.entries(list).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, failed == nil else {
-            let error = failed?.error ?? result
-            throw KafkaError(
-                .consumer, "cannot commit the group's offsets: \(RdKafkaConfig.describe(error))",
-                rdkafkaCode: Int(error.rawValue))
-        }
+        try client.commitSync(offsets.filter { wanted.contains($0.key) }, what: "cannot commit the group's offsets")
     }
 
     /// Leaves the group at once, so that the group's instances, started next, need not wait for this member's
     /// session to time out: unsubscribe, poll until the assignment is gone (at most 5 s), then close.
     static func leave(_ client: RdKafkaClient) {
-        _ = rd_kafka_unsubscribe(client.handle)
+        client.unsubscribe()
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while clock.now < deadline {
-            if let message = rd_kafka_consumer_poll(client.handle, 50) { rd_kafka_message_destroy(message) }
+            client.pollAndDrop(milliseconds: 50)
             guard let assigned = client.assignment(), !assigned.isEmpty else { break }
         }
-        _ = rd_kafka_consumer_close(client.handle)
+        client.closeConsumer()
     }
 }

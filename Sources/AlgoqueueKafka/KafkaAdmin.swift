@@ -32,19 +32,7 @@ public final class KafkaAdmin: Sendable {
 
     /// The group's committed offsets (missing where it has committed nothing).
     public func committedOffsets(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartition: Int64] {
-        let list = TopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = rd_kafka_committed(client.handle, list, timeoutMilliseconds)
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(
-                .consumer, "cannot read committed offsets: \(RdKafkaConfig.describe(result))",
-                rdkafkaCode: Int(result.rawValue))
-        }
-        var offsets: [TopicPartition: Int64] = [:]
-        for entry in TopicPartitionList.entries(list) where entry.offset >= 0 {
-            offsets[entry.partition] = entry.offset
-        }
-        return offsets
+        try client.committed(partitions, milliseconds: timeoutMilliseconds, what: "cannot read committed offsets")
     }
 
     /// The offset the next message produced to `partition` will get.
@@ -54,16 +42,8 @@ public final class KafkaAdmin: Sendable {
 
     /// The first offset `partition` still holds and the offset its next message will get.
     public func watermarks(_ partition: TopicPartition) throws(KafkaError) -> (low: Int64, high: Int64) {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let result = rd_kafka_query_watermark_offsets(
-            client.handle, partition.topic, partition.partition, &low, &high, timeoutMilliseconds)
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(
-                .consumer, "cannot read the end of \(partition): \(RdKafkaConfig.describe(result))",
-                rdkafkaCode: Int(result.rawValue))
-        }
-        return (low, high)
+        try client.queryWatermarks(
+            partition, milliseconds: timeoutMilliseconds, what: "cannot read the end of \(partition)")
     }
 
     /// What an `async` form throws when its task is cancelled: it stops waiting (the call itself ends on its own

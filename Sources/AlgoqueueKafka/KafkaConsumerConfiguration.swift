@@ -86,8 +86,7 @@ extension KafkaConsumerConfiguration {
     public func propertyProblems() -> [String] {
         librdkafkaProperties().compactMap { property -> String? in
             do throws(KafkaError) {
-                let conf = try RdKafkaConfig.make([property])
-                rd_kafka_conf_destroy(conf)
+                try RdKafkaConfig.check(property)
                 return nil
             } catch {
                 return error.message

@@ -30,7 +30,7 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// What happened and, where possible, what to do about it.
     public var message: String
-    /// librdkafka's error code, where there is one (`rd_kafka_resp_err_t` as a plain integer).
+    /// librdkafka's error code, where there is one (its `resp_err` code as a plain integer).
     public var rdkafkaCode: Int?
 
     /// Creates an error.

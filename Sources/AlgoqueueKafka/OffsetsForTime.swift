@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Logging
 
 /// The first offset of each partition whose message was written at or after a time, found by reading messages:
@@ -16,8 +15,8 @@ public enum OffsetsForTime {
         let client = try RdKafkaClient(
             kind: .consumer, properties: configuration.librdkafkaProperties(),
             context: RdKafkaCallbackContext(logger: logger))
-        defer { _ = rd_kafka_consumer_close(client.handle) }
-        rd_kafka_poll_set_consumer(client.handle)
+        defer { client.closeConsumer() }
+        client.pollAsConsumer()
         var result: [TopicPartition: Int64] = [:]
         for (partition, marks) in partitions {
             // The answer lies in low...high: high when every message is older.
@@ -44,24 +43,14 @@ public enum OffsetsForTime {
     static func read(
         _ client: RdKafkaClient, _ partition: TopicPartition, at offset: Int64, within: Duration
     ) throws(KafkaError) -> (offset: Int64, timestamp: Int64) {
-        let list = TopicPartitionList.make([partition], offsets: [partition: offset])
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let assigned = rd_kafka_assign(client.handle, list)
-        guard assigned == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(
-                .consumer, "cannot read \(partition) at \(offset): \(RdKafkaConfig.describe(assigned))",
-                rdkafkaCode: Int(assigned.rawValue))
-        }
+        try client.assign([partition], offsets: [partition: offset], what: "cannot read \(partition) at \(offset)")
         let clock = ContinuousClock()
         let deadline = clock.now + within
         while clock.now < deadline {
-            guard let message = rd_kafka_consumer_poll(client.handle, 100) else { continue }
-            defer { rd_kafka_message_destroy(message) }
-            let raw = message.pointee
-            guard raw.err == RD_KAFKA_RESP_ERR_NO_ERROR, raw.partition == partition.partition, raw.offset >= offset
+            guard let message = client.pollMessageCoordinates(milliseconds: 100),
+                message.partition == partition.partition, message.offset >= offset
             else { continue }
-            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            return (raw.offset, rd_kafka_message_timestamp(message, &type))
+            return (message.offset, message.timestamp)
         }
         throw KafkaError(.consumer, "no message of \(partition) at offset \(offset) arrived within \(within.text)")
     }

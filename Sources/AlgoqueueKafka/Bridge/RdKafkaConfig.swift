@@ -28,6 +28,11 @@ enum RdKafkaConfig {
         return conf
     }
 
+    /// Throws what librdkafka says of one property (``make(_:)``'s message), building nothing.
+    static func check(_ property: (String, String)) throws(KafkaError) {
+        rd_kafka_conf_destroy(try make([property]))
+    }
+
     /// The text of a librdkafka error code.
     static func describe(_ code: rd_kafka_resp_err_t) -> String {
         String(cString: rd_kafka_err2str(code))

@@ -1,0 +1,112 @@
+import CRdKafka
+
+/// librdkafka's blocking requests and a plain consumer's calls, in Swift terms: callers above the bridge see topic
+/// partitions, offsets and `KafkaError`s, never a C list, message or result code. A failure throws a `KafkaError`
+/// whose message starts with `what` (the caller's words for what could not be done), then librdkafka's reason.
+extension RdKafkaClient {
+    /// A librdkafka result as a `KafkaError` (nil when it is no error).
+    static func failure(_ result: rd_kafka_resp_err_t, _ what: String, code: KafkaError.Code = .consumer)
+        -> KafkaError?
+    {
+        guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return KafkaError(code, "\(what): \(RdKafkaConfig.describe(result))", rdkafkaCode: Int(result.rawValue))
+    }
+
+    /// The group's committed offsets for `partitions` (missing where it has committed nothing).
+    func committed(_ partitions: [TopicPartition], milliseconds: Int32, what: String) throws(KafkaError)
+        -> [TopicPartition: Int64]
+    {
+        let list = TopicPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let failure = Self.failure(rd_kafka_committed(handle, list, milliseconds), what) { throw failure }
+        var offsets: [TopicPartition: Int64] = [:]
+        for entry in TopicPartitionList.entries(list) where entry.offset >= 0 {
+            offsets[entry.partition] = entry.offset
+        }
+        return offsets
+    }
+
+    /// The first offset `partition` holds and the offset its next message will get, asked of the broker.
+    func queryWatermarks(_ partition: TopicPartition, milliseconds: Int32, what: String) throws(KafkaError)
+        -> (low: Int64, high: Int64)
+    {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let result = rd_kafka_query_watermark_offsets(
+            handle, partition.topic, partition.partition, &low, &high, milliseconds)
+        if let failure = Self.failure(result, what) { throw failure }
+        return (low, high)
+    }
+
+    /// What the broker lists for `group`: its state and member count, nil when it does not know the group.
+    func groupListing(_ group: String, milliseconds: Int32, what: String) throws(KafkaError) -> (
+        state: String, members: Int
+    )? {
+        var list: UnsafePointer<rd_kafka_group_list>?
+        let result = rd_kafka_list_groups(handle, group, &list, milliseconds)
+        if let failure = Self.failure(result, what) { throw failure }
+        guard let list else { throw KafkaError(.consumer, "\(what): no answer") }
+        defer { rd_kafka_group_list_destroy(list) }
+        for index in 0..<Int(list.pointee.group_cnt) {
+            let info = list.pointee.groups[index]
+            guard String(cString: info.group) == group, info.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            return (info.state.map { String(cString: $0) } ?? "", Int(info.member_cnt))
+        }
+        return nil
+    }
+
+    /// Sends the consumer's messages and events to its poll (`rd_kafka_poll_set_consumer`).
+    func pollAsConsumer() {
+        rd_kafka_poll_set_consumer(handle)
+    }
+
+    /// Joins the group on `topics`.
+    func subscribe(_ topics: [String], what: String) throws(KafkaError) {
+        let list = rd_kafka_topic_partition_list_new(Int32(max(topics.count, 1)))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        if let failure = Self.failure(rd_kafka_subscribe(handle, list), what, code: .subscription) { throw failure }
+    }
+
+    /// Leaves the subscription (the group takes the partitions back at the next poll).
+    func unsubscribe() {
+        _ = rd_kafka_unsubscribe(handle)
+    }
+
+    /// Reads `partitions` from `offsets`, outside any group (an assignment of its own).
+    func assign(_ partitions: [TopicPartition], offsets: [TopicPartition: Int64], what: String) throws(KafkaError) {
+        let list = TopicPartitionList.make(partitions, offsets: offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let failure = Self.failure(rd_kafka_assign(handle, list), what) { throw failure }
+    }
+
+    /// A consumed message's coordinates and timestamp (its payload is not copied), or nil when none came within
+    /// `milliseconds` or what came was an error.
+    func pollMessageCoordinates(milliseconds: Int32) -> (partition: Int32, offset: Int64, timestamp: Int64)? {
+        guard let message = rd_kafka_consumer_poll(handle, milliseconds) else { return nil }
+        defer { rd_kafka_message_destroy(message) }
+        let raw = message.pointee
+        guard raw.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        return (raw.partition, raw.offset, rd_kafka_message_timestamp(message, &type))
+    }
+
+    /// Polls once and drops what came (a member that only waits for its assignment).
+    func pollAndDrop(milliseconds: Int32) {
+        if let message = rd_kafka_consumer_poll(handle, milliseconds) { rd_kafka_message_destroy(message) }
+    }
+
+    /// Commits `offsets` synchronously; throws the first partition's failure or the request's.
+    func commitSync(_ offsets: [TopicPartition: Int64], what: String) throws(KafkaError) {
+        let list = TopicPartitionList.make(Array(offsets.keys), offsets: offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = rd_kafka_commit(handle, list, 0)
+        let failed = TopicPartitionList.entries(list).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+        if let failure = Self.failure(failed?.error ?? result, what) { throw failure }
+    }
+
+    /// Closes the consumer (leaves its group; unbounded when no broker answers: callers bound it themselves).
+    func closeConsumer() {
+        _ = rd_kafka_consumer_close(handle)
+    }
+}

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Foundation
 import Logging
 import Synchronization
@@ -56,14 +55,11 @@ public final class KafkaProducer: Sendable {
         self.logger = logger
         client = try RdKafkaClient(
             kind: .producer, properties: configuration.librdkafkaProperties(),
-            context: RdKafkaCallbackContext(logger: logger)
-        ) { conf in
-            rd_kafka_conf_set_dr_msg_cb(conf, rdKafkaDeliveryCallback)
-        }
+            context: RdKafkaCallbackContext(logger: logger), configure: RdKafkaClient.reportDeliveries)
     }
 
     /// Records queued or in flight: neither acknowledged by the broker nor failed yet.
-    public var unacknowledged: Int { Int(rd_kafka_outq_len(client.handle)) }
+    public var unacknowledged: Int { client.outqueueLength }
 
     /// Produces one message and returns once the broker has it (or throws why it could not be delivered).
     public func send(_ record: KafkaRecord) async throws -> KafkaDelivery {
@@ -76,68 +72,18 @@ public final class KafkaProducer: Sendable {
         startIfNeeded()
         let pending = PendingDelivery()
         while true {
-            // The delivery itself rides with the message (one reference, given back by the delivery report).
-            let opaque = Unmanaged.passRetained(pending).toOpaque()
-            let code = enqueue(record, opaque: opaque)
-            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return pending }
-            Unmanaged<PendingDelivery>.fromOpaque(opaque).release()
-            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
-                throw KafkaError(
-                    .delivery, "could not produce to \(record.topic): \(RdKafkaConfig.describe(code))",
-                    rdkafkaCode: Int(code.rawValue))
+            switch client.produce(record, delivery: pending) {
+            case .queued: return pending
+            case .refused(let error): throw error
+            case .full: break
             }
             // Full until deliveries come back: wait for the delivery thread to serve some, then try again.
             waitingForRoom.add(1, ordering: .relaxed)
             defer { waitingForRoom.subtract(1, ordering: .relaxed) }
             let seen = room.generation
-            if Int(rd_kafka_outq_len(client.handle)) > 0 { await room.wait(since: seen, atMost: .milliseconds(100)) }
+            if client.outqueueLength > 0 { await room.wait(since: seen, atMost: .milliseconds(100)) }
             try Task.checkCancellation()
         }
-    }
-
-    private func enqueue(_ record: KafkaRecord, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
-        var headers: OpaquePointer?
-        if !record.headers.isEmpty {
-            headers = rd_kafka_headers_new(record.headers.count)
-            for header in record.headers {
-                if let value = header.value {
-                    value.withUnsafeBytes { bytes in
-                        _ = rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress, bytes.count)
-                    }
-                } else {
-                    rd_kafka_header_add(headers, header.name, -1, nil, 0)
-                }
-            }
-        }
-        let partition = record.partition ?? RD_KAFKA_PARTITION_UA
-        let produce = { (value: UnsafeRawBufferPointer?) -> rd_kafka_resp_err_t in
-            guard let key = record.key else {
-                return CRdKafka_produce(
-                    self.client.handle, record.topic, partition, nil, 0, value?.baseAddress, value?.count ?? 0, headers,
-                    opaque)
-            }
-            return key.withUnsafeBytes { key in
-                // An empty key still needs a non-null pointer to be an empty key rather than no key.
-                CRdKafka_produce(
-                    self.client.handle, record.topic, partition, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
-                    key.count, value?.baseAddress, value?.count ?? 0, headers, opaque)
-            }
-        }
-        let code: rd_kafka_resp_err_t
-        if let value = record.value {
-            // An empty value likewise needs a non-null pointer, or it would be produced as null.
-            code = value.withUnsafeBytes { bytes in
-                produce(
-                    bytes.baseAddress == nil
-                        ? UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: 1), count: 0) : bytes)
-            }
-        } else {
-            code = produce(nil)
-        }
-        if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
-            rd_kafka_headers_destroy(headers)
-        }
-        return code
     }
 
     private func startIfNeeded() {
@@ -148,7 +94,7 @@ public final class KafkaProducer: Sendable {
         guard start else { return }
         let thread = Thread { [self] in
             while !state.withLock({ $0.stopping }) {
-                let served = rd_kafka_poll(client.handle, 50)
+                let served = client.serveEvents(milliseconds: 50)
                 if served > 0, waitingForRoom.load(ordering: .relaxed) > 0 { room.signal() }
             }
         }
@@ -163,17 +109,12 @@ public final class KafkaProducer: Sendable {
         let client = client
         let milliseconds = Int32(clamping: timeout.milliseconds)
         // A cancelled wait ends at once (a stop); the request itself ends on its timeout, holding the client till then.
-        let result = try await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) {
-            () throws(KafkaError) -> rd_kafka_resp_err_t in
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            let result = rd_kafka_metadata(client.handle, 0, nil, &metadata, milliseconds)
-            if let metadata { rd_kafka_metadata_destroy(metadata) }
-            return result
+        let answered = try await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) { () throws(KafkaError) in
+            client.brokerAnswers(milliseconds: milliseconds)
         }
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        if let refusal = answered {
             throw KafkaError(
-                .delivery, "no broker answered within \(timeout.text) (\(RdKafkaConfig.describe(result)))",
-                rdkafkaCode: Int(result.rawValue))
+                .delivery, "no broker answered within \(timeout.text) (\(refusal.reason))", rdkafkaCode: refusal.code)
         }
     }
 
@@ -201,10 +142,7 @@ public final class KafkaProducer: Sendable {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             state.withLock { $0.stopping = true }
             let thread = Thread {
-                if rd_kafka_flush(client.handle, Int32(clamping: timeout.milliseconds)) != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
-                    rd_kafka_poll(client.handle, 100)
-                }
+                client.flushOrPurge(milliseconds: Int32(clamping: timeout.milliseconds))
                 done.resume()
             }
             thread.name = "algoqueue-kafka-flush"
@@ -262,21 +200,3 @@ public final class PendingDelivery: Sendable {
 
     static let notAwaited = KafkaError(.cancelled, "stopped waiting for the delivery; the record may still arrive")
 }
-
-private let rdKafkaDeliveryCallback:
-    @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-        _, message, _ in
-        guard let message, let opaque = message.pointee._private else { return }
-        let waiter = Unmanaged<PendingDelivery>.fromOpaque(opaque).takeRetainedValue()
-        let raw = message.pointee
-        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            waiter.resolve(.success(KafkaDelivery(topic: topic, partition: raw.partition, offset: raw.offset)))
-        } else {
-            waiter.resolve(
-                .failure(
-                    KafkaError(
-                        .delivery, "message to \(topic) was not delivered: \(RdKafkaConfig.describe(raw.err))",
-                        rdkafkaCode: Int(raw.err.rawValue))))
-        }
-    }

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Foundation
 import Logging
 import Synchronization
@@ -76,11 +75,8 @@ public final class KafkaConsumer: Sendable {
         (events, continuation) = AsyncStream.makeStream(of: KafkaConsumerEvent.self)
         let context = RdKafkaCallbackContext(logger: logger)
         client = try RdKafkaClient(
-            kind: .consumer, properties: configuration.librdkafkaProperties(), context: context
-        ) { conf in
-            rd_kafka_conf_set_rebalance_cb(conf, rdKafkaRebalanceCallback)
-            rd_kafka_conf_set_offset_commit_cb(conf, rdKafkaOffsetCommitCallback)
-        }
+            kind: .consumer, properties: configuration.librdkafkaProperties(), context: context,
+            configure: RdKafkaClient.reportRebalancesAndCommits)
         let continuation = self.continuation
         context.error = { error in
             // librdkafka's log line already said it; only a fatal error needs saying again.
@@ -96,21 +92,15 @@ public final class KafkaConsumer: Sendable {
         case .refuseClosed: throw KafkaError(.closed, "the consumer is closed; create a new one to consume again")
         case .subscribe: break
         }
-        let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        for topic in configuration.topics {
-            rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
-        }
-        rd_kafka_poll_set_consumer(client.handle)
-        let result = rd_kafka_subscribe(client.handle, list)
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        client.pollAsConsumer()
+        do throws(KafkaError) {
+            try client.subscribe(
+                configuration.topics, what: "could not subscribe to \(configuration.topics.joined(separator: ", "))")
+        } catch {
             let waiters = shared.withLock { $0.lifecycle.subscribeFailed() }
             continuation.finish()
             for waiter in waiters { waiter.resume() }
-            throw KafkaError(
-                .subscription,
-                "could not subscribe to \(configuration.topics.joined(separator: ", ")): "
-                    + RdKafkaConfig.describe(result), rdkafkaCode: Int(result.rawValue))
+            throw error
         }
         // Either way the poll thread runs: after a close() that came while subscribing, it leaves the group at once.
         _ = shared.withLock { $0.lifecycle.subscribed() }
@@ -139,9 +129,7 @@ public final class KafkaConsumer: Sendable {
 
     /// The messages fetched and waiting in librdkafka's queue, not yet polled.
     var prefetchedMessages: Int {
-        guard let queue = rd_kafka_queue_get_consumer(client.handle) else { return 0 }
-        defer { rd_kafka_queue_destroy(queue) }
-        return Int(rd_kafka_queue_length(queue))
+        client.consumerQueueLength
     }
 
     /// Hands back buffer room for messages whose work is finished (or abandoned).
@@ -155,10 +143,7 @@ public final class KafkaConsumer: Sendable {
     /// The partition's high watermark (the offset the next produced message will get) as last seen by the
     /// fetcher, or nil before the first fetch. Does not block.
     public func highWatermark(_ partition: TopicPartition) -> Int64? {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let result = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
-        return result == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+        client.cachedHighWatermark(partition)
     }
 
     /// The partition's high watermark asked of the broker (a round trip, off the cooperative threads), for when
@@ -214,39 +199,3 @@ public final class KafkaConsumer: Sendable {
         continuation.finish()
     }
 }
-
-private let rdKafkaRebalanceCallback:
-    @convention(c) (
-        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-        UnsafeMutableRawPointer?
-    ) -> Void = { handle, code, list, _ in
-        guard let handle, let list, let context = RdKafkaClient.context(of: handle) else { return }
-        context.rebalance?(handle, code, list)
-    }
-
-private let rdKafkaOffsetCommitCallback:
-    @convention(c) (
-        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-        UnsafeMutableRawPointer?
-    ) -> Void = { handle, code, list, _ in
-        guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__NO_OFFSET,
-            let context = RdKafkaClient.context(of: handle)
-        else { return }
-        if let list {
-            var offsets: [TopicPartition: Int64] = [:]
-            for entry in TopicPartitionList.entries(list) where entry.offset >= 0 {
-                offsets[entry.partition] = entry.offset
-            }
-            context.commitFailed?(offsets)
-        }
-        let now = ContinuousClock.now
-        let warn = context.lastCommitWarning.withLock { last in
-            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        context.logger.log(
-            level: warn ? .warning : .debug,
-            "Kafka offset commit failed; the offsets stay safe in the results store and are committed again later",
-            metadata: ["error": "\(RdKafkaConfig.describe(code))"])
-    }

@@ -13,7 +13,8 @@ extension ResultMessage {
         /// The member's name, quotes included, as a row message has it.
         var quotedName: [UInt8] { Array("\"\(name)\"".utf8) }
 
-        var name: String {
+        /// The one place each name is written: ``ResultMessage/jsonBytes(_:)`` writes it, ``row(_:)`` reads it.
+        var name: StaticString {
             switch self {
             case .topic: "topic"
             case .partition: "partition"

@@ -113,32 +113,33 @@ public enum ResultMessage {
                 object.string(textName, text)
             }
         }
-        object.string("topic", row.topic)
-        object.integer("partition", row.partition)
-        object.integer("offset", row.offset)
-        object.integer("item", row.item)
-        object.string("algorithm", row.algorithm)
-        object.string("algorithm_version", row.algorithmVersion)
-        object.string("key", row.key)
-        object.string("status", row.status.rawValue)
-        embed("output", "output_text", row.output)
-        object.string("error", row.error)
-        embed("metadata", "metadata_text", row.metadata)
-        object.string("output_file", row.outputFile)
-        object.integer("attempts", row.attempts)
-        object.raw("duration_ms", "\(row.durationMilliseconds.isFinite ? row.durationMilliseconds : 0)".utf8)
-        object.string("created_at", row.createdAt)
-        object.string("updated_at", row.updatedAt)
-        object.string("message_timestamp", row.messageTimestamp)
-        object.integer("input_bytes", row.inputBytes)
-        if let hash = row.inputHash { object.string("input_hash", hash) }
-        if let source = row.cachedFrom { object.string("cached_from", source) }
-        if let traceparent = row.traceparent { object.string("traceparent", traceparent) }
-        if let status = row.httpStatus { object.integer("http_status", status) }
+        object.string(Field.topic.name, row.topic)
+        object.integer(Field.partition.name, row.partition)
+        object.integer(Field.offset.name, row.offset)
+        object.integer(Field.item.name, row.item)
+        object.string(Field.algorithm.name, row.algorithm)
+        object.string(Field.algorithmVersion.name, row.algorithmVersion)
+        object.string(Field.key.name, row.key)
+        object.string(Field.status.name, row.status.rawValue)
+        embed(Field.output.name, Field.outputText.name, row.output)
+        object.string(Field.error.name, row.error)
+        embed(Field.metadata.name, Field.metadataText.name, row.metadata)
+        object.string(Field.outputFile.name, row.outputFile)
+        object.integer(Field.attempts.name, row.attempts)
+        object.raw(
+            Field.durationMilliseconds.name, "\(row.durationMilliseconds.isFinite ? row.durationMilliseconds : 0)".utf8)
+        object.string(Field.createdAt.name, row.createdAt)
+        object.string(Field.updatedAt.name, row.updatedAt)
+        object.string(Field.messageTimestamp.name, row.messageTimestamp)
+        object.integer(Field.inputBytes.name, row.inputBytes)
+        if let hash = row.inputHash { object.string(Field.inputHash.name, hash) }
+        if let source = row.cachedFrom { object.string(Field.cachedFrom.name, source) }
+        if let traceparent = row.traceparent { object.string(Field.traceparent.name, traceparent) }
+        if let status = row.httpStatus { object.integer(Field.httpStatus.name, status) }
         if let raw = row.rawInput {
-            object.string("input_base64", Data(raw).base64EncodedString())
+            object.string(Field.inputBase64.name, Data(raw).base64EncodedString())
         } else {
-            embed("input", "input_text", row.input)
+            embed(Field.input.name, Field.inputText.name, row.input)
         }
         return object.finish()
     }

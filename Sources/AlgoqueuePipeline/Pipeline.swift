@@ -104,8 +104,10 @@ public final class Pipeline: Service {
         let tracker = Locked(OffsetTracker())
         let health = self.health
         let publisher = try await resultsPublisher(group: group)
+        // Offsets go to Kafka only once the rows below them are durable.
+        let committer = OffsetCommitter(tracker: tracker, commit: { consumer.commit($0) })
         let writer = ResultWriter(
-            store: store, group: group, tracker: tracker, maxRows: configuration.maxRowsPerTransaction,
+            store: store, group: group, committer: committer, maxRows: configuration.maxRowsPerTransaction,
             commitInterval: configuration.commitInterval, metrics: metrics, publisher: publisher, logger: logger)
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
@@ -162,7 +164,7 @@ public final class Pipeline: Service {
                 writing.addTask {
                     do throws(StoreError) {
                         try await writer.run { batch in
-                            consumer.commit(batch.offsets)
+                            committer.durable(batch.offsets)
                             consumer.release(messages: batch.messages, bytes: batch.bytes)
                             // One walk over the rows counts them per algorithm and for the totals.
                             let counted = tally.record(batch.rows)

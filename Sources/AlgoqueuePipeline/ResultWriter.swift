@@ -15,7 +15,8 @@ final class ResultWriter: Sendable {
 
     let store: ResultsStore
     let group: String
-    let tracker: Locked<OffsetTracker>
+    /// Which offsets each transaction stores (and, once durable, commits to Kafka).
+    let committer: OffsetCommitter
     let maxRows: Int
     /// The least time between two transactions while fewer than `maxRows` rows wait: rows arriving meanwhile join
     /// the next one (fewer, larger commits, each one fsync). The pause ends early once `maxRows` rows wait, and is
@@ -37,7 +38,7 @@ final class ResultWriter: Sendable {
     let caughtUp = Broadcast()
 
     init(
-        store: ResultsStore, group: String, tracker: Locked<OffsetTracker>, maxRows: Int,
+        store: ResultsStore, group: String, committer: OffsetCommitter, maxRows: Int,
         commitInterval: Duration = .zero, metrics: PipelineMetrics, publisher: ResultsPublisher? = nil, logger: Logger
     ) {
         self.publisher = publisher
@@ -45,7 +46,7 @@ final class ResultWriter: Sendable {
         self.metrics = metrics
         self.store = store
         self.group = group
-        self.tracker = tracker
+        self.committer = committer
         self.maxRows = max(1, maxRows)
         self.logger = logger
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -126,12 +127,7 @@ final class ResultWriter: Sendable {
                 guard let batch = takeBatch() else { break }
                 caughtUp.signal()
                 lastWrite = clock.now
-                let offsets = tracker.withLock { tracker in
-                    for message in batch where message.complete {
-                        tracker.finish(message.partition, generation: message.generation, offset: message.offset)
-                    }
-                    return tracker.takeChangedWatermarks()
-                }
+                let offsets = committer.offsetsToStore(batch)
                 let outbox =
                     publisher == nil
                     ? nil : batch.flatMap { message in Array(repeating: message.splitInfo, count: message.rows.count) }

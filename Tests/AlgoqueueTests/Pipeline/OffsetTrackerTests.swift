@@ -225,7 +225,8 @@ struct WriterRowsTests {
         let store = try ResultsStore.open(StoreConfiguration(path: directory.file("behind.db")), logger: testLogger())
         let tracker = Locked(OffsetTracker())
         let writer = ResultWriter(
-            store: store, group: "g", tracker: tracker, maxRows: 2, metrics: PipelineMetrics(), logger: testLogger())
+            store: store, group: "g", committer: OffsetCommitter(tracker: tracker, commit: { _ in }), maxRows: 2,
+            metrics: PipelineMetrics(), logger: testLogger())
         #expect(ResultWriter.transactionsAhead == 2)
         for offset in 0..<3 { writer.submit(completedMessage(Int64(offset), algorithms: ["a"])) }
         #expect(!writer.isBehind)

@@ -15,6 +15,27 @@ func completedMessage(_ offset: Int64, algorithms: [String] = ["a"]) -> Complete
 
 @Suite("Result writer: group commit")
 struct ResultWriterTests {
+    @Test("the committer stores, and commits once durable, only the offset below which every message has its rows")
+    func committer() {
+        let partition = TopicPartition("t", 0)
+        let tracker = Locked(OffsetTracker())
+        tracker.withLock { tracker in
+            _ = tracker.assign(partition, start: 0)
+            for offset in 0..<4 { _ = tracker.receive(partition, offset: Int64(offset)) }
+        }
+        let committed = Locked<[[TopicPartition: Int64]]>([])
+        let committer = OffsetCommitter(
+            tracker: tracker, commit: { offsets in committed.withLock { $0.append(offsets) } })
+        // 1 and 2 have their rows, 0 is still in a call: nothing past 0 moves.
+        let first = committer.offsetsToStore([completedMessage(1), completedMessage(2)])
+        #expect((first[partition] ?? 0) == 0)
+        #expect(committed.withLock { $0 }.isEmpty, "nothing goes to Kafka before the transaction is durable")
+        let moved = committer.offsetsToStore([completedMessage(0)])
+        #expect(moved == [partition: 3])
+        committer.durable(moved)
+        #expect(committed.withLock { $0 } == [[partition: 3]])
+    }
+
     /// A writer of `w.db` in `directory`, its partition t/0 assigned from offset 0 with offsets 0-8 received.
     func writer(in directory: TemporaryDirectory, maxRows: Int, commitInterval: Duration = .zero) throws -> (
         ResultWriter, ResultsStore
@@ -26,7 +47,8 @@ struct ResultWriterTests {
             for offset in 0..<9 { _ = tracker.receive(TopicPartition("t", 0), offset: Int64(offset)) }
         }
         let writer = ResultWriter(
-            store: store, group: "g", tracker: tracker, maxRows: maxRows, commitInterval: commitInterval,
+            store: store, group: "g", committer: OffsetCommitter(tracker: tracker, commit: { _ in }), maxRows: maxRows,
+            commitInterval: commitInterval,
             metrics: PipelineMetrics(), logger: testLogger())
         return (writer, store)
     }

@@ -125,11 +125,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The writer: one SQLite writer with group commit, and the offsets it makes durable (OffsetCommitter).
+        .target(
+            name: "AlgoqueueWriter",
+            dependencies: [
+                "AlgoqueueResultsTopic",
+                "AlgoqueueKafka",
+                "AlgoqueueStore",
+                "AlgoqueueSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The service: consume, call, store, commit.
         .target(
             name: "AlgoqueuePipeline",
             dependencies: [
                 "AlgoqueueFlowControl",
+                "AlgoqueueWriter",
                 "AlgoqueueResultsTopic",
                 "AlgoqueueKafka",
                 "AlgoqueueStore",
@@ -190,6 +202,7 @@ let package = Package(
                 "AlgoqueueConfig",
                 "AlgoqueueFlowControl",
                 "AlgoqueuePipeline",
+                "AlgoqueueWriter",
                 "AlgoqueueResultsTopic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,6 +3,7 @@ import AlgoqueueFlowControl
 import AlgoqueueKafka
 import AlgoqueueStore
 import AlgoqueueSupport
+import AlgoqueueWriter
 import Logging
 
 /// One algorithm the pipeline calls, with its own circuit breaker.

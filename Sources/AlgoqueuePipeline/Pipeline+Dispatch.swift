@@ -4,6 +4,7 @@ import AlgoqueueKafka
 import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
+import AlgoqueueWriter
 import ServiceLifecycle
 import Synchronization
 

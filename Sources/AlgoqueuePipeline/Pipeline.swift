@@ -4,6 +4,7 @@ import AlgoqueueKafka
 import AlgoqueueResultsTopic
 import AlgoqueueStore
 import AlgoqueueSupport
+import AlgoqueueWriter
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -108,7 +109,10 @@ public final class Pipeline: Service {
         let committer = OffsetCommitter(tracker: tracker, commit: { consumer.commit($0) })
         let writer = ResultWriter(
             store: store, group: group, committer: committer, maxRows: configuration.maxRowsPerTransaction,
-            commitInterval: configuration.commitInterval, metrics: metrics, publisher: publisher, logger: logger)
+            commitInterval: configuration.commitInterval,
+            recordCommit: { [metrics] in metrics.commitDuration.recordNanoseconds($0.nanoseconds) },
+            publisher: publisher,
+            logger: logger)
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self)
         let statistics = self.statistics
         let tally = self.tally

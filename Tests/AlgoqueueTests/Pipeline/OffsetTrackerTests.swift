@@ -4,6 +4,7 @@ import AlgoqueueSupport
 import Testing
 
 @testable import AlgoqueuePipeline
+@testable import AlgoqueueWriter
 
 @Suite("Offset tracker: the durable watermark")
 struct OffsetTrackerTests {
@@ -226,7 +227,7 @@ struct WriterRowsTests {
         let tracker = Locked(OffsetTracker())
         let writer = ResultWriter(
             store: store, group: "g", committer: OffsetCommitter(tracker: tracker, commit: { _ in }), maxRows: 2,
-            metrics: PipelineMetrics(), logger: testLogger())
+            logger: testLogger())
         #expect(ResultWriter.transactionsAhead == 2)
         for offset in 0..<3 { writer.submit(completedMessage(Int64(offset), algorithms: ["a"])) }
         #expect(!writer.isBehind)

@@ -5,6 +5,7 @@ import Testing
 
 @testable import AlgoqueuePipeline
 @testable import AlgoqueueSupport
+@testable import AlgoqueueWriter
 
 /// A completed message of partition t/0 with one ok row per algorithm.
 func completedMessage(_ offset: Int64, algorithms: [String] = ["a"]) -> CompletedMessage {
@@ -49,7 +50,7 @@ struct ResultWriterTests {
         let writer = ResultWriter(
             store: store, group: "g", committer: OffsetCommitter(tracker: tracker, commit: { _ in }), maxRows: maxRows,
             commitInterval: commitInterval,
-            metrics: PipelineMetrics(), logger: testLogger())
+            logger: testLogger())
         return (writer, store)
     }
 

@@ -7,43 +7,45 @@ import Synchronization
 
 /// The single writer of the results store, with group commit: whatever completed while the previous
 /// transaction was being written goes into the next one, together with the offsets it makes durable.
-final class ResultWriter: Sendable {
-    struct State {
-        var pending: [CompletedMessage] = []
-        var closed = false
+package final class ResultWriter: Sendable {
+    package struct State {
+        package var pending: [CompletedMessage] = []
+        package var closed = false
     }
 
-    let store: ResultsStore
-    let group: String
+    package let store: ResultsStore
+    package let group: String
     /// Which offsets each transaction stores (and, once durable, commits to Kafka).
-    let committer: OffsetCommitter
-    let maxRows: Int
+    package let committer: OffsetCommitter
+    package let maxRows: Int
     /// The least time between two transactions while fewer than `maxRows` rows wait: rows arriving meanwhile join
     /// the next one (fewer, larger commits, each one fsync). The pause ends early once `maxRows` rows wait, and is
     /// not taken after a transaction of half `maxRows` or more (the writer is then what the rows wait for).
-    let commitInterval: Duration
-    let metrics: PipelineMetrics
-    let logger: Logger
-    let state = Mutex(State())
+    package let commitInterval: Duration
+    /// Told how long each transaction took (the pipeline's commit-duration metric).
+    package let recordCommit: @Sendable (Duration) -> Void
+    package let logger: Logger
+    package let state = Mutex(State())
     /// The rows of `state.pending`, readable without the lock (asked before every call).
-    let pendingRows = Atomic(0)
+    package let pendingRows = Atomic(0)
     /// Where written rows are also queued for the results topic (nil: no results topic).
-    let publisher: ResultsPublisher?
-    let wake: AsyncStream<Void>.Continuation
-    let wakes: AsyncStream<Void>
+    package let publisher: ResultsPublisher?
+    package let wake: AsyncStream<Void>.Continuation
+    package let wakes: AsyncStream<Void>
     /// Signalled when the rows waiting reach `maxRows`: a pause between transactions ends.
-    let full = WakeSignal()
+    package let full = WakeSignal()
     /// Signalled when a transaction's rows leave the queue (and at ``close()``): calls waiting while the writer
     /// ``isBehind`` look again.
-    let caughtUp = Broadcast()
+    package let caughtUp = Broadcast()
 
-    init(
+    package init(
         store: ResultsStore, group: String, committer: OffsetCommitter, maxRows: Int,
-        commitInterval: Duration = .zero, metrics: PipelineMetrics, publisher: ResultsPublisher? = nil, logger: Logger
+        commitInterval: Duration = .zero, recordCommit: @escaping @Sendable (Duration) -> Void = { _ in },
+        publisher: ResultsPublisher? = nil, logger: Logger
     ) {
         self.publisher = publisher
         self.commitInterval = commitInterval
-        self.metrics = metrics
+        self.recordCommit = recordCommit
         self.store = store
         self.group = group
         self.committer = committer
@@ -53,13 +55,13 @@ final class ResultWriter: Sendable {
     }
 
     /// Queues one message's rows for the next transaction.
-    func submit(_ message: CompletedMessage) {
+    package func submit(_ message: CompletedMessage) {
         state.withLock { $0.pending.append(message) }
         added(message.rows.count)
     }
 
     /// Queues several messages' rows at once.
-    func submit(contentsOf messages: [CompletedMessage]) {
+    package func submit(contentsOf messages: [CompletedMessage]) {
         state.withLock { $0.pending.append(contentsOf: messages) }
         added(messages.reduce(0) { $0 + $1.rows.count })
     }
@@ -73,11 +75,11 @@ final class ResultWriter: Sendable {
     /// Rows waiting for a transaction reach ``transactionsAhead`` transactions' worth: the store is what holds the
     /// pipeline back. New calls then wait (see `Pipeline.waitForWriter`), so that inputs wait as compact messages,
     /// and the writer still has its next transaction ready, instead of as rows (several times their size) here.
-    var isBehind: Bool { pendingRows.load(ordering: .relaxed) >= Self.transactionsAhead * maxRows }
+    package var isBehind: Bool { pendingRows.load(ordering: .relaxed) >= Self.transactionsAhead * maxRows }
 
     /// How many transactions' worth of rows may wait before new calls wait. Two rather than four took the peak
     /// resident set of a 200 000-message backlog from 101-106 MB to 96-99 MB at the same rate (within noise).
-    static let transactionsAhead = 2
+    package static let transactionsAhead = 2
 
     /// Writes until ``close()`` and the queue is empty, reporting each durable batch, in order.
     /// Throws the first write failure; nothing after it is written and no offset moves past it.
@@ -85,7 +87,7 @@ final class ResultWriter: Sendable {
     /// `onDurable` runs in a task of its own, beside the next transaction: the writer is the pipeline's one serial
     /// stage, and committing offsets, counting rows and freeing them need not hold it. Returns once every durable
     /// batch has been reported.
-    func run(onDurable: @escaping @Sendable (DurableBatch) -> Void) async throws(StoreError) {
+    package func run(onDurable: @escaping @Sendable (DurableBatch) -> Void) async throws(StoreError) {
         let (durable, reported) = AsyncStream.makeStream(of: DurableBatch.self)
         let written = await withTaskGroup(of: Void.self) { reporter -> Result<Void, StoreError> in
             reporter.addTask {
@@ -143,7 +145,7 @@ final class ResultWriter: Sendable {
                     group: group, splits: batch.compactMap(\.split), writtenChunks: batch.compactMap(\.chunk),
                     queueing: outbox)
                 publisher?.written(queued)
-                metrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                recordCommit(ContinuousClock.now - started)
                 durable(
                     DurableBatch(
                         messages: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, rows: rows,
@@ -180,7 +182,7 @@ final class ResultWriter: Sendable {
     private var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Lets ``run(onDurable:)`` return once everything queued is written.
-    func close() {
+    package func close() {
         state.withLock { $0.closed = true }
         wake.yield()
         wake.finish()

@@ -7,13 +7,13 @@ import Logging
 ///
 /// Looked up only where rows can be: between a partition's stored offset and the last offset with rows at
 /// the start of the run (read once), and for every chunk of a split batch (its rows carry the batch's coordinates).
-final class WrittenRows: Sendable {
-    let store: ResultsStore
-    let ranges: [TopicPartition: ClosedRange<Int64>]
-    let logger: Logger
+package final class WrittenRows: Sendable {
+    package let store: ResultsStore
+    package let ranges: [TopicPartition: ClosedRange<Int64>]
+    package let logger: Logger
 
     /// Reads where the group's rows run ahead of its offsets.
-    init(store: ResultsStore, group: String, logger: Logger) async {
+    package init(store: ResultsStore, group: String, logger: Logger) async {
         self.store = store
         self.logger = logger
         var ranges: [TopicPartition: ClosedRange<Int64>] = [:]
@@ -34,7 +34,7 @@ final class WrittenRows: Sendable {
     }
 
     /// Per item (-1 for a whole message), the algorithms that have a row for the message `base` stands for.
-    func rows(of base: ResultRow, isChunk: Bool) async -> [Int: Set<String>] {
+    package func rows(of base: ResultRow, isChunk: Bool) async -> [Int: Set<String>] {
         guard
             isChunk
                 || (!ranges.isEmpty

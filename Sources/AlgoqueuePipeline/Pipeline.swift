@@ -205,8 +205,12 @@ public final class Pipeline: Service {
                             signal.yield(.kafka(event))
                         }
                     }
-                    helpers.addTask { await self.tick(signal) }
-                    helpers.addTask { await self.measure(consumer, dispatch) }
+                    let heartbeat = Heartbeat(
+                        statistics: statistics, health: health, progressInterval: configuration.progressInterval,
+                        logger: logger)
+                    helpers.addTask { await heartbeat.run(signal) }
+                    let sampler = LagSampler(statistics: statistics, health: health, metrics: self.metrics)
+                    helpers.addTask { await sampler.run(consumer, dispatch) }
                     helpers.addTask { await self.watchForGivingUp(dispatch) }
                     let failure = await withGracefulShutdownHandler {
                         await self.dispatch(signals: signals, sink: signal, consumer: consumer, dispatch: dispatch)

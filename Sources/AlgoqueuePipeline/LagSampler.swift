@@ -1,12 +1,16 @@
 import AlgoqueueKafka
 import AlgoqueueSupport
 
-/// The lag sampler: beside the dispatch loop, once a second.
-extension Pipeline {
-    /// Every second, off the dispatch loop (which a backlog keeps busy): the lag and position of each assigned
-    /// partition, the algorithms' state and the metrics. A partition's end is the fetcher's (librdkafka's cached
-    /// high watermark) or, while it has none, asked of the broker every 3 seconds.
-    func measure(_ consumer: KafkaConsumer, _ dispatch: Dispatch) async {
+/// Every second, beside the dispatch loop (which a backlog keeps busy): the lag and position of each assigned
+/// partition, the algorithms' state and the metrics. A partition's end is the fetcher's (librdkafka's cached high
+/// watermark) or, while it has none, asked of the broker every 3 seconds.
+struct LagSampler: Sendable {
+    let statistics: PipelineStatistics
+    let health: PipelineHealth
+    let metrics: PipelineMetrics
+
+    /// Samples until cancelled.
+    func run(_ consumer: KafkaConsumer, _ dispatch: Dispatch) async {
         var queried: [TopicPartition: Int64] = [:]
         var lastQuery = ContinuousClock.now - .seconds(10)
         while !Task.isCancelled {

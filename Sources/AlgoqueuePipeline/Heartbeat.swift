@@ -1,9 +1,16 @@
 import Logging
 
-/// The heartbeat and the periodic `progress` log line.
-extension Pipeline {
-    /// Ticks the dispatch loop every second (lag, metrics, watchdog) and logs progress every `progressInterval`.
-    func tick(_ signal: AsyncStream<Signal>.Continuation) async {
+/// The pipeline's heartbeat, beside the dispatch loop: it ticks the loop every second (lag, metrics, watchdog),
+/// proves to the health check that the process schedules work, and logs the `progress` line every
+/// `progressInterval`.
+struct Heartbeat: Sendable {
+    let statistics: PipelineStatistics
+    let health: PipelineHealth
+    let progressInterval: Duration
+    let logger: Logger
+
+    /// Ticks until cancelled.
+    func run(_ signal: AsyncStream<Pipeline.Signal>.Continuation) async {
         var last = statistics.snapshot
         let clock = ContinuousClock()
         var lastTime = clock.now
@@ -13,7 +20,7 @@ extension Pipeline {
             // (readiness reports that case).
             health.update { $0.lastTick = ContinuousClock.now }
             signal.yield(.tick)
-            guard clock.now - lastTime >= configuration.progressInterval else { continue }
+            guard clock.now - lastTime >= progressInterval else { continue }
             let now = statistics.snapshot
             defer {
                 last = now

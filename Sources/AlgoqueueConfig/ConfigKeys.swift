@@ -356,9 +356,7 @@ public enum ConfigKeys {
             case .algorithm(let key): (cell, name) = (key.flag, key.name)
             case .other: continue
             }
-            if let flag = cell?.split(whereSeparator: { $0 == "`" || $0 == " " }).first(where: { $0.hasPrefix("--") }) {
-                keys[String(flag)] = name
-            }
+            if let flag = cell.flatMap(flagName) { keys[flag] = name }
         }
         return keys
     }
@@ -370,8 +368,11 @@ public enum ConfigKeys {
             case .algorithm(let key): key.flag
             case .other(let flag, _, _, _): flag
             }
-        }.compactMap { cell in
-            cell.split(whereSeparator: { $0 == "`" || $0 == " " }).first { $0.hasPrefix("--") }.map(String.init)
-        }
+        }.compactMap(flagName)
+    }
+
+    /// The flag a table cell names (`--topic` in "`--topic T` (repeat)").
+    static func flagName(_ cell: String) -> String? {
+        cell.split(whereSeparator: { $0 == "`" || $0 == " " }).first { $0.hasPrefix("--") }.map(String.init)
     }
 }

@@ -38,7 +38,7 @@ public enum GroupOffsetCommit {
                 "group \(member.groupID) has other members: they hold \(wanted.subtracting(assigned).count) of the "
                     + "\(wanted.count) partition(s); stop its instances first")
         }
-        try client.commitSync(offsets.filter { wanted.contains($0.key) }, what: "cannot commit the group's offsets")
+        try client.commitSync(offsets, what: "cannot commit the group's offsets")
     }
 
     /// Leaves the group at once, so that the group's instances, started next, need not wait for this member's

@@ -46,34 +46,28 @@ public final class KafkaAdmin: Sendable {
             partition, milliseconds: timeoutMilliseconds, what: "cannot read the end of \(partition)")
     }
 
-    /// What an `async` form throws when its task is cancelled: it stops waiting (the call itself ends on its own
-    /// timeout).
-    static let stoppedWaiting: @Sendable () -> KafkaError = {
-        KafkaError(.cancelled, "stopped waiting for the cluster's answer")
-    }
-
     /// ``topics()`` off the cooperative threads.
     public func topics() async throws(KafkaError) -> [String: Int] {
-        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in try self.topics() }
+        try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in try self.topics() }
     }
 
     /// ``committedOffsets(_:)`` off the cooperative threads.
     public func committedOffsets(_ partitions: [TopicPartition]) async throws(KafkaError) -> [TopicPartition: Int64] {
-        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+        try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
             try self.committedOffsets(partitions)
         }
     }
 
     /// ``watermarks(_:)`` off the cooperative threads.
     public func watermarks(_ partition: TopicPartition) async throws(KafkaError) -> (low: Int64, high: Int64) {
-        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+        try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
             try self.watermarks(partition)
         }
     }
 
     /// ``highWatermark(_:)`` off the cooperative threads.
     public func highWatermark(_ partition: TopicPartition) async throws(KafkaError) -> Int64 {
-        try await BlockingWork.run(orOnCancel: Self.stoppedWaiting) { () throws(KafkaError) in
+        try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
             try self.highWatermark(partition)
         }
     }

@@ -47,3 +47,11 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         return message
     }
 }
+
+extension KafkaError {
+    /// What a wait for the cluster throws when its task is cancelled (``BlockingWork/run(orOnCancel:_:)``): it stops
+    /// waiting; the call itself ends on its own timeout.
+    static let stoppedWaiting: @Sendable () -> KafkaError = {
+        KafkaError(.cancelled, "stopped waiting for the cluster's answer")
+    }
+}

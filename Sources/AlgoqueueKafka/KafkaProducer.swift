@@ -109,7 +109,7 @@ public final class KafkaProducer: Sendable {
         let client = client
         let milliseconds = Int32(clamping: timeout.milliseconds)
         // A cancelled wait ends at once (a stop); the request itself ends on its timeout, holding the client till then.
-        let answered = try await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) { () throws(KafkaError) in
+        let answered = try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
             client.brokerAnswers(milliseconds: milliseconds)
         }
         if let refusal = answered {
@@ -127,7 +127,7 @@ public final class KafkaProducer: Sendable {
     public func topics(within timeout: Duration = .seconds(10)) async -> [String: Int]? {
         let client = client
         let milliseconds = Int32(clamping: timeout.milliseconds)
-        return try? await BlockingWork.run(orOnCancel: KafkaAdmin.stoppedWaiting) { () throws(KafkaError) in
+        return try? await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
             client.partitionCounts(milliseconds: milliseconds).topics
         } ?? nil
     }

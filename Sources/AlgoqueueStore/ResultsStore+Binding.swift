@@ -12,49 +12,43 @@ import GRDBSQLite
 /// row, 8% of a micro-batch run's CPU (a profile of the writer thread).
 extension ResultsStore {
     /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for each of `rows` on `statement`, their
-    /// text bound from `bytes` (one buffer for a whole transaction).
+    /// text bound from `bytes` (one buffer for a whole transaction). With `noteInserted`, returns per row whether it
+    /// was inserted (true) or replaced a row already stored (false: that row keeps its `created_at`).
+    @discardableResult
     static func upsert(
         _ rows: [ResultRow], keepInput: Bool, now: String, with statement: Statement, bytes: RowBytes = RowBytes(),
-        in db: Database
-    ) throws(DatabaseError) {
+        in db: Database, noteInserted: Bool = false
+    ) throws(DatabaseError) -> [Bool] {
+        let connection = db.sqliteConnection
+        var inserted: [Bool] = []
+        if noteInserted { inserted.reserveCapacity(rows.count) }
         // Each value is read through a pointer to the row: passing `rows[index]`, or a for-in loop's element, copied
         // the whole row first (a retain and a release per string in it).
         try rows.withUnsafeBufferPointer { buffer throws(DatabaseError) in
             guard let first = buffer.baseAddress else { return }
             for index in buffer.indices {
-                try upsert(first + index, keepInput: keepInput, now: now, with: statement, bytes: bytes, in: db)
-            }
-        }
-    }
-
-    /// ``upsert(_:keepInput:now:with:bytes:in:)`` that also notes, per row, whether it was inserted (true) or
-    /// replaced a row already stored (false: that row keeps its `created_at`).
-    static func upsert(
-        _ rows: [ResultRow], keepInput: Bool, now: String, with statement: Statement, bytes: RowBytes, in db: Database,
-        inserted: inout [Bool]
-    ) throws(DatabaseError) {
-        let connection = db.sqliteConnection
-        try rows.withUnsafeBufferPointer { buffer throws(DatabaseError) in
-            guard let first = buffer.baseAddress else { return }
-            for index in buffer.indices {
                 // An upsert that updates leaves the last inserted rowid as it was; an insert sets it to the new row's
                 // (never 0: SQLite gives rowids from 1).
-                sqlite3_set_last_insert_rowid(connection, 0)
+                if noteInserted { sqlite3_set_last_insert_rowid(connection, 0) }
                 try upsert(first + index, keepInput: keepInput, now: now, with: statement, bytes: bytes, in: db)
-                inserted.append(sqlite3_last_insert_rowid(connection) != 0)
+                if noteInserted { inserted.append(sqlite3_last_insert_rowid(connection) != 0) }
             }
         }
+        return inserted
+    }
+
+    /// The input a row is stored with: its text, else its exact bytes, and neither without `store.keep_inputs`.
+    static func keptInput(_ input: String?, _ rawInput: [UInt8]?, keepInput: Bool) -> (
+        input: String?, rawInput: [UInt8]?
+    ) {
+        guard keepInput else { return (nil, nil) }
+        return input != nil ? (input, nil) : (nil, rawInput)
     }
 
     /// `row` as the store holds it once written as a new row at `now` (what a read of it would give).
     static func stored(_ row: ResultRow, keepInput: Bool, now: String) -> ResultRow {
         var stored = row
-        if !keepInput {
-            stored.input = nil
-            stored.rawInput = nil
-        } else if stored.input != nil {
-            stored.rawInput = nil
-        }
+        (stored.input, stored.rawInput) = keptInput(row.input, row.rawInput, keepInput: keepInput)
         if stored.createdAt == nil { stored.createdAt = now }
         if stored.updatedAt == nil { stored.updatedAt = now }
         return stored
@@ -72,8 +66,7 @@ extension ResultsStore {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
-        let input = keepInput ? row.pointee.input : nil
-        let rawInput = keepInput && input == nil ? row.pointee.rawInput : nil
+        let (input, rawInput) = keptInput(row.pointee.input, row.pointee.rawInput, keepInput: keepInput)
         bytes.startRow()
         bytes.bind(row.pointee.topic, 1, handle)
         sqlite3_bind_int64(handle, 2, Int64(row.pointee.partition))

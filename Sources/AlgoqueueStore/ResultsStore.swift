@@ -199,13 +199,9 @@ public final class ResultsStore: Sendable {
                 let bytes = RowBytes()
                 var inserted: [Bool] = []
                 for rows in rowGroups {
-                    if outbox == nil {
-                        try Self.upsert(rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db)
-                    } else {
-                        try Self.upsert(
-                            rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db,
-                            inserted: &inserted)
-                    }
+                    inserted += try Self.upsert(
+                        rows, keepInput: keepInputs, now: now, with: insert, bytes: bytes, in: db,
+                        noteInserted: outbox != nil)
                 }
                 var queued = QueuedRows()
                 if let outbox {

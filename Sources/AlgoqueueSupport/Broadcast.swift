@@ -40,12 +40,7 @@ public final class Broadcast: Sendable {
     /// Returns once a signal came after `generation` was read (at once if one came already), after `limit`, or when
     /// the task is cancelled.
     public func wait(since generation: UInt64, atMost limit: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal(since: generation) }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitAtMost(limit) { await self.waitForSignal(since: generation) }
     }
 
     func waitForSignal(since generation: UInt64) async {

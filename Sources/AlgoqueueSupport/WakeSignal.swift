@@ -32,12 +32,7 @@ public final class WakeSignal: Sendable {
     /// Returns after a ``signal()`` (or at once if one came since the last wait), after `limit`, or when the task
     /// is cancelled. One waiter at a time.
     public func wait(atMost limit: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal() }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitAtMost(limit) { await self.waitForSignal() }
     }
 
     func waitForSignal() async {
@@ -65,5 +60,15 @@ public final class WakeSignal: Sendable {
             }
             waiter?.resume()
         }
+    }
+}
+
+/// Runs `wait` (a wait that ends when cancelled) for at most `limit`: whichever ends first ends the other.
+func waitAtMost(_ limit: Duration, _ wait: @escaping @Sendable () async -> Void) async {
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { await wait() }
+        group.addTask { try? await Task.sleep(for: limit) }
+        await group.next()
+        group.cancelAll()
     }
 }

@@ -48,19 +48,14 @@ struct ConfigKeysTests {
 
     @Test("the help of each flag of run and replay that sets a key is the table's, default included")
     func flagHelpFromTable() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let dump = try await algoqueue(["--experimental-dump-help"], directory: directory)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(dump.output.utf8)) as? [String: Any])
-        let commands = try #require((json["command"] as? [String: Any])?["subcommands"] as? [[String: Any]])
+        let commands = try #require(try await ManPageTests.helpDump()["subcommands"] as? [[String: Any]])
         let keys = ConfigKeys.flagKeys
         #expect(keys.count >= 30)
         for name in ["run", "replay"] {
             let command = try #require(commands.first { $0["commandName"] as? String == name })
             var checked = 0
             for argument in command["arguments"] as? [[String: Any]] ?? [] {
-                let long = (argument["names"] as? [[String: Any]])?.first { $0["kind"] as? String == "long" }
-                guard let flag = long?["name"] as? String, let key = keys["--\(flag)"] else { continue }
+                guard let flag = ManPageTests.longName(argument), let key = keys["--\(flag)"] else { continue }
                 let repeatable = argument["isRepeating"] as? Bool ?? false
                 #expect(
                     argument["abstract"] as? String == ConfigKeys.flagHelp(key, repeatable: repeatable),

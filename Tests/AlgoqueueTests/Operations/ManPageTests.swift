@@ -13,6 +13,20 @@ struct ManPageTests {
         var description: String { "\(command): \(line) \(abstract)" }
     }
 
+    /// The binary's `--experimental-dump-help`: the root command, its arguments and subcommands.
+    static func helpDump() async throws -> [String: Any] {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let dump = try await algoqueue(["--experimental-dump-help"], directory: directory)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(dump.output.utf8)) as? [String: Any])
+        return try #require(json["command"] as? [String: Any])
+    }
+
+    /// An argument's long name in the dump (`results-topic`), if it has one.
+    static func longName(_ argument: [String: Any]) -> String? {
+        (argument["names"] as? [[String: Any]])?.first { $0["kind"] as? String == "long" }?["name"] as? String
+    }
+
     /// Each shown long option of each command in the binary's help dump, as the page's `.It` line and its text.
     static func entries(_ command: [String: Any], path: [String]) -> [Entry] {
         let name = path.joined(separator: " ")
@@ -20,8 +34,7 @@ struct ManPageTests {
         for argument in command["arguments"] as? [[String: Any]] ?? [] {
             guard argument["shouldDisplay"] as? Bool ?? true, let kind = argument["kind"] as? String,
                 kind == "option" || kind == "flag",
-                let long = (argument["names"] as? [[String: Any]])?.first(where: { $0["kind"] as? String == "long" }),
-                let flag = long["name"] as? String, flag != "help", flag != "version"
+                let flag = longName(argument), flag != "help", flag != "version"
             else { continue }
             var line = ".It Fl -\(flag)"
             if kind == "option", var value = argument["valueName"] as? String {
@@ -39,12 +52,7 @@ struct ManPageTests {
 
     @Test("every option's help in docs/algoqueue.1 is the binary's (run scripts/man after changing one)")
     func optionsMatch() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let dump = try await algoqueue(["--experimental-dump-help"], directory: directory)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(dump.output.utf8)) as? [String: Any])
-        let root = try #require(json["command"] as? [String: Any])
-        let entries = Self.entries(root, path: ["algoqueue"])
+        let entries = Self.entries(try await Self.helpDump(), path: ["algoqueue"])
         #expect(entries.count > 60)
         let page = try String(
             contentsOf: ResultsStoreTests.packageRoot.appendingPathComponent("docs/algoqueue.1"), encoding: .utf8)

@@ -12,6 +12,19 @@ public enum Ordering: String, Sendable, CaseIterable {
     case partition
 }
 
+extension Ordering {
+    /// The lane of a message, or nil when it may run unordered.
+    func lane(of message: KafkaMessage) -> String? {
+        switch self {
+        case .unordered: return nil
+        case .partition: return "\(message.topic)\u{0}\(message.partition)"
+        case .key:
+            guard let key = message.key else { return nil }
+            return "\(message.topic)\u{0}" + key.map { String($0, radix: 16) }.joined(separator: ",")
+        }
+    }
+}
+
 /// Serial lanes for ordered dispatch: the first message of an idle lane starts a lane task; later ones queue
 /// behind it and run one after another. Queued messages still count against the consumer's buffer, so memory
 /// stays bounded by the same limits.
@@ -31,17 +44,6 @@ final class OrderingLanes: Sendable {
 
     init(ordering: Ordering) {
         self.ordering = ordering
-    }
-
-    /// The lane of a message, or nil when it may run unordered.
-    func lane(of message: KafkaMessage) -> String? {
-        switch ordering {
-        case .unordered: return nil
-        case .partition: return "\(message.topic)\u{0}\(message.partition)"
-        case .key:
-            guard let key = message.key else { return nil }
-            return "\(message.topic)\u{0}" + key.map { String($0, radix: 16) }.joined(separator: ",")
-        }
     }
 
     /// Queues `work` on `lane`; returns true when the lane was idle and the caller must start its task.

@@ -8,54 +8,6 @@ import AlgoqueueWriter
 import ServiceLifecycle
 import Synchronization
 
-/// What the dispatch loop knows about the assignment, for `untilIdle`.
-struct DispatchState {
-    /// An assignment (possibly empty) has been received and not revoked since.
-    var assignmentKnown = false
-    var assignment: Set<TopicPartition> = []
-    /// Partitions read to their end, with the end offset seen.
-    var atEnd: [TopicPartition: Int64] = [:]
-    /// The offset after the last message received per partition (or its start offset).
-    var position: [TopicPartition: Int64] = [:]
-    /// Messages consumed whose rows are not durable yet.
-    var outstanding = 0
-    /// Per partition, the offset after the last chunk this instance published there: an end before it is stale.
-    var published: [TopicPartition: Int64] = [:]
-    /// The group's committed offsets of partitions this instance published chunks to but does not own.
-    var committedElsewhere: [TopicPartition: Int64] = [:]
-
-    /// Chunks this instance published to partitions it does not own, not yet committed by the group.
-    var chunksElsewhere: [TopicPartition] {
-        published.filter { !assignment.contains($0.key) && (committedElsewhere[$0.key] ?? -1) < $0.value }.map(\.key)
-    }
-
-    /// Every assigned partition is read to its end, everything consumed is written, and the chunks this instance
-    /// published elsewhere have been consumed by the group (an instance that left before they arrived would
-    /// otherwise leave them for the next run).
-    var isIdle: Bool {
-        assignmentKnown && outstanding == 0 && assignment.allSatisfy { atEnd[$0] != nil } && chunksElsewhere.isEmpty
-    }
-}
-
-/// Inputs waiting to go out together in one micro-batch call.
-struct PendingBatch {
-    var works: [OrderingLanes.Work] = []
-    var bytes = 0
-    /// Numbers batches, so that a linger timer only flushes the batch it was started for.
-    var number = 0
-    /// The number of the batch a linger timer was started for.
-    var lingering: Int?
-
-    mutating func take() -> [OrderingLanes.Work] {
-        defer {
-            works = []
-            bytes = 0
-            number += 1
-        }
-        return works
-    }
-}
-
 /// What the dispatch loop shares with the calls it starts.
 struct Dispatch: Sendable {
     let processor: InputProcessor
@@ -83,9 +35,8 @@ extension Pipeline {
         dispatch: Dispatch
     ) async -> PipelineError? {
         let (callSlots, lanes, intake) = (dispatch.callSlots, dispatch.lanes, dispatch.intake)
-        let batching = configuration.batch
-        var batch = PendingBatch()
-        var state = DispatchState()
+        var machine = DispatchMachine(
+            batching: configuration.batch, ordering: configuration.ordering, untilIdle: configuration.untilIdle)
         var failure: PipelineError?
         // One call per message, unordered: call workers take the messages from this queue, which holds as many as
         // there are workers (consumed counts them: it runs ahead of the calls by at most twice the concurrency).
@@ -102,123 +53,62 @@ extension Pipeline {
             await withDiscardingTaskGroup { calls in
                 loop: for await signal in signals.cancelOnGracefulShutdown() {
                     if intake.isClosed, case .kafka(.messages) = signal { break loop }
-                    switch signal {
-                    case .kafka(.messages(let arrived)):
-                        let (works, refused) = Self.receive(arrived, state: &state, tracker: dispatch.tracker)
-                        if refused.messages > 0 { consumer.release(messages: refused.messages, bytes: refused.bytes) }
-                        if !works.isEmpty {
-                            state.outstanding += works.count
-                            statistics.update { $0.consumed += works.count }
-                            statistics.markConsumed()
-                        }
-                        for work in works {
-                            let message = work.message
-                            if let lane = lanes.lane(of: message) {
-                                // Ordered: the lane's task runs its messages one after another; the loop never waits here.
-                                if lanes.enqueue(work, on: lane) {
-                                    calls.addTask {
-                                        var next: OrderingLanes.Work? = work
-                                        while let current = next, await callSlots.acquire() {
-                                            await Self.run(current, dispatch)
-                                            callSlots.release()
-                                            next = lanes.next(on: lane)
-                                        }
-                                    }
-                                }
-                            } else if batching.enabled {
-                                batch.works.append(work)
-                                batch.bytes += message.value?.count ?? 0
-                                if batch.works.count >= batching.maxItems || batch.bytes >= batching.maxBytes {
-                                    guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else {
-                                        break loop
-                                    }
-                                }
-                            } else {
-                                if !workersStarted {
-                                    workersStarted = true
-                                    Self.startWorkers(
-                                        configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
-                                }
-                                await queue.put(work)
+                    for action in machine.handle(signal, tracker: dispatch.tracker) {
+                        switch action {
+                        case .call(let work):
+                            if !workersStarted {
+                                workersStarted = true
+                                Self.startWorkers(configuration.maxCallsInFlight, calls: &calls, queue: queue, dispatch)
                             }
-                        }
-                        // A batch these messages left unfilled waits `batch.linger` for more. One that filled within the
-                        // run (the usual case under load) needed no timer: none is started for it.
-                        if batching.enabled, !batch.works.isEmpty, batch.lingering != batch.number {
-                            let (number, linger) = (batch.number, batching.linger)
-                            batch.lingering = number
+                            await queue.put(work)
+                        case .callInLane(let work, let lane):
+                            // The lane's task runs its messages one after another; the loop never waits here.
+                            if lanes.enqueue(work, on: lane) {
+                                calls.addTask {
+                                    var next: OrderingLanes.Work? = work
+                                    while let current = next, await callSlots.acquire() {
+                                        await Self.run(current, dispatch)
+                                        callSlots.release()
+                                        next = lanes.next(on: lane)
+                                    }
+                                }
+                            }
+                        case .callBatch(let works):
+                            guard await Self.startBatch(works, calls: &calls, dispatch) else { break loop }
+                        case .startLinger(let number):
+                            let linger = configuration.batch.linger
                             calls.addTask {
                                 if await intake.sleep(for: linger) { sink.yield(.linger(number)) }
                             }
-                        }
-                    case .linger(let number):
-                        if number == batch.number, !batch.works.isEmpty {
-                            guard await Self.startBatch(batch.take(), calls: &calls, dispatch) else { break loop }
-                        }
-                    case .kafka(.assigned(let partitions)):
-                        state.assignmentKnown = true
-                        if !health.joined {
+                        case .release(let messages, let bytes):
+                            consumer.release(messages: messages, bytes: bytes)
+                        case .consumed(let count):
+                            statistics.update { $0.consumed += count }
+                            statistics.markConsumed()
+                        case .joined:
                             health.update {
                                 $0.joined = true
                                 $0.lastProgress = ContinuousClock.now
                             }
                             observer.onReady()
-                        }
-                        for (partition, start) in partitions {
-                            _ = dispatch.tracker.withLock { $0.assign(partition, start: start) }
-                            state.assignment.insert(partition)
-                            state.atEnd[partition] = nil
-                            state.position[partition] = start
-                        }
-                    case .kafka(.revoked(let partitions)):
-                        // The tracker forgot them when the event arrived (so that queued work for them does not start),
-                        // unless the loop had not yet seen the assignment this revokes: forget them again, in order.
-                        for partition in partitions {
-                            dispatch.tracker.withLock { $0.revoke(partition) }
-                            state.assignment.remove(partition)
-                            state.atEnd[partition] = nil
-                            state.position[partition] = nil
-                        }
-                        // Nothing assigned after a revocation means a rebalance is under way (or the group was lost):
-                        // not idle until the next assignment says what this instance owns.
-                        if state.assignment.isEmpty { state.assignmentKnown = false }
-                    case .kafka(.endOfPartition(let partition, let nextOffset)):
-                        // An end reported before a pause may lie beyond messages still to be fetched again.
-                        if state.assignment.contains(partition),
-                            (state.position[partition] ?? nextOffset) >= nextOffset,
-                            nextOffset >= state.published[partition] ?? 0
-                        {
-                            state.atEnd[partition] = nextOffset
-                        }
-                    case .kafka(.error(let error)):
-                        if error.code == .fatal {
-                            failure = PipelineError(.kafka, "Kafka client failed and cannot go on: \(error)")
+                        case .askCommitted(let partitions):
+                            if let admin = dispatch.processor.splitter?.admin,
+                                let committed = try? await admin.committedOffsets(partitions)
+                            {
+                                machine.committedElsewhere(committed)
+                            }
+                        case .fail(let error):
+                            failure = error
                             break loop
                         }
-                    case .durable(let messages):
-                        state.outstanding -= messages
-                    case .published(let ends):
-                        // Chunks this instance published lie beyond an end seen before: not idle until they are read.
-                        for (partition, next) in ends {
-                            state.published[partition] = max(state.published[partition] ?? 0, next)
-                            if (state.atEnd[partition] ?? .max) < next { state.atEnd[partition] = nil }
-                        }
-                    case .tick:
-                        if configuration.untilIdle, let admin = dispatch.processor.splitter?.admin {
-                            let elsewhere = state.chunksElsewhere
-                            if !elsewhere.isEmpty, let committed = try? await admin.committedOffsets(elsewhere) {
-                                state.committedElsewhere.merge(committed) { max($0, $1) }
-                            }
-                        }
-                    case .writerFailed(let error):
-                        failure = Self.storeFailure(error)
-                        break loop
                     }
                     if intake.isClosed, let stop = dispatch.givenUp.withLock({ $0 }) {
                         failure = stop
                         break loop
                     }
-                    if configuration.untilIdle, state.isIdle, groupIdle.othersDone(assignment: state.assignment) {
+                    if configuration.untilIdle, machine.isIdle,
+                        groupIdle.othersDone(assignment: machine.state.assignment)
+                    {
                         logger.info("idle: every partition is consumed to its end and written")
                         break loop
                     }
@@ -236,45 +126,6 @@ extension Pipeline {
             beside.cancelAll()
         }
         return failure
-    }
-
-    /// The messages of `arrived` to call, each with its partition's generation; the others (partitions not
-    /// assigned, offsets received before) are counted in `refused`, for the consumer to release at once. Messages
-    /// arrive in runs from one partition: the bookkeeping (end, position, tracker) is done once per run, not once
-    /// per message.
-    static func receive(
-        _ arrived: [KafkaMessage], state: inout DispatchState, tracker: Locked<OffsetTracker>
-    ) -> (works: [OrderingLanes.Work], refused: (messages: Int, bytes: Int)) {
-        var works: [OrderingLanes.Work] = []
-        works.reserveCapacity(arrived.count)
-        var refused = (messages: 0, bytes: 0)
-        var start = arrived.startIndex
-        while start < arrived.endIndex {
-            let first = arrived[start]
-            var end = start + 1
-            while end < arrived.endIndex, arrived[end].partition == first.partition, arrived[end].topic == first.topic {
-                end += 1
-            }
-            let run = arrived[start..<end]
-            let partition = first.topicPartition
-            let last = run.lazy.map(\.offset).max()!
-            if let atEnd = state.atEnd[partition], last >= atEnd { state.atEnd[partition] = nil }
-            state.position[partition] = max(state.position[partition] ?? 0, last + 1)
-            tracker.withLock { tracker in
-                var index = run.startIndex
-                tracker.receive(partition, offsets: run.lazy.map(\.offset)) { generation in
-                    if let generation {
-                        works.append(OrderingLanes.Work(message: run[index], generation: generation))
-                    } else {
-                        refused.messages += 1
-                        refused.bytes += run[index].byteCount
-                    }
-                    index += 1
-                }
-            }
-            start = end
-        }
-        return (works, refused)
     }
 
     /// Starts `count` call workers: each takes the next message from `queue`, waits for a call slot and processes it,

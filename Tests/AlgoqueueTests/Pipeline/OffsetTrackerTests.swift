@@ -129,7 +129,7 @@ struct DeliveryTests {
             message(0, 5), message(0, 6), message(0, 7), message(1, 40), message(1, 41), message(2, 0),
             message(0, 8),
         ]
-        let (works, refused) = Pipeline.receive(arrived, state: &state, tracker: tracker)
+        let (works, refused) = DispatchMachine.receive(arrived, state: &state, tracker: tracker)
         #expect(works.map(\.message.offset) == [6, 7, 40, 41, 8])
         #expect(works.map(\.generation) == [generation, generation, other, other, generation])
         #expect(refused.messages == 2, "offset 5 was received before; partition 2 is not assigned")

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Logging
 
 extension ConsumerPollLoop {
@@ -21,30 +20,17 @@ extension ConsumerPollLoop {
         let deadline = ContinuousClock.now + consumer.leaveBound
         commitWaiting(offsets, until: deadline)
         leaving = true
-        let unsubscribed = rd_kafka_unsubscribe(handle)
-        if unsubscribed != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Kafka: could not unsubscribe before leaving: \(RdKafkaConfig.describe(unsubscribed))")
+        if let refusal = client.unsubscribe() {
+            logger.warning("Kafka: could not unsubscribe before leaving: \(refusal)")
         }
         var quietPolls = 0
         while quietPolls < 3, ContinuousClock.now < deadline {
-            if let message = rd_kafka_consumer_poll(handle, 50) {
-                // Fetched for a partition being given up and never handed over: read again by its next owner.
-                rd_kafka_message_destroy(message)
-            }
+            // A message fetched for a partition being given up is never handed over: its next owner reads it.
+            client.pollAndDrop(milliseconds: 50)
             quietPolls = assignment.isEmpty && librdkafkaAssignmentIsEmpty ? quietPolls + 1 : 0
         }
         guard quietPolls >= 3 else { return abandon("its partitions were not given up") }
-        guard let queue = rd_kafka_queue_new(handle) else { return abandon("no queue to close on") }
-        defer { rd_kafka_queue_destroy(queue) }
-        if let error = rd_kafka_consumer_close_queue(handle, queue) {
-            let text = String(cString: rd_kafka_error_string(error))
-            rd_kafka_error_destroy(error)
-            return abandon("the close was refused: \(text)")
-        }
-        while rd_kafka_consumer_closed(handle) == 0, ContinuousClock.now < deadline {
-            _ = rd_kafka_queue_poll_callback(queue, 50)
-        }
-        guard rd_kafka_consumer_closed(handle) != 0 else { return abandon("the group coordinator did not answer") }
+        if let reason = client.closeConsumer(until: deadline) { return abandon(reason) }
         logger.debug("Kafka: left the consumer group")
         return true
     }
@@ -56,33 +42,10 @@ extension ConsumerPollLoop {
     /// commit at a stop, and a revocation's. librdkafka's synchronous commit waits for the group coordinator without
     /// a bound of its own, so a broker that hangs would hold the poll thread, and the stop, for good.
     func commitWaiting(_ offsets: [TopicPartition: Int64], until deadline: ContinuousClock.Instant) {
-        withAssigned(offsets) { list in commitWaiting(list, until: deadline) }
-    }
-
-    private func commitWaiting(
-        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, until deadline: ContinuousClock.Instant
-    ) {
-        guard let queue = rd_kafka_queue_new(handle) else { return }
-        defer { rd_kafka_queue_destroy(queue) }
-        var result = rd_kafka_commit_queue(handle, list, queue, nil, nil)
-        if result == RD_KAFKA_RESP_ERR_NO_ERROR {
-            result = RD_KAFKA_RESP_ERR__TIMED_OUT
-            while ContinuousClock.now < deadline {
-                guard let event = rd_kafka_queue_poll(queue, 50) else { continue }
-                let type = rd_kafka_event_type(event)
-                let error = rd_kafka_event_error(event)
-                rd_kafka_event_destroy(event)
-                if type == RD_KAFKA_EVENT_OFFSET_COMMIT {
-                    result = error
-                    break
-                }
-            }
-        }
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR, result != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            logger.warning(
-                "Kafka offset commit failed; the offsets stay safe in the results store",
-                metadata: ["error": "\(RdKafkaConfig.describe(result))"])
-        }
+        let owned = assigned(offsets)
+        guard !owned.isEmpty, let failure = client.commit(owned, waitingUntil: deadline) else { return }
+        logger.warning(
+            "Kafka offset commit failed; the offsets stay safe in the results store", metadata: ["error": "\(failure)"])
     }
 
     /// Gives up leaving within the bound: says why, and keeps librdkafka from running the close again when the

@@ -1,31 +1,16 @@
-import CRdKafka
 import Logging
 
 extension ConsumerPollLoop {
-    /// Handles an assignment change inside `rd_kafka_consumer_poll`, for both eager and cooperative protocols.
-    func rebalance(
-        handle: OpaquePointer, code: rd_kafka_resp_err_t, list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
-    ) {
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
-        let partitions = TopicPartitionList.entries(list).map(\.partition)
-        switch code {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS where leaving:
-            decline(handle: handle, cooperative: cooperative, partitions: partitions)
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+    /// Handles an assignment change inside librdkafka's poll, for both eager and cooperative protocols.
+    func rebalance(_ event: RebalanceEvent) {
+        let cooperative = client.rebalancesCooperatively
+        switch event {
+        case .assign(let partitions) where leaving:
+            decline(cooperative: cooperative, partitions: partitions)
+        case .assign(let partitions):
             let (starts, aheadOfGroup) = startOffsets(for: partitions)
-            if let elements = list.pointee.elems {
-                for index in 0..<Int(list.pointee.cnt) {
-                    let partition = TopicPartition(String(cString: elements[index].topic), elements[index].partition)
-                    elements[index].offset = starts[partition] ?? Int64(RD_KAFKA_OFFSET_INVALID)
-                }
-            }
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(handle, list) {
-                    logger.error("Kafka incremental assign failed: \(String(cString: rd_kafka_error_string(error)))")
-                    rd_kafka_error_destroy(error)
-                }
-            } else {
-                rd_kafka_assign(handle, list)
+            if let refusal = client.assign(partitions, starts: starts, cooperative: cooperative) {
+                logger.error("Kafka assign failed: \(refusal)")
             }
             // librdkafka keeps a partition's paused state across unassign/assign: while flow control holds the
             // assignment paused the new partitions are paused too, otherwise those that come back paused are
@@ -45,7 +30,7 @@ extension ConsumerPollLoop {
             // The group learns what the results store already holds (a commit that failed before a restart or a
             // rebalance): otherwise it would look behind to other members, and to the next owner.
             consumer.commit(aheadOfGroup)
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        case .revoke(let partitions):
             let pending = consumer.shared.withLock { state in
                 let revoked = state.pendingCommits.filter { partitions.contains($0.key) }
                 for partition in partitions { state.pendingCommits[partition] = nil }
@@ -55,19 +40,13 @@ extension ConsumerPollLoop {
             // waits for the group coordinator without a bound of its own. While leaving, the last commit is made.
             if !leaving { commitWaiting(pending, until: ContinuousClock.now + .seconds(10)) }
             consumer.continuation.yield(.revoked(partitions))
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(handle, list) {
-                    rd_kafka_error_destroy(error)
-                }
-            } else {
-                rd_kafka_assign(handle, nil)
-            }
+            client.unassign(partitions, cooperative: cooperative)
             assignment.subtract(partitions)
             logger.info("revoked \(partitions.count) partition(s)")
-        default:
-            logger.error("Kafka rebalance failed: \(RdKafkaConfig.describe(code)); dropping the assignment")
+        case .failed(let reason):
+            logger.error("Kafka rebalance failed: \(reason); dropping the assignment")
             consumer.continuation.yield(.revoked(Array(assignment)))
-            rd_kafka_assign(handle, nil)
+            client.unassignAll()
             assignment = []
         }
     }
@@ -77,14 +56,8 @@ extension ConsumerPollLoop {
     /// offsets are looked up. It does not prevent librdkafka 2.0.2's rare abort in its close during a rebalance
     /// ("rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress", librdkafka issues 4027 and 4792),
     /// which was seen again with it in place (README, "Stopping with slow or dead models").
-    func decline(handle: OpaquePointer, cooperative: Bool, partitions: [TopicPartition]) {
-        if cooperative {
-            let empty = rd_kafka_topic_partition_list_new(0)
-            defer { rd_kafka_topic_partition_list_destroy(empty) }
-            if let error = rd_kafka_incremental_assign(handle, empty) { rd_kafka_error_destroy(error) }
-        } else {
-            rd_kafka_assign(handle, nil)
-        }
+    func decline(cooperative: Bool, partitions: [TopicPartition]) {
+        client.declineAssignment(cooperative: cooperative)
         logger.info("leaving the group: declined \(partitions.count) partition(s) assigned meanwhile")
     }
 
@@ -98,20 +71,16 @@ extension ConsumerPollLoop {
         let stored = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
         var result = stored
         var aheadOfGroup = stored
-        let list = TopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let status = rd_kafka_committed(handle, list, 10_000)
-        if status == RD_KAFKA_RESP_ERR_NO_ERROR {
-            for entry in TopicPartitionList.entries(list) where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                if let offset = stored[entry.partition], entry.offset >= offset { aheadOfGroup[entry.partition] = nil }
-                if entry.offset >= 0, entry.offset > (result[entry.partition] ?? -1) {
-                    result[entry.partition] = entry.offset
-                }
+        switch client.committedOffsets(partitions, milliseconds: 10_000) {
+        case .success(let committed):
+            for (partition, offset) in committed {
+                if let stored = stored[partition], offset >= stored { aheadOfGroup[partition] = nil }
+                if offset >= 0, offset > (result[partition] ?? -1) { result[partition] = offset }
             }
-        } else {
+        case .failure(let error):
             logger.warning(
                 "could not read the group's committed offsets; resuming from the results store",
-                metadata: ["error": "\(RdKafkaConfig.describe(status))"])
+                metadata: ["error": "\(error.message)"])
         }
         // Bounded by algoqueue, not by librdkafka (issue 4460); a partition not answered for is left to librdkafka,
         // which starts it at the same start position (auto.offset.reset).

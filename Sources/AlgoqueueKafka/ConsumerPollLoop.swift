@@ -1,11 +1,11 @@
-import CRdKafka
 import Glibc
 import Logging
 
 /// The consumer's poll thread: the only place that polls, assigns, pauses, commits and closes.
 ///
 /// `@unchecked Sendable`: every stored property is touched only on the poll thread (the rebalance callback
-/// runs inside `rd_kafka_consumer_poll` on that same thread).
+/// runs inside librdkafka's poll on that same thread). Its calls to librdkafka are in
+/// Bridge/RdKafkaClient+Polling.swift.
 final class ConsumerPollLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     var assignment: Set<TopicPartition> = []
@@ -16,28 +16,25 @@ final class ConsumerPollLoop: @unchecked Sendable {
     var leaving = false
     var flow: ConsumerFlowControl
     var fetcher: FetcherWake
-    /// The last topic name made into text, by the address librdkafka keeps it at (see ``topicName(_:)``).
-    var lastTopic: (pointer: UnsafePointer<CChar>, text: String)?
-
-    /// ``KafkaConsumerConfiguration/keptHeaders`` as C strings, compared before a header is copied.
-    let keptHeaders: [[CChar]]?
+    /// Copies polled messages out of librdkafka, keeping ``KafkaConsumerConfiguration/keptHeaders``.
+    var reader: PolledMessageReader
 
     init(consumer: KafkaConsumer) {
         self.consumer = consumer
-        keptHeaders = consumer.configuration.keptHeaders.map { $0.map { Array($0.utf8CString) } }
+        reader = PolledMessageReader(keptHeaders: consumer.configuration.keptHeaders)
         flow = ConsumerFlowControl(
             maxMessages: consumer.configuration.maxBufferedMessages, maxBytes: consumer.configuration.maxBufferedBytes)
         fetcher = FetcherWake(properties: consumer.configuration.properties)
     }
 
-    var handle: OpaquePointer { consumer.client.handle }
+    var client: RdKafkaClient { consumer.client }
     var logger: Logger { consumer.logger }
 
     func run() {
         let clock = ContinuousClock()
         let interval = consumer.configuration.commitInterval
         var lastCommit = clock.now
-        let queue = rd_kafka_queue_get_consumer(handle)
+        let queue = RdKafkaConsumerQueue(client)
         var finalCommits: [TopicPartition: Int64] = [:]
         while true {
             // Offsets reach Kafka at most once per commit interval (the results store holds them at once; a
@@ -58,7 +55,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 break
             }
             commit(commits)
-            if let queue { fetcher.saw(queued: Int(rd_kafka_queue_length(queue)), handOver: maxBatch) }
+            if let queued = queue.length { fetcher.saw(queued: queued, handOver: maxBatch) }
             switch flow.step(
                 messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
             {
@@ -69,21 +66,20 @@ final class ConsumerPollLoop: @unchecked Sendable {
             case .resume: setPaused(false)
             case .poll: break
             }
-            guard var message = rd_kafka_consumer_poll(handle, 50) else {
+            guard var item = client.poll(milliseconds: 50, reader: &reader) else {
                 if fetcher.shouldWake(paused: paused, assigned: !assignment.isEmpty) { wakeFetcher() }
                 continue
             }
             // Whatever else is ready goes out with it, in one event: one hand-over per batch, not per message.
             var batch: [KafkaMessage] = []
             while true {
-                deliver(message, into: &batch)
-                rd_kafka_message_destroy(message)
-                guard batch.count < maxBatch, let next = rd_kafka_consumer_poll(handle, 0) else { break }
-                message = next
+                deliver(item, into: &batch)
+                guard batch.count < maxBatch, let next = client.poll(milliseconds: 0, reader: &reader) else { break }
+                item = next
             }
             flush(&batch)
         }
-        if let queue { rd_kafka_queue_destroy(queue) }
+        withExtendedLifetime(queue) {}
         let left = leaveGroup(committing: finalCommits)
         consumer.leftGroup.store(left, ordering: .relaxed)
         consumer.client.context.rebalance = nil
@@ -108,67 +104,20 @@ final class ConsumerPollLoop: @unchecked Sendable {
         batch = []
     }
 
-    /// Copies one polled message out of librdkafka into `batch`; a partition end or an error goes out as its own
-    /// event, after the messages before it.
-    func deliver(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, into batch: inout [KafkaMessage]) {
-        let raw = pointer.pointee
-        let topic = raw.rkt.map { topicName(rd_kafka_topic_name($0)) } ?? ""
-        if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR { flush(&batch) }
-        switch raw.err {
-        case RD_KAFKA_RESP_ERR_NO_ERROR:
-            batch.append(
-                KafkaMessage(
-                    topic: topic, partition: raw.partition, offset: raw.offset,
-                    key: raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) },
-                    value: raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) },
-                    headers: headers(of: pointer), timestampMilliseconds: timestamp(of: pointer)))
-        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-            consumer.continuation.yield(.endOfPartition(TopicPartition(topic, raw.partition), nextOffset: raw.offset))
-        default:
-            let text = String(cString: rd_kafka_message_errstr(pointer))
-            let code: KafkaError.Code = raw.err == RD_KAFKA_RESP_ERR__FATAL ? .fatal : .consumer
-            let location = topic.isEmpty ? "" : " (\(topic)[\(raw.partition)])"
-            let error = KafkaError(code, "consumer: \(text)\(location)", rdkafkaCode: Int(raw.err.rawValue))
+    /// Adds one polled item to `batch`; a partition end or an error goes out as its own event, after the messages
+    /// before it.
+    func deliver(_ item: PolledItem, into batch: inout [KafkaMessage]) {
+        switch item {
+        case .message(let message):
+            batch.append(message)
+        case .endOfPartition(let partition, let nextOffset):
+            flush(&batch)
+            consumer.continuation.yield(.endOfPartition(partition, nextOffset: nextOffset))
+        case .error(let error):
+            flush(&batch)
             logger.warning("Kafka: \(error)")
             consumer.continuation.yield(.error(error))
         }
-    }
-
-    /// The topic's name as text, made once for a run of messages from one topic rather than once per message (a
-    /// name longer than 15 bytes is an allocation each time).
-    func topicName(_ name: UnsafePointer<CChar>) -> String {
-        if let last = lastTopic, last.pointer == name, strcmp(last.pointer, name) == 0 { return last.text }
-        let text = String(cString: name)
-        lastTopic = (name, text)
-        return text
-    }
-
-    func headers(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
-        var headers: OpaquePointer?
-        guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
-        var result: [KafkaHeader] = []
-        var index = 0
-        while true {
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            guard rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                let name
-            else { break }
-            index += 1
-            if let keptHeaders, !keptHeaders.contains(where: { strcmp($0, name) == 0 }) { continue }
-            result.append(
-                KafkaHeader(
-                    name: String(cString: name),
-                    value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-        }
-        return result
-    }
-
-    func timestamp(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
-        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let value = rd_kafka_message_timestamp(pointer, &type)
-        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || value < 0 ? nil : value
     }
 
     /// One millisecond: how often a hold looks whether the pipeline has caught up.
@@ -196,29 +145,21 @@ final class ConsumerPollLoop: @unchecked Sendable {
     /// Pauses or resumes `partitions` in librdkafka.
     func apply(pause: Bool, _ partitions: Set<TopicPartition>) {
         guard !partitions.isEmpty else { return }
-        let list = TopicPartitionList.make(Array(partitions))
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = pause ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
-        if result == RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.debug("\(pause ? "paused" : "resumed") \(partitions.count) partition(s)")
+        if let refusal = client.setPaused(pause, Array(partitions)) {
+            logger.warning("could not \(pause ? "pause" : "resume") partitions: \(refusal)")
         } else {
-            logger.warning("could not \(pause ? "pause" : "resume") partitions: \(RdKafkaConfig.describe(result))")
+            logger.debug("\(pause ? "paused" : "resumed") \(partitions.count) partition(s)")
         }
     }
 
     /// Commits offsets of assigned partitions, without waiting; a failure is logged by the commit callback.
     func commit(_ offsets: [TopicPartition: Int64]) {
-        withAssigned(offsets) { _ = rd_kafka_commit(handle, $0, 1) }
+        let owned = assigned(offsets)
+        if !owned.isEmpty { client.commitAsync(owned) }
     }
 
-    /// Runs `body` with a librdkafka list of those `offsets` whose partitions are assigned; not when there are none.
-    func withAssigned(
-        _ offsets: [TopicPartition: Int64], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void
-    ) {
-        let owned = offsets.filter { assignment.contains($0.key) }
-        guard !owned.isEmpty else { return }
-        let list = TopicPartitionList.make(Array(owned.keys), offsets: owned)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        body(list)
+    /// Those `offsets` whose partitions are assigned.
+    func assigned(_ offsets: [TopicPartition: Int64]) -> [TopicPartition: Int64] {
+        offsets.filter { assignment.contains($0.key) }
     }
 }

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 import Logging
 
 /// Questions for the cluster that need no subscription: which topics exist, where a group stands, how far a

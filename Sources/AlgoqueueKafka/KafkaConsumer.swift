@@ -105,7 +105,7 @@ public final class KafkaConsumer: Sendable {
         // Either way the poll thread runs: after a close() that came while subscribing, it leaves the group at once.
         _ = shared.withLock { $0.lifecycle.subscribed() }
         let loop = ConsumerPollLoop(consumer: self)
-        client.context.rebalance = { handle, code, list in loop.rebalance(handle: handle, code: code, list: list) }
+        client.context.rebalance = { event in loop.rebalance(event) }
         // A commit that failed (say during a rebalance) goes out again with the next one.
         client.context.commitFailed = { [weak self] offsets in self?.commit(offsets) }
         let thread = Thread { loop.run() }

@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 
 /// Where a consumer group starts on a partition it has never committed.
 public enum KafkaStartPosition: String, Sendable, CaseIterable {

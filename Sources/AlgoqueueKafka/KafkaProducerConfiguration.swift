@@ -1,5 +1,4 @@
 import AlgoqueueSupport
-import CRdKafka
 
 /// How the producer connects and how hard it tries to deliver.
 public struct KafkaProducerConfiguration: Sendable {

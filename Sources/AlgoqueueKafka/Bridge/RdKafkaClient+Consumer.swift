@@ -1,6 +1,7 @@
 import CRdKafka
 
-/// The consumer's callbacks and cached state, in Swift terms (the poll loop's own calls are in ConsumerPollLoop).
+/// The consumer's callbacks and cached state, in Swift terms (the poll thread's own calls are in
+/// RdKafkaClient+Polling.swift).
 extension RdKafkaClient {
     /// Sets the rebalance and offset-commit callbacks on a consumer's configuration (``RdKafkaClient/init``
     /// `configure`): they call the context's `rebalance` and `commitFailed`.
@@ -30,8 +31,14 @@ private let rdKafkaRebalanceCallback:
         OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         UnsafeMutableRawPointer?
     ) -> Void = { handle, code, list, _ in
-        guard let handle, let list, let context = RdKafkaClient.context(of: handle) else { return }
-        context.rebalance?(handle, code, list)
+        guard let handle, let list, let context = RdKafkaClient.context(of: handle), let rebalance = context.rebalance
+        else { return }
+        let partitions = TopicPartitionList.entries(list).map(\.partition)
+        switch code {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS: rebalance(.assign(partitions))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: rebalance(.revoke(partitions))
+        default: rebalance(.failed(RdKafkaConfig.describe(code)))
+        }
     }
 
 private let rdKafkaOffsetCommitCallback:

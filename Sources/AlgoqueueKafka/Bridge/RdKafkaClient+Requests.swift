@@ -68,11 +68,6 @@ extension RdKafkaClient {
         if let failure = Self.failure(rd_kafka_subscribe(handle, list), what, code: .subscription) { throw failure }
     }
 
-    /// Leaves the subscription (the group takes the partitions back at the next poll).
-    func unsubscribe() {
-        _ = rd_kafka_unsubscribe(handle)
-    }
-
     /// Reads `partitions` from `offsets`, outside any group (an assignment of its own).
     func assign(_ partitions: [TopicPartition], offsets: [TopicPartition: Int64], what: String) throws(KafkaError) {
         let list = TopicPartitionList.make(partitions, offsets: offsets)

@@ -17,8 +17,7 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
     /// When a failed offset commit was last logged as a warning (one a minute; the rest at debug).
     let lastCommitWarning = Locked<ContinuousClock.Instant?>(nil)
     /// Called on the polling thread from within `rd_kafka_consumer_poll` for an assignment change.
-    var rebalance:
-        ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    var rebalance: ((RebalanceEvent) -> Void)?
     /// Called on the polling thread with the offsets of an asynchronous commit that failed.
     var commitFailed: (([TopicPartition: Int64]) -> Void)?
     /// Called on the polling thread for a client-level error.

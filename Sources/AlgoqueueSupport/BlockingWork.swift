@@ -16,6 +16,12 @@ public enum BlockingWork {
         return try result.get()
     }
 
+    /// Starts `body` on the blocking queue and returns at once; `group` counts it until it ends, for whoever must
+    /// wait for such work before the process exits (a Kafka client's destroy, started from a `deinit`).
+    public static func start(in group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+        queue.async(group: group, execute: body)
+    }
+
     /// ``run(_:)`` that stops waiting as soon as the task is cancelled, throwing `cancelled()`: `body` still runs to
     /// its end on the blocking queue (a librdkafka call with a timeout of its own), its result dropped. For waits a
     /// stop should not sit out, so that the task (a child of a service) ends with its parent.

@@ -97,8 +97,34 @@ final class RdKafkaClient: @unchecked Sendable {
         abandoned.store(true, ordering: .relaxed)
     }
 
+    /// Destroys the handle on a blocking thread, not on the one that let the client go (often one of Swift
+    /// concurrency's few threads: a destroy joins librdkafka's threads, and a consumer's may first close). The
+    /// callback context lives until the destroy ends; the process waits for destroys under way when it exits.
     deinit {
-        if !abandoned.load(ordering: .relaxed) { rd_kafka_destroy(handle) }
+        guard !abandoned.load(ordering: .relaxed) else { return }
+        let (handle, context) = (Handle(pointer: handle), context)
+        BlockingWork.start(in: Self.destroying) {
+            rd_kafka_destroy(handle.pointer)
+            withExtendedLifetime(context) {}
+        }
+    }
+
+    /// A handle handed to the thread that destroys it; nothing else uses it then.
+    private struct Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// Destroys under way; an exit waits for them (``waitForDestroys(within:)``) so that none is cut off halfway.
+    private static let destroying: DispatchGroup = {
+        atexit { _ = RdKafkaClient.waitForDestroys(within: .seconds(10)) }
+        return DispatchGroup()
+    }()
+
+    /// Waits until every client let go has been destroyed, at most `limit`; false when some are still going.
+    static func waitForDestroys(within limit: Duration) -> Bool {
+        let (seconds, attoseconds) = limit.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        return destroying.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
     }
 
     static func context(of handle: OpaquePointer?) -> RdKafkaCallbackContext? {

@@ -1,8 +1,8 @@
 /// What the poll loop does next about the messages consumed but not yet released (their rows not yet durable).
 ///
 /// Up to a quarter of the buffer limit it polls. Above a quarter it first *holds*: it leaves new messages in
-/// librdkafka's prefetch queue for up to ``holdLimit``, looking every millisecond whether the pipeline has caught
-/// up. librdkafka stops fetching at `queued.min.messages` and keeps what it has, where a pause drops its prefetch
+/// librdkafka's prefetch queue for up to ``holdLimit``, looking again whenever the pipeline hands room back
+/// (``HoldWake``). librdkafka stops fetching at `queued.min.messages` and keeps what it has, where a pause drops its prefetch
 /// and fetches it again; and held messages wait in librdkafka's compact form, not also as Swift copies. A pipeline
 /// that drains the buffer within a hold never pauses. A slower one polls again after the hold, fills the buffer to
 /// the limit and is paused there; it is resumed at half, and the next hold starts from there.

@@ -60,7 +60,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
                 messages: messages, bytes: bytes, paused: paused, assigned: !assignment.isEmpty, now: clock.now)
             {
             case .hold:
-                Self.napBriefly()
+                // Until the pipeline hands room back or a close is asked; commits due are served within the bound.
+                consumer.holdWake.wait(atMost: .milliseconds(50))
                 continue
             case .pause: setPaused(true)
             case .resume: setPaused(false)
@@ -118,12 +119,6 @@ final class ConsumerPollLoop: @unchecked Sendable {
             logger.warning("Kafka: \(error)")
             consumer.continuation.yield(.error(error))
         }
-    }
-
-    /// One millisecond: how often a hold looks whether the pipeline has caught up.
-    static func napBriefly() {
-        var interval = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-        nanosleep(&interval, nil)
     }
 
     /// Wakes the broker threads of a fetcher that stopped at `queued.min.messages` and whose queue is now empty, by

@@ -49,6 +49,8 @@ public final class KafkaConsumer: Sendable {
     let storedOffsets: StoredOffsets
     let shared = Mutex(Shared())
     let wakeUps = Atomic(0)
+    /// Wakes the poll thread from a hold when room is handed back or a close is asked.
+    let holdWake = HoldWake()
     /// How long leaving the group may take, in milliseconds (``close(within:)``).
     let leaveBoundMilliseconds = Atomic<Int64>(KafkaConsumer.closeTimeout.milliseconds)
     /// Whether the poll thread left the group cleanly (set before it resumes the closers).
@@ -138,6 +140,7 @@ public final class KafkaConsumer: Sendable {
             state.unreleasedMessages -= messages
             state.unreleasedBytes -= bytes
         }
+        holdWake.signal()
     }
 
     /// The partition's high watermark (the offset the next produced message will get) as last seen by the
@@ -162,7 +165,7 @@ public final class KafkaConsumer: Sendable {
     public func close() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             switch shared.withLock({ $0.lifecycle.close(waiter) }) {
-            case .wait: break
+            case .wait: holdWake.signal()
             case .resumeNow(let finishEvents):
                 if finishEvents { continuation.finish() }
                 waiter.resume()
@@ -173,8 +176,10 @@ public final class KafkaConsumer: Sendable {
     /// Asks for ``close()`` without waiting for it: ``events`` ends once the consumer has left its group. For a
     /// graceful shutdown handler, which cannot wait; whoever owns the consumer still awaits ``close(within:)``.
     public func requestClose() {
-        let action = shared.withLock { $0.lifecycle.close(nil) }
-        if case .resumeNow(let finishEvents) = action, finishEvents { continuation.finish() }
+        switch shared.withLock({ $0.lifecycle.close(nil) }) {
+        case .wait: holdWake.signal()
+        case .resumeNow(let finishEvents): if finishEvents { continuation.finish() }
+        }
     }
 
     /// How long a stop waits for the consumer to leave its group (``close(within:)``).

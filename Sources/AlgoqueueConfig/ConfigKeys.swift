@@ -160,6 +160,9 @@ public enum ConfigKeys {
             "results.max_outbox", .integer(\.pipeline.maxOutboxRows),
             "rows waiting for the results topic before consumption pauses"),
         S(
+            "results.min_retention", .duration(\.pipeline.minResultsRetention),
+            "warn at the start when the results topic keeps messages for less (or deletes by size)"),
+        S(
             "sideband.input_dir", flag: "`--input-dir D`", .optional(\.pipeline.sideband.inputDirectory),
             "the only directory `{\"$file\": ...}` inputs are read from"),
         S(

@@ -71,16 +71,14 @@ extension ConsumerPollLoop {
         let stored = consumer.storedOffsets(partitions).filter { $0.value >= 0 }
         var result = stored
         var aheadOfGroup = stored
-        switch client.committedOffsets(partitions, milliseconds: 10_000) {
-        case .success(let committed):
-            for (partition, offset) in committed {
+        do {
+            let what = "could not read the group's committed offsets; resuming from the results store"
+            for (partition, offset) in try client.committed(partitions, milliseconds: 10_000, what: what) {
                 if let stored = stored[partition], offset >= stored { aheadOfGroup[partition] = nil }
-                if offset >= 0, offset > (result[partition] ?? -1) { result[partition] = offset }
+                if offset > (result[partition] ?? -1) { result[partition] = offset }
             }
-        case .failure(let error):
-            logger.warning(
-                "could not read the group's committed offsets; resuming from the results store",
-                metadata: ["error": "\(error.message)"])
+        } catch {
+            logger.warning("\(error)")
         }
         // Bounded by algoqueue, not by librdkafka (issue 4460); a partition not answered for is left to librdkafka,
         // which starts it at the same start position (auto.offset.reset).

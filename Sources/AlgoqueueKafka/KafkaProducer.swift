@@ -132,6 +132,18 @@ public final class KafkaProducer: Sendable {
         } ?? nil
     }
 
+    /// The topic's configuration (`retention.ms` and the like) as the broker describes it, asked within `timeout`.
+    public func topicConfiguration(_ topic: String, within timeout: Duration = .seconds(5)) async throws(KafkaError)
+        -> [String: String]
+    {
+        let client = client
+        let milliseconds = Int32(clamping: timeout.milliseconds)
+        return try await BlockingWork.run(orOnCancel: KafkaError.stoppedWaiting) { () throws(KafkaError) in
+            try client.topicConfiguration(
+                topic, milliseconds: milliseconds, what: "could not read the configuration of topic \(topic)")
+        }
+    }
+
     /// How long a producer flushes at a stop: the usual 10 s when a broker answered the consumer's close, 1 s when none
     /// did (its records would only wait out the flush; what they carry is sent again at the next start).
     public static func closeTimeout(brokerAnswered: Bool) -> Duration { brokerAnswered ? .seconds(10) : .seconds(1) }

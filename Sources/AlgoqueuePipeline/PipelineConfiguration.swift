@@ -61,6 +61,8 @@ public struct PipelineConfiguration: Sendable {
     public var resultsValue: ResultsValue = .row
     /// The most rows the results outbox holds before writing (and so consumption) waits. Default: 100 000.
     public var maxOutboxRows = 100_000
+    /// The shortest retention of the results topic that passes without a warning at the start. Default: 7 days.
+    public var minResultsRetention = ResultsRetention.defaultMinimum
 
     /// Batch messages (a list of inputs in one message). Default: off.
     public var batchMessages = BatchMessageConfiguration()

@@ -1,4 +1,5 @@
 import AlgoqueueKafka
+import AlgoqueueResultsTopic
 import Logging
 
 /// Whether a Kafka broker answers at the configured address, asked once at the start. Without it a batch run
@@ -18,9 +19,15 @@ enum BrokerCheck {
         var missingOutputs: [String] = []
     }
 
+    /// Topics written to (the results topic), and the shortest retention they may have without a warning.
+    struct Outputs: Sendable {
+        var topics: [String] = []
+        var minimumRetention = ResultsRetention.defaultMinimum
+    }
+
     /// Asks the cluster once; `topics`: also look for the consumed topics.
     static func probe(
-        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String] = [], logger: Logger
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: Outputs = Outputs(), logger: Logger
     ) async -> Finding {
         let producer: KafkaProducer
         do {
@@ -32,9 +39,9 @@ enum BrokerCheck {
         var finding = Finding()
         do {
             try await producer.waitForBrokers(within: wait)
-            if topics || !outputs.isEmpty, let existing = await producer.topics(within: wait) {
+            if topics || !outputs.topics.isEmpty, let existing = await producer.topics(within: wait) {
                 finding.missingTopics = topics ? kafka.topics.filter { existing[$0] == nil } : []
-                finding.missingOutputs = outputs.filter { existing[$0] == nil }
+                finding.missingOutputs = outputs.topics.filter { existing[$0] == nil }
                 finding.existingTopics = Array(existing.keys)
             }
         } catch {
@@ -72,9 +79,10 @@ enum BrokerCheck {
     /// without one; a service, which keeps trying, gets a check that warns once, to run beside the service as a child
     /// task (cancelled when the service ends, it stops waiting at once).
     /// `topics` (for `run`): a consumed topic the cluster does not have ends a job (exit 78) and warns a service.
-    /// `outputs`: topics written to (the results topic); one the cluster does not have yet is a warning.
+    /// `outputs`: topics written to (the results topic); one the cluster does not have yet, or whose retention is
+    /// shorter than the minimum, is a warning.
     static func atStart(
-        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, outputs: [String] = [],
+        _ kafka: KafkaConsumerConfiguration, untilIdle: Bool, topics: Bool = false, outputs: Outputs = Outputs(),
         logger: Logger
     ) async throws -> (@Sendable () async -> Void)? {
         guard untilIdle else { return warnUnlessReachable(kafka, topics: topics, outputs: outputs, logger: logger) }
@@ -82,8 +90,30 @@ enum BrokerCheck {
         return nil
     }
 
+    /// Warns about each results topic whose retention is shorter than the minimum (or by size), as the broker
+    /// describes the topic. Runs beside the work (a child task): a broker that does not answer the question (the
+    /// development broker does not) holds nothing up, and the answer is logged when it comes.
+    static func checkRetention(_ kafka: KafkaConsumerConfiguration, _ outputs: Outputs, logger: Logger) async {
+        guard !outputs.topics.isEmpty,
+            let producer = try? KafkaProducer(
+                configuration: KafkaProducerConfiguration(sameClusterAs: kafka), logger: logger)
+        else { return }
+        for topic in outputs.topics {
+            do {
+                let configuration = try await producer.topicConfiguration(topic, within: wait)
+                let warnings = ResultsRetention.warnings(
+                    topic: topic, configuration: configuration, minimum: outputs.minimumRetention)
+                for warning in warnings { logger.warning("\(warning)") }
+            } catch {
+                guard !Task.isCancelled else { break }
+                logger.info("\(error.message); its retention was not checked")
+            }
+        }
+        await producer.close(timeout: .zero)
+    }
+
     /// The warning for a topic written to that does not exist yet.
-    static func warnMissingOutputs(_ finding: Finding, logger: Logger) {
+    static func warnAboutOutputs(_ finding: Finding, logger: Logger) {
         for topic in finding.missingOutputs {
             let message =
                 "the results topic \(topic) does not exist yet: the broker creates it on the first write if it "
@@ -96,10 +126,10 @@ enum BrokerCheck {
     /// For a run that should end (`--until-idle`): says why and exits 1 when no broker answers, 78 when a topic to
     /// consume does not exist (a job would otherwise end at once, having consumed nothing, and exit 0).
     private static func require(
-        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String], logger: Logger
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: Outputs, logger: Logger
     ) async throws {
         let finding = await probe(kafka, topics: topics, outputs: outputs, logger: logger)
-        warnMissingOutputs(finding, logger: logger)
+        warnAboutOutputs(finding, logger: logger)
         if let problem = finding.problem {
             printError("algoqueue: error: " + message(kafka.brokers, problem, outcome: "nothing was consumed"))
             throw ExitCodes.failure
@@ -115,12 +145,12 @@ enum BrokerCheck {
     /// For a service, which keeps trying: a warning, once, when no broker answered within ``wait``, or when a topic
     /// to consume does not exist yet (consuming it starts once it is created).
     private static func warnUnlessReachable(
-        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: [String], logger: Logger
+        _ kafka: KafkaConsumerConfiguration, topics: Bool, outputs: Outputs, logger: Logger
     ) -> @Sendable () async -> Void {
         {
             let finding = await probe(kafka, topics: topics, outputs: outputs, logger: logger)
             guard !Task.isCancelled else { return }
-            warnMissingOutputs(finding, logger: logger)
+            warnAboutOutputs(finding, logger: logger)
             if let problem = finding.problem {
                 logger.warning(
                     "\(message(kafka.brokers, problem, outcome: "still trying, and consuming as soon as one answers"))")

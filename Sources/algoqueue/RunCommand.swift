@@ -80,12 +80,16 @@ struct RunCommand: AsyncParsableCommand {
                 "algorithms": "\(settings.effectiveAlgorithms.map(\.effectiveName).joined(separator: ","))",
             ])
         // A batch run must end: no broker is an error. A service keeps trying, and says so.
+        let outputs = BrokerCheck.Outputs(
+            topics: settings.pipeline.resultsTopic.map { [$0] } ?? [],
+            minimumRetention: settings.pipeline.minResultsRetention)
         let reachability = try await BrokerCheck.atStart(
-            settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true,
-            outputs: settings.pipeline.resultsTopic.map { [$0] } ?? [], logger: logger)
+            settings.kafka, untilIdle: settings.pipeline.untilIdle, topics: true, outputs: outputs, logger: logger)
         // A service's check starts now, before anything else asks the cluster (a subscription may create a missing
-        // topic); a child task, cancelled and awaited when this returns, and it stops waiting when cancelled.
+        // topic); child tasks, cancelled and awaited when this returns, which stop waiting when cancelled. The
+        // results topic's retention is asked beside the run too.
         async let _ = reachability?()
+        async let _ = BrokerCheck.checkRetention(settings.kafka, outputs, logger: logger)
         let models = await ModelServerCheck.openInference(settings)
         for note in models.notes { logger.info("\(note)") }
         if !models.problems.isEmpty {

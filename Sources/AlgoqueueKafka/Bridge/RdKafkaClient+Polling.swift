@@ -147,24 +147,6 @@ extension RdKafkaClient {
         rd_kafka_assign(handle, nil)
     }
 
-    /// The group's committed offsets of `partitions` (negative for none), asked of the coordinator within
-    /// `milliseconds`; librdkafka's description of the failure otherwise.
-    func committedOffsets(_ partitions: [TopicPartition], milliseconds: Int32) -> Result<
-        [TopicPartition: Int64], KafkaError
-    > {
-        let list = TopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let status = rd_kafka_committed(handle, list, milliseconds)
-        guard status == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            return .failure(KafkaError(.consumer, RdKafkaConfig.describe(status), rdkafkaCode: Int(status.rawValue)))
-        }
-        var offsets: [TopicPartition: Int64] = [:]
-        for entry in TopicPartitionList.entries(list) where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR {
-            offsets[entry.partition] = entry.offset
-        }
-        return .success(offsets)
-    }
-
     /// Pauses or resumes fetching `partitions`; librdkafka's refusal, if any.
     func setPaused(_ pause: Bool, _ partitions: [TopicPartition]) -> String? {
         let list = TopicPartitionList.make(partitions)

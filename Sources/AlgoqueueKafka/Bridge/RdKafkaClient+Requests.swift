@@ -55,6 +55,40 @@ extension RdKafkaClient {
         return nil
     }
 
+    /// The topic's configuration as the broker describes it (`retention.ms` and the like, by name; an entry without
+    /// a value is left out), asked within `milliseconds`.
+    func topicConfiguration(_ topic: String, milliseconds: Int32, what: String) throws(KafkaError) -> [String: String] {
+        guard let queue = rd_kafka_queue_new(handle) else { throw KafkaError(.consumer, "\(what): no queue") }
+        defer { rd_kafka_queue_destroy(queue) }
+        var resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic)
+        defer { rd_kafka_ConfigResource_destroy(resource) }
+        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        var reason = [CChar](repeating: 0, count: 256)
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &reason, reason.count)
+        rd_kafka_DescribeConfigs(handle, &resource, 1, options, queue)
+        // The request times out on its own within `milliseconds`; the poll waits a little longer for that answer.
+        guard let event = rd_kafka_queue_poll(queue, milliseconds + 1000) else {
+            throw KafkaError(.consumer, "\(what): no answer")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        if let failure = Self.failure(rd_kafka_event_error(event), what) { throw failure }
+        var count = 0
+        guard let result = rd_kafka_event_DescribeConfigs_result(event),
+            let resources = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0,
+            let described = resources[0]
+        else { throw KafkaError(.consumer, "\(what): no answer for the topic") }
+        if let failure = Self.failure(rd_kafka_ConfigResource_error(described), what) { throw failure }
+        var entryCount = 0
+        var configuration: [String: String] = [:]
+        guard let entries = rd_kafka_ConfigResource_configs(described, &entryCount) else { return configuration }
+        for index in 0..<entryCount {
+            guard let entry = entries[index], let value = rd_kafka_ConfigEntry_value(entry) else { continue }
+            configuration[String(cString: rd_kafka_ConfigEntry_name(entry))] = String(cString: value)
+        }
+        return configuration
+    }
+
     /// Sends the consumer's messages and events to its poll (`rd_kafka_poll_set_consumer`).
     func pollAsConsumer() {
         rd_kafka_poll_set_consumer(handle)

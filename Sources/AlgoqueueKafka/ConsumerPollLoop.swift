@@ -24,7 +24,8 @@ final class ConsumerPollLoop: @unchecked Sendable {
         reader = PolledMessageReader(keptHeaders: consumer.configuration.keptHeaders)
         flow = ConsumerFlowControl(
             maxMessages: consumer.configuration.maxBufferedMessages, maxBytes: consumer.configuration.maxBufferedBytes)
-        fetcher = FetcherWake(properties: consumer.configuration.properties)
+        fetcher = FetcherWake(
+            properties: consumer.configuration.properties, kilobytes: consumer.configuration.queuedKilobytes)
     }
 
     var client: RdKafkaClient { consumer.client }
@@ -97,6 +98,7 @@ final class ConsumerPollLoop: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         let size = batch.reduce(0) { $0 + $1.byteCount }
         let count = batch.count
+        fetcher.delivered(messages: count, bytes: size)
         consumer.shared.withLock { state in
             state.unreleasedMessages += count
             state.unreleasedBytes += size

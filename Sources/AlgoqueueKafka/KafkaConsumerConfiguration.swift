@@ -49,6 +49,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// Any librdkafka property, passed through as is; these override the settings above.
     public var properties: [String: String] = [:]
 
+    /// librdkafka's `queued.max.messages.kbytes` as algoqueue sets it: half the buffer, between 1 and 64 MiB.
+    var queuedKilobytes: Int { max(1024, min(maxBufferedBytes / 1024 / 2, 65536)) }
+
     /// A configuration with every default.
     public init() {}
 
@@ -64,7 +67,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("auto.offset.reset", startPosition.rawValue),
             ("session.timeout.ms", String(sessionTimeout.milliseconds)),
             ("heartbeat.interval.ms", String(max(100, sessionTimeout.milliseconds / 5))),
-            ("queued.max.messages.kbytes", String(max(1024, min(maxBufferedBytes / 1024 / 2, 65536)))),
+            ("queued.max.messages.kbytes", String(queuedKilobytes)),
         ]
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
             result.append((name, value))

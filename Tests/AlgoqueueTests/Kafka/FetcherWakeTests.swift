@@ -64,7 +64,7 @@ struct FetcherWakeTests {
 
     @Test("the fetcher is woken only after its queue was seen near the limit, once each time")
     func wakesOnlyWhenStopped() {
-        var wake = FetcherWake(properties: ["queued.min.messages": "1000"])
+        var wake = FetcherWake(properties: ["queued.min.messages": "1000"], kilobytes: 65536)
         var answers: [Bool] = []
         answers.append(wake.shouldWake(paused: false, assigned: true))  // never near the limit
         wake.saw(queued: 400, handOver: 500)
@@ -76,10 +76,30 @@ struct FetcherWakeTests {
         answers.append(wake.shouldWake(paused: false, assigned: true))  // once, until the queue fills again
         #expect(answers == [false, false, false, false, true, false])
         // A small limit is not reached by the hand-over alone.
-        var small = FetcherWake(properties: ["queued.min.messages": "100"])
+        var small = FetcherWake(properties: ["queued.min.messages": "100"], kilobytes: 65536)
         small.saw(queued: 0, handOver: 500)
         let smallWakes = small.shouldWake(paused: false, assigned: true)
         #expect(!smallWakes)
-        #expect(FetcherWake(properties: [:]).limit == 100_000)
+        #expect(FetcherWake(properties: [:], kilobytes: 65536).limit == 100_000)
+    }
+
+    @Test("with large messages the queue's byte limit comes first: seen near it, the fetcher is woken")
+    func byteLimit() {
+        // 32 MiB of 700-byte messages: the fetcher stops near 47 900 messages, far below the count of 100 000.
+        var wake = FetcherWake(properties: [:], kilobytes: 32 * 1024)
+        wake.saw(queued: 47_000, handOver: 2_000)
+        let beforeAnyDelivery = wake.shouldWake(paused: false, assigned: true)
+        #expect(!beforeAnyDelivery)  // no size known yet: the count applies
+        wake.delivered(messages: 2_000, bytes: 1_400_000)
+        #expect(wake.effectiveLimit == 32 * 1024 * 1024 / 700)
+        wake.saw(queued: 20_000, handOver: 2_000)
+        let farBelow = wake.shouldWake(paused: false, assigned: true)
+        #expect(!farBelow)
+        wake.saw(queued: 47_000, handOver: 2_000)
+        let nearBytes = wake.shouldWake(paused: false, assigned: true)
+        #expect(nearBytes)
+        // A pass-through property overrides algoqueue's value.
+        let set = FetcherWake(properties: ["queued.max.messages.kbytes": "1024"], kilobytes: 32 * 1024)
+        #expect(set.byteLimit == 1024 * 1024)
     }
 }

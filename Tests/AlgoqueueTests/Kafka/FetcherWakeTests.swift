@@ -3,23 +3,47 @@ import Testing
 
 @testable import AlgoqueueKafka
 
-@Suite("Kafka: a fetcher stopped at queued.min.messages is woken")
+@Suite("Kafka: a fetcher stopped at queued.min.messages or queued.max.messages.kbytes is woken")
 struct FetcherWakeTests {
-    @Test("a consumer that empties librdkafka's queue after it stopped fetching wakes it; no message lost or repeated")
-    func wakesStoppedFetcher() async throws {
+    /// How a test fills librdkafka's queue: its messages, and where the fetcher stops.
+    struct Filling: Sendable, CustomTestStringConvertible {
+        let name: String
+        let count: Int
+        let valueBytes: Int
+        let properties: [String: String]
+        /// The queue's length (in messages) at which the fetcher has stopped.
+        let full: Int
+
+        var testDescription: String { name }
+    }
+
+    static let fillings = [
+        // librdkafka stops fetching once 1 000 messages wait.
+        Filling(name: "by count", count: 8000, valueBytes: 0, properties: ["queued.min.messages": "1000"], full: 1000),
+        // It stops at 512 KiB too: about 250 messages of 2 kB, far below its count of 100 000.
+        Filling(
+            name: "by bytes", count: 3000, valueBytes: 2000, properties: ["queued.max.messages.kbytes": "512"],
+            full: 200),
+    ]
+
+    @Test(
+        "a consumer that empties librdkafka's queue after it stopped fetching wakes it; no message lost or repeated",
+        arguments: fillings)
+    func wakesStoppedFetcher(_ filling: Filling) async throws {
         let broker = try DevBroker(logger: testLogger())
         defer { withExtendedLifetime(broker) {} }
         try broker.createTopic("refill", partitions: 2)
-        let count = 8000
+        let count = filling.count
+        let padding = String(repeating: "x", count: filling.valueBytes)
         _ = try await produce(
-            (0..<count).map { numberInput($0) }, to: "refill", brokers: broker.bootstrapServers,
-            properties: ["linger.ms": "0"])
+            (0..<count).map { Array(#"{"n": \#($0), "pad": "\#(padding)"}"#.utf8) }, to: "refill",
+            brokers: broker.bootstrapServers, properties: ["linger.ms": "0"])
         var configuration = KafkaConsumerConfiguration()
         configuration.brokers = [broker.bootstrapServers]
         configuration.groupID = "refill"
         configuration.topics = ["refill"]
-        // librdkafka stops fetching once 1 000 messages wait; the poll loop holds from 500 unreleased messages.
-        configuration.properties = ["queued.min.messages": "1000"]
+        // The poll loop holds from 500 unreleased messages (a quarter of the buffer).
+        configuration.properties = filling.properties
         configuration.maxBufferedMessages = 2000
         let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger())
         try consumer.start()
@@ -31,12 +55,15 @@ struct FetcherWakeTests {
         let started = ContinuousClock.now
         // Rounds of 2 000 messages. Each begins by keeping 500 unreleased, so that the loop holds while librdkafka
         // fills its queue to the limit and stops; then every message is released as it comes, and the loop empties
-        // the queue well within the second librdkafka's fetcher would sleep.
+        // the queue well within the second librdkafka's fetcher would sleep. (By bytes, the poll loop has seen the
+        // messages' size by the time it holds.)
         for await event in consumer.events {
             messages += event.messages
             let done = messages.count >= count || ContinuousClock.now - started > .seconds(120)
             if holding, messages.count - released >= 500 {
-                if await eventually(within: .milliseconds(800), { consumer.prefetchedMessages >= 1000 }) { filled += 1 }
+                if await eventually(within: .milliseconds(800), { consumer.prefetchedMessages >= filling.full }) {
+                    filled += 1
+                }
                 holding = false
             }
             if !holding || done {

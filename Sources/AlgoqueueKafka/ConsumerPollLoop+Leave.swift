@@ -5,8 +5,8 @@ extension ConsumerPollLoop {
     /// Commits `offsets` a last time and leaves the group, all within the consumer's leave bound
     /// (``KafkaConsumer/close(within:)``); true when the consumer left cleanly.
     ///
-    /// librdkafka 2.0.2 aborts in `rd_kafka_consumer_close` when the group is mid-rebalance as it terminates
-    /// ("rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress", librdkafka issues 4027 and 4792; no
+    /// librdkafka 2.0.2 aborts in its consumer close when the group is mid-rebalance as it terminates
+    /// (its assertion "!assignment_in_progress" in cgrp_terminated, librdkafka issues 4027 and 4792; no
     /// release fixes it). What avoids it is never closing while subscribed in the middle of a rebalance:
     /// 1. the final commit, waited for within the bound;
     /// 2. unsubscribe, then keep polling: a revocation is answered with `assign(NULL)` (its offsets were committed in

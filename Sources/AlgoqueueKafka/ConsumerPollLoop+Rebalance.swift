@@ -54,7 +54,7 @@ extension ConsumerPollLoop {
     /// Answers an assignment that came while the consumer leaves its group (a rebalance under way when the stop
     /// came) with an empty one, as librdkafka does without a rebalance callback: nothing is read any more, and no
     /// offsets are looked up. It does not prevent librdkafka 2.0.2's rare abort in its close during a rebalance
-    /// ("rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress", librdkafka issues 4027 and 4792),
+    /// (its assertion "!assignment_in_progress" in cgrp_terminated, librdkafka issues 4027 and 4792),
     /// which was seen again with it in place (README, "Stopping with slow or dead models").
     func decline(cooperative: Bool, partitions: [TopicPartition]) {
         client.declineAssignment(cooperative: cooperative)

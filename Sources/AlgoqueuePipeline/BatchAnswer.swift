@@ -21,7 +21,9 @@ enum BatchAnswer {
         if let elements = JSONSyntax.arrayElements(bytes), elements.count == ids.count {
             return .success(elements.map { listItem(bytes[$0]) })
         }
-        if let results = JSONSyntax.member("results", of: bytes), let entries = resultEntries(Array(results)) {
+        if let objects = JSONSyntax.objectEntries(ofMember: "results", in: bytes),
+            let entries = resultEntries(objects, in: bytes)
+        {
             if entries.allSatisfy({ $0.id != nil }) {
                 var byID: [String: Item] = [:]
                 for entry in entries where byID[entry.id!] == nil { byID[entry.id!] = entry.item }
@@ -81,18 +83,20 @@ enum BatchAnswer {
         return .output(element)
     }
 
-    /// The entries of a `results` list, or nil when one is not an object with `output` or `error`.
-    static func resultEntries(_ list: [UInt8]) -> [(id: String?, item: Item)]? {
-        guard let elements = JSONSyntax.arrayElements(list) else { return nil }
+    /// The entries of a `results` list (``JSONSyntax/objectEntries(ofMember:in:maxDepth:)`` of `bytes`), or nil
+    /// when one is not an object with `output` or `error`.
+    static func resultEntries(_ objects: [[(name: String, value: Range<Int>)]?], in bytes: [UInt8]) -> [(
+        id: String?, item: Item
+    )]? {
         var entries: [(id: String?, item: Item)] = []
-        for range in elements {
-            let element = Array(list[range])
-            guard let members = JSONSyntax.objectMembers(element) else { return nil }
-            let id = members.first { $0.name == "id" }.map { idText(element[$0.value]) }
+        entries.reserveCapacity(objects.count)
+        for object in objects {
+            guard let members = object else { return nil }
+            let id = members.first { $0.name == "id" }.map { idText(bytes[$0.value]) }
             if let error = members.first(where: { $0.name == "error" }) {
-                entries.append((id, .error(errorText(element[error.value]))))
+                entries.append((id, .error(errorText(bytes[error.value]))))
             } else if let output = members.first(where: { $0.name == "output" }) {
-                entries.append((id, .output(element[output.value])))
+                entries.append((id, .output(bytes[output.value])))
             } else {
                 return nil
             }

@@ -24,6 +24,41 @@ extension JSONSyntax {
         return String(decoding: bytes[first...last], as: UTF8.self)
     }
 
+    /// The entries of the array that is member `name` of a top-level object (the first such member), in one checking
+    /// pass over the whole document: each entry that is an object as its members (names unescaped, value ranges in
+    /// `bytes`), any other entry as nil. Nil when `bytes` are not one valid object or have no member `name` whose
+    /// value is an array.
+    public static func objectEntries(ofMember name: String, in bytes: [UInt8], maxDepth: Int = defaultMaxDepth)
+        -> [[(name: String, value: Range<Int>)]?]?
+    {
+        bytes.withUnsafeBufferPointer { buffer in
+            var entries: [[(name: String, value: Range<Int>)]?]?
+            let (openArray, openObject) = (UInt8(ascii: "["), UInt8(ascii: "{"))
+            let valid = Scanner.wholeDocument(buffer, maxDepth: maxDepth, opening: openObject) {
+                (scanner: inout Scanner) throws(Failure) in
+                try scanner.object(depth: 1) { (scanner: inout Scanner, member: Range<Int>) throws(Failure) in
+                    guard entries == nil, buffer[scanner.index] == openArray,
+                        stringValue(UnsafeBufferPointer(rebasing: buffer[member])) == name
+                    else { return try scanner.value(depth: 1) }
+                    var list: [[(name: String, value: Range<Int>)]?] = []
+                    try scanner.array(depth: 2) { (scanner: inout Scanner) throws(Failure) in
+                        guard buffer[scanner.index] == openObject else {
+                            list.append(nil)
+                            return try scanner.value(depth: 2)
+                        }
+                        var members: [(name: String, value: Range<Int>)] = []
+                        try scanner.object(depth: 3) { name, value in
+                            members.append((stringValue(UnsafeBufferPointer(rebasing: buffer[name])) ?? "", value))
+                        }
+                        list.append(members)
+                    }
+                    entries = list
+                }
+            }
+            return valid ? entries : nil
+        }
+    }
+
     /// The value of member `name` of a top-level object, as sent; nil when absent or not an object.
     public static func member(_ name: String, of bytes: [UInt8]) -> ArraySlice<UInt8>? {
         guard let range = objectMembers(bytes)?.first(where: { $0.name == name })?.value else { return nil }

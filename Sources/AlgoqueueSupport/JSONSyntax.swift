@@ -133,11 +133,24 @@ public enum JSONSyntax {
         }
 
         mutating func object(depth: Int) throws(Failure) {
-            try object(depth: depth) { _, _ in }
+            try object(depth: depth, member: { _, _ in })
         }
 
         /// Scans an object, giving `member` each member's name (quotes included, as sent) and value ranges.
         mutating func object(depth: Int, member: (Range<Int>, Range<Int>) -> Void) throws(Failure) {
+            try object(depth: depth) { (scanner: inout Scanner, name: Range<Int>) throws(Failure) in
+                let start = scanner.index
+                try scanner.value(depth: depth)
+                member(name, start..<scanner.index)
+            }
+        }
+
+        /// Scans an object; `member` scans each member's value itself, given the member's name (quotes included, as
+        /// sent), with the scanner at the value's first byte: a caller may look inside a value as it checks it.
+        @inline(__always)
+        mutating func object(depth: Int, scanningMember member: (inout Scanner, Range<Int>) throws(Failure) -> Void)
+            throws(Failure)
+        {
             guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
             index += 1
             skipWhitespace()
@@ -160,9 +173,8 @@ public enum JSONSyntax {
                 }
                 index += 1
                 skipWhitespace()
-                let valueStart = index
-                try value(depth: depth)
-                member(name, valueStart..<index)
+                guard index < bytes.count else { throw fail("unexpected end of input, expected a value") }
+                try member(&self, name)
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input in an object") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -177,11 +189,23 @@ public enum JSONSyntax {
         }
 
         mutating func array(depth: Int) throws(Failure) {
-            try array(depth: depth) { _ in }
+            try array(depth: depth, element: { _ in })
         }
 
         /// Scans an array, giving `element` each element's range.
         mutating func array(depth: Int, element: (Range<Int>) -> Void) throws(Failure) {
+            try array(depth: depth) { (scanner: inout Scanner) throws(Failure) in
+                let start = scanner.index
+                try scanner.value(depth: depth)
+                element(start..<scanner.index)
+            }
+        }
+
+        /// Scans an array; `element` scans each element itself, with the scanner at its first byte.
+        @inline(__always)
+        mutating func array(depth: Int, scanningElement element: (inout Scanner) throws(Failure) -> Void)
+            throws(Failure)
+        {
             guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
             index += 1
             skipWhitespace()
@@ -191,9 +215,8 @@ public enum JSONSyntax {
             }
             while true {
                 skipWhitespace()
-                let start = index
-                try value(depth: depth)
-                element(start..<index)
+                guard index < bytes.count else { throw fail("unexpected end of input, expected a value") }
+                try element(&self)
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input in an array") }
                 if bytes[index] == UInt8(ascii: ",") {

@@ -57,6 +57,35 @@ struct JSONSyntaxTests {
         #expect(JSONSyntax.arrayElements(Array("[1,".utf8)) == nil)
     }
 
+    @Test("the objects of an array member are found in the same checking pass as the whole document")
+    func objectEntries() {
+        let text =
+            #" {"model": "m", "r\u0065sults": [{"id": "a", "output": [1, 2]}, 7, {"error": "x"}], "results": []} "#
+        let bytes = Array(text.utf8)
+        let entries = JSONSyntax.objectEntries(ofMember: "results", in: bytes)
+        // The first member of that name (escapes resolved); an entry that is not an object is nil.
+        #expect(entries?.count == 3)
+        #expect(entries?[0]?.map(\.name) == ["id", "output"])
+        #expect(entries?[0].map { String(decoding: bytes[$0[1].value], as: UTF8.self) } == "[1, 2]")
+        #expect(entries?[1] == nil)
+        #expect(entries?[2]?.map(\.name) == ["error"])
+        #expect(JSONSyntax.objectEntries(ofMember: "results", in: Array(#"{"results": []}"#.utf8))?.isEmpty == true)
+        // No such member, not an array, or a fault anywhere in the document (after the list too): nil.
+        for bad in [
+            #"{"other": []}"#, #"{"results": {"id": 1}}"#, #"{"results": [{"id": 1}], "x": }"#,
+            #"{"results": [{"id": 1},]}"#, #"{"results": [{"id" 1}]}"#, #"[{"id": 1}]"#, "",
+        ] {
+            let found = JSONSyntax.objectEntries(ofMember: "results", in: Array(bad.utf8))
+            #expect(found == nil, "\(bad)")
+        }
+        // The nesting limit counts from the document, as validate's does.
+        let deep = Array(#"{"results": [{"a": [[1]]}]}"#.utf8)
+        #expect(JSONSyntax.objectEntries(ofMember: "results", in: deep, maxDepth: 4) == nil)
+        #expect(JSONSyntax.objectEntries(ofMember: "results", in: deep, maxDepth: 5)?.count == 1)
+        #expect((try? JSONSyntax.validate(deep, maxDepth: 4)) == nil)
+        #expect((try? JSONSyntax.validate(deep, maxDepth: 5)) != nil)
+    }
+
     @Test("object members are found in one checking pass: names as sent, values as sent, nil when not one object")
     func objectMembers() {
         let text = #" { "a" : [1, {"b": 2}] , "n\u0061me": "x,y}" ,"c":null } "#

@@ -39,12 +39,7 @@ final class OrderingLanes: Sendable {
         var stopping = false
     }
 
-    let ordering: Ordering
     let state = Locked(State())
-
-    init(ordering: Ordering) {
-        self.ordering = ordering
-    }
 
     /// Queues `work` on `lane`; returns true when the lane was idle and the caller must start its task.
     func enqueue(_ work: Work, on lane: String) -> Bool {

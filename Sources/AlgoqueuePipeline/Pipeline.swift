@@ -149,7 +149,7 @@ public final class Pipeline: Service {
             cacheStore: configuration.cachedAlgorithms.isEmpty ? nil : store, dispatchSlots: callSlots, logger: logger)
         let dispatch = Dispatch(
             processor: processor, writer: writer, tracker: tracker, callSlots: callSlots, intake: intake,
-            lanes: OrderingLanes(ordering: configuration.ordering), topics: kafka.topics)
+            lanes: OrderingLanes(), topics: kafka.topics)
         try consumer.start()
         logger.info(
             "consuming",

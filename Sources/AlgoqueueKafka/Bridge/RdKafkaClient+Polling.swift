@@ -156,7 +156,7 @@ extension RdKafkaClient {
 
     /// Commits `offsets` without waiting; the outcome reaches the commit callback.
     func commitAsync(_ offsets: [TopicPartition: Int64]) {
-        let list = TopicPartitionList.make(Array(offsets.keys), offsets: offsets)
+        let list = TopicPartitionList.make(offsets: offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         _ = rd_kafka_commit(handle, list, 1)
     }
@@ -166,7 +166,7 @@ extension RdKafkaClient {
     func commit(_ offsets: [TopicPartition: Int64], waitingUntil deadline: ContinuousClock.Instant) -> String? {
         guard let queue = rd_kafka_queue_new(handle) else { return "no queue to wait on" }
         defer { rd_kafka_queue_destroy(queue) }
-        let list = TopicPartitionList.make(Array(offsets.keys), offsets: offsets)
+        let list = TopicPartitionList.make(offsets: offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         var result = rd_kafka_commit_queue(handle, list, queue, nil, nil)
         if result == RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -127,7 +127,7 @@ extension RdKafkaClient {
 
     /// Commits `offsets` synchronously; throws the first partition's failure or the request's.
     func commitSync(_ offsets: [TopicPartition: Int64], what: String) throws(KafkaError) {
-        let list = TopicPartitionList.make(Array(offsets.keys), offsets: offsets)
+        let list = TopicPartitionList.make(offsets: offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let result = rd_kafka_commit(handle, list, 0)
         let failed = TopicPartitionList.entries(list).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }

@@ -122,9 +122,7 @@ final class RdKafkaClient: @unchecked Sendable {
 
     /// Waits until every client let go has been destroyed, at most `limit`; false when some are still going.
     static func waitForDestroys(within limit: Duration) -> Bool {
-        let (seconds, attoseconds) = limit.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-        return destroying.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
+        destroying.wait(timeout: .now() + .nanoseconds(Int(limit.nanoseconds))) == .success
     }
 
     static func context(of handle: OpaquePointer?) -> RdKafkaCallbackContext? {

@@ -14,6 +14,11 @@ enum TopicPartitionList {
         return list
     }
 
+    /// A new list of `offsets`' partitions, each at its offset; the caller must destroy it.
+    static func make(offsets: [TopicPartition: Int64]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        make(Array(offsets.keys), offsets: offsets)
+    }
+
     /// The entries of a list: partition, offset (negative when unknown) and error code.
     static func entries(
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>

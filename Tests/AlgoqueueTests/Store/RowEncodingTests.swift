@@ -64,6 +64,11 @@ struct JSONTextTests {
         #expect(JSONSyntax.stringValue(Array(#""a"b""#.utf8)) == nil)
         #expect(JSONSyntax.stringValue(Array("\"tab\there\"".utf8)) == nil)
         #expect(JSONSyntax.stringValue([0x22, 0xFF, 0x22]) == nil)
+        // Not UTF-8: a 4-byte sequence cut short (its replacement has as many bytes), a surrogate, an overlong form.
+        #expect(JSONSyntax.stringValue([0x22, 0x61, 0xF0, 0x9F, 0x98, 0x22]) == nil)
+        #expect(JSONSyntax.stringValue([0x22, 0xED, 0xA0, 0x80, 0x22]) == nil)
+        #expect(JSONSyntax.stringValue([0x22, 0xC0, 0xAF, 0x22]) == nil)
+        #expect(JSONSyntax.stringValue([0x22, 0xEF, 0xBF, 0xBD, 0xF0, 0x9F, 0x98, 0x80, 0x22]) == "\u{FFFD}😀")
         #expect(JSONSyntax.stringValue(Array("42".utf8)) == nil)
         #expect(JSONSyntax.stringValue(Array(#""""#.utf8)) == "")
     }

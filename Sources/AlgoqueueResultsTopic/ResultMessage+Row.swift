@@ -55,23 +55,48 @@ extension ResultMessage {
     /// name bytes, trying the field after the last one matched first (a row message lists them in that order).
     /// Names sent with escapes, and members a row does not have, are passed over.
     public static func row(_ value: [UInt8]) -> ResultRow? {
-        value.withUnsafeBufferPointer { buffer in
-            var found = [Range<Int>?](repeating: nil, count: Field.allCases.count)
-            var next = 0
-            let names = Field.quotedNames
-            let valid = JSONSyntax.forEachMember(of: buffer) { name, value in
-                let bytes = UnsafeBufferPointer(rebasing: buffer[name])
-                for step in 0..<names.count {
-                    let candidate = (next + step) % names.count
-                    if Self.same(names[candidate], bytes) {
-                        found[candidate] = value
-                        next = candidate + 1
-                        return
-                    }
+        var rows = MessageRows()
+        var row = MessageRows.Builder()
+        guard append(value, to: &rows, using: &row) else { return nil }
+        return rows.row(0)
+    }
+
+    /// Adds the row a results-topic message carries to `rows`, its text left in the message where it needs no
+    /// decoding; false (and nothing added) when the value is not such a row. `row` is scratch space, reused from one
+    /// message to the next.
+    public static func append(_ value: [UInt8], to rows: inout MessageRows, using row: inout MessageRows.Builder)
+        -> Bool
+    {
+        // The value ranges found are kept on the stack: an array made for each message was an allocation and its
+        // generic metadata looked up each time.
+        let read = withUnsafeTemporaryAllocation(of: Range<Int>?.self, capacity: Field.allCases.count) { found in
+            found.initialize(repeating: nil)
+            return value.withUnsafeBufferPointer { buffer in
+                guard members(buffer, found: found) else { return false }
+                return RowFields(buffer: buffer, found: UnsafeBufferPointer(found)).read(into: &row, keeping: &rows)
+            }
+        }
+        if read { rows.append(message: value, row) }
+        return read
+    }
+
+    /// Finds each member's value: a member is matched to its field by comparing name bytes, trying the field after
+    /// the last one matched first (a row message lists them in that order). False when `buffer` is not one object.
+    private static func members(_ buffer: UnsafeBufferPointer<UInt8>, found: UnsafeMutableBufferPointer<Range<Int>?>)
+        -> Bool
+    {
+        var next = 0
+        let names = Field.quotedNames
+        return JSONSyntax.forEachMember(of: buffer) { name, value in
+            let bytes = UnsafeBufferPointer(rebasing: buffer[name])
+            for step in 0..<names.count {
+                let candidate = (next + step) % names.count
+                if Self.same(names[candidate], bytes) {
+                    found[candidate] = value
+                    next = candidate + 1
+                    return
                 }
             }
-            guard valid else { return nil }
-            return RowFields(buffer: buffer, found: found).row()
         }
     }
 }
@@ -89,7 +114,7 @@ extension ResultMessage {
 /// The values one row message holds, read from its bytes in place.
 package struct RowFields {
     package let buffer: UnsafeBufferPointer<UInt8>
-    package let found: [Range<Int>?]
+    package let found: UnsafeBufferPointer<Range<Int>?>
 
     /// A member's value as sent; nil when absent or JSON `null`.
     package func raw(_ field: ResultMessage.Field) -> UnsafeBufferPointer<UInt8>? {
@@ -100,6 +125,30 @@ package struct RowFields {
     }
 
     package func string(_ field: ResultMessage.Field) -> String? { raw(field).flatMap(JSONSyntax.stringValue) }
+
+    /// A string member as a value to bind: its bytes between the quotes where they are its text (ASCII, no escape),
+    /// else its decoded text kept in `rows`; nil when absent, `null` or not a string.
+    func text(_ field: ResultMessage.Field, keeping rows: inout MessageRows) -> MessageRows.Value? {
+        guard let bytes = raw(field) else { return nil }
+        if JSONSyntax.isPlainASCIIString(bytes), let range = found[field.rawValue] {
+            return .text(start: Int32(range.lowerBound + 1), count: Int32(range.count - 2))
+        }
+        return JSONSyntax.stringValue(bytes).map { rows.keep($0) }
+    }
+
+    /// Embedded JSON as its text (in place where it is ASCII; other bytes are decoded, invalid UTF-8 repaired), or
+    /// the `_text` string.
+    func embedded(_ field: ResultMessage.Field, _ textField: ResultMessage.Field, keeping rows: inout MessageRows)
+        -> MessageRows.Value?
+    {
+        guard let bytes = raw(field), let range = found[field.rawValue] else {
+            return text(textField, keeping: &rows)
+        }
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return .text(start: Int32(range.lowerBound), count: Int32(range.count))
+        }
+        return rows.keep(String(decoding: bytes, as: UTF8.self))
+    }
 
     /// A JSON integer, read from its digits (no text made of it first).
     package func integer(_ field: ResultMessage.Field) -> Int64? {
@@ -155,32 +204,44 @@ package struct RowFields {
         (0..<exponent).reduce(1.0) { product, _ in product * 10 }
     }
 
-    /// Embedded JSON as its text, or the `_text` string.
-    package func embedded(_ field: ResultMessage.Field, _ textField: ResultMessage.Field) -> String? {
-        if let bytes = raw(field) { return String(decoding: bytes, as: UTF8.self) }
-        return string(textField)
-    }
-
-    package func row() -> ResultRow? {
-        guard let topic = string(.topic), let partition = integer(.partition).flatMap({ Int32(exactly: $0) }),
-            let offset = integer(.offset), let item = integer(.item).flatMap({ Int(exactly: $0) }),
-            let algorithm = string(.algorithm), let status = string(.status).flatMap(ResultStatus.init(rawValue:))
-        else { return nil }
-        var row = ResultRow(
-            topic: topic, partition: partition, offset: offset, item: item, algorithm: algorithm,
-            algorithmVersion: string(.algorithmVersion), key: string(.key), status: status,
-            input: embedded(.input, .inputText), inputBytes: integer(.inputBytes).map { Int($0) } ?? 0,
-            output: embedded(.output, .outputText), error: string(.error),
-            metadata: embedded(.metadata, .metadataText), outputFile: string(.outputFile),
-            attempts: integer(.attempts).map { Int($0) } ?? 0,
-            durationMilliseconds: double(.durationMilliseconds) ?? 0,
-            messageTimestamp: string(.messageTimestamp), createdAt: string(.createdAt),
-            updatedAt: string(.updatedAt))
-        if let base64 = string(.inputBase64), let data = Data(base64Encoded: base64) { row.rawInput = Array(data) }
-        row.inputHash = string(.inputHash)
-        row.cachedFrom = string(.cachedFrom)
-        row.traceparent = string(.traceparent)
-        row.httpStatus = integer(.httpStatus).map { Int($0) }
-        return row
+    /// Reads the row into `row`, every column, keeping decoded text and bytes in `rows`; false when the message
+    /// lacks what a row must have (its coordinates, algorithm and status).
+    func read(into row: inout MessageRows.Builder, keeping rows: inout MessageRows) -> Bool {
+        // (Text kept before a later check fails stays in `rows`, unused.)
+        guard let partition = integer(.partition), Int32(exactly: partition) != nil, let offset = integer(.offset),
+            let item = integer(.item), Int(exactly: item) != nil,
+            string(.status).flatMap(ResultStatus.init(rawValue:)) != nil, let status = text(.status, keeping: &rows),
+            let topic = text(.topic, keeping: &rows), let algorithm = text(.algorithm, keeping: &rows)
+        else { return false }
+        row.clear()
+        row[.topic] = topic
+        row[.partition] = .integer(partition)
+        row[.offset] = .integer(offset)
+        row[.item] = .integer(item)
+        row[.algorithm] = algorithm
+        row[.algorithmVersion] = text(.algorithmVersion, keeping: &rows) ?? .null
+        row[.key] = text(.key, keeping: &rows) ?? .null
+        row[.status] = status
+        // The input's text, else its exact bytes.
+        if let input = embedded(.input, .inputText, keeping: &rows) {
+            row[.input] = input
+        } else if let base64 = string(.inputBase64), let data = Data(base64Encoded: base64) {
+            row[.input] = rows.keep(blob: Array(data))
+        }
+        row[.inputBytes] = .integer(integer(.inputBytes) ?? 0)
+        row[.output] = embedded(.output, .outputText, keeping: &rows) ?? .null
+        row[.error] = text(.error, keeping: &rows) ?? .null
+        row[.metadata] = embedded(.metadata, .metadataText, keeping: &rows) ?? .null
+        row[.outputFile] = text(.outputFile, keeping: &rows) ?? .null
+        row[.attempts] = .integer(integer(.attempts) ?? 0)
+        row[.durationMilliseconds] = .double(double(.durationMilliseconds) ?? 0)
+        row[.messageTimestamp] = text(.messageTimestamp, keeping: &rows) ?? .null
+        row[.createdAt] = text(.createdAt, keeping: &rows) ?? .now
+        row[.updatedAt] = text(.updatedAt, keeping: &rows) ?? .now
+        row[.inputHash] = text(.inputHash, keeping: &rows) ?? .null
+        row[.cachedFrom] = text(.cachedFrom, keeping: &rows) ?? .null
+        row[.traceparent] = text(.traceparent, keeping: &rows) ?? .null
+        row[.httpStatus] = integer(.httpStatus).map { .integer($0) } ?? .null
+        return true
     }
 }

@@ -37,6 +37,46 @@ extension ResultsStore {
         return inserted
     }
 
+    /// Runs ``upsertRowSQL`` (or a statement with the same parameters) for each of `rows` on `statement`: text in a
+    /// message bound where it lies, kept text and blobs from `bytes`.
+    static func upsert(
+        _ rows: MessageRows, now: String, with statement: Statement, bytes: RowBytes = RowBytes(), in db: Database
+    ) throws(DatabaseError) {
+        let handle = statement.sqliteStatement
+        let columns = ResultColumn.allCases
+        for index in 0..<rows.count {
+            bytes.startRow()
+            let code = rows.messages[index].withUnsafeBufferPointer { message in
+                // The bindings point into the message and `bytes`: they are cleared before either is let go.
+                defer {
+                    sqlite3_reset(handle)
+                    sqlite3_clear_bindings(handle)
+                }
+                for column in columns {
+                    let parameter = column.parameter
+                    switch rows.value(column, ofRow: index) {
+                    case .null: break
+                    case .now: bytes.bind(now, parameter, handle)
+                    case .text(let start, let count):
+                        // SQLITE_STATIC (nil): the message outlives the binding.
+                        let text = UnsafeRawPointer(message.baseAddress! + Int(start))
+                        sqlite3_bind_text(handle, parameter, text.assumingMemoryBound(to: CChar.self), count, nil)
+                    case .string(let kept): bytes.bind(rows.strings[Int(kept)], parameter, handle)
+                    case .blob(let kept): bytes.bind(blob: rows.blobs[Int(kept)], parameter, handle)
+                    case .integer(let integer): sqlite3_bind_int64(handle, parameter, integer)
+                    case .double(let double): sqlite3_bind_double(handle, parameter, double)
+                    }
+                }
+                return sqlite3_step(handle)
+            }
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code),
+                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+    }
+
     /// The input a row is stored with: its text, else its exact bytes, and neither without `store.keep_inputs`.
     static func keptInput(_ input: String?, _ rawInput: [UInt8]?, keepInput: Bool) -> (
         input: String?, rawInput: [UInt8]?
@@ -68,34 +108,36 @@ extension ResultsStore {
         }
         let (input, rawInput) = keptInput(row.pointee.input, row.pointee.rawInput, keepInput: keepInput)
         bytes.startRow()
-        bytes.bind(row.pointee.topic, 1, handle)
-        sqlite3_bind_int64(handle, 2, Int64(row.pointee.partition))
-        sqlite3_bind_int64(handle, 3, row.pointee.offset)
-        sqlite3_bind_int64(handle, 4, Int64(row.pointee.item))
-        bytes.bind(row.pointee.algorithm, 5, handle)
-        bytes.bind(row.pointee.algorithmVersion, 6, handle)
-        bytes.bind(row.pointee.key, 7, handle)
-        bytes.bind(row.pointee.status.rawValue, 8, handle)
+        bytes.bind(row.pointee.topic, ResultColumn.topic.parameter, handle)
+        sqlite3_bind_int64(handle, ResultColumn.partition.parameter, Int64(row.pointee.partition))
+        sqlite3_bind_int64(handle, ResultColumn.offset.parameter, row.pointee.offset)
+        sqlite3_bind_int64(handle, ResultColumn.item.parameter, Int64(row.pointee.item))
+        bytes.bind(row.pointee.algorithm, ResultColumn.algorithm.parameter, handle)
+        bytes.bind(row.pointee.algorithmVersion, ResultColumn.algorithmVersion.parameter, handle)
+        bytes.bind(row.pointee.key, ResultColumn.key.parameter, handle)
+        bytes.bind(row.pointee.status.rawValue, ResultColumn.status.parameter, handle)
         // The `input` column: the text, or the exact bytes as a BLOB.
         if let input {
-            bytes.bind(input, 9, handle)
+            bytes.bind(input, ResultColumn.input.parameter, handle)
         } else if let rawInput {
-            bytes.bind(blob: rawInput, 9, handle)
+            bytes.bind(blob: rawInput, ResultColumn.input.parameter, handle)
         }
-        sqlite3_bind_int64(handle, 10, Int64(row.pointee.inputBytes))
-        bytes.bind(row.pointee.output, 11, handle)
-        bytes.bind(row.pointee.error, 12, handle)
-        bytes.bind(row.pointee.metadata, 13, handle)
-        bytes.bind(row.pointee.outputFile, 14, handle)
-        sqlite3_bind_int64(handle, 15, Int64(row.pointee.attempts))
-        sqlite3_bind_double(handle, 16, row.pointee.durationMilliseconds)
-        bytes.bind(row.pointee.messageTimestamp, 17, handle)
-        bytes.bind(row.pointee.createdAt ?? now, 18, handle)
-        bytes.bind(row.pointee.updatedAt ?? now, 19, handle)
-        bytes.bind(row.pointee.inputHash, 20, handle)
-        bytes.bind(row.pointee.cachedFrom, 21, handle)
-        bytes.bind(row.pointee.traceparent, 22, handle)
-        if let status = row.pointee.httpStatus { sqlite3_bind_int64(handle, 23, Int64(status)) }
+        sqlite3_bind_int64(handle, ResultColumn.inputBytes.parameter, Int64(row.pointee.inputBytes))
+        bytes.bind(row.pointee.output, ResultColumn.output.parameter, handle)
+        bytes.bind(row.pointee.error, ResultColumn.error.parameter, handle)
+        bytes.bind(row.pointee.metadata, ResultColumn.metadata.parameter, handle)
+        bytes.bind(row.pointee.outputFile, ResultColumn.outputFile.parameter, handle)
+        sqlite3_bind_int64(handle, ResultColumn.attempts.parameter, Int64(row.pointee.attempts))
+        sqlite3_bind_double(handle, ResultColumn.durationMilliseconds.parameter, row.pointee.durationMilliseconds)
+        bytes.bind(row.pointee.messageTimestamp, ResultColumn.messageTimestamp.parameter, handle)
+        bytes.bind(row.pointee.createdAt ?? now, ResultColumn.createdAt.parameter, handle)
+        bytes.bind(row.pointee.updatedAt ?? now, ResultColumn.updatedAt.parameter, handle)
+        bytes.bind(row.pointee.inputHash, ResultColumn.inputHash.parameter, handle)
+        bytes.bind(row.pointee.cachedFrom, ResultColumn.cachedFrom.parameter, handle)
+        bytes.bind(row.pointee.traceparent, ResultColumn.traceparent.parameter, handle)
+        if let status = row.pointee.httpStatus {
+            sqlite3_bind_int64(handle, ResultColumn.httpStatus.parameter, Int64(status))
+        }
         let code = sqlite3_step(handle)
         guard code == SQLITE_DONE else {
             throw DatabaseError(

@@ -12,12 +12,37 @@ extension ResultsStore {
         rows: [ResultRow], splits: [BatchOrigin: Set<SplitRowInfo>] = [:], offsets: [StoredOffset], group: String
     ) async throws(StoreError) -> [CompletedBatch] {
         guard !rows.isEmpty || !offsets.isEmpty else { return [] }
+        return try await writeCollected(
+            count: rows.count, splits: splits, offsets: offsets, group: group
+        ) { insert, now, db throws(DatabaseError) in
+            try Self.upsert(rows, keepInput: true, now: now, with: insert, in: db)
+        }
+    }
+
+    /// ``writeCollected(rows:splits:offsets:group:)`` for rows as they came in their messages (see ``MessageRows``).
+    @discardableResult
+    public func writeCollected(
+        _ rows: MessageRows, splits: [BatchOrigin: Set<SplitRowInfo>] = [:], offsets: [StoredOffset], group: String
+    ) async throws(StoreError) -> [CompletedBatch] {
+        guard !rows.isEmpty || !offsets.isEmpty else { return [] }
+        return try await writeCollected(
+            count: rows.count, splits: splits, offsets: offsets, group: group
+        ) { insert, now, db throws(DatabaseError) in
+            try Self.upsert(rows, now: now, with: insert, in: db)
+        }
+    }
+
+    /// The transaction both forms share: `upsert` runs the rows on the collect statement.
+    private func writeCollected(
+        count: Int, splits: [BatchOrigin: Set<SplitRowInfo>], offsets: [StoredOffset], group: String,
+        upsert: @escaping @Sendable (Statement, String, Database) throws(DatabaseError) -> Void
+    ) async throws(StoreError) -> [CompletedBatch] {
         do {
             return try await pool.write { db in
                 let now = Timestamp.now()
                 let insert = try db.cachedStatement(
                     sql: Self.upsertRowSQL + "\nWHERE excluded.updated_at >= results.updated_at")
-                try Self.upsert(rows, keepInput: true, now: now, with: insert, in: db)
+                try upsert(insert, now, db)
                 let offset = try db.cachedStatement(sql: Self.upsertOffsetSQL)
                 for stored in offsets {
                     try offset.execute(arguments: [group, stored.topic, stored.partition, stored.nextOffset, now])
@@ -32,7 +57,7 @@ extension ResultsStore {
             }
         } catch {
             throw StoreError(
-                .write, "cannot write \(rows.count) collected row(s) to \(configuration.path): \(Self.describe(error))")
+                .write, "cannot write \(count) collected row(s) to \(configuration.path): \(Self.describe(error))")
         }
     }
 

@@ -88,150 +88,156 @@ public final class Collector: Sendable {
     package func collect(_ consumer: KafkaConsumer, untilIdle: Bool, completions: CompletionPublisher?) async throws
         -> CollectSummary
     {
-        var summary = CollectSummary()
-        var assigned: Set<TopicPartition> = []
-        var positions = CollectPositions()
-        var firstMessage: ContinuousClock.Instant?
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        func lost(_ gap: CollectPositions.Gap) {
-            summary.lost += gap.count
-            metrics.lost.increment(by: gap.count)
-            if summary.gaps.count < 20 { summary.gaps.append(gap.description) }
-            logger.warning(
-                "\(gap.count) result message(s) were deleted by the broker before they were collected; their rows are not in this store (raise the results topic's retention, or collect more often)",
-                metadata: ["lost": "\(gap)"])
-        }
-        // Partitions read to their end: the offset the next message will have.
-        var ended: [TopicPartition: Int64] = [:]
-        var lastProgress = ContinuousClock.now
-        // One batch's write runs while the next batch is parsed; it is finished (offsets committed, messages
-        // released, rows counted) before the next write starts, so batches become durable in order.
-        var writing: CollectWrite?
-        /// Waits for the write in hand (the one child of `writes`) and does what follows it.
-        func finish(_ writes: inout ThrowingTaskGroup<[CompletedBatch], any Error>) async throws {
-            guard let write = writing else { return }
-            writing = nil
-            let completed = try await writes.next() ?? []
-            summary.completedBatches += completed.count
-            metrics.completedBatches.increment(by: completed.count)
-            for batch in completed {
-                logger.info("batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)"])
-            }
-            completions?.publish(completed)
-            consumer.commit(write.next)
-            consumer.release(messages: write.messages, bytes: write.bytes)
-            summary.rows += write.rows
-            metrics.rows.increment(by: write.rows)
-            if let firstMessage { summary.processing = ContinuousClock.now - firstMessage }
-            if ContinuousClock.now - lastProgress >= .seconds(10) {
-                lastProgress = ContinuousClock.now
-                logger.info("collecting", metadata: ["rows": "\(summary.rows)"])
-            }
-        }
-        // One child at a time: the write in hand, while the next batch is parsed.
-        try await withThrowingTaskGroup(of: [CompletedBatch].self) { writes in
-            do {
-                for await event in consumer.events {
-                    switch event {
-                    case .assigned(let partitions):
-                        assigned.formUnion(partitions.keys)
-                        metrics.assignedPartitions.record(assigned.count)
-                        // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
-                        let stored = Dictionary(
-                            (try? store.offsets(group: kafka.groupID))?.map {
-                                (TopicPartition($0.topic, $0.partition), $0.nextOffset)
-                            } ?? [], uniquingKeysWith: { max($0, $1) })
-                        let committed = (try? await admin.committedOffsets(Array(partitions.keys))) ?? [:]
-                        for partition in partitions.keys {
-                            positions.assigned(partition, next: max(stored[partition] ?? 0, committed[partition] ?? 0))
-                            if let low = try? await admin.watermarks(partition).low,
-                                let gap = positions.available(from: low, in: partition)
-                            {
-                                lost(gap)
-                            }
+        let progress = Locked(CollectProgress())
+        let writer = CollectWriter(store: store, group: kafka.groupID)
+        let (metrics, logger) = (self.metrics, self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                do {
+                    try await writer.run { batch, completed in
+                        metrics.completedBatches.increment(by: completed.count)
+                        for batch in completed {
+                            logger.info(
+                                "batch complete", metadata: ["batch": "\(batch.origin)", "items": "\(batch.items)"])
                         }
-                    case .revoked(let partitions):
-                        try await finish(&writes)
-                        assigned.subtract(partitions)
-                        metrics.assignedPartitions.record(assigned.count)
-                        for partition in partitions {
-                            ended[partition] = nil
-                            positions.revoked(partition)
-                        }
-                    case .messages(let messages):
-                        let received = ContinuousClock.now
-                        firstMessage = firstMessage ?? received
-                        var rows: [ResultRow] = []
-                        var splits: [BatchOrigin: Set<SplitRowInfo>] = [:]
-                        var next: [TopicPartition: Int64] = [:]
-                        let bytes = messages.reduce(0) { $0 + $1.byteCount }
-                        for message in messages {
-                            let partition = TopicPartition(message.topic, message.partition)
-                            if let gap = positions.received(message.offset, in: partition) { lost(gap) }
-                            next[partition] = max(next[partition] ?? 0, message.offset + 1)
-                            if let end = ended[partition], message.offset >= end { ended[partition] = nil }
-                            if let row = message.value.flatMap(ResultMessage.row) {
-                                rows.append(row)
-                                if row.item >= 0, let split = ResultMessage.split(message.headers) {
-                                    splits[
-                                        BatchOrigin(topic: row.topic, partition: row.partition, offset: row.offset),
-                                        default: []
-                                    ]
-                                    .insert(split)
-                                }
-                            } else {
-                                summary.malformed += 1
-                                metrics.malformed.increment()
-                                logger.warning(
-                                    "not a result row (not written by algoqueue run --results-topic?); passed over",
-                                    metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
-                            }
-                        }
-                        try await finish(&writes)
-                        let (store, group, parsed, parsedSplits) = (self.store, kafka.groupID, rows, splits)
-                        let offsets = next.map {
-                            StoredOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
-                        }
-                        writes.addTask {
-                            try await store.writeCollected(
-                                rows: parsed, splits: parsedSplits, offsets: offsets, group: group)
-                        }
-                        writing = CollectWrite(next: next, messages: messages.count, bytes: bytes, rows: rows.count)
-                    case .endOfPartition(let partition, let nextOffset):
-                        // Nothing more to parse for now: the write in hand is finished (committed, counted) at once,
-                        // not when the next messages come.
-                        try await finish(&writes)
-                        ended[partition] = nextOffset
-                    case .error(let error) where error.code == .fatal:
-                        throw error
-                    case .error(let error)
-                    where untilIdle && assigned.isEmpty && error.rdkafkaCode == Self.unknownTopic:
-                        // Nothing has been published there yet: with --until-idle there is nothing to wait for.
-                        throw KafkaError(
-                            .subscription,
-                            "\(error.message): no results topic to collect yet (is run given --results-topic?)",
-                            rdkafkaCode: error.rdkafkaCode)
-                    case .error:
-                        continue
+                        completions?.publish(completed)
+                        consumer.commit(batch.next)
+                        consumer.release(messages: batch.messages, bytes: batch.bytes)
+                        metrics.rows.increment(by: batch.rows.count)
+                        let rows = progress.withLock { $0.written(batch.rows.count, completing: completed.count) }
+                        if let rows { logger.info("collecting", metadata: ["rows": "\(rows)"]) }
                     }
-                    if untilIdle, !assigned.isEmpty, assigned.allSatisfy({ ended[$0] != nil }) { break }
+                } catch {
+                    // The reading stops too: its events end.
+                    consumer.requestClose()
+                    throw error
                 }
-                try await finish(&writes)
+            }
+            do {
+                try await read(consumer, untilIdle: untilIdle, into: writer, progress: progress)
             } catch {
-                // The write in hand ends before this returns (its rows and offsets are durable or not; either way the
-                // next start resumes from the store).
-                _ = try? await writes.next()
+                // What was read is still written (its rows and offsets are durable or not; either way the next
+                // start resumes from the store).
+                writer.close()
+                try? await tasks.waitForAll()
                 throw error
             }
+            writer.close()
+            try await tasks.waitForAll()
         }
-        return summary
+        return progress.withLock { $0.summary }
+    }
+
+    /// Reads the results topics into `writer` until the consumer's events end or, with `untilIdle`, every assigned
+    /// partition is read to its end.
+    func read(_ consumer: KafkaConsumer, untilIdle: Bool, into writer: CollectWriter, progress: Locked<CollectProgress>)
+        async throws
+    {
+        var assigned: Set<TopicPartition> = []
+        var positions = CollectPositions()
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        // One row's values while its message is read: one scratch space for every message.
+        var scratch = MessageRows.Builder()
+        // Partitions read to their end: the offset the next message will have.
+        var ended: [TopicPartition: Int64] = [:]
+        for await event in consumer.events {
+            switch event {
+            case .assigned(let partitions):
+                assigned.formUnion(partitions.keys)
+                metrics.assignedPartitions.record(assigned.count)
+                // Where this group had read to: the offsets stored with the rows, or committed; else never read (0).
+                let stored = Dictionary(
+                    (try? store.offsets(group: kafka.groupID))?.map {
+                        (TopicPartition($0.topic, $0.partition), $0.nextOffset)
+                    } ?? [], uniquingKeysWith: { max($0, $1) })
+                let committed = (try? await admin.committedOffsets(Array(partitions.keys))) ?? [:]
+                for partition in partitions.keys {
+                    positions.assigned(partition, next: max(stored[partition] ?? 0, committed[partition] ?? 0))
+                    if let low = try? await admin.watermarks(partition).low,
+                        let gap = positions.available(from: low, in: partition)
+                    {
+                        lost(gap, progress)
+                    }
+                }
+            case .revoked(let partitions):
+                // What was read from them is written (its offsets stored and committed) before they go.
+                try await writer.drain()
+                assigned.subtract(partitions)
+                metrics.assignedPartitions.record(assigned.count)
+                for partition in partitions {
+                    ended[partition] = nil
+                    positions.revoked(partition)
+                }
+            case .messages(let messages):
+                progress.withLock { $0.started = $0.started ?? ContinuousClock.now }
+                var batch = CollectBatch()
+                batch.messages = messages.count
+                for message in messages {
+                    batch.bytes += message.byteCount
+                    let partition = TopicPartition(message.topic, message.partition)
+                    if let gap = positions.received(message.offset, in: partition) { lost(gap, progress) }
+                    batch.next[partition] = max(batch.next[partition] ?? 0, message.offset + 1)
+                    if let end = ended[partition], message.offset >= end { ended[partition] = nil }
+                    if let value = message.value, ResultMessage.append(value, to: &batch.rows, using: &scratch) {
+                        if let split = ResultMessage.split(message.headers),
+                            let (origin, item) = batch.rows.source(ofRow: batch.rows.count - 1), item >= 0
+                        {
+                            batch.splits[origin, default: []].insert(split)
+                        }
+                    } else {
+                        progress.withLock { $0.summary.malformed += 1 }
+                        metrics.malformed.increment()
+                        logger.warning(
+                            "not a result row (not written by algoqueue run --results-topic?); passed over",
+                            metadata: ["message": "\(message.topic)[\(message.partition)]@\(message.offset)"])
+                    }
+                }
+                writer.submit(batch)
+            case .endOfPartition(let partition, let nextOffset):
+                ended[partition] = nextOffset
+            case .error(let error) where error.code == .fatal:
+                throw error
+            case .error(let error) where untilIdle && assigned.isEmpty && error.rdkafkaCode == Self.unknownTopic:
+                // Nothing has been published there yet: with --until-idle there is nothing to wait for.
+                throw KafkaError(
+                    .subscription,
+                    "\(error.message): no results topic to collect yet (is run given --results-topic?)",
+                    rdkafkaCode: error.rdkafkaCode)
+            case .error:
+                continue
+            }
+            if untilIdle, !assigned.isEmpty, assigned.allSatisfy({ ended[$0] != nil }) { break }
+        }
+    }
+
+    /// Counts and reports result messages the broker deleted before they were read.
+    func lost(_ gap: CollectPositions.Gap, _ progress: Locked<CollectProgress>) {
+        progress.withLock {
+            $0.summary.lost += gap.count
+            if $0.summary.gaps.count < 20 { $0.summary.gaps.append(gap.description) }
+        }
+        metrics.lost.increment(by: gap.count)
+        logger.warning(
+            "\(gap.count) result message(s) were deleted by the broker before they were collected; their rows are not in this store (raise the results topic's retention, or collect more often)",
+            metadata: ["lost": "\(gap)"])
     }
 }
 
-/// A batch of collected rows being written (a child task of the collect), and what to do once it is durable.
-package struct CollectWrite {
-    package let next: [TopicPartition: Int64]
-    package let messages: Int
-    package let bytes: Int
-    package let rows: Int
+/// What a collect has done so far: the reading and the writer both count.
+package struct CollectProgress: Sendable {
+    var summary = CollectSummary()
+    /// When the first messages came.
+    var started: ContinuousClock.Instant?
+    var lastLog = ContinuousClock.now
+
+    /// Counts a transaction's rows; gives the rows so far when it is time to log them (every 10 s).
+    mutating func written(_ rows: Int, completing batches: Int) -> Int? {
+        summary.rows += rows
+        summary.completedBatches += batches
+        let now = ContinuousClock.now
+        if let started { summary.processing = now - started }
+        guard now - lastLog >= .seconds(10) else { return nil }
+        lastLog = now
+        return summary.rows
+    }
 }

@@ -35,6 +35,10 @@ public final class WakeSignal: Sendable {
         await waitAtMost(limit) { await self.waitForSignal() }
     }
 
+    /// Returns after a ``signal()`` (or at once if one came since the last wait), or when the task is cancelled.
+    /// One waiter at a time.
+    public func wait() async { await waitForSignal() }
+
     func waitForSignal() async {
         let id = state.withLock { state in
             state.nextID += 1

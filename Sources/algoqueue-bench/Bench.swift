@@ -37,7 +37,7 @@ struct Run: AsyncParsableCommand {
 
     @Option(
         help:
-            "Scenarios: single, batch, latency, adaptive, python, model, model-server, results-topic (comma-separated)."
+            "Scenarios: single, batch, latency, adaptive, python, model, model-server, results-topic, collect (comma-separated)."
     )
     var scenarios = "single,batch,latency"
 
@@ -46,6 +46,11 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "A configuration file passed to algoqueue run (to compare settings, such as store.synchronous).")
     var config: String?
+
+    @Option(
+        help:
+            "Another algoqueue binary (a before build): the collect scenario runs it too in each round, alternating.")
+    var compareWith: String?
 
     @Option(help: "Also measure an idle service's CPU over this many seconds (0: skip).")
     var idleSeconds = 0
@@ -94,6 +99,10 @@ struct Run: AsyncParsableCommand {
                     try await runResultsTopicScenario(
                         algoqueue: algoqueue, broker: broker, url: server.baseURL, directory: directory,
                         executable: executable.path)
+                    continue
+                }
+                if scenario == "collect" {
+                    try await runCollectScenario(algoqueue: algoqueue, broker: broker, directory: directory)
                     continue
                 }
                 if scenario == "model" {

@@ -123,15 +123,7 @@ extension Run {
         let clock = ContinuousClock()
         let cpuBefore = Self.ownCPUSeconds()
         let start = clock.now
-        var window: [PendingDelivery] = []
-        for record in records {
-            window.append(try await producer.enqueue(record))
-            if window.count >= 10_000 {
-                for pending in window { _ = try await pending.delivery() }
-                window.removeAll(keepingCapacity: true)
-            }
-        }
-        for pending in window { _ = try await pending.delivery() }
+        try await Self.send(records, with: producer)
         let seconds = (clock.now - start).seconds
         let cpu = Self.ownCPUSeconds() - cpuBefore
         await producer.close()

@@ -23,6 +23,8 @@ extension Run {
         }
         try await publish(messages, to: topic, brokers: broker.bootstrapServers)
         func run(_ name: String, _ extra: [String]) throws -> Measured {
+            // Files written before (the last run's store) go to disk first, not during this run.
+            sync()
             let usage = try runMeasured(
                 algoqueue,
                 [
@@ -68,6 +70,7 @@ extension Run {
                 rounds.count, rate, cpuRatio, drain, drain / wall * 100))
 
         // collect: the rows of the results topic into a new file, against SQLite-only writing as many rows.
+        sync()
         let collect = try runMeasured(
             algoqueue,
             [

@@ -150,6 +150,9 @@ struct DispatchMachine {
             return elsewhere.isEmpty ? [] : [.askCommitted(elsewhere)]
         case .writerFailed(let error):
             return [.fail(Pipeline.storeFailure(error))]
+        case .groupAnswered:
+            // Nothing to do here: the loop judges idle after every signal.
+            return []
         }
     }
 

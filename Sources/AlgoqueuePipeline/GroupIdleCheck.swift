@@ -33,6 +33,9 @@ final class GroupIdleCheck: Sendable {
 
     let kafka: KafkaConsumerConfiguration
     let logger: Logger
+    /// Called after each answer, so that the loop judges idle again at once rather than at its next signal (a
+    /// heartbeat, up to a second later: every `--until-idle` run ended on one).
+    let answered: @Sendable () -> Void
     private let state: Mutex<State>
     /// Signalled when the loop wants a (new) answer.
     private let askNow = WakeSignal()
@@ -40,9 +43,13 @@ final class GroupIdleCheck: Sendable {
     static let patience = Duration.seconds(15)
 
     /// `kafka.topics` are the topics consumed; `admin` is a client to reuse, if the pipeline has one.
-    init(kafka: KafkaConsumerConfiguration, admin: KafkaAdmin?, logger: Logger) {
+    init(
+        kafka: KafkaConsumerConfiguration, admin: KafkaAdmin?, logger: Logger,
+        answered: @escaping @Sendable () -> Void = {}
+    ) {
         self.kafka = kafka
         self.logger = logger
+        self.answered = answered
         state = Mutex(State(admin: admin))
     }
 
@@ -125,6 +132,7 @@ final class GroupIdleCheck: Sendable {
             }
             state.reported = partitions
         }
+        if behind != nil { answered() }
     }
 
     /// The partitions of the consumed topics outside `assignment` whose committed offset (or, never committed,

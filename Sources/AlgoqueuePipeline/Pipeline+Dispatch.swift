@@ -46,7 +46,9 @@ extension Pipeline {
         var workersStarted = false
         var consumed = kafka
         consumed.topics = dispatch.topics
-        let groupIdle = GroupIdleCheck(kafka: consumed, admin: dispatch.processor.splitter?.admin, logger: logger)
+        let groupIdle = GroupIdleCheck(kafka: consumed, admin: dispatch.processor.splitter?.admin, logger: logger) {
+            sink.yield(.groupAnswered)
+        }
         await withDiscardingTaskGroup { beside in
             // With --until-idle, the group's progress is asked beside the loop, and ends with it.
             if configuration.untilIdle { beside.addTask { await groupIdle.run() } }

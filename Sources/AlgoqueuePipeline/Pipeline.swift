@@ -73,6 +73,8 @@ public final class Pipeline: Service {
         /// Chunks were published: partition → offset after the last one.
         case published([TopicPartition: Int64])
         case writerFailed(StoreError)
+        /// The cluster said where the group stands (`untilIdle`): whether the run is done is judged again.
+        case groupAnswered
     }
 
     /// Runs until stopped (see the type's documentation). The algorithms are shut down when it returns or throws.

@@ -4,6 +4,8 @@ import AlgoqueueSupport
 import Foundation
 import Testing
 
+@testable import AlgoqueuePipeline
+
 @Suite("Scale-out: --until-idle in a group")
 struct GroupIdleTests {
     @Test(
@@ -58,5 +60,30 @@ struct GroupIdleTests {
             "\(second.errorOutput.suffix(1500))")
         #expect(second.errorOutput.contains("idle: every partition is consumed to its end and written"))
         await server.stop()
+    }
+
+    @Test("the group's answer wakes the loop: the check reports each answer, after which the instance is done")
+    func answerWakesTheLoop() async throws {
+        let broker = try DevBroker(logger: testLogger())
+        defer { withExtendedLifetime(broker) {} }
+        try broker.createTopic("answered", partitions: 2)
+        var kafka = KafkaConsumerConfiguration()
+        kafka.brokers = [broker.bootstrapServers]
+        kafka.topics = ["answered"]
+        kafka.groupID = "answered"
+        let answers = Locked(0)
+        let check = GroupIdleCheck(kafka: kafka, admin: nil, logger: testLogger()) { answers.withLock { $0 += 1 } }
+        // This instance owns every partition: nobody else's can be behind, once the cluster has said so.
+        let all: Set = [TopicPartition("answered", 0), TopicPartition("answered", 1)]
+        try await withThrowingTaskGroup(of: Void.self) { beside in
+            beside.addTask { await check.run() }
+            // No answer yet: not done, and the question goes out.
+            #expect(!check.othersDone(assignment: all))
+            let answered = await eventually(within: .seconds(30)) { answers.withLock { $0 } >= 1 }
+            #expect(answered, "the check never reported an answer")
+            // Judged again on that report (not on a later heartbeat), the instance is done.
+            #expect(check.othersDone(assignment: all))
+            beside.cancelAll()
+        }
     }
 }

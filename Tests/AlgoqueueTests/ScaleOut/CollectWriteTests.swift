@@ -176,4 +176,39 @@ struct CollectWriteTests {
         #expect(try await sqlite3(path, "SELECT COUNT(*) FROM results") == ["5"])
         #expect(try await sqlite3(path, "SELECT next_offset FROM consumer_offsets") == ["5"])
     }
+
+    @Test(
+        "a collector running as a service whose store refuses a write stops, exits 1 and stores no offset past its rows"
+    )
+    func serviceStopsOnAFailedWrite() async throws {
+        let bed = try await TestBed(topic: "results", partitions: 1)
+        defer { bed.cleanUp() }
+        let rows = (0..<50).map {
+            ResultRow(topic: "in", partition: 0, offset: Int64($0), algorithm: "a", status: .ok, output: "\($0)")
+        }
+        _ = try await produce(
+            rows.map { ResultMessage.record($0, topic: "results", group: "g", host: "h").value ?? [] }, to: "results",
+            brokers: bed.broker.bootstrapServers)
+        // The store refuses the rows of inputs from offset 30 on.
+        let database = bed.directory.file("collected.db")
+        try ResultsStore.open(StoreConfiguration(path: database), logger: testLogger()).close()
+        _ = try await sqlite3(
+            database,
+            #"CREATE TRIGGER refuse BEFORE INSERT ON results WHEN NEW."offset" >= 30 BEGIN SELECT RAISE(ABORT, 'refused'); END"#
+        )
+        // No --until-idle: without the writer ending the reading, this would wait for messages for ever.
+        let collector = try RunningProgram(
+            try algoqueueBinary(),
+            ["collect", "--brokers", bed.broker.bootstrapServers, "--topic", "results", "--database", database],
+            directory: bed.directory, name: "collect")
+        let status = await collector.exitStatus(within: .seconds(60))
+        if status == nil { collector.signal(SIGKILL) }
+        #expect(status == 1, "\(collector.errorOutput.suffix(800))")
+        #expect(collector.errorOutput.contains("refused"), "\(collector.errorOutput.suffix(800))")
+        // Whatever was written, its offset is stored with it, and nothing beyond.
+        let written = try await sqlite3(database, "SELECT COUNT(*) FROM results")
+        let stored = try await sqlite3(database, "SELECT COALESCE(MAX(next_offset), 0) FROM consumer_offsets")
+        #expect(written == stored, "rows \(written), stored offset \(stored)")
+        #expect(Int(written.first ?? "") ?? 50 < 30)
+    }
 }

@@ -47,15 +47,19 @@ package final class CollectWriter: Sendable {
 
     let store: ResultsStore
     let group: String
+    /// The most rows one transaction joins from batches that queued up (one batch larger than this still goes
+    /// whole): a store slow to write does not make one transaction of everything the consumer buffered.
+    let maxRows: Int
     let state = Mutex(State())
     /// A batch was queued, or the writer closed.
     let queued = WakeSignal()
     /// A transaction ended (or failed).
     let written = Broadcast()
 
-    package init(store: ResultsStore, group: String) {
+    package init(store: ResultsStore, group: String, maxRows: Int = 16_000) {
         self.store = store
         self.group = group
+        self.maxRows = maxRows
     }
 
     /// Queues `batch` for the next transaction.
@@ -76,8 +80,13 @@ package final class CollectWriter: Sendable {
         while true {
             let (next, closed) = state.withLock { state -> (CollectBatch?, Bool) in
                 guard var merged = state.queued.first else { return (nil, state.closed) }
-                for later in state.queued.dropFirst() { merged.merge(later) }
-                state.queued = []
+                var taken = 1
+                for later in state.queued.dropFirst() {
+                    guard merged.rows.count + later.rows.count <= maxRows else { break }
+                    merged.merge(later)
+                    taken += 1
+                }
+                state.queued.removeFirst(taken)
                 state.writing = true
                 return (merged, false)
             }

@@ -115,7 +115,9 @@ struct CollectWriteTests {
         return batch
     }
 
-    @Test("batches queued while the writer is busy go in one transaction, in order, with the highest offsets")
+    @Test(
+        "batches queued while the writer is busy go in one transaction, in order, with the highest offsets, up to its row bound"
+    )
     func queuedBatchesJoin() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
@@ -144,6 +146,20 @@ struct CollectWriteTests {
             try await sqlite3(path, #"SELECT "partition", next_offset FROM consumer_offsets ORDER BY 1"#)
                 == ["0|130", "1|7"])
         try await writer.drain()
+
+        // With room for 25 rows a transaction, the same three batches take two: 10 + 10, then 10.
+        let second = directory.file("c2.db")
+        let small = try ResultsStore.open(StoreConfiguration(path: second), logger: testLogger())
+        defer { small.close() }
+        let bounded = CollectWriter(store: small, group: "g", maxRows: 25)
+        for (first, partition, next) in [(0, Int32(0), Int64(100)), (10, 1, 7), (20, 0, 130)] {
+            bounded.submit(try Self.batch(rows[first..<first + 10], partition: partition, next: next))
+        }
+        bounded.close()
+        let sizes = Locked<[Int]>([])
+        try await bounded.run { batch, _ in sizes.withLock { $0.append(batch.rows.count) } }
+        #expect(sizes.withLock { $0 } == [20, 10])
+        #expect(try await sqlite3(second, "SELECT COUNT(*) FROM results") == ["30"])
     }
 
     @Test("a write that fails stops the writer: run and drain throw it, and nothing after it is written")

@@ -22,9 +22,10 @@ public struct CollectSummary: Sendable {
     public init() {}
 }
 
-/// `algoqueue collect`: consumes results topics into one store with the same schema. Each event's rows go in one
-/// transaction with the collector group's next offsets (so a crash resumes from the last durable row), upserted by
-/// the row's key: a row published twice is one row, and a newer `updated_at` wins.
+/// `algoqueue collect`: consumes results topics into one store with the same schema. Rows go in transactions with
+/// the collector group's next offsets (so a crash resumes from the last durable row), written by ``CollectWriter``
+/// while the next messages are read, upserted by the row's key: a row published twice is one row, and a newer
+/// `updated_at` wins.
 public final class Collector: Sendable {
     package let kafka: KafkaConsumerConfiguration
     package let store: ResultsStore

@@ -225,6 +225,7 @@ struct CollectWriteTests {
         let written = try await sqlite3(database, "SELECT COUNT(*) FROM results")
         let stored = try await sqlite3(database, "SELECT COALESCE(MAX(next_offset), 0) FROM consumer_offsets")
         #expect(written == stored, "rows \(written), stored offset \(stored)")
-        #expect(Int(written.first ?? "") ?? 50 < 30)
+        // Rows 0-29 may all be written (the messages came in more than one batch, the first ones whole), never more.
+        #expect(Int(written.first ?? "") ?? 50 <= 30)
     }
 }

@@ -46,7 +46,7 @@ extension ResultsStore {
         let columns = ResultColumn.allCases
         for index in 0..<rows.count {
             bytes.startRow()
-            let code = rows.messages[index].withUnsafeBufferPointer { message in
+            try rows.messages[index].withUnsafeBufferPointer { (message) throws(DatabaseError) in
                 // The bindings point into the message and `bytes`: they are cleared before either is let go.
                 defer {
                     sqlite3_reset(handle)
@@ -67,13 +67,17 @@ extension ResultsStore {
                     case .double(let double): sqlite3_bind_double(handle, parameter, double)
                     }
                 }
-                return sqlite3_step(handle)
+                try stepToEnd(handle, in: db.sqliteConnection)
             }
-            guard code == SQLITE_DONE else {
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: code),
-                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
+        }
+    }
+
+    /// Runs `handle` (an insert or update, its parameters bound) to its end; throws SQLite's error when it fails.
+    static func stepToEnd(_ handle: OpaquePointer, in connection: OpaquePointer?) throws(DatabaseError) {
+        let code = sqlite3_step(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
         }
     }
 
@@ -138,11 +142,7 @@ extension ResultsStore {
         if let status = row.pointee.httpStatus {
             sqlite3_bind_int64(handle, ResultColumn.httpStatus.parameter, Int64(status))
         }
-        let code = sqlite3_step(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        try stepToEnd(handle, in: db.sqliteConnection)
     }
 }
 

@@ -84,12 +84,12 @@ extension ResultsStore {
                     sqlite3_bind_int64(handle, 9, Int64(split.chunkItems))
                     sqlite3_bind_int64(handle, 10, Int64(split.algorithms))
                 }
-                let code = sqlite3_step(handle)
-                sqlite3_reset(handle)
-                sqlite3_clear_bindings(handle)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+                do {
+                    defer {
+                        sqlite3_reset(handle)
+                        sqlite3_clear_bindings(handle)
+                    }
+                    try stepToEnd(handle, in: connection)
                 }
                 let id = sqlite3_last_insert_rowid(connection)
                 if index < inserted.count, inserted[index] {

@@ -73,32 +73,31 @@ extension JSONSyntax {
     /// Scanned in place through the buffer (the generic form, unspecialized across modules, was a fifth of
     /// `collect`'s time).
     public static func stringValue(_ buffer: UnsafeBufferPointer<UInt8>) -> String? {
-        let quote = UInt8(ascii: "\"")
-        if buffer.count >= 2, buffer[0] == quote, buffer[buffer.count - 1] == quote {
-            let inner = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
-            var plain = true
-            var ascii = true
-            for byte in inner {
-                if byte == quote || byte == UInt8(ascii: "\\") || byte < 0x20 {
-                    plain = false
-                    break
-                }
-                if byte >= 0x80 { ascii = false }
-            }
-            if plain { return ascii ? String(decoding: inner, as: UTF8.self) : validUTF8(inner) }
+        if let plain = unescapedString(buffer) {
+            return plain.ascii ? String(decoding: plain.inner, as: UTF8.self) : validUTF8(plain.inner)
         }
         return try? JSONDecoder().decode(String.self, from: Data(buffer))
     }
 
     /// Whether `buffer` is a JSON string whose text is its bytes between the quotes: ASCII, with no escape.
     public static func isPlainASCIIString(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard buffer.count >= 2, buffer[0] == UInt8(ascii: "\""), buffer[buffer.count - 1] == UInt8(ascii: "\"")
-        else { return false }
-        for byte in UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
-        where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 {
-            return false
+        unescapedString(buffer)?.ascii == true
+    }
+
+    /// For a quoted string with no quote, backslash or control character inside: the bytes between the quotes and
+    /// whether they are all ASCII. Nil for anything else (an escape to resolve, or not one string).
+    static func unescapedString(_ buffer: UnsafeBufferPointer<UInt8>) -> (
+        inner: UnsafeBufferPointer<UInt8>, ascii: Bool
+    )? {
+        let quote = UInt8(ascii: "\"")
+        guard buffer.count >= 2, buffer[0] == quote, buffer[buffer.count - 1] == quote else { return nil }
+        let inner = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
+        var ascii = true
+        for byte in inner {
+            if byte == quote || byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            if byte >= 0x80 { ascii = false }
         }
-        return true
+        return (inner, ascii)
     }
 
     /// The text of `bytes` when they are valid UTF-8. `String(validating:as:)` is generic over the encoding and made

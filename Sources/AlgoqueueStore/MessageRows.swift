@@ -107,12 +107,12 @@ public struct MessageRows: Sendable {
         func integer(_ column: ResultColumn) -> Int64? {
             if case .integer(let integer) = value(column, ofRow: index) { integer } else { nil }
         }
-        guard let topic = text(.topic), let partition = integer(.partition).flatMap({ Int32(exactly: $0) }),
-            let offset = integer(.offset), let item = integer(.item), let algorithm = text(.algorithm),
+        guard let (source, item) = source(ofRow: index), let algorithm = text(.algorithm),
             let status = text(.status).flatMap(ResultStatus.init(rawValue:))
         else { return nil }
         var row = ResultRow(
-            topic: topic, partition: partition, offset: offset, item: Int(item), algorithm: algorithm,
+            topic: source.topic, partition: source.partition, offset: source.offset, item: Int(item),
+            algorithm: algorithm,
             algorithmVersion: text(.algorithmVersion), key: text(.key), status: status, input: text(.input),
             inputBytes: Int(integer(.inputBytes) ?? 0), output: text(.output), error: text(.error),
             metadata: text(.metadata), outputFile: text(.outputFile), attempts: Int(integer(.attempts) ?? 0),

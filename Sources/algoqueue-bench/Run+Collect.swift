@@ -62,7 +62,7 @@ extension Run {
             print(
                 String(
                     format: "  %@: median collect / same rows' write over %d rounds: %.2f (target >= 0.80)", label,
-                    ratios[index].count, ratios[index].sorted()[ratios[index].count / 2]))
+                    ratios[index].count, Self.median(ratios[index])))
         }
     }
 

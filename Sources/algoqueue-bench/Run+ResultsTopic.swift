@@ -58,11 +58,10 @@ extension Run {
                     format: "  round %d: rate with / without %.2f, CPU with / without %.2f, drain at exit %.2f s",
                     round, published.rate(plain), published.cpu(plain), published.drain(plain)))
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let rate = median(rounds.map { $0.published.rate($0.plain) })
-        let cpuRatio = median(rounds.map { $0.published.cpu($0.plain) })
-        let drain = median(rounds.map { $0.published.drain($0.plain) })
-        let wall = median(rounds.map(\.published.usage.wallSeconds))
+        let rate = Self.median(rounds.map { $0.published.rate($0.plain) })
+        let cpuRatio = Self.median(rounds.map { $0.published.cpu($0.plain) })
+        let drain = Self.median(rounds.map { $0.published.drain($0.plain) })
+        let wall = Self.median(rounds.map(\.published.usage.wallSeconds))
         print(
             String(
                 format:
@@ -136,6 +135,9 @@ extension Run {
                     "  reference, a plain idempotent producer (linger 5 ms) writing the same %d rows: %.0f messages/s, %.3f CPU s per 1000 (in this process, the in-process broker included)",
                 records.count, Double(records.count) / seconds, cpu / Double(max(records.count, 1)) * 1000))
     }
+
+    /// The middle of `values` (the upper one of the two middles for an even count).
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Rounds of the run without and with a results topic.
     static let resultsTopicRounds = 3
